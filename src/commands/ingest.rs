@@ -1,0 +1,102 @@
+//! `saslguard ingest [PATH...]`: read new log lines into the store.
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::cli::{IngestArgs, SummaryFormat};
+use crate::commands::Context;
+use crate::ingest::{self, Input, Options};
+use crate::store::RunCounters;
+use crate::{lock, ui};
+
+/// The one-line summary, also printed as JSON.
+#[derive(Debug, Serialize)]
+struct Summary {
+    #[serde(flatten)]
+    counters: RunCounters,
+    seconds: f64,
+}
+
+/// Runs `ingest`.
+pub fn run(ctx: &Context, args: &IngestArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let paths = if args.paths.is_empty() {
+        ctx.config.logs.clone()
+    } else {
+        args.paths.clone()
+    };
+    // Every log is opened before the database is touched: an unreadable log is an
+    // error naming it, and the store stays as it was.
+    let inputs = Input::open_all(&paths)?;
+    if let Some(parent) = ctx.db_path.parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.exists()
+    {
+        anyhow::bail!("the database directory {} does not exist", parent.display());
+    }
+    let _lock = lock::acquire(&ctx.db_path, args.wait, |holder| {
+        ui::warn(format!(
+            "waiting for {} to finish with {}",
+            holder.map_or("another saslguard".into(), |pid| format!(
+                "saslguard pid {pid}"
+            )),
+            ctx.db_path.display()
+        ))
+    })?;
+    let store = ctx.open_store()?;
+    let run_id = store.begin_run("ingest", ctx.clock.unix())?;
+    let options = Options {
+        from_start: args.from_start,
+        progress: Options::progress_if_terminal(),
+    };
+    let result = ingest::ingest(&store, run_id, inputs, ctx.clock.now(), options);
+    let counters = match &result {
+        Ok(counters) => *counters,
+        Err(_) => RunCounters::default(),
+    };
+    let error = result.as_ref().err().map(|e| format!("{e:#}"));
+    store
+        .finish_run(run_id, ctx.clock.unix(), &counters, error.as_deref())
+        .context("recording the run")?;
+    let counters = result?;
+    let summary = Summary {
+        counters,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string(&summary)?)?,
+        SummaryFormat::Text if ui::verbosity() >= 0 => writeln!(
+            out,
+            "ingest: {} lines, {} new events, {} already stored, {} unparsed, {} in {:.2} s",
+            counters.lines,
+            counters.events,
+            counters.duplicates,
+            counters.unparsed,
+            human_bytes(counters.bytes),
+            summary.seconds
+        )?,
+        SummaryFormat::Text => {}
+    }
+    Ok(())
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = u;
+    }
+    format!("{value:.1} {unit}")
+}

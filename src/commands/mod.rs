@@ -1,0 +1,62 @@
+//! One file per subcommand: each opens what it needs and calls the modules below it.
+//! No SQL and no parsing here.
+
+pub mod ingest;
+pub mod top;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+
+use crate::cli::Cli;
+use crate::clock::Clock;
+use crate::config::{self, Config};
+use crate::store::Store;
+
+/// What every command gets: the global options resolved.
+pub struct Context {
+    pub config: Config,
+    pub db_path: PathBuf,
+    pub clock: Clock,
+}
+
+impl Context {
+    /// Loads the configuration and resolves the database path and the clock. A
+    /// configured time zone becomes the zone of year-less log stamps.
+    pub fn from_cli(cli: &Cli) -> anyhow::Result<Context> {
+        let config = Config::load(cli.config.as_deref())?;
+        if let Some(zone) = &config.timezone {
+            // SAFETY: called from main before any thread exists, so nothing reads the
+            // environment concurrently.
+            unsafe { std::env::set_var("TZ", zone) };
+        } else if let Ok(zone) = std::env::var("TZ")
+            && !zone.is_empty()
+        {
+            config::validate_zone(&zone).context("the TZ environment variable")?;
+        }
+        Ok(Context {
+            db_path: cli
+                .db
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB_PATH)),
+            clock: Clock::new(cli.as_of),
+            config,
+        })
+    }
+
+    /// Opens the database for a command that changes it, creating it if needed.
+    pub fn open_store(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.db_path)?)
+    }
+
+    /// Opens an existing database for a command that only reads it.
+    pub fn open_existing_store(&self) -> anyhow::Result<Store> {
+        if !Path::new(&self.db_path).exists() {
+            bail!(
+                "no database at {} (run `saslguard ingest` first, or pass --db)",
+                self.db_path.display()
+            );
+        }
+        self.open_store()
+    }
+}

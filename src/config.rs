@@ -1,0 +1,189 @@
+//! Settings: typed, with documented defaults. The default file is embedded in the binary
+//! (`src/default-config.toml`); unknown keys are rejected.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// The commented default configuration, as shipped.
+pub const DEFAULT_CONFIG: &str = include_str!("default-config.toml");
+
+/// Where the configuration is read from when neither `--config` nor `SASLGUARD_CONFIG`
+/// names a file.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/saslguard/saslguard.toml";
+
+/// Where the database lives when neither `--db` nor `SASLGUARD_DB` names one.
+pub const DEFAULT_DB_PATH: &str = "/var/lib/saslguard/saslguard.db";
+
+/// All settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Log files `ingest` reads when no path is given.
+    #[serde(default = "default_logs")]
+    pub logs: Vec<PathBuf>,
+    /// Time zone name for year-less syslog stamps; `None` uses `TZ` or the system zone.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// What makes up a network in rankings.
+    #[serde(default)]
+    pub networks: Networks,
+}
+
+/// Prefix lengths that group addresses into networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Networks {
+    #[serde(default = "default_ipv4_prefix")]
+    pub ipv4_prefix: u8,
+    #[serde(default = "default_ipv6_prefix")]
+    pub ipv6_prefix: u8,
+}
+
+fn default_logs() -> Vec<PathBuf> {
+    vec![PathBuf::from("/var/log/maillog")]
+}
+
+fn default_ipv4_prefix() -> u8 {
+    24
+}
+
+fn default_ipv6_prefix() -> u8 {
+    64
+}
+
+impl Default for Networks {
+    fn default() -> Self {
+        Networks {
+            ipv4_prefix: default_ipv4_prefix(),
+            ipv6_prefix: default_ipv6_prefix(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            logs: default_logs(),
+            timezone: None,
+            networks: Networks::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses configuration text; `origin` names it in errors and anchors relative paths.
+    pub fn parse(text: &str, origin: &Path) -> anyhow::Result<Config> {
+        let mut config: Config = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", origin.display(), e.to_string().trim_end()))?;
+        config.validate(origin)?;
+        let base = origin.parent().unwrap_or(Path::new(""));
+        for log in &mut config.logs {
+            if log.is_relative() && log.as_os_str() != "-" {
+                *log = base.join(&*log);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Reads the configuration: `path` when given (it must exist), otherwise the default
+    /// file if present, otherwise the built-in defaults.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let (path, required) = match path {
+            Some(path) => (path, true),
+            None => (Path::new(DEFAULT_CONFIG_PATH), false),
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Config::default())
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot read config {}", path.display())),
+        }
+    }
+
+    fn validate(&self, origin: &Path) -> anyhow::Result<()> {
+        let n = self.networks;
+        if !(1..=32).contains(&n.ipv4_prefix) {
+            bail!(
+                "{}: networks.ipv4_prefix must be 1..=32, not {}",
+                origin.display(),
+                n.ipv4_prefix
+            );
+        }
+        if !(1..=128).contains(&n.ipv6_prefix) {
+            bail!(
+                "{}: networks.ipv6_prefix must be 1..=128, not {}",
+                origin.display(),
+                n.ipv6_prefix
+            );
+        }
+        if let Some(zone) = &self.timezone {
+            validate_zone(zone).with_context(|| format!("{}: timezone", origin.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks that a time zone name exists in the system's zoneinfo, since the C library
+/// would silently fall back to UTC for an unknown one.
+pub fn validate_zone(zone: &str) -> anyhow::Result<()> {
+    if zone == "UTC" || zone == "UTC0" {
+        return Ok(());
+    }
+    let name = zone.strip_prefix(':').unwrap_or(zone);
+    if name.is_empty() || name.split('/').any(|part| part == "..") {
+        bail!("invalid time zone name {zone:?}");
+    }
+    let file = if name.starts_with('/') {
+        PathBuf::from(name)
+    } else {
+        Path::new("/usr/share/zoneinfo").join(name)
+    };
+    if !file.is_file() {
+        bail!(
+            "unknown time zone {zone:?} (no {} on this system)",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_default_file_equals_the_built_in_defaults() {
+        let parsed = Config::parse(DEFAULT_CONFIG, Path::new("/etc/saslguard/x.toml")).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_file() {
+        let err = Config::parse("logz = []\n", Path::new("/tmp/c.toml")).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("/tmp/c.toml"), "{text}");
+        assert!(text.contains("logz"), "{text}");
+    }
+
+    #[test]
+    fn relative_logs_are_relative_to_the_config_file() {
+        let config = Config::parse(
+            "logs = [\"maillog\", \"/abs/log\"]",
+            Path::new("/etc/sg/c.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            config.logs,
+            [PathBuf::from("/etc/sg/maillog"), PathBuf::from("/abs/log")]
+        );
+    }
+
+    #[test]
+    fn prefix_lengths_are_checked() {
+        assert!(Config::parse("[networks]\nipv4_prefix = 33", Path::new("c")).is_err());
+        assert!(Config::parse("[networks]\nipv6_prefix = 0", Path::new("c")).is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! saslguard: stops SMTP AUTH brute force on Postfix mail servers.
+//!
+//! Data flows one way: [`source`] (where to read) -> [`parse`] (bytes to events) ->
+//! [`store`] (SQLite, the only SQL) -> [`report`] (rankings). [`ingest`] drives the
+//! first three; [`commands`] wires everything per subcommand, [`cli`] defines the
+//! command line.
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod ingest;
+pub mod lock;
+pub mod parse;
+pub mod report;
+pub mod source;
+pub mod store;
+pub mod ui;

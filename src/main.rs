@@ -1,0 +1,43 @@
+//! The `saslguard` binary: parse the command line, dispatch, map errors to exit codes
+//! (0 ok, 1 error, 2 usage). A closed stdout (`saslguard top | head`) is not an error.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use saslguard::cli::{Cli, Command};
+use saslguard::commands::{self, Context};
+use saslguard::ui;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ui::set_verbosity(if cli.quiet {
+        -1
+    } else {
+        cli.verbose.min(10) as i8
+    });
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("saslguard: error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
+    let ctx = Context::from_cli(cli)?;
+    match &cli.command {
+        Command::Ingest(args) => commands::ingest::run(&ctx, args),
+        Command::Top(args) => commands::top::run(&ctx, args),
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

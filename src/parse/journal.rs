@@ -1,0 +1,233 @@
+//! `journalctl -o json` lines: one JSON object per line.
+//!
+//! Fields used: `MESSAGE` (a string, or an array of byte values when it is not UTF-8),
+//! `SYSLOG_IDENTIFIER` (`postfix/smtpd`) and `__REALTIME_TIMESTAMP` (microseconds since the
+//! epoch, as a string). A field logged several times is an array of values; the first one is
+//! used. `null` (a field too large for journalctl to print) counts as absent.
+//!
+//! Journal exports are rarely the bulk input, but they can be large, so a line is only
+//! decoded when it could hold a failure: it contains ` authentication failed:` or a
+//! byte-array `MESSAGE`. Other lines shaped like a journal object (`{"` ... `}`) are
+//! irrelevant without being decoded; anything else starting with `{` is unparsed.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+
+use super::message::{Outcome, is_smtpd, parse_failure};
+use super::{Event, Parsed};
+
+static FAILED_FINDER: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new(b" authentication failed:"));
+static BYTE_MESSAGE_FINDER: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new(b"\"MESSAGE\":["));
+
+/// Parses one `journalctl -o json` line (starting with `{`).
+pub(super) fn parse(line: &[u8]) -> Parsed<'_> {
+    if !line.starts_with(b"{\"") || line.last() != Some(&b'}') {
+        return Parsed::Unparsed("malformed journal JSON");
+    }
+    if FAILED_FINDER.find(line).is_none() && BYTE_MESSAGE_FINDER.find(line).is_none() {
+        return Parsed::Irrelevant;
+    }
+    let entry: Entry<'_> = match serde_json::from_slice(line) {
+        Ok(entry) => entry,
+        Err(_) => return Parsed::Unparsed("malformed journal JSON"),
+    };
+    let (Field::Value(message), Field::Value(identifier)) = (entry.message, entry.identifier)
+    else {
+        return Parsed::Irrelevant;
+    };
+    let time = match entry.realtime {
+        Field::Value(micros) => std::str::from_utf8(&micros)
+            .ok()
+            .and_then(|text| text.trim().parse::<i64>().ok())
+            .map(|micros| micros.div_euclid(1_000_000)),
+        Field::Absent => None,
+    };
+    match (message, identifier) {
+        (Cow::Borrowed(message), Cow::Borrowed(identifier)) => event(message, identifier, time),
+        (message, identifier) => owned(event(&message, &identifier, time)),
+    }
+}
+
+/// Classifies the message of a journal entry.
+fn event<'b>(message: &'b [u8], identifier: &'b [u8], time: Option<i64>) -> Parsed<'b> {
+    if !is_smtpd(identifier) {
+        return Parsed::Irrelevant;
+    }
+    match parse_failure(message) {
+        Outcome::NotFailure => Parsed::Irrelevant,
+        Outcome::Bad(reason) => Parsed::Unparsed(reason),
+        Outcome::Failure(failure) => match time {
+            Some(time) => Parsed::Event(failure.into_event(time, identifier)),
+            None => Parsed::Unparsed("missing or invalid __REALTIME_TIMESTAMP"),
+        },
+    }
+}
+
+/// Detaches a result from a decoded (owned) buffer.
+fn owned(parsed: Parsed<'_>) -> Parsed<'static> {
+    match parsed {
+        Parsed::Event(event) => Parsed::Event(Event {
+            time: event.time,
+            addr: event.addr,
+            kind: event.kind,
+            mechanism: Cow::Owned(event.mechanism.into_owned()),
+            username: event.username.map(|user| Cow::Owned(user.into_owned())),
+            service: Cow::Owned(event.service.into_owned()),
+        }),
+        Parsed::Irrelevant => Parsed::Irrelevant,
+        Parsed::Unparsed(reason) => Parsed::Unparsed(reason),
+    }
+}
+
+/// The fields of a journal entry that matter; all others are skipped.
+#[derive(Deserialize)]
+struct Entry<'a> {
+    #[serde(rename = "MESSAGE", default, borrow)]
+    message: Field<'a>,
+    #[serde(rename = "SYSLOG_IDENTIFIER", default, borrow)]
+    identifier: Field<'a>,
+    #[serde(rename = "__REALTIME_TIMESTAMP", default, borrow)]
+    realtime: Field<'a>,
+}
+
+/// One journal field value as bytes: borrowed from the line when it needed no unescaping.
+#[derive(Debug, Default)]
+enum Field<'a> {
+    #[default]
+    Absent,
+    Value(Cow<'a, [u8]>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Field<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(FieldVisitor(PhantomData))
+    }
+}
+
+/// Accepts a string, a number, `null`, an array of byte values, or an array of values (a
+/// repeated field, of which the first is kept).
+struct FieldVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for FieldVisitor<'a> {
+    type Value = Field<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a journal field: string, number, null or array")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Field::Value(Cow::Borrowed(v.as_bytes())))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Field::Value(Cow::Owned(v.as_bytes().to_vec())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Field::Value(Cow::Owned(v.into_bytes())))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Field::Value(Cow::Owned(v.to_string().into_bytes())))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Field::Value(Cow::Owned(v.to_string().into_bytes())))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Field::Absent)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Field::Absent)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut bytes = Vec::new();
+        let mut first: Option<Field<'a>> = None;
+        while let Some(element) = seq.next_element::<Element<'a>>()? {
+            match element {
+                Element::Byte(byte) => bytes.push(byte),
+                Element::Field(field) => {
+                    if first.is_none() {
+                        first = Some(field);
+                    }
+                }
+            }
+        }
+        match first {
+            Some(_) if !bytes.is_empty() => Err(de::Error::custom("mixed journal array")),
+            Some(field) => Ok(field),
+            None => Ok(Field::Value(Cow::Owned(bytes))),
+        }
+    }
+}
+
+/// One element of a journal array: a byte (of a non-UTF-8 value) or a whole value (of a
+/// repeated field).
+enum Element<'a> {
+    Byte(u8),
+    Field(Field<'a>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Element<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ElementVisitor(PhantomData))
+    }
+}
+
+/// See [`Element`].
+struct ElementVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for ElementVisitor<'a> {
+    type Value = Element<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a byte value or a journal field value")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        u8::try_from(v)
+            .map(Element::Byte)
+            .map_err(|_| E::custom("byte value out of range"))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        u8::try_from(v)
+            .map(Element::Byte)
+            .map_err(|_| E::custom("byte value out of range"))
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        FieldVisitor(PhantomData)
+            .visit_borrowed_str(v)
+            .map(Element::Field)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        FieldVisitor(PhantomData).visit_str(v).map(Element::Field)
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        FieldVisitor(PhantomData)
+            .visit_string(v)
+            .map(Element::Field)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Element::Field(Field::Absent))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        FieldVisitor(PhantomData).visit_seq(seq).map(Element::Field)
+    }
+}

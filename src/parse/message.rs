@@ -1,0 +1,429 @@
+//! Postfix message shapes: the log-line header (per-line format detection) and the one
+//! message that matters, smtpd's
+//!
+//! ```text
+//! warning: CLIENT: SASL MECH authentication failed: REASON[, sasl_username=USER]
+//! ```
+//!
+//! # Speed
+//!
+//! Most lines of a mail log are other traffic. They are rejected after a fixed-position
+//! check of the stamp, two `memchr` calls (host and tag) and a suffix compare on the tag
+//! (`/smtpd`); smtpd lines then need `warning: ` and `SASL ` in place before one
+//! `memmem` search for ` authentication failed:`. No allocation happens unless a failure
+//! line has invalid UTF-8 (or comes from journal JSON that needs unescaping).
+//!
+//! # Trust
+//!
+//! MECH and USER are chosen by the client. The client address is taken only from the first
+//! token after `warning: `, and a line is a [`EventKind::ServerFault`] only when nothing
+//! the client wrote can have produced the fault text (see [`SERVER_FAULTS`]); anything
+//! ambiguous counts against the client.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::LazyLock;
+
+use chrono::TimeZone;
+use memchr::memchr;
+use memchr::memmem::Finder;
+
+use super::timestamp::{SyslogStamp, ZonedStamp, parse_rfc3339, parse_syslog_stamp};
+use super::{Event, EventKind, Parsed, YearlessClock, journal};
+
+/// Longest mechanism, username or service kept in an [`Event`], in bytes (cut at a char
+/// boundary). The text is attacker-chosen and could otherwise fill the database.
+pub const FIELD_CAP: usize = 256;
+
+/// Reason texts of server-side faults (Dovecot, Cyrus, Postfix's own client), compared
+/// case-insensitively against the start of REASON. A line with one of these is recorded as
+/// [`EventKind::ServerFault`] and never counted against the client, but only when MECH is a
+/// plain mechanism name and the line holds a single ` authentication failed:`; otherwise
+/// the client could have typed the text itself.
+pub const SERVER_FAULTS: &[&str] = &[
+    "Connection lost to authentication server",
+    "Can't connect to authentication server",
+    "Authentication backend error",
+    "generic failure",
+    "remote authentication server unavailable",
+    "transient failure",
+    "no memory available",
+];
+
+/// The text that ends MECH; Postfix writes it exactly like this.
+const FAILED: &[u8] = b" authentication failed:";
+/// The text that starts USER (Postfix 3.9+, 3.8.3, 3.7.8, ...).
+const USERNAME: &[u8] = b", sasl_username=";
+
+static FAILED_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(FAILED));
+static USERNAME_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(USERNAME));
+
+/// Parses one log line (without its newline; a trailing `\r` is ignored) into a
+/// [`Parsed`]. The format is detected per line: traditional syslog, RFC 3339, RFC 5424
+/// (also an RFC 3164 line behind a `<PRI>`), or `journalctl -o json`. Year-less stamps are
+/// resolved through `clock`, only for failure lines. Never panics.
+pub fn parse_line<'a, Z: TimeZone>(line: &'a [u8], clock: &mut YearlessClock<Z>) -> Parsed<'a> {
+    let line = trim_line_end(line);
+    let header = match line.first() {
+        None => return Parsed::Unparsed("empty line"),
+        Some(b'{') => return journal::parse(line),
+        Some(b'<') => priority_header(line),
+        Some(b'0'..=b'9') => rfc3339_header(line),
+        Some(b'A'..=b'Z') => syslog_header(line),
+        Some(_) => Err("no recognisable header"),
+    };
+    let header = match header {
+        Ok(header) => header,
+        Err(reason) => return Parsed::Unparsed(reason),
+    };
+    let Some(service) = header.tag.filter(|tag| is_smtpd(tag)) else {
+        return Parsed::Irrelevant;
+    };
+    match parse_failure(header.body) {
+        Outcome::NotFailure => Parsed::Irrelevant,
+        Outcome::Bad(reason) => Parsed::Unparsed(reason),
+        Outcome::Failure(failure) => {
+            let time = match header.stamp {
+                Stamp::Yearless(stamp) => clock.resolve(stamp),
+                Stamp::Zoned(stamp) => stamp.epoch(),
+                Stamp::Missing => return Parsed::Unparsed("failure line without timestamp"),
+            };
+            match time {
+                Some(time) => Parsed::Event(failure.into_event(time, service)),
+                None => Parsed::Unparsed("invalid date in timestamp"),
+            }
+        }
+    }
+}
+
+/// Whether a process tag (without `[pid]`) names an smtpd: `postfix/smtpd`,
+/// `postfix/submission/smtpd`, `postfix-out/smtpd`, ...
+pub fn is_smtpd(tag: &[u8]) -> bool {
+    tag.ends_with(b"/smtpd")
+}
+
+/// Drops a trailing `\n` and `\r` (CRLF files, or a caller that kept the newline).
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The time part of a header.
+#[derive(Debug, Clone, Copy)]
+enum Stamp {
+    Yearless(SyslogStamp),
+    Zoned(ZonedStamp),
+    /// RFC 5424 NILVALUE (`-`).
+    Missing,
+}
+
+/// A recognised header: the stamp, the program name (`None` when the message has no
+/// `tag:`) and the message.
+struct Header<'a> {
+    stamp: Stamp,
+    tag: Option<&'a [u8]>,
+    body: &'a [u8],
+}
+
+/// `Oct  7 03:36:21 host tag[pid]: msg`.
+fn syslog_header(line: &[u8]) -> Result<Header<'_>, &'static str> {
+    let (stamp, len) = parse_syslog_stamp(line).ok_or("malformed syslog timestamp")?;
+    let rest = after_space(line, len).ok_or("malformed syslog timestamp")?;
+    host_and_tag(Stamp::Yearless(stamp), rest)
+}
+
+/// `2026-11-27T17:51:00.123456+09:00 host tag[pid]: msg`.
+fn rfc3339_header(line: &[u8]) -> Result<Header<'_>, &'static str> {
+    let (stamp, len) = parse_rfc3339(line).ok_or("malformed RFC 3339 timestamp")?;
+    let rest = after_space(line, len).ok_or("malformed RFC 3339 timestamp")?;
+    host_and_tag(Stamp::Zoned(stamp), rest)
+}
+
+/// `<PRI>1 ...` (RFC 5424) or `<PRI>` before a traditional or RFC 3339 header.
+fn priority_header(line: &[u8]) -> Result<Header<'_>, &'static str> {
+    const BAD: &str = "malformed syslog priority";
+    let rest = line.strip_prefix(b"<").ok_or(BAD)?;
+    let close = memchr(b'>', rest)
+        .filter(|&n| (1..=3).contains(&n))
+        .ok_or(BAD)?;
+    let (digits, rest) = rest.split_at_checked(close).ok_or(BAD)?;
+    let priority = digits.iter().try_fold(0u16, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u16::from(b - b'0'))
+    });
+    if priority.is_none_or(|p| p > 191) {
+        return Err(BAD);
+    }
+    let rest = rest.strip_prefix(b">").ok_or(BAD)?;
+    if let Some(rest) = rest.strip_prefix(b"1 ") {
+        return rfc5424_header(rest);
+    }
+    match rest.first() {
+        Some(b'0'..=b'9') => rfc3339_header(rest),
+        Some(b'A'..=b'Z') => syslog_header(rest),
+        _ => Err("no recognisable header after priority"),
+    }
+}
+
+/// RFC 5424 after `<PRI>1 `: `TIMESTAMP HOST APP-NAME PROCID MSGID SD [MSG]`.
+fn rfc5424_header(rest: &[u8]) -> Result<Header<'_>, &'static str> {
+    const BAD: &str = "malformed RFC 5424 header";
+    let (stamp_token, rest) = token(rest).ok_or(BAD)?;
+    let stamp = if stamp_token == b"-" {
+        Stamp::Missing
+    } else {
+        match parse_rfc3339(stamp_token) {
+            Some((stamp, len)) if len == stamp_token.len() => Stamp::Zoned(stamp),
+            _ => return Err("malformed RFC 3339 timestamp"),
+        }
+    };
+    let (_host, rest) = token(rest).ok_or(BAD)?;
+    let (app, rest) = token(rest).ok_or(BAD)?;
+    let (_procid, rest) = token(rest).ok_or(BAD)?;
+    let (_msgid, rest) = token(rest).ok_or(BAD)?;
+    let sd = structured_data_len(rest).ok_or("malformed RFC 5424 structured data")?;
+    let (_, rest) = rest.split_at_checked(sd).ok_or(BAD)?;
+    let body = match rest.first() {
+        None => rest,
+        Some(b' ') => rest.get(1..).unwrap_or_default(),
+        Some(_) => return Err("malformed RFC 5424 structured data"),
+    };
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let tag = (app != b"-").then_some(app);
+    Ok(Header { stamp, tag, body })
+}
+
+/// Length of RFC 5424 STRUCTURED-DATA at the start of `s`: `-` or one or more
+/// `[id param="value"...]` elements (`\"`, `\\` and `\]` escapes inside values).
+fn structured_data_len(s: &[u8]) -> Option<usize> {
+    if s.first() == Some(&b'-') {
+        return Some(1);
+    }
+    let mut at = 0;
+    while s.get(at) == Some(&b'[') {
+        at += 1;
+        let mut quoted = false;
+        loop {
+            let byte = *s.get(at)?;
+            at += 1;
+            match (quoted, byte) {
+                (true, b'\\') => at += 1,
+                (true, b'"') => quoted = false,
+                (false, b'"') => quoted = true,
+                (false, b']') => break,
+                _ => {}
+            }
+        }
+    }
+    (at > 0).then_some(at)
+}
+
+/// What follows `len` bytes of stamp and one space.
+fn after_space(line: &[u8], len: usize) -> Option<&[u8]> {
+    line.get(len..)?.strip_prefix(b" ")
+}
+
+/// A non-empty token ended by a space, and what follows the space.
+fn token(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let space = memchr(b' ', s).filter(|&n| n > 0)?;
+    let (token, rest) = s.split_at_checked(space)?;
+    Some((token, rest.get(1..)?))
+}
+
+/// `host tag[pid]: msg` after a syslog or RFC 3339 stamp.
+fn host_and_tag(stamp: Stamp, rest: &[u8]) -> Result<Header<'_>, &'static str> {
+    let (_host, message) = token(rest).ok_or("missing host or message")?;
+    let (tag, body) = split_tag(message);
+    Ok(Header { stamp, tag, body })
+}
+
+/// Splits `tag[pid]: msg` into the program name and the message; a message without a
+/// `tag:` token has no program name.
+fn split_tag(message: &[u8]) -> (Option<&[u8]>, &[u8]) {
+    let (tag, body) = match memchr(b' ', message) {
+        Some(space) => match message.split_at_checked(space) {
+            Some((tag, body)) => (tag, body.get(1..).unwrap_or_default()),
+            None => return (None, message),
+        },
+        None => (message, &b""[..]),
+    };
+    let Some(tag) = tag.strip_suffix(b":") else {
+        return (None, message);
+    };
+    let program = match tag.strip_suffix(b"]") {
+        Some(inner) => match memchr::memrchr(b'[', inner) {
+            Some(open) => inner.get(..open).unwrap_or_default(),
+            None => tag,
+        },
+        None => tag,
+    };
+    if program.is_empty() {
+        (None, message)
+    } else {
+        (Some(program), body)
+    }
+}
+
+/// What a message body is.
+pub(super) enum Outcome<'b> {
+    /// Anything but a SASL authentication failure.
+    NotFailure,
+    /// A SASL failure line whose client cannot be trusted.
+    Bad(&'static str),
+    /// A SASL failure with a valid client.
+    Failure(Failure<'b>),
+}
+
+/// The fields of a failure line, still as bytes of the message.
+pub(super) struct Failure<'b> {
+    addr: IpAddr,
+    kind: EventKind,
+    mechanism: &'b [u8],
+    username: Option<&'b [u8]>,
+}
+
+impl<'b> Failure<'b> {
+    /// The event, with text fields capped and decoded (borrowed when valid UTF-8).
+    pub(super) fn into_event(self, time: i64, service: &'b [u8]) -> Event<'b> {
+        Event {
+            time,
+            addr: self.addr,
+            kind: self.kind,
+            mechanism: capped_text(self.mechanism),
+            username: self.username.map(capped_text),
+            service: capped_text(service),
+        }
+    }
+}
+
+/// Classifies an smtpd message body.
+pub(super) fn parse_failure(body: &[u8]) -> Outcome<'_> {
+    let Some(rest) = body.strip_prefix(b"warning: ") else {
+        return Outcome::NotFailure;
+    };
+    let Some((client, after)) = token(rest) else {
+        return Outcome::NotFailure;
+    };
+    let Some(after) = after.strip_prefix(b"SASL ") else {
+        return Outcome::NotFailure;
+    };
+    let Some(at) = FAILED_FINDER.find(after) else {
+        return Outcome::NotFailure;
+    };
+    let Some((mechanism, tail)) = after.split_at_checked(at) else {
+        return Outcome::NotFailure;
+    };
+    let tail = tail.get(FAILED.len()..).unwrap_or_default();
+    let addr = match parse_client(client) {
+        Ok(addr) => addr,
+        Err(reason) => return Outcome::Bad(reason),
+    };
+    let user_at = USERNAME_FINDER.find(tail);
+    let username = user_at
+        .and_then(|n| tail.get(n + USERNAME.len()..))
+        .filter(|user| !user.is_empty() && *user != b"(unavailable)");
+    let reason = match user_at {
+        Some(n) => tail.get(..n).unwrap_or(tail),
+        None => tail,
+    };
+    let kind = if is_server_fault(mechanism, reason, tail) {
+        EventKind::ServerFault
+    } else {
+        EventKind::AuthFailed
+    };
+    Outcome::Failure(Failure {
+        addr,
+        kind,
+        mechanism,
+        username,
+    })
+}
+
+/// Whether a failure is the server's fault. `reason` is the text after
+/// ` authentication failed:` up to the first `, sasl_username=`, `tail` everything after
+/// ` authentication failed:`. Fails closed: MECH must be a plain mechanism name (so the
+/// client did not write the marker into it), REASON must follow after exactly one space,
+/// and no second ` authentication failed:` may appear anywhere after the first one.
+fn is_server_fault(mechanism: &[u8], reason: &[u8], tail: &[u8]) -> bool {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
+    if mechanism.is_empty() || !mechanism.iter().all(plain) {
+        return false;
+    }
+    let Some(reason) = reason.strip_prefix(b" ") else {
+        return false;
+    };
+    if FAILED_FINDER.find(tail).is_some() {
+        return false;
+    }
+    SERVER_FAULTS.iter().any(|fault| {
+        reason
+            .get(..fault.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(fault.as_bytes()))
+    })
+}
+
+/// The address of `name[addr]:` or `name[addr]:port:` (the first token after `warning: `).
+/// IPv4-mapped IPv6 becomes IPv4.
+fn parse_client(token: &[u8]) -> Result<IpAddr, &'static str> {
+    const BAD: &str = "malformed client";
+    let token = token.strip_suffix(b":").ok_or(BAD)?;
+    let open = memchr(b'[', token).ok_or(BAD)?;
+    let (name, rest) = token.split_at_checked(open).ok_or(BAD)?;
+    let hostname = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+    if name.is_empty() || !name.iter().all(hostname) {
+        return Err("malformed client name");
+    }
+    let rest = rest.strip_prefix(b"[").ok_or(BAD)?;
+    let close = memchr(b']', rest).ok_or(BAD)?;
+    let (addr, after) = rest.split_at_checked(close).ok_or(BAD)?;
+    let after = after.strip_prefix(b"]").ok_or(BAD)?;
+    if !after.is_empty() {
+        let port = after.strip_prefix(b":").ok_or("malformed client port")?;
+        if port.is_empty() || port.len() > 5 || !port.iter().all(u8::is_ascii_digit) {
+            return Err("malformed client port");
+        }
+    }
+    std::str::from_utf8(addr)
+        .ok()
+        .and_then(|text| text.parse::<IpAddr>().ok())
+        .map(|addr| addr.to_canonical())
+        .ok_or("invalid client address")
+}
+
+/// Attacker-chosen bytes as text: at most [`FIELD_CAP`] bytes, cut at a char boundary;
+/// borrowed when valid UTF-8, otherwise decoded lossily (U+FFFD). The result equals
+/// decoding the whole input lossily and then cutting it.
+pub(super) fn capped_text(bytes: &[u8]) -> Cow<'_, str> {
+    // A char is at most 4 bytes and lossy decoding never shrinks text, so the first
+    // FIELD_CAP output bytes depend only on the first FIELD_CAP + 4 input bytes.
+    let window = FIELD_CAP + 4;
+    let head = bytes.get(..window).unwrap_or(bytes);
+    match std::str::from_utf8(head) {
+        Ok(text) => Cow::Borrowed(floor_str(text, FIELD_CAP)),
+        Err(err) if err.error_len().is_none() && head.len() < bytes.len() => {
+            // Valid up to a char that the window cut; that char starts past FIELD_CAP.
+            let valid = head.get(..err.valid_up_to()).unwrap_or_default();
+            match std::str::from_utf8(valid) {
+                Ok(text) => Cow::Borrowed(floor_str(text, FIELD_CAP)),
+                Err(_) => Cow::Borrowed(""),
+            }
+        }
+        Err(_) => {
+            let mut text = String::from_utf8_lossy(head).into_owned();
+            let cut = floor_str(&text, FIELD_CAP).len();
+            text.truncate(cut);
+            Cow::Owned(text)
+        }
+    }
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a char boundary.
+fn floor_str(text: &str, max: usize) -> &str {
+    let mut cut = max.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.get(..cut).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,482 @@
+//! The store: one SQLite file holding every event, log stream position and run.
+//!
+//! Connection setup (WAL, busy timeout), schema migrations from `migrations/*.sql`
+//! (tracked with `PRAGMA user_version`) and every named query live here; the rest of
+//! the code never writes SQL.
+
+pub mod address;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{Connection, OptionalExtension, Statement, params};
+
+use crate::parse::Event;
+
+/// The schema, one file per version; `PRAGMA user_version` says how many have run.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/001_events.sql")];
+
+/// Bits of an event id that hold the byte offset; the stream id sits above them.
+const OFFSET_BITS: u32 = 40;
+
+/// Errors a caller may act on; everything else is reported with context.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database was written by a newer saslguard: refuse rather than misread it.
+    #[error(
+        "database {path} has schema version {found}, newer than this saslguard understands \
+         (up to {supported}); upgrade saslguard"
+    )]
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    /// The file could not be opened or set up as a saslguard database.
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    /// A query failed.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Shorthand for store results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An open saslguard database.
+pub struct Store {
+    conn: Connection,
+}
+
+/// A log stream: one file's content across renames and compression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stream {
+    /// Row id; also the high bits of its events' ids.
+    pub id: i64,
+    /// Bytes already ingested (always the end of a complete line).
+    pub read_offset: u64,
+}
+
+/// What was at a configured log path the last time it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceState {
+    pub device: u64,
+    pub inode: u64,
+    /// The stream the file at the path held; `None` while it had no complete first line.
+    pub stream_id: Option<i64>,
+    pub offset: u64,
+    pub size: u64,
+    /// The file's modification time then (unix seconds): files rotated after it may
+    /// hold lines not read yet.
+    pub mtime: i64,
+    /// When this was recorded (unix seconds).
+    pub updated_at: i64,
+}
+
+/// Counters of one run, stored in `runs` as it goes so a killed run still shows its work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RunCounters {
+    /// Complete lines read.
+    pub lines: u64,
+    /// Bytes read (complete lines only).
+    pub bytes: u64,
+    /// Events stored for the first time.
+    pub events: u64,
+    /// Events that were already stored (the same bytes read again).
+    pub duplicates: u64,
+    /// Lines that were garbage or untrustworthy failure lines: counted and skipped.
+    pub unparsed: u64,
+}
+
+/// How offenders are grouped in a ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// One row per address.
+    Address,
+    /// One row per network: IPv4 addresses cut to `v4_prefix` bits, IPv6 to `v6_prefix`.
+    Network { v4_prefix: u8, v6_prefix: u8 },
+}
+
+/// One row of a ranking over a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RankedOffender {
+    /// The address key, or the masked network key (see [`address`]).
+    pub key: [u8; 16],
+    /// Counted failures inside the period.
+    pub failures: i64,
+    /// First and last failure inside the period (unix seconds).
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// `RANK() OVER (ORDER BY failures DESC)`: ties share a rank.
+    pub rank: i64,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        configure(&conn).map_err(open_err)?;
+        let mut store = Store { conn };
+        store.migrate(path)?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self, path: &Path) -> Result<()> {
+        let supported = MIGRATIONS.len() as i64;
+        let found: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if found > supported {
+            return Err(StoreError::SchemaTooNew {
+                path: path.to_path_buf(),
+                found,
+                supported,
+            });
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The schema version of this database.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?)
+    }
+
+    /// The stream whose first line is `fingerprint`, if it was seen before.
+    pub fn stream_by_fingerprint(&self, fingerprint: &[u8]) -> Result<Option<Stream>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, read_offset FROM streams WHERE fingerprint = ?1",
+                [fingerprint],
+                stream_from_row,
+            )
+            .optional()?)
+    }
+
+    /// The stream with this id.
+    pub fn stream(&self, id: i64) -> Result<Option<Stream>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, read_offset FROM streams WHERE id = ?1",
+                [id],
+                stream_from_row,
+            )
+            .optional()?)
+    }
+
+    /// The fingerprint (first line) of a stream.
+    pub fn stream_fingerprint(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT fingerprint FROM streams WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Finds the stream for `fingerprint`, recording a new one (read from offset 0) if
+    /// it was never seen.
+    pub fn stream_for(&self, fingerprint: &[u8], path: &Path, now: i64) -> Result<Stream> {
+        if let Some(stream) = self.stream_by_fingerprint(fingerprint)? {
+            return Ok(stream);
+        }
+        self.conn.execute(
+            "INSERT INTO streams (fingerprint, read_offset, first_path, created_at)
+             VALUES (?1, 0, ?2, ?3)",
+            params![fingerprint, path.to_string_lossy(), now],
+        )?;
+        Ok(Stream {
+            id: self.conn.last_insert_rowid(),
+            read_offset: 0,
+        })
+    }
+
+    /// What was at `path` the last time it was read.
+    pub fn source(&self, path: &Path) -> Result<Option<SourceState>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT device, inode, stream_id, \"offset\", size, mtime, updated_at
+                 FROM sources WHERE path = ?1",
+                [path.to_string_lossy()],
+                |row| {
+                    Ok(SourceState {
+                        device: row.get::<_, i64>(0)? as u64,
+                        inode: row.get::<_, i64>(1)? as u64,
+                        stream_id: row.get(2)?,
+                        offset: row.get::<_, i64>(3)? as u64,
+                        size: row.get::<_, i64>(4)? as u64,
+                        mtime: row.get(5)?,
+                        updated_at: row.get(6)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Records what is at `path` now (outside any event batch).
+    pub fn save_source(&self, path: &Path, state: &SourceState) -> Result<()> {
+        save_source(&self.conn, path, state)
+    }
+
+    /// Starts a run of `command`; its row says `running` until [`Store::finish_run`].
+    pub fn begin_run(&self, command: &str, now: i64) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO runs (command, started_at) VALUES (?1, ?2)",
+            params![command, now],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Ends a run with its final counters and outcome.
+    pub fn finish_run(
+        &self,
+        run_id: i64,
+        now: i64,
+        counters: &RunCounters,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET ended_at = ?2, status = ?3, error = ?4, lines = ?5, bytes = ?6,
+                             events = ?7, unparsed = ?8
+             WHERE id = ?1",
+            params![
+                run_id,
+                now,
+                if error.is_some() { "failed" } else { "ok" },
+                error,
+                counters.lines as i64,
+                counters.bytes as i64,
+                counters.events as i64,
+                counters.unparsed as i64,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A writer that stores events and progress in batched transactions.
+    pub fn event_writer(&self, run_id: i64) -> Result<EventWriter<'_>> {
+        Ok(EventWriter {
+            conn: &self.conn,
+            insert: self.conn.prepare(INSERT_EVENT)?,
+            run_id,
+            in_transaction: false,
+        })
+    }
+
+    /// Offenders inside `(since, until]` ranked by counted failures, with ties sharing
+    /// a rank; `since = None` means from the beginning.
+    pub fn rank_offenders(
+        &self,
+        since: Option<i64>,
+        until: i64,
+        grouping: Grouping,
+    ) -> Result<Vec<RankedOffender>> {
+        let since = since.unwrap_or(i64::MIN);
+        let mut stmt;
+        let rows = match grouping {
+            Grouping::Address => {
+                stmt = self.conn.prepare_cached(RANK_BY_ADDRESS)?;
+                stmt.query(params![since, until])
+            }
+            Grouping::Network {
+                v4_prefix,
+                v6_prefix,
+            } => {
+                stmt = self.conn.prepare_cached(RANK_BY_NETWORK)?;
+                stmt.query(params![since, until, v4_prefix, v6_prefix])
+            }
+        }?;
+        let rows = rows.mapped(|row| {
+            let key: Vec<u8> = row.get(0)?;
+            Ok(RankedOffender {
+                key: key.as_slice().try_into().unwrap_or([0; 16]),
+                failures: row.get(1)?,
+                first_seen: row.get(2)?,
+                last_seen: row.get(3)?,
+                rank: row.get(4)?,
+            })
+        });
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+/// Connection settings: WAL so readers never block the ingest, a busy timeout so two
+/// writers wait instead of failing, and the SQL functions the queries use.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL in WAL mode: a crash of the process loses nothing committed; only a power
+    // loss can lose the last transactions, never corrupt the file.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // 16 MiB of page cache keeps the ingest fast and its memory bounded.
+    conn.pragma_update(None, "cache_size", -16384)?;
+    conn.create_scalar_function(
+        "network_key",
+        3,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let key: Vec<u8> = ctx.get(0)?;
+            let v4: i64 = ctx.get(1)?;
+            let v6: i64 = ctx.get(2)?;
+            let Ok(key) = <[u8; 16]>::try_from(key.as_slice()) else {
+                return Ok(key);
+            };
+            let clamp = |bits: i64, max: i64| bits.clamp(0, max) as u8;
+            Ok(address::network_key(&key, clamp(v4, 32), clamp(v6, 128)).to_vec())
+        },
+    )?;
+    Ok(())
+}
+
+fn stream_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stream> {
+    Ok(Stream {
+        id: row.get(0)?,
+        read_offset: row.get::<_, i64>(1)? as u64,
+    })
+}
+
+fn save_source(conn: &Connection, path: &Path, state: &SourceState) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO sources (path, device, inode, stream_id, \"offset\", size, mtime, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (path) DO UPDATE SET device = ?2, inode = ?3, stream_id = ?4,
+             \"offset\" = ?5, size = ?6, mtime = ?7, updated_at = ?8",
+    )?
+    .execute(params![
+        path.to_string_lossy(),
+        state.device as i64,
+        state.inode as i64,
+        state.stream_id,
+        state.offset as i64,
+        state.size as i64,
+        state.mtime,
+        state.updated_at,
+    ])?;
+    Ok(())
+}
+
+const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events
+    (id, ts, ip, kind, mechanism, username, service) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+const RANK_BY_ADDRESS: &str = "
+    SELECT ip, failures, first_seen, last_seen, RANK() OVER (ORDER BY failures DESC) AS rank
+    FROM (SELECT ip, COUNT(*) AS failures, MIN(ts) AS first_seen, MAX(ts) AS last_seen
+          FROM events
+          WHERE kind = 0 AND ts > ?1 AND ts <= ?2
+          GROUP BY ip)
+    ORDER BY rank, ip";
+
+const RANK_BY_NETWORK: &str = "
+    SELECT net, failures, first_seen, last_seen, RANK() OVER (ORDER BY failures DESC) AS rank
+    FROM (SELECT network_key(ip, ?3, ?4) AS net, COUNT(*) AS failures,
+                 MIN(ts) AS first_seen, MAX(ts) AS last_seen
+          FROM events
+          WHERE kind = 0 AND ts > ?1 AND ts <= ?2
+          GROUP BY net)
+    ORDER BY rank, net";
+
+/// Where ingest stands after a batch: committed together with the batch's events.
+#[derive(Debug, Clone)]
+pub struct Progress<'p> {
+    /// The stream being read and the end of its last complete line read.
+    pub stream_id: i64,
+    pub stream_offset: u64,
+    /// The configured path being read, when the stream is the file at that path.
+    pub source: Option<(&'p Path, SourceState)>,
+    /// The run's counters so far.
+    pub counters: RunCounters,
+}
+
+/// Stores events and progress in transactions: each batch of events commits together
+/// with the stream offset after them, so a crash loses nothing and repeats nothing.
+pub struct EventWriter<'c> {
+    conn: &'c Connection,
+    insert: Statement<'c>,
+    run_id: i64,
+    in_transaction: bool,
+}
+
+impl EventWriter<'_> {
+    /// Adds one event read at `offset` of stream `stream_id`; returns whether it is new
+    /// (false when the same line was stored before).
+    pub fn insert(&mut self, stream_id: i64, offset: u64, event: &Event<'_>) -> Result<bool> {
+        self.begin()?;
+        let id = (stream_id << OFFSET_BITS) | (offset as i64 & ((1 << OFFSET_BITS) - 1));
+        let changed = self.insert.execute(params![
+            id,
+            event.time,
+            &address::to_key(event.addr)[..],
+            event.kind.code(),
+            event.mechanism.as_ref(),
+            event.username.as_deref(),
+            event.service.as_ref(),
+        ])?;
+        Ok(changed > 0)
+    }
+
+    /// Records `progress` and commits it with every event added since the last commit.
+    pub fn commit(&mut self, progress: &Progress<'_>) -> Result<()> {
+        self.begin()?;
+        self.conn
+            .prepare_cached("UPDATE streams SET read_offset = ?2 WHERE id = ?1")?
+            .execute(params![progress.stream_id, progress.stream_offset as i64])?;
+        if let Some((path, state)) = &progress.source {
+            save_source(self.conn, path, state)?;
+        }
+        let c = progress.counters;
+        self.conn
+            .prepare_cached(
+                "UPDATE runs SET lines = ?2, bytes = ?3, events = ?4, unparsed = ?5 WHERE id = ?1",
+            )?
+            .execute(params![
+                self.run_id,
+                c.lines as i64,
+                c.bytes as i64,
+                c.events as i64,
+                c.unparsed as i64
+            ])?;
+        self.conn.execute_batch("COMMIT")?;
+        self.in_transaction = false;
+        Ok(())
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        if !self.in_transaction {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.in_transaction = true;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for EventWriter<'_> {
+    /// An uncommitted batch is rolled back: its events will be read again next run.
+    fn drop(&mut self) {
+        if self.in_transaction {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// The largest byte offset an event id can hold (1 TiB per stream).
+pub const MAX_STREAM_OFFSET: u64 = (1 << OFFSET_BITS) - 1;

@@ -1,0 +1,31 @@
+//! Messages for people on stderr: warnings unless `-q`, notes only with `-v`.
+//! Results go to stdout; this is everything else.
+
+use std::sync::atomic::{AtomicI8, Ordering};
+
+static VERBOSITY: AtomicI8 = AtomicI8::new(0);
+
+/// Sets how chatty stderr is: -1 quiet, 0 normal, 1+ verbose.
+pub fn set_verbosity(level: i8) {
+    VERBOSITY.store(level, Ordering::Relaxed);
+}
+
+/// The current verbosity: -1 quiet, 0 normal, 1+ verbose.
+pub fn verbosity() -> i8 {
+    VERBOSITY.load(Ordering::Relaxed)
+}
+
+/// Something the admin should know (a rotated file not found, a skipped line): shown
+/// unless `-q`.
+pub fn warn(message: impl std::fmt::Display) {
+    if verbosity() >= 0 {
+        eprintln!("saslguard: warning: {message}");
+    }
+}
+
+/// Detail for `-v`: what was read from where.
+pub fn note(message: impl std::fmt::Display) {
+    if verbosity() >= 1 {
+        eprintln!("saslguard: {message}");
+    }
+}

@@ -1,0 +1,170 @@
+//! Shared helpers for the integration tests: a temporary directory with its own
+//! database and config, and the real `saslguard` binary run against them.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use assert_cmd::Command;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// A scratch directory with a database path and an empty config.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+    pub config: PathBuf,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("state.db");
+        let config = dir.path().join("saslguard.toml");
+        std::fs::write(&config, "").expect("config");
+        Env { dir, db, config }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The real binary with this environment's database and config, in UTC.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_saslguard"));
+        cmd.env_remove("SASLGUARD_DB")
+            .env_remove("SASLGUARD_CONFIG")
+            .env("TZ", "UTC")
+            .arg("--db")
+            .arg(&self.db)
+            .arg("--config")
+            .arg(&self.config);
+        cmd
+    }
+
+    /// Runs `ingest --format json` on `paths`; panics unless it succeeds.
+    pub fn ingest(&self, paths: &[&Path]) -> Value {
+        self.ingest_with(paths, &[])
+    }
+
+    /// Runs `ingest --format json` with extra arguments; panics unless it succeeds.
+    pub fn ingest_with(&self, paths: &[&Path], extra: &[&str]) -> Value {
+        let output = self
+            .cmd()
+            .arg("ingest")
+            .arg("--format")
+            .arg("json")
+            .args(extra)
+            .args(paths)
+            .output()
+            .expect("run saslguard");
+        assert!(
+            output.status.success(),
+            "ingest failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("ingest summary is JSON")
+    }
+
+    /// Failures per address over all time, from `top --format json`.
+    pub fn counts(&self) -> BTreeMap<String, i64> {
+        let rows = self.top(&["--period", "all", "--limit", "0"]);
+        rows.as_array()
+            .expect("array")
+            .iter()
+            .map(|row| {
+                (
+                    row["ip"].as_str().expect("ip").to_string(),
+                    row["failures"].as_i64().expect("failures"),
+                )
+            })
+            .collect()
+    }
+
+    /// `top --format json` with `args`, parsed.
+    pub fn top(&self, args: &[&str]) -> Value {
+        let output = self
+            .cmd()
+            .arg("top")
+            .arg("--format")
+            .arg("json")
+            .args(args)
+            .output()
+            .expect("run saslguard");
+        assert!(
+            output.status.success(),
+            "top failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("top output is JSON")
+    }
+
+    /// Direct read-only access to the database, for checks the CLI does not expose.
+    pub fn sql_count(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(&self.db).expect("open db");
+        conn.query_row(sql, [], |row| row.get(0)).expect("query")
+    }
+}
+
+/// A traditional-syslog failure line (year-less, zero time zone in tests).
+pub fn syslog_failure(stamp: &str, ip: &str) -> String {
+    format!(
+        "{stamp} mx postfix/smtpd[4242]: warning: unknown[{ip}]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n"
+    )
+}
+
+/// An RFC 3339 failure line `seconds` after 2026-11-27T00:00:00Z.
+pub fn iso_failure(seconds: i64, ip: &str) -> String {
+    let time = DateTime::<Utc>::from_timestamp(1_795_737_600 + seconds, 0).expect("time");
+    format!(
+        "{} mx postfix/submission/smtpd[777]: warning: unknown[{ip}]: SASL PLAIN authentication failed: authentication failure, sasl_username=user{seconds}@example.com\n",
+        time.format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+    )
+}
+
+/// An RFC 3339 line of ordinary traffic that must not count.
+pub fn iso_noise(seconds: i64) -> String {
+    let time = DateTime::<Utc>::from_timestamp(1_795_737_600 + seconds, 0).expect("time");
+    format!(
+        "{} mx postfix/smtpd[777]: connect from unknown[198.51.100.{}]\n",
+        time.format("%Y-%m-%dT%H:%M:%S%.6f+00:00"),
+        seconds % 250
+    )
+}
+
+/// Appends `text` to `path` (creating it).
+pub fn append(path: &Path, text: &str) {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open for append");
+    file.write_all(text.as_bytes()).expect("append");
+}
+
+/// Sets a file's modification time (the reference for year-less stamps).
+pub fn set_mtime(path: &Path, rfc3339: &str) {
+    let time: SystemTime = DateTime::parse_from_rfc3339(rfc3339)
+        .expect("time")
+        .with_timezone(&Utc)
+        .into();
+    File::options()
+        .write(true)
+        .open(path)
+        .expect("open")
+        .set_modified(time)
+        .expect("set mtime");
+}
+
+/// `n` failures of `ip` starting `from` seconds after the base time.
+pub fn failures(from: i64, n: i64, ip: &str) -> String {
+    (from..from + n).map(|s| iso_failure(s, ip)).collect()
+}
+
+/// The fixtures folder.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
