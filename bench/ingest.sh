@@ -7,8 +7,8 @@
 # Steps
 #   1. cargo build --release (target/release/saslguard and target/release/saslguard-gen).
 #   2. Generates bench/out/maillog-LINES and bench/out/truth-LINES.json with saslguard-gen
-#      (syslog format, TZ=UTC, fixed seed). Reused when present and made with the same
-#      settings; delete bench/out/ to start over.
+#      (syslog format, TZ=UTC, fixed seed, ending now). Reused when present and made with
+#      the same settings by the current generator binary; delete bench/out/ to start over.
 #   3. Warms the page cache (cat LOG > /dev/null), then measures, in this one run:
 #      a. the classic pipeline (wall time, peak RSS, via /usr/bin/time -f '%e %M'):
 #           grep 'authentication failed' LOG | awk '{print $7}' |
@@ -20,7 +20,9 @@
 #      d. saslguard top --period all --limit 10 (ms; skipped gracefully if it fails).
 #   4. Prints a table with the targets: ingest/pipeline <= 1.0 (goal 0.5), nothing new
 #      < 20 ms, peak RSS < 64 MB. Then verifies correctness: `top --period all --limit 0
-#      --format json` must equal the truth's `failures` exactly (address -> count).
+#      --format json` must equal the truth's `failures` exactly (address -> count), and
+#      the earliest first_seen / latest last_seen must equal the truth's first/last
+#      failure times (checked when top's rows carry them).
 #
 # Environment
 #   RUNS=10           nothing-new repetitions
@@ -90,7 +92,8 @@ done
 
 # 2. Generate (or reuse) -------------------------------------------------------------
 want_params="lines=$LINES seed=$SEED span=$SPAN attackers=$ATTACKERS format=syslog tz=UTC"
-if [[ -f $LOG && -f $TRUTH && -f $PARAMS && $(cat "$PARAMS") == "$want_params" ]]; then
+# Reused only if made with the same settings by the current generator binary.
+if [[ -f $LOG && -f $TRUTH && -f $PARAMS && $(cat "$PARAMS") == "$want_params" && $PARAMS -nt $GEN ]]; then
     step "reusing $LOG"
 else
     step "generating $LOG ($want_params)"
@@ -210,7 +213,7 @@ if summary is not None:
 truth = json.load(open(truth_path))
 want = truth["failures"]
 ok = verify_status == 0
-got, dupes = {}, []
+got, dupes, rows = {}, [], []
 if ok:
     try:
         rows = json.load(open(os.path.join(out, "top-all.json")))
@@ -227,10 +230,21 @@ if ok:
     extra = sorted(set(got) - set(want), key=lambda a: -got[a])
     wrong = sorted((a for a in set(want) & set(got) if want[a] != got[a]), key=lambda a: -want[a])
     ok = not (missing or extra or wrong or dupes)
+    # The first and last failure times show that stamps (and their years) were resolved
+    # right; checked when top's rows carry first_seen/last_seen.
+    times = None
+    if rows and all("first_seen" in r and "last_seen" in r for r in rows):
+        times = (min(r["first_seen"] for r in rows), max(r["last_seen"] for r in rows))
+        want_times = (truth.get("first_failure_time"), truth.get("last_failure_time"))
+        times_ok = times == want_times
+        ok = ok and times_ok
     print()
     print(f"correctness: truth {len(want):,} addresses / {truth['failures_total']:,} failures; "
           f"saslguard {len(got):,} addresses / {sum(got.values()):,} failures: "
           + ("MATCH" if ok else "MISMATCH"))
+    if times is not None:
+        print(f"  failure times: saslguard {times[0]} .. {times[1]}, truth {want_times[0]} .. "
+              f"{want_times[1]}: " + ("match" if times_ok else "MISMATCH"))
     for label, items, fmt in (
         ("missing", missing, lambda a: f"{a} (truth {want[a]})"),
         ("extra", extra, lambda a: f"{a} (saslguard {got[a]})"),

@@ -17,7 +17,7 @@
 //! * a **decoy**: well-formed lines that look like failures but must not count (look-alike
 //!   text from `postfix/cleanup`, `postfix/smtp` and a local `logger` tagged `root`,
 //!   `unknown[unknown]` clients, `authentication aborted`, attacker text inside a reject);
-//! * **garbage**: binary junk, truncated lines, impossible timestamps or addresses on
+//! * **garbage**: binary junk (never NUL), truncated lines, impossible timestamps or addresses on
 //!   failure-shaped lines, and a few very long lines. None of them may count;
 //! * ordinary traffic: smtpd connect/disconnect (`auth=0/1`), `lost connection after AUTH`,
 //!   `NOQUEUE: reject`, TLS, cleanup, qmgr, smtp/lmtp deliveries, postscreen, anvil and
@@ -851,7 +851,7 @@ const DECOY_CYCLE: [Decoy; 6] = [
 /// Garbage kinds.
 #[derive(Debug, Clone, Copy)]
 enum Garbage {
-    /// Random bytes: NULs, invalid UTF-8, control bytes; never a newline.
+    /// Random bytes: invalid UTF-8, control bytes, `\r`; never a newline or a NUL.
     Junk,
     /// A failure line cut inside the client's address.
     CutAddress,
@@ -1348,9 +1348,12 @@ impl Gen {
             Garbage::Junk => {
                 let n = self.rng.range(1, 200);
                 for _ in 0..n {
+                    // No NUL: rsyslog and Postfix escape it, and one NUL makes GNU grep
+                    // stop at its first match ("binary file matches"), which would cut
+                    // the benchmark's classic pipeline short.
                     let mut b = self.rng.below(256) as u8;
-                    if b == b'\n' {
-                        b = 0;
+                    if b == b'\n' || b == 0 {
+                        b = 0xFF;
                     }
                     self.line.push(b);
                 }
@@ -1841,9 +1844,13 @@ fn main() -> Result<()> {
         .into_inner()
         .map_err(|e| e.into_error())
         .with_context(|| format!("writing {}", args.out.display()))?;
-    let mtime = SystemTime::UNIX_EPOCH + Duration::from_micros(end_us as u64);
-    file.set_modified(mtime)
-        .with_context(|| format!("setting the mtime of {}", args.out.display()))?;
+    // The mtime tells a reader which year the year-less stamps belong to. Only for
+    // regular files: never touch /dev/null or a pipe.
+    if file.metadata().is_ok_and(|m| m.is_file()) {
+        let mtime = SystemTime::UNIX_EPOCH + Duration::from_micros(end_us as u64);
+        file.set_modified(mtime)
+            .with_context(|| format!("setting the mtime of {}", args.out.display()))?;
+    }
     drop(file);
     let elapsed = started.elapsed();
 
