@@ -6,20 +6,23 @@
 //! offset after them. A crash at any moment therefore loses nothing and, since an
 //! event's id is its position in its stream, repeats nothing.
 
+use std::collections::HashMap;
 use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Local, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::parse::{LineParser, Parsed};
+use crate::parse::{EventKind, LineParser, Parsed};
 use crate::source::reader::{Line, LineReader};
 use crate::source::rotation::rotated_siblings;
 use crate::source::{FINGERPRINT_MAX, LogFile, first_line};
 use crate::store::{
-    EventWriter, MAX_STREAM_OFFSET, Progress, RunCounters, SourceState, Store, Stream,
+    EventRow, EventWriter, MAX_STREAM_OFFSET, Progress, RunCounters, SourceState, Store, Stream,
+    address, event_id,
 };
 use crate::ui;
 
@@ -295,7 +298,7 @@ impl Ingest<'_> {
     }
 
     fn read_stdin(&mut self) -> anyhow::Result<()> {
-        let mut stdin = io::stdin().lock();
+        let mut stdin = io::stdin();
         let mut head = Vec::with_capacity(FINGERPRINT_MAX);
         (&mut stdin)
             .take(FINGERPRINT_MAX as u64)
@@ -312,39 +315,219 @@ impl Ingest<'_> {
             .context("reading stdin")
     }
 
-    /// Parses and stores every complete line of `reader`, committing in batches with
-    /// the offset after the batch (and the source row from `source`).
+    /// Parses every complete line of `reader` on a second thread while this one stores
+    /// the events, committing in batches with the offset after the batch (and the source
+    /// row from `source`).
     fn read_lines<'p>(
         &mut self,
-        mut reader: LineReader<impl Read>,
+        reader: LineReader<impl Read + Send>,
         stream_id: i64,
         reference: DateTime<Utc>,
         source: impl Fn(u64) -> Option<(&'p Path, SourceState)>,
     ) -> anyhow::Result<()> {
-        let mut parser = LineParser::new(reference, Local);
         let mut batch_events = 0u64;
         let mut batch_start = reader.consumed();
-        let mut shown = reader.consumed();
-        let counters = &mut self.counters;
-        while let Some(line) = reader.next_line()? {
-            counters.lines += 1;
-            match line {
-                Line::TooLong { .. } => counters.unparsed += 1,
-                Line::Complete { offset, bytes } => match parser.parse(bytes) {
+        let mut consumed = reader.consumed();
+        // Database ids of the parsing thread's local address and text numbers.
+        let mut address_ids: Vec<i64> = Vec::new();
+        let mut label_ids: Vec<i64> = Vec::new();
+        std::thread::scope(|scope| {
+            let (chunks, received) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
+            std::thread::Builder::new()
+                .name("saslguard-parse".into())
+                .spawn_scoped(scope, move || parse_chunks(reader, reference, chunks))
+                .context("starting the parsing thread")?;
+            for chunk in received {
+                let chunk = chunk?;
+                if chunk.restart_numbers {
+                    address_ids.clear();
+                    label_ids.clear();
+                }
+                for key in &chunk.new_addresses {
+                    address_ids.push(self.writer.address_id(key)?);
+                }
+                for text in &chunk.new_labels {
+                    label_ids.push(self.writer.label_id(text)?);
+                }
+                for event in &chunk.events {
+                    if event.offset > MAX_STREAM_OFFSET {
+                        bail!("log stream longer than {MAX_STREAM_OFFSET} bytes");
+                    }
+                    let label = |n: u32| label_ids[n as usize];
+                    self.writer.insert(&EventRow {
+                        address_id: address_ids[event.address as usize],
+                        kind: event.kind.code(),
+                        ts: event.time,
+                        id: event_id(stream_id, event.offset),
+                        mechanism_id: label(event.mechanism),
+                        username_id: event.username.map(label),
+                        service_id: label(event.service),
+                    })?;
+                }
+                self.counters.lines += chunk.lines;
+                self.counters.unparsed += chunk.unparsed;
+                self.counters.bytes += chunk.consumed - consumed;
+                if let Some(bar) = &self.progress {
+                    bar.inc(chunk.consumed - consumed);
+                }
+                consumed = chunk.consumed;
+                batch_events += chunk.events.len() as u64;
+                if batch_events >= BATCH_EVENTS || consumed - batch_start >= BATCH_BYTES {
+                    self.commit(stream_id, consumed, &source)?;
+                    batch_events = 0;
+                    batch_start = consumed;
+                }
+            }
+            self.commit(stream_id, consumed, &source)
+        })
+    }
+
+    fn commit<'p>(
+        &mut self,
+        stream_id: i64,
+        consumed: u64,
+        source: impl Fn(u64) -> Option<(&'p Path, SourceState)>,
+    ) -> anyhow::Result<()> {
+        let mut progress = Progress {
+            stream_id,
+            stream_offset: consumed,
+            source: source(consumed),
+            counters: self.counters,
+        };
+        self.writer.commit(&mut progress)?;
+        self.counters = progress.counters;
+        Ok(())
+    }
+}
+
+/// An event as the parsing thread hands it over: its address and texts replaced by
+/// small numbers local to this read (see [`Chunk`]), so the storing thread, the busier
+/// one, does no hashing and frees no strings.
+struct ParsedEvent {
+    offset: u64,
+    time: i64,
+    kind: EventKind,
+    address: u32,
+    mechanism: u32,
+    username: Option<u32>,
+    service: u32,
+}
+
+/// Parsed events of consecutive lines, handed from the parsing thread to the storing one.
+struct Chunk {
+    events: Vec<ParsedEvent>,
+    /// Addresses and texts numbered for the first time in this chunk, in number order.
+    new_addresses: Vec<[u8; 16]>,
+    new_labels: Vec<String>,
+    /// The numbering started over before this chunk (it had grown too large).
+    restart_numbers: bool,
+    lines: u64,
+    unparsed: u64,
+    /// Stream offset after the last line of this chunk.
+    consumed: u64,
+}
+
+impl Chunk {
+    fn starting_at(consumed: u64) -> Chunk {
+        Chunk {
+            events: Vec::with_capacity(CHUNK_EVENTS),
+            new_addresses: Vec::new(),
+            new_labels: Vec::new(),
+            restart_numbers: false,
+            lines: 0,
+            unparsed: 0,
+            consumed,
+        }
+    }
+}
+
+/// Events per chunk, and chunks queued between the threads: bounds memory.
+const CHUNK_EVENTS: usize = 4096;
+const CHUNK_BYTES: u64 = 4 << 20;
+const CHUNKS_IN_FLIGHT: usize = 4;
+/// Local numbering starts over past this many addresses or texts: bounds memory
+/// whatever the number of distinct attackers and usernames.
+const MAX_NUMBERED: usize = 100_000;
+
+/// Numbers addresses and texts in the order first seen.
+#[derive(Default)]
+struct Numbering {
+    addresses: HashMap<[u8; 16], u32>,
+    labels: HashMap<String, u32>,
+}
+
+impl Numbering {
+    fn address(&mut self, key: [u8; 16], chunk: &mut Chunk) -> u32 {
+        let next = self.addresses.len() as u32;
+        *self.addresses.entry(key).or_insert_with(|| {
+            chunk.new_addresses.push(key);
+            next
+        })
+    }
+
+    fn label(&mut self, text: &str, chunk: &mut Chunk) -> u32 {
+        if let Some(&n) = self.labels.get(text) {
+            return n;
+        }
+        let n = self.labels.len() as u32;
+        self.labels.insert(text.to_owned(), n);
+        chunk.new_labels.push(text.to_owned());
+        n
+    }
+
+    /// Starts over when too large; must happen only between chunks.
+    fn restart_if_large(&mut self, chunk: &mut Chunk) {
+        if self.addresses.len() > MAX_NUMBERED || self.labels.len() > MAX_NUMBERED {
+            self.addresses.clear();
+            self.labels.clear();
+            chunk.restart_numbers = true;
+        }
+    }
+}
+
+/// The parsing thread: reads lines, parses them, sends chunks until the end of the
+/// complete lines (or until the storing side hangs up).
+fn parse_chunks(
+    mut reader: LineReader<impl Read>,
+    reference: DateTime<Utc>,
+    chunks: mpsc::SyncSender<io::Result<Chunk>>,
+) {
+    let mut parser = LineParser::new(reference, Local);
+    let mut numbering = Numbering::default();
+    let mut chunk = Chunk::starting_at(reader.consumed());
+    loop {
+        let chunk_start = chunk.consumed;
+        match reader.next_line() {
+            Err(e) => {
+                let _ = chunks.send(Err(e));
+                return;
+            }
+            Ok(None) => break,
+            Ok(Some(Line::TooLong { .. })) => {
+                chunk.lines += 1;
+                chunk.unparsed += 1;
+            }
+            Ok(Some(Line::Complete { offset, bytes })) => {
+                chunk.lines += 1;
+                match parser.parse(bytes) {
                     Parsed::Event(event) => {
-                        if offset > MAX_STREAM_OFFSET {
-                            bail!("log stream longer than {MAX_STREAM_OFFSET} bytes");
-                        }
-                        if self.writer.insert(stream_id, offset, &event)? {
-                            counters.events += 1;
-                        } else {
-                            counters.duplicates += 1;
-                        }
-                        batch_events += 1;
+                        let parsed = ParsedEvent {
+                            offset,
+                            time: event.time,
+                            kind: event.kind,
+                            address: numbering.address(address::to_key(event.addr), &mut chunk),
+                            mechanism: numbering.label(&event.mechanism, &mut chunk),
+                            username: event
+                                .username
+                                .as_deref()
+                                .map(|name| numbering.label(name, &mut chunk)),
+                            service: numbering.label(&event.service, &mut chunk),
+                        };
+                        chunk.events.push(parsed);
                     }
                     Parsed::Irrelevant => {}
                     Parsed::Unparsed(why) => {
-                        counters.unparsed += 1;
+                        chunk.unparsed += 1;
                         if ui::verbosity() >= 2 {
                             ui::note(format!(
                                 "unparsed line at byte {offset} ({why}): {}",
@@ -352,38 +535,23 @@ impl Ingest<'_> {
                             ));
                         }
                     }
-                },
-            }
-            let consumed = reader.consumed();
-            if batch_events >= BATCH_EVENTS || consumed - batch_start >= BATCH_BYTES {
-                counters.bytes += consumed - batch_start;
-                self.writer.commit(&Progress {
-                    stream_id,
-                    stream_offset: consumed,
-                    source: source(consumed),
-                    counters: *counters,
-                })?;
-                batch_events = 0;
-                batch_start = consumed;
-                if let Some(bar) = &self.progress {
-                    bar.inc(consumed - shown);
-                    shown = consumed;
                 }
             }
         }
-        let consumed = reader.consumed();
-        counters.bytes += consumed - batch_start;
-        self.writer.commit(&Progress {
-            stream_id,
-            stream_offset: consumed,
-            source: source(consumed),
-            counters: *counters,
-        })?;
-        if let Some(bar) = &self.progress {
-            bar.inc(consumed - shown);
+        if chunk.events.len() >= CHUNK_EVENTS || reader.consumed() - chunk_start >= CHUNK_BYTES {
+            chunk.consumed = reader.consumed();
+            let mut next = Chunk::starting_at(chunk.consumed);
+            numbering.restart_if_large(&mut next);
+            if chunks
+                .send(Ok(std::mem::replace(&mut chunk, next)))
+                .is_err()
+            {
+                return;
+            }
         }
-        Ok(())
     }
+    chunk.consumed = reader.consumed();
+    let _ = chunks.send(Ok(chunk));
 }
 
 fn progress_bar(total: u64) -> ProgressBar {

@@ -58,6 +58,20 @@ pub struct Event<'a> {
     pub service: Cow<'a, str>,
 }
 
+impl Event<'_> {
+    /// The same event owning its texts, so it can outlive the line (and cross threads).
+    pub fn into_owned(self) -> Event<'static> {
+        Event {
+            time: self.time,
+            addr: self.addr,
+            kind: self.kind,
+            mechanism: Cow::Owned(self.mechanism.into_owned()),
+            username: self.username.map(|u| Cow::Owned(u.into_owned())),
+            service: Cow::Owned(self.service.into_owned()),
+        }
+    }
+}
+
 /// The outcome of parsing one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed<'a> {

@@ -64,7 +64,7 @@ impl LogFile {
     }
 
     /// A reader of the (decompressed) content from byte `offset` on.
-    pub fn reader_from(&self, offset: u64) -> io::Result<Box<dyn Read + '_>> {
+    pub fn reader_from(&self, offset: u64) -> io::Result<Box<dyn Read + Send + '_>> {
         let mut file = &self.file;
         file.seek(SeekFrom::Start(0))?;
         if self.compressed {
