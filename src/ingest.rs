@@ -27,9 +27,9 @@ use crate::store::{
 use crate::ui;
 
 /// Commit at least this often (events), so a crash costs little re-reading.
-const BATCH_EVENTS: u64 = 100_000;
+const BATCH_EVENTS: u64 = 400_000;
 /// ... and at least this often (bytes read).
-const BATCH_BYTES: u64 = 64 << 20;
+const BATCH_BYTES: u64 = 256 << 20;
 /// Progress bars only for reads at least this large.
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 

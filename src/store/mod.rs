@@ -332,7 +332,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // loss can lose the last transactions, never corrupt the file.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // 16 MiB of page cache keeps the ingest fast and its memory bounded.
-    conn.pragma_update(None, "cache_size", -16384)?;
+    conn.pragma_update(None, "cache_size", -32768)?;
     // Statement journals and sort files in memory, not in scratch files on disk.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.create_scalar_function(
