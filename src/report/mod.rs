@@ -14,11 +14,15 @@ pub fn format_time(unix: i64) -> String {
         .unwrap_or_else(|| unix.to_string())
 }
 
+/// Tables in every command: a header underlined, no other lines, like `ps` or `ss`.
+const TABLE_STYLE: comfy_table::TableStyle = comfy_table::TableStyle::new()
+    .header_separator(comfy_table::LineStyle::none().fill('─').junction(' '));
+
 /// A table styled the same way in every command.
 pub fn new_table(header: Vec<String>) -> comfy_table::Table {
     let mut table = comfy_table::Table::new();
     table
-        .load_style(comfy_table::presets::UTF8_HORIZONTAL_ONLY)
+        .load_style(TABLE_STYLE)
         .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
         .set_header(header);
     table
