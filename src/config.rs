@@ -29,6 +29,95 @@ pub struct Config {
     /// What makes up a network in rankings.
     #[serde(default)]
     pub networks: Networks,
+    /// The Postfix access map saslguard renders.
+    #[serde(default)]
+    pub postfix: PostfixConfig,
+    /// The firewall saslguard renders.
+    #[serde(default)]
+    pub firewall: FirewallConfig,
+}
+
+/// Lookup table types saslguard can render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MapType {
+    /// `cidr:`: networks as `1.2.3.0/24`; no postmap; re-read on `postfix reload`.
+    Cidr,
+    /// `texthash:`: whole addresses and octet-truncated prefixes; no postmap.
+    Texthash,
+    /// `hash:`: like texthash, compiled with postmap into `MAP.db`.
+    Hash,
+    /// `lmdb:`: like texthash, compiled with postmap into `MAP.lmdb`.
+    Lmdb,
+}
+
+/// `[postfix]`: the access map.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostfixConfig {
+    /// The map's source file (for hash and lmdb, postmap writes MAP.db or MAP.lmdb).
+    pub map: PathBuf,
+    pub map_type: MapType,
+    /// The action written for each blocked network.
+    pub reject_text: String,
+    /// Run after the map changed; empty disables.
+    pub reload_command: Vec<String>,
+    /// The postmap program (hash and lmdb maps).
+    pub postmap_command: String,
+    /// Safety valve: more entries than this and nothing is rendered; the run fails.
+    pub max_entries: usize,
+}
+
+impl Default for PostfixConfig {
+    fn default() -> Self {
+        PostfixConfig {
+            map: PathBuf::from("/etc/postfix/saslguard_access"),
+            map_type: MapType::Cidr,
+            reject_text: "554 5.7.1 Too many failed authentication attempts".to_string(),
+            reload_command: vec!["postfix".to_string(), "reload".to_string()],
+            postmap_command: "postmap".to_string(),
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// Firewall backends saslguard can render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// One nftables table of saslguard's own, with address sets and drop rules.
+    Nftables,
+    /// ipset sets swapped in atomically, one iptables/ip6tables rule per family.
+    Ipset,
+    /// A chain of saslguard's own in iptables and ip6tables, jumped to from INPUT.
+    Iptables,
+    /// No firewall: firewall-tier blocks are recorded but not rendered.
+    None,
+}
+
+/// `[firewall]`: the firewall backend.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FirewallConfig {
+    pub backend: Backend,
+    /// TCP ports to drop for blocked networks; empty drops all their traffic.
+    pub ports: Vec<u16>,
+    /// Name of saslguard's nftables table, ipset sets (NAME-v4, NAME-v6) and iptables
+    /// chain. saslguard never touches anything else.
+    pub name: String,
+    /// Safety valve: more entries than this and nothing is rendered; the run fails.
+    pub max_entries: usize,
+}
+
+impl Default for FirewallConfig {
+    fn default() -> Self {
+        FirewallConfig {
+            backend: Backend::Nftables,
+            ports: vec![25, 465, 587],
+            name: "saslguard".to_string(),
+            max_entries: 100_000,
+        }
+    }
 }
 
 /// Prefix lengths that group addresses into networks.
@@ -68,6 +157,8 @@ impl Default for Config {
             logs: default_logs(),
             timezone: None,
             networks: Networks::default(),
+            postfix: PostfixConfig::default(),
+            firewall: FirewallConfig::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod ingest;
 pub mod lock;
 pub mod parse;
+pub mod render;
 pub mod report;
 pub mod source;
 pub mod store;

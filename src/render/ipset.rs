@@ -1,0 +1,1 @@
+//! TODO: ipset target (being written).

@@ -1,0 +1,1 @@
+//! TODO: iptables target (being written).

@@ -1,0 +1,76 @@
+//! Rendering: the active blocks in the database become the Postfix access map and the
+//! firewall state. Never appended to: each target is rewritten to equal the wanted set,
+//! atomically and idempotently, so expired and unblocked entries disappear.
+//!
+//! One file per target behind one small trait. External commands run without a shell,
+//! through [`command::run`], which captures stderr for the error message.
+
+pub mod command;
+pub mod ipset;
+pub mod iptables;
+pub mod nftables;
+pub mod postfix;
+
+use std::collections::BTreeSet;
+
+use ipnet::IpNet;
+
+/// One network to render (a host is a /32 or /128), with when its block ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Entry {
+    /// Always in canonical form (host bits cleared: `IpNet::trunc`).
+    pub network: IpNet,
+    /// Unix seconds; `None` for a permanent block.
+    pub expires_at: Option<i64>,
+}
+
+/// What rendering changed (or, for a dry run, would change).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Diff {
+    /// Networks rendered now that were not before.
+    pub added: Vec<IpNet>,
+    /// Networks rendered before that are not any more.
+    pub removed: Vec<IpNet>,
+}
+
+impl Diff {
+    /// The difference between what is rendered (`current`) and what should be (`wanted`).
+    pub fn between(current: &BTreeSet<IpNet>, wanted: &BTreeSet<IpNet>) -> Diff {
+        Diff {
+            added: wanted.difference(current).copied().collect(),
+            removed: current.difference(wanted).copied().collect(),
+        }
+    }
+
+    /// Nothing differs.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// A place blocks are rendered to: the Postfix map, or one firewall backend.
+///
+/// `wanted` is always sorted, free of duplicates and of networks covered by another
+/// entry, validated, and never contains an allowlisted address: renderers write it as is.
+pub trait Target {
+    /// Short name for messages and status: `postfix`, `nftables`, `ipset`, `iptables`.
+    fn name(&self) -> &'static str;
+
+    /// The networks rendered now, read back from the map file or the kernel. Used by
+    /// `status` (drift) and `render --dry-run`. Empty when nothing was rendered yet.
+    fn current(&self) -> anyhow::Result<BTreeSet<IpNet>>;
+
+    /// Cheaply tells whether what is rendered still equals `wanted`, so `run` can skip
+    /// rendering when nothing changed. May return false when unsure (render then runs).
+    fn in_sync(&self, wanted: &[Entry]) -> anyhow::Result<bool> {
+        let wanted: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
+        Ok(self.current()? == wanted)
+    }
+
+    /// Makes the rendered state equal `wanted` (at time `now`, unix seconds, for
+    /// remaining-time timeouts) in one atomic step and returns what changed. Applying
+    /// the same `wanted` twice changes nothing the second time: no rewrite, no reload,
+    /// no second rule or element. On failure nothing is half-applied and the error
+    /// carries the failing command's stderr.
+    fn apply(&self, wanted: &[Entry], now: i64) -> anyhow::Result<Diff>;
+}

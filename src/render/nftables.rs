@@ -1,0 +1,1 @@
+//! TODO: nftables target (being written).

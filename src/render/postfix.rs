@@ -1,0 +1,1 @@
+//! TODO: postfix target (being written).
