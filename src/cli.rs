@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
 
 use crate::report::Period;
 
@@ -55,6 +56,166 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Rank offenders by failed authentications over one or more periods.
     Top(TopArgs),
+    /// The cron/timer entry point: ingest, expire, apply the policy, render.
+    ///
+    /// Runs under the database lock; exits 0 when all went well, with a one-line
+    /// summary. Rendering is skipped where nothing changed.
+    Run(RunArgs),
+    /// Block a network by hand (postfix map, firewall, or both).
+    Block(BlockArgs),
+    /// End every active block that equals or lies inside a network.
+    ///
+    /// The failures behind those blocks no longer count, so the next run does not block
+    /// the same address again for them; new failures do count.
+    Unblock(UnblockArgs),
+    /// End the blocks whose time is over.
+    Expire,
+    /// List blocks: active ones (default), or every block ever made.
+    Blocks(BlocksArgs),
+    /// Manage the allowlist: networks that are never blocked.
+    Allow(AllowArgs),
+    /// Write the Postfix map and the firewall from the active blocks.
+    Render(RenderArgs),
+    /// Active blocks per target, the last run, and drift between the database and what
+    /// the map file and firewall hold.
+    Status(StatusArgs),
+    /// Delete history (ended blocks) older than a duration.
+    Prune(PruneArgs),
+}
+
+/// Options of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Read no logs, change nothing: print what expiry, the policy and rendering would do.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How to print the summary.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+
+    /// How long to wait for another saslguard using the same database.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub wait: Duration,
+}
+
+/// Options of `block`.
+#[derive(Debug, Args)]
+pub struct BlockArgs {
+    /// An address (203.0.113.7, 2001:db8::1) or network (203.0.113.0/24).
+    #[arg(value_name = "ADDR|CIDR", value_parser = parse_network)]
+    pub network: IpNet,
+
+    /// How long the block lasts.
+    #[arg(long = "for", value_name = "DURATION", default_value = "7d", value_parser = parse_duration,
+          conflicts_with = "permanent")]
+    pub duration: Duration,
+
+    /// Never expire.
+    #[arg(long)]
+    pub permanent: bool,
+
+    /// Where to block.
+    #[arg(long, value_enum, default_value_t = TargetChoice::Both)]
+    pub target: TargetChoice,
+
+    /// Why, for the record.
+    #[arg(long, default_value = "blocked by hand")]
+    pub reason: String,
+}
+
+/// Options of `unblock`.
+#[derive(Debug, Args)]
+pub struct UnblockArgs {
+    /// An address or network: every active block equal to it or inside it ends.
+    #[arg(value_name = "ADDR|CIDR", value_parser = parse_network)]
+    pub network: IpNet,
+}
+
+/// Options of `blocks`.
+#[derive(Debug, Args)]
+pub struct BlocksArgs {
+    /// Only blocks in force now (the default).
+    #[arg(long, conflicts_with = "all")]
+    pub active: bool,
+
+    /// Every block ever made, ended ones included.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+}
+
+/// Options of `allow`.
+#[derive(Debug, Args)]
+pub struct AllowArgs {
+    #[command(subcommand)]
+    pub action: AllowAction,
+}
+
+/// What `allow` does.
+#[derive(Debug, Subcommand)]
+pub enum AllowAction {
+    /// Never block this network; ends the active blocks it covers.
+    Add {
+        #[arg(value_name = "ADDR|CIDR", value_parser = parse_network)]
+        network: IpNet,
+        /// Why (a customer's office, a monitoring host, ...).
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Remove a network added with `allow add`.
+    Remove {
+        #[arg(value_name = "ADDR|CIDR", value_parser = parse_network)]
+        network: IpNet,
+    },
+    /// The allowlist: from the config and added by hand.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+    },
+}
+
+/// Options of `render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Print what would be added and removed per target; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How to print what was done.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+}
+
+/// Options of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// How to print it.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+}
+
+/// Options of `prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Delete blocks that ended longer ago than this.
+    #[arg(long, value_name = "DURATION", default_value = "180d", value_parser = parse_duration)]
+    pub older_than: Duration,
+}
+
+/// Where a manual block applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetChoice {
+    /// The Postfix access map.
+    Postfix,
+    /// The firewall.
+    Firewall,
+    /// Both.
+    Both,
 }
 
 /// Options of `ingest`.
@@ -139,6 +300,24 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim())
         .map_err(|e| format!("{e} (expected a duration like 15m, 24h, 7d)"))
+}
+
+/// Parses an address (a host network) or a CIDR network with no host bits set.
+pub fn parse_network(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<std::net::IpAddr>() {
+        return Ok(IpNet::from(addr.to_canonical()));
+    }
+    let network: IpNet = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not an IP address or CIDR network"))?;
+    if network.trunc() != network {
+        return Err(format!(
+            "{text} has host bits set; did you mean {}?",
+            network.trunc()
+        ));
+    }
+    Ok(network)
 }
 
 fn parse_period(text: &str) -> Result<Period, String> {

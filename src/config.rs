@@ -17,7 +17,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/saslguard/saslguard.toml";
 pub const DEFAULT_DB_PATH: &str = "/var/lib/saslguard/saslguard.db";
 
 /// All settings.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Log files `ingest` reads when no path is given.
@@ -35,6 +35,127 @@ pub struct Config {
     /// The firewall saslguard renders.
     #[serde(default)]
     pub firewall: FirewallConfig,
+    /// When failures become blocks.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// Networks never blocked.
+    #[serde(default)]
+    pub allow: AllowConfig,
+}
+
+/// A length of time in the config: `7d`, `30d`, `12h`, or `permanent` where allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    /// A number of seconds.
+    Seconds(i64),
+    /// No end.
+    Permanent,
+}
+
+impl Span {
+    /// Parses `permanent` or a duration like `7d`.
+    pub fn parse(text: &str) -> Result<Span, String> {
+        if text.trim().eq_ignore_ascii_case("permanent") {
+            return Ok(Span::Permanent);
+        }
+        let duration = crate::cli::parse_duration(text)?;
+        let seconds = i64::try_from(duration.as_secs()).map_err(|_| format!("{text:?} is too long"))?;
+        if seconds == 0 {
+            return Err(format!("{text:?} is empty"));
+        }
+        Ok(Span::Seconds(seconds))
+    }
+
+    /// The seconds, or `None` when permanent.
+    pub fn seconds(self) -> Option<i64> {
+        match self {
+            Span::Seconds(s) => Some(s),
+            Span::Permanent => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Span::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[policy]`: tiers, escalation and aggregation.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// A repeat offender's block lasts this many times longer per earlier block.
+    pub escalation: f64,
+    /// The longest a policy block lasts (`permanent`: no limit).
+    pub max_duration: Span,
+    /// IPv6 offenders are counted and blocked per network of this length (one attacker
+    /// owns a whole /64); 128 counts single addresses.
+    pub ipv6_prefix: u8,
+    /// When this many addresses of one network are blocked, block the network instead;
+    /// 0 disables.
+    pub aggregate_min: usize,
+    pub aggregate_ipv4_prefix: u8,
+    pub aggregate_ipv6_prefix: u8,
+    /// Thresholds, each with its own window, target and duration.
+    #[serde(rename = "tier")]
+    pub tiers: Vec<Tier>,
+}
+
+/// One policy tier: `threshold` failures within `window` block for `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    pub target: crate::store::blocks::BlockTarget,
+    pub threshold: u64,
+    pub window: Span,
+    pub duration: Span,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            escalation: 2.0,
+            max_duration: Span::Seconds(365 * 86400),
+            ipv6_prefix: 64,
+            aggregate_min: 0,
+            aggregate_ipv4_prefix: 24,
+            aggregate_ipv6_prefix: 48,
+            tiers: vec![
+                Tier {
+                    target: crate::store::blocks::BlockTarget::Postfix,
+                    threshold: 50,
+                    window: Span::Seconds(7 * 86400),
+                    duration: Span::Seconds(7 * 86400),
+                },
+                Tier {
+                    target: crate::store::blocks::BlockTarget::Firewall,
+                    threshold: 800,
+                    window: Span::Seconds(7 * 86400),
+                    duration: Span::Seconds(30 * 86400),
+                },
+            ],
+        }
+    }
+}
+
+/// `[allow]`: networks never blocked, besides those added with `saslguard allow add`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AllowConfig {
+    pub networks: Vec<ipnet::IpNet>,
+    /// Allow 127.0.0.0/8 and ::1.
+    pub loopback: bool,
+}
+
+impl Default for AllowConfig {
+    fn default() -> Self {
+        AllowConfig {
+            networks: Vec::new(),
+            loopback: true,
+        }
+    }
 }
 
 /// Lookup table types saslguard can render.
@@ -159,6 +280,8 @@ impl Default for Config {
             networks: Networks::default(),
             postfix: PostfixConfig::default(),
             firewall: FirewallConfig::default(),
+            policy: PolicyConfig::default(),
+            allow: AllowConfig::default(),
         }
     }
 }
@@ -209,6 +332,30 @@ impl Config {
                 origin.display(),
                 n.ipv6_prefix
             );
+        }
+        let p = &self.policy;
+        if !(p.escalation.is_finite() && p.escalation >= 1.0) {
+            bail!("{}: policy.escalation must be at least 1.0, not {}", origin.display(), p.escalation);
+        }
+        for (name, value, max) in [
+            ("policy.ipv6_prefix", p.ipv6_prefix, 128),
+            ("policy.aggregate_ipv4_prefix", p.aggregate_ipv4_prefix, 32),
+            ("policy.aggregate_ipv6_prefix", p.aggregate_ipv6_prefix, 128),
+        ] {
+            if !(8..=max).contains(&value) {
+                bail!("{}: {name} must be 8..={max}, not {value}", origin.display());
+            }
+        }
+        for (index, tier) in p.tiers.iter().enumerate() {
+            if tier.threshold == 0 {
+                bail!("{}: policy.tier {} has threshold 0", origin.display(), index + 1);
+            }
+            if tier.window == Span::Permanent {
+                bail!("{}: policy.tier {}: window cannot be permanent", origin.display(), index + 1);
+            }
+        }
+        if self.postfix.reject_text.contains('\n') || self.postfix.reject_text.trim().is_empty() {
+            bail!("{}: postfix.reject_text must be one non-empty line", origin.display());
         }
         if let Some(zone) = &self.timezone {
             validate_zone(zone).with_context(|| format!("{}: timezone", origin.display()))?;

@@ -31,6 +31,15 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Ingest(args) => commands::ingest::run(&ctx, args),
         Command::Top(args) => commands::top::run(&ctx, args),
+        Command::Run(args) => commands::run::run(&ctx, args),
+        Command::Block(args) => commands::blocks::block(&ctx, args),
+        Command::Unblock(args) => commands::blocks::unblock(&ctx, args),
+        Command::Expire => commands::blocks::expire(&ctx),
+        Command::Blocks(args) => commands::blocks::list(&ctx, args),
+        Command::Allow(args) => commands::allow::run(&ctx, args),
+        Command::Render(args) => commands::render::render(&ctx, args),
+        Command::Status(args) => commands::render::status(&ctx, args),
+        Command::Prune(args) => commands::blocks::prune(&ctx, args),
     }
 }
 

@@ -29,3 +29,10 @@ pub fn note(message: impl std::fmt::Display) {
         eprintln!("saslguard: {message}");
     }
 }
+
+/// What a command did, for people: shown unless `-q`.
+pub fn info(message: impl std::fmt::Display) {
+    if verbosity() >= 0 {
+        eprintln!("saslguard: {message}");
+    }
+}

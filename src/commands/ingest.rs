@@ -10,7 +10,7 @@ use crate::cli::{IngestArgs, SummaryFormat};
 use crate::commands::Context;
 use crate::ingest::{self, Input, Options};
 use crate::store::RunCounters;
-use crate::{lock, ui};
+use crate::ui;
 
 /// The one-line summary, also printed as JSON.
 #[derive(Debug, Serialize)]
@@ -31,21 +31,7 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> anyhow::Result<()> {
     // Every log is opened before the database is touched: an unreadable log is an
     // error naming it, and the store stays as it was.
     let inputs = Input::open_all(&paths)?;
-    if let Some(parent) = ctx.db_path.parent()
-        && !parent.as_os_str().is_empty()
-        && !parent.exists()
-    {
-        anyhow::bail!("the database directory {} does not exist", parent.display());
-    }
-    let _lock = lock::acquire(&ctx.db_path, args.wait, |holder| {
-        ui::warn(format!(
-            "waiting for {} to finish with {}",
-            holder.map_or("another saslguard".into(), |pid| format!(
-                "saslguard pid {pid}"
-            )),
-            ctx.db_path.display()
-        ))
-    })?;
+    let _lock = ctx.lock(args.wait)?;
     let store = ctx.open_store()?;
     let run_id = store.begin_run("ingest", ctx.clock.unix())?;
     let options = Options {

@@ -1,7 +1,11 @@
 //! One file per subcommand: each opens what it needs and calls the modules below it.
 //! No SQL and no parsing here.
 
+pub mod allow;
+pub mod blocks;
 pub mod ingest;
+pub mod render;
+pub mod run;
 pub mod top;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +48,24 @@ impl Context {
         })
     }
 
+    /// Takes the database lock for a command that changes the store, waiting up to
+    /// `wait` for another saslguard (and saying so on stderr).
+    pub fn lock(&self, wait: std::time::Duration) -> anyhow::Result<crate::lock::DbLock> {
+        if let Some(parent) = self.db_path.parent()
+            && !parent.as_os_str().is_empty()
+            && !parent.exists()
+        {
+            bail!("the database directory {} does not exist", parent.display());
+        }
+        crate::lock::acquire(&self.db_path, wait, |holder| {
+            crate::ui::warn(format!(
+                "waiting for {} to finish with {}",
+                holder.map_or("another saslguard".into(), |pid| format!("saslguard pid {pid}")),
+                self.db_path.display()
+            ))
+        })
+    }
+
     /// Opens the database for a command that changes it, creating it if needed.
     pub fn open_store(&self) -> anyhow::Result<Store> {
         Ok(Store::open(&self.db_path)?)
@@ -60,3 +82,6 @@ impl Context {
         self.open_store()
     }
 }
+
+/// How long commands other than `ingest` and `run` wait for the database lock.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);

@@ -5,6 +5,7 @@
 //! the code never writes SQL.
 
 pub mod address;
+pub mod blocks;
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -13,7 +14,10 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, Statement, params};
 
 /// The schema, one file per version; `PRAGMA user_version` says how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/001_events.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/001_events.sql"),
+    include_str!("../../migrations/002_blocks.sql"),
+];
 
 /// Bits of an event id that hold the byte offset; the stream id sits above them.
 const OFFSET_BITS: u32 = 40;
@@ -388,7 +392,7 @@ const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events
 
 /// Counted failures of every address inside `(?1, ?2]`: one seek per address into
 /// `events_address`, so a short period costs little however long the history.
-const FAILURES_PER_ADDRESS: &str = "
+pub(crate) const FAILURES_PER_ADDRESS: &str = "
     SELECT a.ip,
            (SELECT COUNT(*) FROM events e
             WHERE e.address_id = a.id AND e.kind = 0 AND e.ts > ?1 AND e.ts <= ?2) AS failures,

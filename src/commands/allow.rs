@@ -1,0 +1,125 @@
+//! `allow add|remove|list`: networks that are never blocked.
+
+use std::io::Write;
+
+use anyhow::bail;
+use serde::Serialize;
+
+use crate::cli::{AllowAction, AllowArgs, TableFormat};
+use crate::commands::{Context, LOCK_WAIT};
+use crate::report::{format_time, new_table};
+use crate::store::blocks::EndReason;
+
+/// One allowlist entry as listed.
+#[derive(Debug, Serialize)]
+struct AllowView {
+    network: String,
+    /// `config`, `loopback` or `manual`.
+    source: &'static str,
+    comment: Option<String>,
+    created_at: Option<String>,
+}
+
+/// Runs `allow`.
+pub fn run(ctx: &Context, args: &AllowArgs) -> anyhow::Result<()> {
+    match &args.action {
+        AllowAction::Add { network, comment } => {
+            let _lock = ctx.lock(LOCK_WAIT)?;
+            let store = ctx.open_store()?;
+            let now = ctx.clock.unix();
+            let (added, ended) = store.atomically(|store| {
+                let added = store.allowlist_add(network, comment.as_deref(), now)?;
+                let ended = store.end_blocks(network, true, now, EndReason::Allowlisted)?;
+                store.add_pardon(network, now)?;
+                Ok((added, ended))
+            })?;
+            if added {
+                crate::ui::info(format!("allowed {network}"));
+            } else {
+                crate::ui::info(format!("{network} was already allowed"));
+            }
+            for block in ended {
+                crate::ui::info(format!(
+                    "ended the block of {} ({}): allowlisted",
+                    block.network,
+                    block.target.as_str()
+                ));
+            }
+        }
+        AllowAction::Remove { network } => {
+            let _lock = ctx.lock(LOCK_WAIT)?;
+            let store = ctx.open_store()?;
+            if !store.allowlist_remove(network)? {
+                if ctx.config.allow.networks.iter().any(|n| n.trunc() == *network) {
+                    bail!("{network} is allowed by the config file; remove it there");
+                }
+                bail!("{network} is not on the allowlist (`saslguard allow list` shows it)");
+            }
+            crate::ui::info(format!("removed {network} from the allowlist"));
+        }
+        AllowAction::List { format } => list(ctx, *format)?,
+    }
+    Ok(())
+}
+
+fn list(ctx: &Context, format: TableFormat) -> anyhow::Result<()> {
+    let mut views: Vec<AllowView> = Vec::new();
+    for network in &ctx.config.allow.networks {
+        views.push(AllowView {
+            network: network.trunc().to_string(),
+            source: "config",
+            comment: None,
+            created_at: None,
+        });
+    }
+    if ctx.config.allow.loopback {
+        for network in ["127.0.0.0/8", "::1/128"] {
+            views.push(AllowView {
+                network: network.to_string(),
+                source: "loopback",
+                comment: None,
+                created_at: None,
+            });
+        }
+    }
+    if ctx.db_path.exists() {
+        for entry in ctx.open_store()?.allowlist()? {
+            views.push(AllowView {
+                network: entry.network.to_string(),
+                source: "manual",
+                comment: entry.comment,
+                created_at: Some(format_time(entry.created_at)),
+            });
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    match format {
+        TableFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&views)?)?,
+        TableFormat::Csv => {
+            writeln!(out, "network,source,created_at,comment")?;
+            for v in &views {
+                writeln!(
+                    out,
+                    "{},{},{},\"{}\"",
+                    v.network,
+                    v.source,
+                    v.created_at.as_deref().unwrap_or(""),
+                    v.comment.as_deref().unwrap_or("").replace('"', "\"\"")
+                )?;
+            }
+        }
+        TableFormat::Table => {
+            let mut table = new_table(["network", "source", "added", "comment"].map(String::from).to_vec());
+            for v in &views {
+                table.add_row(vec![
+                    v.network.clone(),
+                    v.source.to_string(),
+                    v.created_at.clone().unwrap_or_else(|| "-".into()),
+                    v.comment.clone().unwrap_or_default(),
+                ]);
+            }
+            writeln!(out, "{table}")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! `block`, `unblock`, `expire` and `blocks`: blocks by hand, and the list of them.
+
+use std::io::Write;
+
+use anyhow::bail;
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::cli::{BlockArgs, BlocksArgs, TableFormat, TargetChoice, UnblockArgs};
+use crate::commands::{Context, LOCK_WAIT};
+use crate::enforce;
+use crate::report::{format_time, new_table};
+use crate::store::blocks::{Block, BlockTarget, NewBlock, Origin};
+
+/// The shortest prefixes a block may have: anything wider is almost surely a mistake.
+const MIN_IPV4_PREFIX: u8 = 8;
+const MIN_IPV6_PREFIX: u8 = 16;
+
+/// Runs `block`.
+pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
+    let network = args.network;
+    let too_wide = match network {
+        IpNet::V4(v4) => v4.prefix_len() < MIN_IPV4_PREFIX,
+        IpNet::V6(v6) => v6.prefix_len() < MIN_IPV6_PREFIX,
+    };
+    if too_wide {
+        bail!("refusing to block {network}: wider than /{MIN_IPV4_PREFIX} (IPv4) or /{MIN_IPV6_PREFIX} (IPv6)");
+    }
+    let _lock = ctx.lock(LOCK_WAIT)?;
+    let store = ctx.open_store()?;
+    let allow = enforce::allowlist(&store, &ctx.config)?;
+    if let Some(allowed) = allow.overlapping(&network) {
+        bail!("refusing to block {network}: it overlaps the allowlisted {allowed}");
+    }
+    let now = ctx.clock.unix();
+    let expires_at = if args.permanent {
+        None
+    } else {
+        Some(now + i64::try_from(args.duration.as_secs()).unwrap_or(i64::MAX / 2))
+    };
+    let targets: &[BlockTarget] = match args.target {
+        TargetChoice::Postfix => &[BlockTarget::Postfix],
+        TargetChoice::Firewall => &[BlockTarget::Firewall],
+        TargetChoice::Both => &BlockTarget::ALL,
+    };
+    store.atomically(|store| {
+        for &target in targets {
+            store.insert_block(&NewBlock {
+                network,
+                target,
+                origin: Origin::Manual,
+                reason: args.reason.clone(),
+                failures: None,
+                window_seconds: None,
+                created_at: now,
+                expires_at,
+            })?;
+        }
+        Ok(())
+    })?;
+    let until = expires_at.map_or("permanently".to_string(), |t| format!("until {}", format_time(t)));
+    let names: Vec<&str> = targets.iter().map(|t| t.as_str()).collect();
+    crate::ui::info(format!(
+        "blocked {network} ({}) {until}; `saslguard render` or the next run applies it",
+        names.join(", ")
+    ));
+    Ok(())
+}
+
+/// Runs `unblock`.
+pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
+    let _lock = ctx.lock(LOCK_WAIT)?;
+    let store = ctx.open_store()?;
+    let now = ctx.clock.unix();
+    let network = args.network;
+    let ended = store.atomically(|store| {
+        let ended = store.end_blocks(&network, false, now, crate::store::blocks::EndReason::Unblocked)?;
+        store.add_pardon(&network, now)?;
+        Ok(ended)
+    })?;
+    for block in &ended {
+        crate::ui::info(format!("unblocked {} ({})", block.network, block.target.as_str()));
+    }
+    if ended.is_empty() {
+        crate::ui::info(format!("no active block equals or lies inside {network}"));
+    }
+    let still = store
+        .active_blocks(None, now)?
+        .into_iter()
+        .filter(|b| b.network.contains(&network));
+    for block in still {
+        crate::ui::warn(format!(
+            "{network} is still inside the active block of {} ({}); unblock that network, \
+             or `saslguard allow add {network}`",
+            block.network,
+            block.target.as_str()
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `expire`.
+pub fn expire(ctx: &Context) -> anyhow::Result<()> {
+    let _lock = ctx.lock(LOCK_WAIT)?;
+    let store = ctx.open_store()?;
+    let ended = store.expire_blocks(ctx.clock.unix())?;
+    for block in &ended {
+        crate::ui::note(format!("expired {} ({})", block.network, block.target.as_str()));
+    }
+    crate::ui::info(format!("expired {} blocks", ended.len()));
+    Ok(())
+}
+
+/// A block as `blocks --format json` shows it.
+#[derive(Debug, Serialize)]
+pub struct BlockView {
+    pub id: i64,
+    pub network: String,
+    pub target: BlockTarget,
+    pub origin: Origin,
+    pub reason: String,
+    pub failures: Option<i64>,
+    pub window_seconds: Option<i64>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub end_reason: Option<crate::store::blocks::EndReason>,
+    pub active: bool,
+}
+
+impl BlockView {
+    /// The block for output, with times as RFC 3339.
+    pub fn new(block: &Block, now: i64) -> BlockView {
+        BlockView {
+            id: block.id,
+            network: block.network.to_string(),
+            target: block.target,
+            origin: block.origin,
+            reason: block.reason.clone(),
+            failures: block.failures,
+            window_seconds: block.window_seconds,
+            created_at: format_time(block.created_at),
+            expires_at: block.expires_at.map(format_time),
+            ended_at: block.ended_at.map(format_time),
+            end_reason: block.end_reason,
+            active: block.is_active(now),
+        }
+    }
+}
+
+/// Runs `blocks`.
+pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
+    let store = ctx.open_existing_store()?;
+    let now = ctx.clock.unix();
+    let blocks = if args.all {
+        store.all_blocks()?
+    } else {
+        store.active_blocks(None, now)?
+    };
+    let views: Vec<BlockView> = blocks.iter().map(|b| BlockView::new(b, now)).collect();
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        TableFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&views)?)?,
+        TableFormat::Csv => {
+            writeln!(out, "network,target,origin,created_at,expires_at,ended_at,end_reason,reason")?;
+            for v in &views {
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{},{},\"{}\"",
+                    v.network,
+                    v.target.as_str(),
+                    if v.origin == Origin::Manual { "manual" } else { "policy" },
+                    v.created_at,
+                    v.expires_at.as_deref().unwrap_or(""),
+                    v.ended_at.as_deref().unwrap_or(""),
+                    v.end_reason.map(|r| format!("{r:?}").to_lowercase()).unwrap_or_default(),
+                    v.reason.replace('"', "\"\"")
+                )?;
+            }
+        }
+        TableFormat::Table if views.is_empty() => writeln!(out, "no blocks")?,
+        TableFormat::Table => {
+            let mut table = new_table(
+                ["network", "target", "origin", "created", "expires", "ended", "reason"]
+                    .map(String::from)
+                    .to_vec(),
+            );
+            for v in &views {
+                let ended = match (&v.ended_at, v.end_reason) {
+                    (Some(at), Some(why)) => format!("{at} ({})", format!("{why:?}").to_lowercase()),
+                    _ => "-".to_string(),
+                };
+                table.add_row(vec![
+                    v.network.clone(),
+                    v.target.as_str().to_string(),
+                    format!("{:?}", v.origin).to_lowercase(),
+                    v.created_at.clone(),
+                    v.expires_at.clone().unwrap_or_else(|| "permanent".into()),
+                    ended,
+                    v.reason.clone(),
+                ]);
+            }
+            writeln!(out, "{table}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `prune`: deletes blocks that ended longer ago than `--older-than`.
+pub fn prune(ctx: &Context, args: &crate::cli::PruneArgs) -> anyhow::Result<()> {
+    let _lock = ctx.lock(LOCK_WAIT)?;
+    let store = ctx.open_store()?;
+    let before = ctx
+        .clock
+        .unix()
+        .saturating_sub(i64::try_from(args.older_than.as_secs()).unwrap_or(i64::MAX));
+    let deleted = store.prune_blocks(before)?;
+    crate::ui::info(format!(
+        "deleted {deleted} blocks that ended before {}",
+        format_time(before)
+    ));
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! `saslguard run`: the cron/timer entry point. Ingest, expire, apply the policy, render,
+//! in that order, under the database lock.
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::cli::{RunArgs, SummaryFormat};
+use crate::commands::Context;
+use crate::commands::render::describe;
+use crate::enforce::{self, RenderMode, Rendered};
+use crate::ingest::{self, Input, Options};
+use crate::report::format_time;
+use crate::store::RunCounters;
+use crate::ui;
+
+/// What a run did.
+#[derive(Debug, Default, Serialize)]
+struct RunSummary {
+    dry_run: bool,
+    ingest: RunCounters,
+    /// New blocks, as `NETWORK (target)`.
+    blocks_created: Vec<String>,
+    /// Blocks ended (expired or allowlisted), as `NETWORK (target): why`.
+    blocks_ended: Vec<String>,
+    rendered: Vec<Rendered>,
+    seconds: f64,
+}
+
+/// Runs `run`.
+pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let inputs = if args.dry_run {
+        Vec::new()
+    } else {
+        Input::open_all(&ctx.config.logs)?
+    };
+    let _lock = ctx.lock(args.wait)?;
+    let store = ctx.open_store()?;
+    let now = ctx.clock.unix();
+    let mut summary = RunSummary {
+        dry_run: args.dry_run,
+        ..RunSummary::default()
+    };
+    if args.dry_run {
+        store.without_saving(|store| steps(ctx, store, now, RenderMode::DryRun, &mut summary))?;
+    } else {
+        let run_id = store.begin_run("run", now)?;
+        let options = Options {
+            from_start: false,
+            progress: Options::progress_if_terminal(),
+        };
+        let result = ingest::ingest(&store, run_id, inputs, ctx.clock.now(), options)
+            .and_then(|counters| {
+                summary.ingest = counters;
+                steps(ctx, &store, now, RenderMode::WhenChanged, &mut summary)
+            });
+        let error = result.as_ref().err().map(|e| format!("{e:#}"));
+        store
+            .finish_run(run_id, now, &summary.ingest, error.as_deref())
+            .context("recording the run")?;
+        let rendered: usize = summary.rendered.iter().map(|r| r.entries).sum();
+        store.record_run_blocks(
+            run_id,
+            summary.blocks_created.len(),
+            summary.blocks_ended.len(),
+            (!summary.rendered.is_empty()).then_some(rendered),
+        )?;
+        result?;
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    print(&summary, args.format)
+}
+
+/// Expire, end allowlisted blocks, apply the policy (one transaction), then render.
+fn steps(
+    ctx: &Context,
+    store: &crate::store::Store,
+    now: i64,
+    mode: RenderMode,
+    summary: &mut RunSummary,
+) -> anyhow::Result<()> {
+    let allow = enforce::allowlist(store, &ctx.config)?;
+    let decide = |store: &crate::store::Store| {
+        let expired = store.expire_blocks(now)?;
+        let allowlisted = enforce::end_allowlisted(store, &allow, now)?;
+        let created = enforce::apply_policy(store, &ctx.config, &allow, now)?;
+        Ok((expired, allowlisted, created))
+    };
+    let (expired, allowlisted, created) = if mode == RenderMode::DryRun {
+        decide(store)?
+    } else {
+        store.atomically(decide)?
+    };
+    for block in expired.iter().chain(&allowlisted) {
+        summary.blocks_ended.push(format!(
+            "{} ({}): {}",
+            block.network,
+            block.target.as_str(),
+            block
+                .end_reason
+                .map_or("ended".into(), |r| format!("{r:?}").to_lowercase())
+        ));
+    }
+    for block in &created {
+        let until = block
+            .expires_at
+            .map_or("permanently".into(), |t| format!("until {}", format_time(t)));
+        summary.blocks_created.push(format!(
+            "{} ({}) {until}: {}",
+            block.network,
+            block.target.as_str(),
+            block.reason
+        ));
+    }
+    summary.rendered = enforce::render_all(store, &ctx.config, &allow, now, mode)?;
+    Ok(())
+}
+
+fn print(summary: &RunSummary, format: SummaryFormat) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string(summary)?)?,
+        SummaryFormat::Text => {
+            for line in &summary.blocks_created {
+                ui::note(format!("new block: {line}"));
+            }
+            for line in &summary.blocks_ended {
+                ui::note(format!("ended: {line}"));
+            }
+            if summary.dry_run {
+                writeln!(out, "run --dry-run (logs not read, nothing changed):")?;
+                for line in &summary.blocks_created {
+                    writeln!(out, "  would block {line}")?;
+                }
+                for line in &summary.blocks_ended {
+                    writeln!(out, "  would end {line}")?;
+                }
+                for place in &summary.rendered {
+                    writeln!(out, "  {}", describe(place, true))?;
+                }
+            } else if ui::verbosity() >= 0 {
+                let places: Vec<String> = summary
+                    .rendered
+                    .iter()
+                    .map(|p| {
+                        let change = match &p.diff {
+                            None => "unchanged".to_string(),
+                            Some(d) => format!("+{} -{}", d.added.len(), d.removed.len()),
+                        };
+                        format!("{} {} ({change})", p.place, p.entries)
+                    })
+                    .collect();
+                writeln!(
+                    out,
+                    "run: {} new events, {} new blocks, {} ended blocks, rendered: {} in {:.2} s",
+                    summary.ingest.events,
+                    summary.blocks_created.len(),
+                    summary.blocks_ended.len(),
+                    if places.is_empty() { "nothing".to_string() } else { places.join(", ") },
+                    summary.seconds
+                )?;
+            }
+        }
+    }
+    Ok(())
+}

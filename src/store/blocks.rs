@@ -1,0 +1,442 @@
+//! Named queries for blocks, the allowlist, pardons and render records.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Result, Store, address};
+
+/// Where a block is enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockTarget {
+    /// A REJECT entry in the Postfix access map.
+    Postfix,
+    /// A DROP in the firewall.
+    Firewall,
+}
+
+impl BlockTarget {
+    /// Both targets, in display order.
+    pub const ALL: [BlockTarget; 2] = [BlockTarget::Postfix, BlockTarget::Firewall];
+
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockTarget::Postfix => "postfix",
+            BlockTarget::Firewall => "firewall",
+        }
+    }
+
+    fn from_db(text: &str) -> BlockTarget {
+        if text == "firewall" {
+            BlockTarget::Firewall
+        } else {
+            BlockTarget::Postfix
+        }
+    }
+}
+
+/// Who decided a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// A policy tier, from counted failures.
+    Policy,
+    /// An admin, with `saslguard block`.
+    Manual,
+}
+
+impl Origin {
+    fn as_str(self) -> &'static str {
+        match self {
+            Origin::Policy => "policy",
+            Origin::Manual => "manual",
+        }
+    }
+}
+
+/// Why a block ended before or at its expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndReason {
+    /// Its time was over.
+    Expired,
+    /// An admin ran `saslguard unblock`.
+    Unblocked,
+    /// An allowlist entry now covers it.
+    Allowlisted,
+}
+
+impl EndReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Expired => "expired",
+            EndReason::Unblocked => "unblocked",
+            EndReason::Allowlisted => "allowlisted",
+        }
+    }
+}
+
+/// A block as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub id: i64,
+    pub network: IpNet,
+    pub target: BlockTarget,
+    pub origin: Origin,
+    pub reason: String,
+    pub failures: Option<i64>,
+    pub window_seconds: Option<i64>,
+    pub created_at: i64,
+    /// `None`: permanent.
+    pub expires_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<EndReason>,
+}
+
+impl Block {
+    /// Whether the block is in force at `now`.
+    pub fn is_active(&self, now: i64) -> bool {
+        self.ended_at.is_none() && self.expires_at.is_none_or(|end| end > now)
+    }
+}
+
+/// A block about to be recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBlock {
+    pub network: IpNet,
+    pub target: BlockTarget,
+    pub origin: Origin,
+    pub reason: String,
+    pub failures: Option<i64>,
+    pub window_seconds: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+/// An allowlist entry stored with `saslguard allow add`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowEntry {
+    pub network: IpNet,
+    pub comment: Option<String>,
+    pub created_at: i64,
+}
+
+/// The first and last address of a network as stored keys: a network is a key range.
+pub fn key_range(network: &IpNet) -> ([u8; 16], [u8; 16]) {
+    (
+        address::to_key(network.network()),
+        address::to_key(network.broadcast()),
+    )
+}
+
+const BLOCK_COLUMNS: &str = "id, network, target, origin, reason, failures, window_seconds,
+    created_at, expires_at, ended_at, end_reason";
+
+fn block_from_row(row: &Row<'_>) -> rusqlite::Result<Block> {
+    let network: String = row.get(1)?;
+    let target: String = row.get(2)?;
+    let origin: String = row.get(3)?;
+    let end_reason: Option<String> = row.get(10)?;
+    Ok(Block {
+        id: row.get(0)?,
+        network: network.parse().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        target: BlockTarget::from_db(&target),
+        origin: if origin == "manual" {
+            Origin::Manual
+        } else {
+            Origin::Policy
+        },
+        reason: row.get(4)?,
+        failures: row.get(5)?,
+        window_seconds: row.get(6)?,
+        created_at: row.get(7)?,
+        expires_at: row.get(8)?,
+        ended_at: row.get(9)?,
+        end_reason: end_reason.map(|r| match r.as_str() {
+            "expired" => EndReason::Expired,
+            "allowlisted" => EndReason::Allowlisted,
+            _ => EndReason::Unblocked,
+        }),
+    })
+}
+
+impl Store {
+    /// Runs `work` in one transaction: all of it is stored, or (on error) none of it.
+    pub fn atomically<T>(&self, work: impl FnOnce(&Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        match work(self) {
+            Ok(value) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `work` in a transaction that is always rolled back: for dry runs.
+    pub fn without_saving<T>(&self, work: impl FnOnce(&Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        self.conn.execute_batch("BEGIN")?;
+        let result = work(self);
+        self.conn.execute_batch("ROLLBACK")?;
+        result
+    }
+
+    /// Records a block; returns its id.
+    pub fn insert_block(&self, block: &NewBlock) -> Result<i64> {
+        let (first, last) = key_range(&block.network);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO blocks (network, net_first, net_last, target, origin, reason,
+                     failures, window_seconds, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                block.network.to_string(),
+                &first[..],
+                &last[..],
+                block.target.as_str(),
+                block.origin.as_str(),
+                block.reason,
+                block.failures,
+                block.window_seconds,
+                block.created_at,
+                block.expires_at,
+            ])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Blocks in force at `now` (of one target, or all), ordered by address.
+    pub fn active_blocks(&self, target: Option<BlockTarget>, now: i64) -> Result<Vec<Block>> {
+        let sql = format!(
+            "SELECT {BLOCK_COLUMNS} FROM blocks
+             WHERE ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)
+               AND (?2 IS NULL OR target = ?2)
+             ORDER BY net_first, net_last, target, id"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![now, target.map(BlockTarget::as_str)], block_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every block ever recorded, newest first.
+    pub fn all_blocks(&self) -> Result<Vec<Block>> {
+        let sql = format!("SELECT {BLOCK_COLUMNS} FROM blocks ORDER BY created_at DESC, id DESC");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([], block_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Ends the blocks in force at `now` that equal or lie inside `network`
+    /// (`overlapping`: that share any address with it); returns them.
+    pub fn end_blocks(
+        &self,
+        network: &IpNet,
+        overlapping: bool,
+        now: i64,
+        reason: EndReason,
+    ) -> Result<Vec<Block>> {
+        let (first, last) = key_range(network);
+        let condition = if overlapping {
+            "net_first <= ?2 AND net_last >= ?1"
+        } else {
+            "net_first >= ?1 AND net_last <= ?2"
+        };
+        let sql = format!(
+            "UPDATE blocks SET ended_at = ?3, end_reason = ?4
+             WHERE ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?3) AND {condition}
+             RETURNING {BLOCK_COLUMNS}"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![&first[..], &last[..], now, reason.as_str()],
+            block_from_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Ends every block whose time is over at `now`, as ended at its expiry; returns them.
+    pub fn expire_blocks(&self, now: i64) -> Result<Vec<Block>> {
+        let sql = format!(
+            "UPDATE blocks SET ended_at = expires_at, end_reason = 'expired'
+             WHERE ended_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?1
+             RETURNING {BLOCK_COLUMNS}"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([now], block_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many blocks of `target` ever covered `network`, and when the latest of them
+    /// was created: for escalation, and so the failures behind a block never count twice.
+    pub fn block_history(&self, network: &IpNet, target: BlockTarget) -> Result<(i64, Option<i64>)> {
+        let (first, last) = key_range(network);
+        Ok(self.conn.prepare_cached(
+            "SELECT COUNT(*), MAX(created_at) FROM blocks
+             WHERE target = ?3 AND net_first <= ?1 AND net_last >= ?2",
+        )?
+        .query_row(params![&first[..], &last[..], target.as_str()], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?)
+    }
+
+    /// From now on, failures of addresses inside `network` up to `until` do not count.
+    pub fn add_pardon(&self, network: &IpNet, until: i64) -> Result<()> {
+        let (first, last) = key_range(network);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO pardons (network, net_first, net_last, until) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![network.to_string(), &first[..], &last[..], until])?;
+        Ok(())
+    }
+
+    /// Counted failures per address in `(since, until]`, pardons not applied: the cheap
+    /// first pass of the policy.
+    pub fn failures_per_address(&self, since: i64, until: i64) -> Result<Vec<(IpAddr, i64)>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT ip, failures FROM ({}) WHERE failures > 0",
+            super::FAILURES_PER_ADDRESS
+        ))?;
+        let rows = stmt.query_map(params![since, until], |row| {
+            let key: Vec<u8> = row.get(0)?;
+            Ok((address::from_key(&key), row.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let (Some(addr), failures) = row? {
+                out.push((addr, failures));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counted failures of addresses inside `network` in `(since, until]`, leaving out
+    /// pardoned ones: the exact count the policy acts on.
+    pub fn countable_failures(&self, network: &IpNet, since: i64, until: i64) -> Result<i64> {
+        let (first, last) = key_range(network);
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM addresses AS a JOIN events AS e ON e.address_id = a.id
+                 WHERE a.ip BETWEEN ?1 AND ?2 AND e.kind = 0 AND e.ts > ?3 AND e.ts <= ?4
+                   AND NOT EXISTS (SELECT 1 FROM pardons AS p
+                                   WHERE a.ip BETWEEN p.net_first AND p.net_last
+                                     AND e.ts <= p.until)",
+            )?
+            .query_row(params![&first[..], &last[..], since, until], |row| row.get(0))?)
+    }
+
+    /// Adds an allowlist entry; false when it was already there.
+    pub fn allowlist_add(&self, network: &IpNet, comment: Option<&str>, now: i64) -> Result<bool> {
+        let (first, last) = key_range(network);
+        let added = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO allowlist (network, net_first, net_last, comment, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (network) DO NOTHING",
+            )?
+            .execute(params![network.to_string(), &first[..], &last[..], comment, now])?;
+        Ok(added > 0)
+    }
+
+    /// Removes an allowlist entry; false when there was none.
+    pub fn allowlist_remove(&self, network: &IpNet) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM allowlist WHERE network = ?1")?
+            .execute([network.to_string()])?
+            > 0)
+    }
+
+    /// The stored allowlist, ordered by address.
+    pub fn allowlist(&self) -> Result<Vec<AllowEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT network, comment, created_at FROM allowlist ORDER BY net_first")?;
+        let rows = stmt.query_map([], |row| {
+            let network: String = row.get(0)?;
+            Ok((network, row.get(1)?, row.get(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (network, comment, created_at) = row?;
+            if let Ok(network) = network.parse() {
+                out.push(AllowEntry {
+                    network,
+                    comment,
+                    created_at,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The digest of what was last rendered to `place`.
+    pub fn render_digest(&self, place: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT digest FROM renders WHERE place = ?1")?
+            .query_row([place], |row| row.get(0))
+            .optional()?)
+    }
+
+    /// Records what was rendered to `place`.
+    pub fn save_render(&self, place: &str, digest: &str, entries: usize, now: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO renders (place, digest, entries, rendered_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (place) DO UPDATE SET digest = ?2, entries = ?3, rendered_at = ?4",
+            )?
+            .execute(params![place, digest, entries as i64, now])?;
+        Ok(())
+    }
+
+    /// Adds block counters to a run's record.
+    pub fn record_run_blocks(
+        &self,
+        run_id: i64,
+        created: usize,
+        ended: usize,
+        rendered: Option<usize>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE runs SET blocks_created = ?2, blocks_ended = ?3, entries_rendered = ?4
+                 WHERE id = ?1",
+            )?
+            .execute(params![run_id, created as i64, ended as i64, rendered.map(|n| n as i64)])?;
+        Ok(())
+    }
+
+    /// The latest run of `command`: (started_at, ended_at, status).
+    pub fn last_run(&self, command: &str) -> Result<Option<(i64, Option<i64>, String)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT started_at, ended_at, status FROM runs WHERE command = ?1
+                 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([command], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .optional()?)
+    }
+
+    /// Deletes blocks that ended before `before` (and pardons older than it); returns how
+    /// many blocks went.
+    pub fn prune_blocks(&self, before: i64) -> Result<usize> {
+        self.conn
+            .prepare_cached("DELETE FROM pardons WHERE until < ?1")?
+            .execute([before])?;
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM blocks WHERE ended_at IS NOT NULL AND ended_at < ?1")?
+            .execute([before])?)
+    }
+}
