@@ -171,9 +171,13 @@ pub fn collapse(entries: impl IntoIterator<Item = Entry>) -> Vec<Entry> {
 
 /// Where blocks of each target are rendered, per the config.
 pub fn places(config: &Config) -> Vec<(BlockTarget, Box<dyn Target>)> {
-    // WIRING PENDING: renderers are being written.
+    let places: Vec<(BlockTarget, Box<dyn Target>)> = vec![(
+        BlockTarget::Postfix,
+        Box::new(render::postfix::PostfixMap::new(&config.postfix)),
+    )];
+    // WIRING PENDING: firewall renderers are being written.
     let _ = (&config.firewall.backend, Backend::None);
-    Vec::new()
+    places
 }
 
 /// How `render` treats each place.
