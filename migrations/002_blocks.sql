@@ -17,7 +17,10 @@ CREATE TABLE blocks (
     ended_at       INTEGER,           -- NULL: active (until expires_at)
     end_reason     TEXT CHECK (end_reason IN ('expired', 'unblocked', 'allowlisted'))
 );
-CREATE INDEX blocks_open ON blocks(ended_at, target);
+-- Blocks not ended yet: by target (what to render) and by expiry (what to expire).
+CREATE INDEX blocks_open_by_target ON blocks(target, expires_at) WHERE ended_at IS NULL;
+CREATE INDEX blocks_open_by_expiry ON blocks(expires_at) WHERE ended_at IS NULL;
+-- Blocks covering a network, for escalation and unblock.
 CREATE INDEX blocks_range ON blocks(net_first, net_last);
 
 -- Networks never blocked, added with `saslguard allow add` (the config may name more).
@@ -45,7 +48,8 @@ CREATE INDEX pardons_range ON pardons(net_first, net_last);
 -- What was last rendered to each place, so a run where nothing changed renders nothing.
 CREATE TABLE renders (
     place       TEXT    PRIMARY KEY,  -- postfix | nftables | ipset | iptables
-    digest      TEXT    NOT NULL,     -- of the rendered networks
+    digest      TEXT    NOT NULL,     -- of the active blocks and allowlist it was rendered from
+    token       TEXT,                 -- what the place looked like right after (file size, mtime...)
     entries     INTEGER NOT NULL,
     rendered_at INTEGER NOT NULL
 );

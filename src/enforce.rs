@@ -4,7 +4,6 @@
 //! active blocks to the Postfix map and the firewall.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 
 use anyhow::bail;
 use ipnet::IpNet;
@@ -44,11 +43,8 @@ pub fn apply_policy(
     now: i64,
 ) -> anyhow::Result<Vec<NewBlock>> {
     let policy = &config.policy;
-    let mut active: Vec<(IpNet, BlockTarget, Option<i64>)> = store
-        .active_blocks(None, now)?
-        .into_iter()
-        .map(|b| (b.network, b.target, b.expires_at))
-        .collect();
+    // Blocks made by this run: the store knows the older ones (`Store::is_covered`).
+    let mut active: Vec<(IpNet, BlockTarget, Option<i64>)> = Vec::new();
     let covered = |active: &[(IpNet, BlockTarget, Option<i64>)], net: &IpNet, target| {
         active
             .iter()
@@ -62,7 +58,10 @@ pub fn apply_policy(
         let since = now.saturating_sub(window);
         let counts = store.failures_per_address(since, now)?;
         for (unit, _) in policy::units_over(counts, policy.ipv6_prefix, tier.threshold) {
-            if allow.overlapping(&unit).is_some() || covered(&active, &unit, tier.target) {
+            if allow.overlapping(&unit).is_some()
+                || covered(&active, &unit, tier.target)
+                || store.is_covered(&unit, tier.target, now)?
+            {
                 continue;
             }
             // Failures behind an earlier block of this target never count twice.
@@ -94,6 +93,33 @@ pub fn apply_policy(
             created.push(block);
         }
     }
+    if policy.aggregate_min > 0 {
+        aggregate(store, policy, allow, now, &mut active, &mut created)?;
+    }
+    Ok(created)
+}
+
+/// Blocks whole networks that hold enough blocked networks (see [`policy::aggregates`]).
+fn aggregate(
+    store: &Store,
+    policy: &crate::config::PolicyConfig,
+    allow: &Allowlist,
+    now: i64,
+    active: &mut Vec<(IpNet, BlockTarget, Option<i64>)>,
+    created: &mut Vec<NewBlock>,
+) -> anyhow::Result<()> {
+    active.clear();
+    active.extend(
+        store
+            .active_blocks(None, now)?
+            .into_iter()
+            .map(|b| (b.network, b.target, b.expires_at)),
+    );
+    let covered = |active: &[(IpNet, BlockTarget, Option<i64>)], net: &IpNet, target| {
+        active
+            .iter()
+            .any(|(blocked, t, _)| *t == target && blocked.contains(net))
+    };
     for target in BlockTarget::ALL {
         let blocked: Vec<IpNet> = active
             .iter()
@@ -125,7 +151,7 @@ pub fn apply_policy(
             created.push(block);
         }
     }
-    Ok(created)
+    Ok(())
 }
 
 /// The entries to render for `target` at `now`: its active blocks, never one holding an
@@ -235,6 +261,25 @@ fn render_one(
     target: BlockTarget,
     place: &dyn Target,
 ) -> anyhow::Result<Rendered> {
+    // The signature covers the stored blocks and allowlist; the config's allowlist is
+    // part of the digest too, so editing it re-renders.
+    let signature = format!(
+        "{}/{}",
+        store.active_signature(target, now)?,
+        fnv(&format!("{:?}", allow.networks()))
+    );
+    if mode == RenderMode::WhenChanged
+        && let Some((digest, Some(token))) = store.last_render(place.name())?
+        && digest == signature
+        && place.state_token()?.as_deref() == Some(token.as_str())
+    {
+        return Ok(Rendered {
+            place: place.name(),
+            target,
+            entries: store.render_entries(place.name())?,
+            diff: None,
+        });
+    }
     let wanted = wanted_entries(store, target, allow, now)?;
     let limit = match target {
         BlockTarget::Postfix => config.postfix.max_entries,
@@ -247,21 +292,28 @@ fn render_one(
             wanted.len()
         );
     }
-    let digest = digest(&wanted);
     let diff = match mode {
         RenderMode::DryRun => {
             let wanted_set: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
             Some(Diff::between(&place.current()?, &wanted_set))
         }
         RenderMode::WhenChanged
-            if store.render_digest(place.name())?.as_deref() == Some(digest.as_str())
+            if store.last_render(place.name())?.map(|(d, _)| d).as_deref()
+                == Some(signature.as_str())
                 && place.in_sync(&wanted)? =>
         {
             None
         }
         RenderMode::WhenChanged | RenderMode::Always => {
             let diff = place.apply(&wanted, now)?;
-            store.save_render(place.name(), &digest, wanted.len(), now)?;
+            let token = place.state_token()?;
+            store.save_render(
+                place.name(),
+                &signature,
+                token.as_deref(),
+                wanted.len(),
+                now,
+            )?;
             Some(diff)
         }
     };
@@ -273,18 +325,14 @@ fn render_one(
     })
 }
 
-/// A stable digest (FNV-1a) of the wanted networks, to notice when they change.
-fn digest(entries: &[Entry]) -> String {
-    let mut text = String::new();
-    for entry in entries {
-        let _ = writeln!(text, "{}", entry.network);
-    }
+/// A stable 64-bit FNV-1a hash, as hex.
+fn fnv(text: &str) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in text.bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{hash:016x}-{}", entries.len())
+    format!("{hash:016x}")
 }
 
 fn human(seconds: i64) -> String {

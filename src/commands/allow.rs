@@ -50,7 +50,13 @@ pub fn run(ctx: &Context, args: &AllowArgs) -> anyhow::Result<()> {
             let _lock = ctx.lock(LOCK_WAIT)?;
             let store = ctx.open_store()?;
             if !store.allowlist_remove(network)? {
-                if ctx.config.allow.networks.iter().any(|n| n.trunc() == *network) {
+                if ctx
+                    .config
+                    .allow
+                    .networks
+                    .iter()
+                    .any(|n| n.trunc() == *network)
+                {
                     bail!("{network} is allowed by the config file; remove it there");
                 }
                 bail!("{network} is not on the allowlist (`saslguard allow list` shows it)");
@@ -109,7 +115,11 @@ fn list(ctx: &Context, format: TableFormat) -> anyhow::Result<()> {
             }
         }
         TableFormat::Table => {
-            let mut table = new_table(["network", "source", "added", "comment"].map(String::from).to_vec());
+            let mut table = new_table(
+                ["network", "source", "added", "comment"]
+                    .map(String::from)
+                    .to_vec(),
+            );
             for v in &views {
                 table.add_row(vec![
                     v.network.clone(),

@@ -24,7 +24,9 @@ pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
         IpNet::V6(v6) => v6.prefix_len() < MIN_IPV6_PREFIX,
     };
     if too_wide {
-        bail!("refusing to block {network}: wider than /{MIN_IPV4_PREFIX} (IPv4) or /{MIN_IPV6_PREFIX} (IPv6)");
+        bail!(
+            "refusing to block {network}: wider than /{MIN_IPV4_PREFIX} (IPv4) or /{MIN_IPV6_PREFIX} (IPv6)"
+        );
     }
     let _lock = ctx.lock(LOCK_WAIT)?;
     let store = ctx.open_store()?;
@@ -58,7 +60,9 @@ pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })?;
-    let until = expires_at.map_or("permanently".to_string(), |t| format!("until {}", format_time(t)));
+    let until = expires_at.map_or("permanently".to_string(), |t| {
+        format!("until {}", format_time(t))
+    });
     let names: Vec<&str> = targets.iter().map(|t| t.as_str()).collect();
     crate::ui::info(format!(
         "blocked {network} ({}) {until}; `saslguard render` or the next run applies it",
@@ -74,12 +78,21 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
     let now = ctx.clock.unix();
     let network = args.network;
     let ended = store.atomically(|store| {
-        let ended = store.end_blocks(&network, false, now, crate::store::blocks::EndReason::Unblocked)?;
+        let ended = store.end_blocks(
+            &network,
+            false,
+            now,
+            crate::store::blocks::EndReason::Unblocked,
+        )?;
         store.add_pardon(&network, now)?;
         Ok(ended)
     })?;
     for block in &ended {
-        crate::ui::info(format!("unblocked {} ({})", block.network, block.target.as_str()));
+        crate::ui::info(format!(
+            "unblocked {} ({})",
+            block.network,
+            block.target.as_str()
+        ));
     }
     if ended.is_empty() {
         crate::ui::info(format!("no active block equals or lies inside {network}"));
@@ -105,7 +118,11 @@ pub fn expire(ctx: &Context) -> anyhow::Result<()> {
     let store = ctx.open_store()?;
     let ended = store.expire_blocks(ctx.clock.unix())?;
     for block in &ended {
-        crate::ui::note(format!("expired {} ({})", block.network, block.target.as_str()));
+        crate::ui::note(format!(
+            "expired {} ({})",
+            block.network,
+            block.target.as_str()
+        ));
     }
     crate::ui::info(format!("expired {} blocks", ended.len()));
     Ok(())
@@ -155,25 +172,36 @@ pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
     let blocks = if args.all {
         store.all_blocks()?
     } else {
-        store.active_blocks(None, now)?
+        let mut active = store.active_blocks(None, now)?;
+        active.sort_by(|a, b| (a.network, a.target, a.id).cmp(&(b.network, b.target, b.id)));
+        active
     };
     let views: Vec<BlockView> = blocks.iter().map(|b| BlockView::new(b, now)).collect();
     let mut out = std::io::stdout().lock();
     match args.format {
         TableFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&views)?)?,
         TableFormat::Csv => {
-            writeln!(out, "network,target,origin,created_at,expires_at,ended_at,end_reason,reason")?;
+            writeln!(
+                out,
+                "network,target,origin,created_at,expires_at,ended_at,end_reason,reason"
+            )?;
             for v in &views {
                 writeln!(
                     out,
                     "{},{},{},{},{},{},{},\"{}\"",
                     v.network,
                     v.target.as_str(),
-                    if v.origin == Origin::Manual { "manual" } else { "policy" },
+                    if v.origin == Origin::Manual {
+                        "manual"
+                    } else {
+                        "policy"
+                    },
                     v.created_at,
                     v.expires_at.as_deref().unwrap_or(""),
                     v.ended_at.as_deref().unwrap_or(""),
-                    v.end_reason.map(|r| format!("{r:?}").to_lowercase()).unwrap_or_default(),
+                    v.end_reason
+                        .map(|r| format!("{r:?}").to_lowercase())
+                        .unwrap_or_default(),
                     v.reason.replace('"', "\"\"")
                 )?;
             }
@@ -181,13 +209,17 @@ pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
         TableFormat::Table if views.is_empty() => writeln!(out, "no blocks")?,
         TableFormat::Table => {
             let mut table = new_table(
-                ["network", "target", "origin", "created", "expires", "ended", "reason"]
-                    .map(String::from)
-                    .to_vec(),
+                [
+                    "network", "target", "origin", "created", "expires", "ended", "reason",
+                ]
+                .map(String::from)
+                .to_vec(),
             );
             for v in &views {
                 let ended = match (&v.ended_at, v.end_reason) {
-                    (Some(at), Some(why)) => format!("{at} ({})", format!("{why:?}").to_lowercase()),
+                    (Some(at), Some(why)) => {
+                        format!("{at} ({})", format!("{why:?}").to_lowercase())
+                    }
                     _ => "-".to_string(),
                 };
                 table.add_row(vec![

@@ -60,7 +60,9 @@ impl Context {
         crate::lock::acquire(&self.db_path, wait, |holder| {
             crate::ui::warn(format!(
                 "waiting for {} to finish with {}",
-                holder.map_or("another saslguard".into(), |pid| format!("saslguard pid {pid}")),
+                holder.map_or("another saslguard".into(), |pid| format!(
+                    "saslguard pid {pid}"
+                )),
                 self.db_path.display()
             ))
         })

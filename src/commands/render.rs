@@ -107,11 +107,13 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
     let mut status = Status {
         places: Vec::new(),
         unrendered: Vec::new(),
-        last_run: store.last_run("run")?.map(|(started, ended, status)| LastRun {
-            started_at: format_time(started),
-            ended_at: ended.map(format_time),
-            status,
-        }),
+        last_run: store
+            .last_run("run")?
+            .map(|(started, ended, status)| LastRun {
+                started_at: format_time(started),
+                ended_at: ended.map(format_time),
+                status,
+            }),
     };
     for target in BlockTarget::ALL {
         let active = store.active_blocks(Some(target), now)?.len();

@@ -52,8 +52,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
             from_start: false,
             progress: Options::progress_if_terminal(),
         };
-        let result = ingest::ingest(&store, run_id, inputs, ctx.clock.now(), options)
-            .and_then(|counters| {
+        let result =
+            ingest::ingest(&store, run_id, inputs, ctx.clock.now(), options).and_then(|counters| {
                 summary.ingest = counters;
                 steps(ctx, &store, now, RenderMode::WhenChanged, &mut summary)
             });
@@ -105,9 +105,9 @@ fn steps(
         ));
     }
     for block in &created {
-        let until = block
-            .expires_at
-            .map_or("permanently".into(), |t| format!("until {}", format_time(t)));
+        let until = block.expires_at.map_or("permanently".into(), |t| {
+            format!("until {}", format_time(t))
+        });
         summary.blocks_created.push(format!(
             "{} ({}) {until}: {}",
             block.network,
@@ -159,7 +159,11 @@ fn print(summary: &RunSummary, format: SummaryFormat) -> anyhow::Result<()> {
                     summary.ingest.events,
                     summary.blocks_created.len(),
                     summary.blocks_ended.len(),
-                    if places.is_empty() { "nothing".to_string() } else { places.join(", ") },
+                    if places.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        places.join(", ")
+                    },
                     summary.seconds
                 )?;
             }

@@ -5,6 +5,7 @@
 //! One file per target behind one small trait. External commands run without a shell,
 //! through [`command::run`], which captures stderr for the error message.
 
+pub mod atomic;
 pub mod command;
 pub mod ipset;
 pub mod iptables;
@@ -65,6 +66,14 @@ pub trait Target {
     fn in_sync(&self, wanted: &[Entry]) -> anyhow::Result<bool> {
         let wanted: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
         Ok(self.current()? == wanted)
+    }
+
+    /// A cheap token of the rendered state (a map file's inode, size and modification
+    /// time): when it equals the token taken right after the last render and the blocks
+    /// did not change, `run` skips this place without reading the blocks. `None` when
+    /// no such token is cheap, so `in_sync` decides.
+    fn state_token(&self) -> anyhow::Result<Option<String>> {
+        Ok(None)
     }
 
     /// Makes the rendered state equal `wanted` (at time `now`, unix seconds, for

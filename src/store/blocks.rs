@@ -8,7 +8,9 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::{Result, Store, address};
 
 /// Where a block is enforced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BlockTarget {
     /// A REJECT entry in the Postfix access map.
@@ -167,7 +169,10 @@ fn block_from_row(row: &Row<'_>) -> rusqlite::Result<Block> {
 
 impl Store {
     /// Runs `work` in one transaction: all of it is stored, or (on error) none of it.
-    pub fn atomically<T>(&self, work: impl FnOnce(&Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    pub fn atomically<T>(
+        &self,
+        work: impl FnOnce(&Store) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         match work(self) {
             Ok(value) => {
@@ -182,7 +187,10 @@ impl Store {
     }
 
     /// Runs `work` in a transaction that is always rolled back: for dry runs.
-    pub fn without_saving<T>(&self, work: impl FnOnce(&Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    pub fn without_saving<T>(
+        &self,
+        work: impl FnOnce(&Store) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
         self.conn.execute_batch("BEGIN")?;
         let result = work(self);
         self.conn.execute_batch("ROLLBACK")?;
@@ -213,16 +221,18 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Blocks in force at `now` (of one target, or all), ordered by address.
+    /// Blocks in force at `now` (of one target, or all), in no particular order.
     pub fn active_blocks(&self, target: Option<BlockTarget>, now: i64) -> Result<Vec<Block>> {
         let sql = format!(
             "SELECT {BLOCK_COLUMNS} FROM blocks
              WHERE ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)
-               AND (?2 IS NULL OR target = ?2)
-             ORDER BY net_first, net_last, target, id"
+               AND (?2 IS NULL OR target = ?2)"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![now, target.map(BlockTarget::as_str)], block_from_row)?;
+        let rows = stmt.query_map(
+            params![now, target.map(BlockTarget::as_str)],
+            block_from_row,
+        )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -274,17 +284,39 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Whether a block of `target` in force at `now` covers all of `network`.
+    pub fn is_covered(&self, network: &IpNet, target: BlockTarget, now: i64) -> Result<bool> {
+        let (first, last) = key_range(network);
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM blocks
+                 WHERE ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?4)
+                   AND target = ?3 AND net_first <= ?1 AND net_last >= ?2)",
+            )?
+            .query_row(
+                params![&first[..], &last[..], target.as_str(), now],
+                |row| row.get(0),
+            )?)
+    }
+
     /// How many blocks of `target` ever covered `network`, and when the latest of them
     /// was created: for escalation, and so the failures behind a block never count twice.
-    pub fn block_history(&self, network: &IpNet, target: BlockTarget) -> Result<(i64, Option<i64>)> {
+    pub fn block_history(
+        &self,
+        network: &IpNet,
+        target: BlockTarget,
+    ) -> Result<(i64, Option<i64>)> {
         let (first, last) = key_range(network);
-        Ok(self.conn.prepare_cached(
-            "SELECT COUNT(*), MAX(created_at) FROM blocks
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*), MAX(created_at) FROM blocks
              WHERE target = ?3 AND net_first <= ?1 AND net_last >= ?2",
-        )?
-        .query_row(params![&first[..], &last[..], target.as_str()], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })?)
+            )?
+            .query_row(params![&first[..], &last[..], target.as_str()], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?)
     }
 
     /// From now on, failures of addresses inside `network` up to `until` do not count.
@@ -331,7 +363,9 @@ impl Store {
                                    WHERE a.ip BETWEEN p.net_first AND p.net_last
                                      AND e.ts <= p.until)",
             )?
-            .query_row(params![&first[..], &last[..], since, until], |row| row.get(0))?)
+            .query_row(params![&first[..], &last[..], since, until], |row| {
+                row.get(0)
+            })?)
     }
 
     /// Adds an allowlist entry; false when it was already there.
@@ -343,7 +377,13 @@ impl Store {
                 "INSERT INTO allowlist (network, net_first, net_last, comment, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (network) DO NOTHING",
             )?
-            .execute(params![network.to_string(), &first[..], &last[..], comment, now])?;
+            .execute(params![
+                network.to_string(),
+                &first[..],
+                &last[..],
+                comment,
+                now
+            ])?;
         Ok(added > 0)
     }
 
@@ -358,9 +398,9 @@ impl Store {
 
     /// The stored allowlist, ordered by address.
     pub fn allowlist(&self) -> Result<Vec<AllowEntry>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT network, comment, created_at FROM allowlist ORDER BY net_first")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT network, comment, created_at FROM allowlist ORDER BY net_first",
+        )?;
         let rows = stmt.query_map([], |row| {
             let network: String = row.get(0)?;
             Ok((network, row.get(1)?, row.get(2)?))
@@ -379,23 +419,60 @@ impl Store {
         Ok(out)
     }
 
-    /// The digest of what was last rendered to `place`.
-    pub fn render_digest(&self, place: &str) -> Result<Option<String>> {
+    /// A cheap signature of the blocks of `target` in force at `now` and of the stored
+    /// allowlist: it changes whenever a block starts, ends or expires, or the allowlist
+    /// changes, without reading every block.
+    pub fn active_signature(&self, target: BlockTarget, now: i64) -> Result<String> {
         Ok(self
             .conn
-            .prepare_cached("SELECT digest FROM renders WHERE place = ?1")?
-            .query_row([place], |row| row.get(0))
+            .prepare_cached(
+                "SELECT (SELECT COUNT(*) || ':' || TOTAL(id) || ':' || IFNULL(MAX(id), 0)
+                         FROM blocks
+                         WHERE ended_at IS NULL AND target = ?1
+                           AND (expires_at IS NULL OR expires_at > ?2))
+                     || '/' ||
+                        (SELECT COUNT(*) || ':' || TOTAL(id) || ':' || IFNULL(MAX(id), 0)
+                         FROM allowlist)",
+            )?
+            .query_row(params![target.as_str(), now], |row| row.get(0))?)
+    }
+
+    /// The digest and state token recorded when `place` was last rendered.
+    pub fn last_render(&self, place: &str) -> Result<Option<(String, Option<String>)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT digest, token FROM renders WHERE place = ?1")?
+            .query_row([place], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?)
     }
 
-    /// Records what was rendered to `place`.
-    pub fn save_render(&self, place: &str, digest: &str, entries: usize, now: i64) -> Result<()> {
+    /// How many entries the last render of `place` wrote.
+    pub fn render_entries(&self, place: &str) -> Result<usize> {
+        let entries: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT entries FROM renders WHERE place = ?1")?
+            .query_row([place], |row| row.get(0))
+            .optional()?;
+        Ok(entries.unwrap_or(0).max(0) as usize)
+    }
+
+    /// Records what was rendered to `place`, and its state token right after.
+    pub fn save_render(
+        &self,
+        place: &str,
+        digest: &str,
+        token: Option<&str>,
+        entries: usize,
+        now: i64,
+    ) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO renders (place, digest, entries, rendered_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (place) DO UPDATE SET digest = ?2, entries = ?3, rendered_at = ?4",
+                "INSERT INTO renders (place, digest, token, entries, rendered_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (place) DO UPDATE
+                 SET digest = ?2, token = ?3, entries = ?4, rendered_at = ?5",
             )?
-            .execute(params![place, digest, entries as i64, now])?;
+            .execute(params![place, digest, token, entries as i64, now])?;
         Ok(())
     }
 
@@ -412,7 +489,12 @@ impl Store {
                 "UPDATE runs SET blocks_created = ?2, blocks_ended = ?3, entries_rendered = ?4
                  WHERE id = ?1",
             )?
-            .execute(params![run_id, created as i64, ended as i64, rendered.map(|n| n as i64)])?;
+            .execute(params![
+                run_id,
+                created as i64,
+                ended as i64,
+                rendered.map(|n| n as i64)
+            ])?;
         Ok(())
     }
 
