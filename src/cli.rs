@@ -308,9 +308,17 @@ pub fn parse_network(text: &str) -> Result<IpNet, String> {
     if let Ok(addr) = text.parse::<std::net::IpAddr>() {
         return Ok(IpNet::from(addr.to_canonical()));
     }
-    let network: IpNet = text
+    let mut network: IpNet = text
         .parse()
         .map_err(|_| format!("{text:?} is not an IP address or CIDR network"))?;
+    // Postfix logs and looks up IPv4-mapped clients as plain IPv4.
+    if let IpNet::V6(v6) = network
+        && v6.prefix_len() >= 96
+        && let Some(v4) = v6.addr().to_ipv4_mapped()
+        && let Ok(mapped) = ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+    {
+        network = IpNet::V4(mapped);
+    }
     if network.trunc() != network {
         return Err(format!(
             "{text} has host bits set; did you mean {}?",

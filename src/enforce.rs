@@ -127,7 +127,7 @@ fn aggregate(
             .map(|(net, _, _)| *net)
             .collect();
         for (outer, members) in policy::aggregates(&blocked, policy, allow) {
-            if covered(&active, &outer, target) {
+            if covered(active, &outer, target) {
                 continue;
             }
             let inside = active
@@ -178,7 +178,7 @@ pub fn wanted_entries(
 /// and drops networks inside another entry.
 pub fn collapse(entries: impl IntoIterator<Item = Entry>) -> Vec<Entry> {
     let mut entries: Vec<Entry> = entries.into_iter().collect();
-    entries.sort_by(|a, b| a.network.cmp(&b.network));
+    entries.sort_by_key(|e| e.network);
     let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
     for entry in entries {
         match kept.last_mut() {

@@ -36,10 +36,7 @@ impl Rig {
         let map = env.path("saslguard_access");
         let reloaded = env.path("reloaded");
         fs::write(&log, "").unwrap();
-        let config = format!(
-            "logs = [{log:?}]\n{extra}\n",
-            log = log.to_str().unwrap()
-        );
+        let config = format!("logs = [{log:?}]\n{extra}\n", log = log.to_str().unwrap());
         fs::write(&env.config, config).unwrap();
         let rig = Rig {
             env,
@@ -93,7 +90,11 @@ impl Rig {
             cmd.arg("--all");
         }
         let output = cmd.output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         serde_json::from_slice::<Value>(&output.stdout)
             .unwrap()
             .as_array()
@@ -148,7 +149,11 @@ fn each_tier_blocks_at_its_threshold_within_its_window() {
     text += &failures(-3 * HOUR, 5, "203.0.113.4"); // 5, but outside the 1h window
     append(&rig.log, &text);
     let summary = rig.run_at(HOUR / 2);
-    assert_eq!(summary["blocks_created"].as_array().unwrap().len(), 3, "{summary}");
+    assert_eq!(
+        summary["blocks_created"].as_array().unwrap().len(),
+        3,
+        "{summary}"
+    );
     assert_eq!(
         rig.blocked(HOUR / 2),
         vec![
@@ -167,7 +172,10 @@ fn each_tier_blocks_at_its_threshold_within_its_window() {
     assert_eq!(block["failures"], 5);
     assert_eq!(block["expires_at"], at(HOUR / 2 + DAY));
     assert_eq!(block["ended_at"], Value::Null);
-    assert!(block["reason"].as_str().unwrap().contains("5 failed"), "{block}");
+    assert!(
+        block["reason"].as_str().unwrap().contains("5 failed"),
+        "{block}"
+    );
 }
 
 #[test]
@@ -184,22 +192,34 @@ fn repeat_offenders_get_escalating_blocks_and_expiry_follows_as_of() {
     // The same old failures do not block again once it expired ...
     rig.run_at(2 * HOUR);
     assert!(rig.blocked(2 * HOUR).is_empty());
-    assert!(rig.map_keys().is_empty(), "expired entries disappear from the map");
+    assert!(
+        rig.map_keys().is_empty(),
+        "expired entries disappear from the map"
+    );
     let history = rig.blocks(2 * HOUR, true);
     assert_eq!(history[0]["end_reason"], "expired");
     assert_eq!(history[0]["ended_at"], at(10 + HOUR));
     // ... new ones do, three times longer; and the next time 9 h; then capped at 5 d.
     append(&rig.log, &failures(3 * HOUR, 3, "198.51.100.7"));
     rig.run_at(3 * HOUR + 10);
-    assert_eq!(rig.blocks(3 * HOUR + 10, false)[0]["expires_at"], at(3 * HOUR + 10 + 3 * HOUR));
+    assert_eq!(
+        rig.blocks(3 * HOUR + 10, false)[0]["expires_at"],
+        at(3 * HOUR + 10 + 3 * HOUR)
+    );
     append(&rig.log, &failures(7 * HOUR, 3, "198.51.100.7"));
     rig.run_at(7 * HOUR + 10);
-    assert_eq!(rig.blocks(7 * HOUR + 10, false)[0]["expires_at"], at(7 * HOUR + 10 + 9 * HOUR));
+    assert_eq!(
+        rig.blocks(7 * HOUR + 10, false)[0]["expires_at"],
+        at(7 * HOUR + 10 + 9 * HOUR)
+    );
     append(&rig.log, &failures(17 * HOUR, 3, "198.51.100.7"));
     append(&rig.log, &failures(17 * HOUR + 100, 3, "198.51.100.8"));
     rig.run_at(17 * HOUR + 200);
     let blocks = rig.blocks(17 * HOUR + 200, false);
-    let seven = blocks.iter().find(|b| b["network"] == "198.51.100.7/32").unwrap();
+    let seven = blocks
+        .iter()
+        .find(|b| b["network"] == "198.51.100.7/32")
+        .unwrap();
     assert_eq!(seven["expires_at"], at(17 * HOUR + 200 + 27 * HOUR));
     // `expire` ends blocks whose time is over at --as-of, and only those.
     rig.env
@@ -227,10 +247,19 @@ fn many_blocked_addresses_in_one_network_block_the_network() {
     append(&rig.log, &text);
     rig.run_at(HOUR);
     let blocked = rig.blocked(HOUR);
-    assert!(blocked.contains(&pair("203.0.113.0/24", "postfix")), "{blocked:?}");
-    assert!(!blocked.contains(&pair("198.51.100.0/24", "postfix")), "only 2 there");
+    assert!(
+        blocked.contains(&pair("203.0.113.0/24", "postfix")),
+        "{blocked:?}"
+    );
+    assert!(
+        !blocked.contains(&pair("198.51.100.0/24", "postfix")),
+        "only 2 there"
+    );
     // The map holds the network instead of its addresses.
-    assert_eq!(rig.map_keys(), ["198.51.100.1", "198.51.100.2", "203.0.113.0/24"]);
+    assert_eq!(
+        rig.map_keys(),
+        ["198.51.100.1", "198.51.100.2", "203.0.113.0/24"]
+    );
 }
 
 #[test]
@@ -244,7 +273,10 @@ fn ipv6_offenders_are_counted_and_blocked_per_64() {
         &(failures(0, 2, "2001:db8:5:6::1") + &failures(5, 2, "2001:db8:5:6:ffff::2")),
     );
     rig.run_at(HOUR);
-    assert_eq!(rig.blocked(HOUR), vec![pair("2001:db8:5:6::/64", "postfix")]);
+    assert_eq!(
+        rig.blocked(HOUR),
+        vec![pair("2001:db8:5:6::/64", "postfix")]
+    );
     assert_eq!(rig.map_keys(), ["2001:db8:5:6::/64"]);
 }
 
@@ -257,19 +289,28 @@ fn the_allowlist_wins_over_every_block_path() {
          [allow]\nloopback = false\nnetworks = [\"192.0.2.0/28\"]\n",
     );
     // Policy: an allowed address is never blocked, nor a network holding one.
-    let text = failures(0, 5, "192.0.2.5") + &failures(0, 5, "192.0.2.200") + &failures(0, 5, "192.0.2.201");
+    let text = failures(0, 5, "192.0.2.5")
+        + &failures(0, 5, "192.0.2.200")
+        + &failures(0, 5, "192.0.2.201");
     append(&rig.log, &text);
     rig.run_at(HOUR);
     assert_eq!(
         rig.blocked(HOUR),
-        vec![pair("192.0.2.200/32", "postfix"), pair("192.0.2.201/32", "postfix")],
+        vec![
+            pair("192.0.2.200/32", "postfix"),
+            pair("192.0.2.201/32", "postfix")
+        ],
         "no block of 192.0.2.5 nor of 192.0.2.0/24, which holds it"
     );
     // By hand: refused, for an allowed address and for a network holding one.
     for target in ["192.0.2.5", "192.0.2.0/24", "2001:db8::/32"] {
         let allow_v6 = target.contains(':');
         if allow_v6 {
-            rig.env.cmd().args(["allow", "add", "2001:db8::1"]).assert().success();
+            rig.env
+                .cmd()
+                .args(["allow", "add", "2001:db8::1"])
+                .assert()
+                .success();
         }
         let output = rig.env.cmd().args(["block", target]).output().unwrap();
         assert_eq!(output.status.code(), Some(1), "{target}");
@@ -282,10 +323,21 @@ fn the_allowlist_wins_over_every_block_path() {
     // Adding an allow entry ends the active blocks it covers.
     rig.env
         .cmd()
-        .args(["allow", "add", "192.0.2.200", "--comment", "customer", "--as-of", &at(HOUR + 1)])
+        .args([
+            "allow",
+            "add",
+            "192.0.2.200",
+            "--comment",
+            "customer",
+            "--as-of",
+            &at(HOUR + 1),
+        ])
         .assert()
         .success();
-    assert_eq!(rig.blocked(HOUR + 1), vec![pair("192.0.2.201/32", "postfix")]);
+    assert_eq!(
+        rig.blocked(HOUR + 1),
+        vec![pair("192.0.2.201/32", "postfix")]
+    );
     let ended = rig
         .blocks(HOUR + 1, true)
         .into_iter()
@@ -295,10 +347,23 @@ fn the_allowlist_wins_over_every_block_path() {
     rig.run_at(HOUR + 2);
     assert_eq!(rig.map_keys(), ["192.0.2.201"]);
     // The list shows config and stored entries.
-    let output = rig.env.cmd().args(["allow", "list", "--format", "json"]).output().unwrap();
+    let output = rig
+        .env
+        .cmd()
+        .args(["allow", "list", "--format", "json"])
+        .output()
+        .unwrap();
     let list: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let networks: Vec<&str> = list.as_array().unwrap().iter().map(|e| e["network"].as_str().unwrap()).collect();
-    assert_eq!(networks, ["192.0.2.0/28", "192.0.2.200/32", "2001:db8::1/128"]);
+    let networks: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["network"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        networks,
+        ["192.0.2.0/28", "192.0.2.200/32", "2001:db8::1/128"]
+    );
 }
 
 #[test]
@@ -316,7 +381,10 @@ fn unblock_is_not_undone_by_the_next_run_but_new_failures_count() {
         .assert()
         .success();
     rig.run_at(HOUR + 2);
-    assert!(rig.blocked(HOUR + 2).is_empty(), "the old failures no longer count");
+    assert!(
+        rig.blocked(HOUR + 2).is_empty(),
+        "the old failures no longer count"
+    );
     assert!(rig.map_keys().is_empty());
     let history = rig.blocks(HOUR + 2, true);
     assert_eq!(history[0]["end_reason"], "unblocked");
@@ -327,7 +395,10 @@ fn unblock_is_not_undone_by_the_next_run_but_new_failures_count() {
     assert!(rig.blocked(2 * HOUR + 10).is_empty());
     append(&rig.log, &failures(2 * HOUR + 5, 1, "203.0.113.50"));
     rig.run_at(2 * HOUR + 20);
-    assert_eq!(rig.blocked(2 * HOUR + 20), vec![pair("203.0.113.50/32", "postfix")]);
+    assert_eq!(
+        rig.blocked(2 * HOUR + 20),
+        vec![pair("203.0.113.50/32", "postfix")]
+    );
 }
 
 #[test]
@@ -353,40 +424,87 @@ fn manual_blocks_have_a_duration_or_are_permanent_and_target_one_or_both() {
     let rig = Rig::new("");
     rig.env
         .cmd()
-        .args(["block", "203.0.113.9", "--for", "2h", "--reason", "seen in abuse report", "--as-of", &at(0)])
+        .args([
+            "block",
+            "203.0.113.9",
+            "--for",
+            "2h",
+            "--reason",
+            "seen in abuse report",
+            "--as-of",
+            &at(0),
+        ])
         .assert()
         .success();
     rig.env
         .cmd()
-        .args(["block", "2001:db8:77::/48", "--permanent", "--target", "firewall", "--as-of", &at(0)])
+        .args([
+            "block",
+            "2001:db8:77::/48",
+            "--permanent",
+            "--target",
+            "firewall",
+            "--as-of",
+            &at(0),
+        ])
         .assert()
         .success();
     let blocks = rig.blocks(1, false);
-    let nine: Vec<&Value> = blocks.iter().filter(|b| b["network"] == "203.0.113.9/32").collect();
+    let nine: Vec<&Value> = blocks
+        .iter()
+        .filter(|b| b["network"] == "203.0.113.9/32")
+        .collect();
     assert_eq!(nine.len(), 2, "both targets");
     assert_eq!(nine[0]["origin"], "manual");
     assert_eq!(nine[0]["reason"], "seen in abuse report");
     assert_eq!(nine[0]["expires_at"], at(2 * HOUR));
-    let v6 = blocks.iter().find(|b| b["network"] == "2001:db8:77::/48").unwrap();
+    let v6 = blocks
+        .iter()
+        .find(|b| b["network"] == "2001:db8:77::/48")
+        .unwrap();
     assert_eq!(v6["expires_at"], Value::Null);
     assert_eq!(v6["target"], "firewall");
-    for key in ["network", "target", "origin", "reason", "created_at", "expires_at", "ended_at", "end_reason"] {
+    for key in [
+        "network",
+        "target",
+        "origin",
+        "reason",
+        "created_at",
+        "expires_at",
+        "ended_at",
+        "end_reason",
+    ] {
         assert!(v6.get(key).is_some(), "{key} missing");
     }
-    assert_eq!(rig.blocked(3 * HOUR), vec![pair("2001:db8:77::/48", "firewall")]);
+    assert_eq!(
+        rig.blocked(3 * HOUR),
+        vec![pair("2001:db8:77::/48", "firewall")]
+    );
 }
 
 #[test]
 fn rendering_twice_changes_no_byte_no_mtime_and_reloads_once() {
     let rig = Rig::new("");
-    rig.env.cmd().args(["block", "203.0.113.9", "--as-of", &at(0)]).assert().success();
-    rig.env.cmd().args(["render", "--as-of", &at(1)]).assert().success();
+    rig.env
+        .cmd()
+        .args(["block", "203.0.113.9", "--as-of", &at(0)])
+        .assert()
+        .success();
+    rig.env
+        .cmd()
+        .args(["render", "--as-of", &at(1)])
+        .assert()
+        .success();
     assert!(rig.reloaded.exists(), "the reload command ran");
     let bytes = fs::read(&rig.map).unwrap();
     let mtime = fs::metadata(&rig.map).unwrap().modified().unwrap();
     fs::remove_file(&rig.reloaded).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
-    rig.env.cmd().args(["render", "--as-of", &at(2)]).assert().success();
+    rig.env
+        .cmd()
+        .args(["render", "--as-of", &at(2)])
+        .assert()
+        .success();
     rig.run_at(3);
     assert_eq!(fs::read(&rig.map).unwrap(), bytes);
     assert_eq!(fs::metadata(&rig.map).unwrap().modified().unwrap(), mtime);
@@ -399,21 +517,42 @@ fn dry_runs_change_nothing() {
     rig.set_sections(
         "[[policy.tier]]\ntarget = \"postfix\"\nthreshold = 2\nwindow = \"1d\"\nduration = \"1d\"\n",
     );
-    rig.env.cmd().args(["block", "203.0.113.9", "--as-of", &at(0)]).assert().success();
+    rig.env
+        .cmd()
+        .args(["block", "203.0.113.9", "--as-of", &at(0)])
+        .assert()
+        .success();
     append(&rig.log, &failures(0, 3, "198.51.100.3"));
     rig.env.ingest(&[&rig.log]);
-    let output = rig.env.cmd().args(["run", "--dry-run", "--as-of", &at(10)]).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = rig
+        .env
+        .cmd()
+        .args(["run", "--dry-run", "--as-of", &at(10)])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("would block 198.51.100.3/32"), "{text}");
-    let output = rig.env.cmd().args(["render", "--dry-run", "--as-of", &at(10)]).output().unwrap();
+    let output = rig
+        .env
+        .cmd()
+        .args(["render", "--dry-run", "--as-of", &at(10)])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("+ 203.0.113.9/32"), "{text}");
     assert!(!rig.map.exists(), "nothing rendered");
     assert!(!rig.reloaded.exists());
     assert_eq!(
         rig.blocked(10),
-        vec![pair("203.0.113.9/32", "firewall"), pair("203.0.113.9/32", "postfix")],
+        vec![
+            pair("203.0.113.9/32", "firewall"),
+            pair("203.0.113.9/32", "postfix")
+        ],
         "only the manual block: the policy's would-be block was not stored"
     );
 }
@@ -421,8 +560,16 @@ fn dry_runs_change_nothing() {
 #[test]
 fn too_many_entries_trip_the_safety_valve_and_nothing_is_rendered() {
     let rig = Rig::new("");
-    rig.env.cmd().args(["block", "203.0.113.1", "--as-of", &at(0)]).assert().success();
-    rig.env.cmd().args(["render", "--as-of", &at(1)]).assert().success();
+    rig.env
+        .cmd()
+        .args(["block", "203.0.113.1", "--as-of", &at(0)])
+        .assert()
+        .success();
+    rig.env
+        .cmd()
+        .args(["render", "--as-of", &at(1)])
+        .assert()
+        .success();
     let before = fs::read(&rig.map).unwrap();
     rig.set_sections(&format!(
         "[postfix]\nmap = {:?}\nmax_entries = 2\nreload_command = []\n",
@@ -435,7 +582,12 @@ fn too_many_entries_trip_the_safety_valve_and_nothing_is_rendered() {
             .assert()
             .success();
     }
-    let output = rig.env.cmd().args(["run", "--as-of", &at(3)]).output().unwrap();
+    let output = rig
+        .env
+        .cmd()
+        .args(["run", "--as-of", &at(3)])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("max_entries"), "{stderr}");
@@ -445,8 +597,16 @@ fn too_many_entries_trip_the_safety_valve_and_nothing_is_rendered() {
 #[test]
 fn status_shows_drift_and_run_repairs_it() {
     let rig = Rig::new("");
-    rig.env.cmd().args(["block", "203.0.113.1", "--as-of", &at(0)]).assert().success();
-    rig.env.cmd().args(["block", "203.0.113.2", "--as-of", &at(0)]).assert().success();
+    rig.env
+        .cmd()
+        .args(["block", "203.0.113.1", "--as-of", &at(0)])
+        .assert()
+        .success();
+    rig.env
+        .cmd()
+        .args(["block", "203.0.113.2", "--as-of", &at(0)])
+        .assert()
+        .success();
     rig.run_at(1);
     let status = |seconds| -> Value {
         let output = rig
@@ -455,7 +615,11 @@ fn status_shows_drift_and_run_repairs_it() {
             .args(["status", "--format", "json", "--as-of", &at(seconds)])
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         serde_json::from_slice(&output.stdout).unwrap()
     };
     assert_eq!(status(2)["places"][0]["in_sync"], true);
@@ -470,8 +634,14 @@ fn status_shows_drift_and_run_repairs_it() {
     fs::write(&rig.map, edited).unwrap();
     let drift = status(3);
     assert_eq!(drift["places"][0]["in_sync"], false);
-    assert_eq!(drift["places"][0]["missing"], serde_json::json!(["203.0.113.2/32"]));
-    assert_eq!(drift["places"][0]["unexpected"], serde_json::json!(["198.51.100.99/32"]));
+    assert_eq!(
+        drift["places"][0]["missing"],
+        serde_json::json!(["203.0.113.2/32"])
+    );
+    assert_eq!(
+        drift["places"][0]["unexpected"],
+        serde_json::json!(["198.51.100.99/32"])
+    );
     rig.run_at(4);
     assert_eq!(status(5)["places"][0]["in_sync"], true);
     assert_eq!(rig.map_keys(), ["203.0.113.1", "203.0.113.2"]);
@@ -483,8 +653,16 @@ fn bad_input_is_a_clear_error_that_changes_nothing() {
     for (args, code, needle) in [
         (vec!["block", "999.1.2.3"], 2, "999.1.2.3"),
         (vec!["block", "203.0.113.0/33"], 2, "203.0.113.0/33"),
-        (vec!["block", "203.0.113.7/24"], 2, "did you mean 203.0.113.0/24"),
-        (vec!["block", "203.0.113.7", "--for", "7 fortnights"], 2, "7 fortnights"),
+        (
+            vec!["block", "203.0.113.7/24"],
+            2,
+            "did you mean 203.0.113.0/24",
+        ),
+        (
+            vec!["block", "203.0.113.7", "--for", "7 fortnights"],
+            2,
+            "7 fortnights",
+        ),
         (vec!["unblock", "not-an-address"], 2, "not-an-address"),
         (vec!["block", "0.0.0.0/0"], 1, "refusing"),
     ] {
@@ -501,16 +679,32 @@ fn bad_input_is_a_clear_error_that_changes_nothing() {
         rig.env.path("no/such/dir/access").to_str().unwrap(),
         rig.reloaded.to_str().unwrap()
     ));
-    rig.env.cmd().args(["block", "203.0.113.7", "--as-of", &at(0)]).assert().success();
-    let output = rig.env.cmd().args(["render", "--as-of", &at(1)]).output().unwrap();
+    rig.env
+        .cmd()
+        .args(["block", "203.0.113.7", "--as-of", &at(0)])
+        .assert()
+        .success();
+    let output = rig
+        .env
+        .cmd()
+        .args(["render", "--as-of", &at(1)])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no/such/dir"));
     assert!(!rig.reloaded.exists());
 
     // A config with an unknown duration names the file.
-    fs::write(&rig.env.config, "[policy]\nmax_duration = \"forever-ish\"\n").unwrap();
+    fs::write(
+        &rig.env.config,
+        "[policy]\nmax_duration = \"forever-ish\"\n",
+    )
+    .unwrap();
     let output = rig.env.cmd().args(["blocks"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("saslguard.toml") && stderr.contains("forever-ish"), "{stderr}");
+    assert!(
+        stderr.contains("saslguard.toml") && stderr.contains("forever-ish"),
+        "{stderr}"
+    );
 }

@@ -68,7 +68,12 @@ fn render(env: &Env) -> std::process::Output {
 fn cidr_maps_hold_hosts_networks_and_ipv6_sorted() {
     let env = Env::new();
     let map = configure(&env, "cidr", "");
-    for network in ["203.0.113.7", "2001:db8:1::/64", "198.51.100.0/24", "2001:db8::5"] {
+    for network in [
+        "203.0.113.7",
+        "2001:db8:1::/64",
+        "198.51.100.0/24",
+        "2001:db8::5",
+    ] {
         block(&env, network);
     }
     assert!(render(&env).status.success());
@@ -86,7 +91,12 @@ fn cidr_maps_hold_hosts_networks_and_ipv6_sorted() {
 fn texthash_maps_use_octet_truncated_keys() {
     let env = Env::new();
     let map = configure(&env, "texthash", "reject_text = \"421 4.7.0 Go away\"\n");
-    for network in ["203.0.113.7", "198.51.100.0/24", "10.0.0.0/8", "2001:db8::5"] {
+    for network in [
+        "203.0.113.7",
+        "198.51.100.0/24",
+        "10.0.0.0/8",
+        "2001:db8::5",
+    ] {
         block(&env, network);
     }
     assert!(render(&env).status.success());
@@ -106,7 +116,10 @@ fn networks_off_octet_boundaries_are_refused_for_texthash_and_hash() {
     let output = render(&env);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("203.0.112.0/20") && stderr.contains("cidr"), "{stderr}");
+    assert!(
+        stderr.contains("203.0.112.0/20") && stderr.contains("cidr"),
+        "{stderr}"
+    );
     assert!(!map.exists());
 }
 
@@ -147,9 +160,17 @@ fn hash_and_lmdb_maps_answer_postmap_queries() {
             block(&env, network);
         }
         let output = render(&env);
-        assert!(output.status.success(), "{map_type}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{map_type}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         for key in ["203.0.113.7", "198.51.100", "2001:db8::5"] {
-            assert_eq!(postmap_query(&env, map_type, &map, key).as_deref(), Some(REJECT), "{map_type} {key}");
+            assert_eq!(
+                postmap_query(&env, map_type, &map, key).as_deref(),
+                Some(REJECT),
+                "{map_type} {key}"
+            );
         }
         assert_eq!(postmap_query(&env, map_type, &map, "203.0.113.8"), None);
         // Rendering again changes neither file.
@@ -165,7 +186,10 @@ fn hash_and_lmdb_maps_answer_postmap_queries() {
         assert!(render(&env).status.success());
         assert_eq!(mtimes(), before, "{map_type}: unchanged map rewritten");
         // Unblocking removes the key.
-        env.cmd().args(["unblock", "203.0.113.7"]).assert().success();
+        env.cmd()
+            .args(["unblock", "203.0.113.7"])
+            .assert()
+            .success();
         assert!(render(&env).status.success());
         assert_eq!(postmap_query(&env, map_type, &map, "203.0.113.7"), None);
     }
@@ -174,7 +198,11 @@ fn hash_and_lmdb_maps_answer_postmap_queries() {
 #[test]
 fn a_missing_postmap_is_a_clear_error_and_the_old_map_stays() {
     let env = Env::new();
-    let map = configure(&env, "hash", "postmap_command = \"saslguard-no-such-postmap\"\n");
+    let map = configure(
+        &env,
+        "hash",
+        "postmap_command = \"saslguard-no-such-postmap\"\n",
+    );
     block(&env, "203.0.113.7");
     let output = render(&env);
     assert_eq!(output.status.code(), Some(1));

@@ -173,7 +173,7 @@ pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
         store.all_blocks()?
     } else {
         let mut active = store.active_blocks(None, now)?;
-        active.sort_by(|a, b| (a.network, a.target, a.id).cmp(&(b.network, b.target, b.id)));
+        active.sort_by_key(|b| (b.network, b.target, b.id));
         active
     };
     let views: Vec<BlockView> = blocks.iter().map(|b| BlockView::new(b, now)).collect();

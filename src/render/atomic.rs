@@ -119,6 +119,9 @@ mod tests {
     #[test]
     fn a_bare_file_name_lives_in_the_current_directory() {
         assert_eq!(parent_dir(Path::new("map")), PathBuf::from("."));
-        assert_eq!(parent_dir(Path::new("/etc/postfix/m")), PathBuf::from("/etc/postfix"));
+        assert_eq!(
+            parent_dir(Path::new("/etc/postfix/m")),
+            PathBuf::from("/etc/postfix")
+        );
     }
 }
