@@ -59,7 +59,8 @@ impl Span {
             return Ok(Span::Permanent);
         }
         let duration = crate::cli::parse_duration(text)?;
-        let seconds = i64::try_from(duration.as_secs()).map_err(|_| format!("{text:?} is too long"))?;
+        let seconds =
+            i64::try_from(duration.as_secs()).map_err(|_| format!("{text:?} is too long"))?;
         if seconds == 0 {
             return Err(format!("{text:?} is empty"));
         }
@@ -335,7 +336,11 @@ impl Config {
         }
         let p = &self.policy;
         if !(p.escalation.is_finite() && p.escalation >= 1.0) {
-            bail!("{}: policy.escalation must be at least 1.0, not {}", origin.display(), p.escalation);
+            bail!(
+                "{}: policy.escalation must be at least 1.0, not {}",
+                origin.display(),
+                p.escalation
+            );
         }
         for (name, value, max) in [
             ("policy.ipv6_prefix", p.ipv6_prefix, 128),
@@ -343,19 +348,33 @@ impl Config {
             ("policy.aggregate_ipv6_prefix", p.aggregate_ipv6_prefix, 128),
         ] {
             if !(8..=max).contains(&value) {
-                bail!("{}: {name} must be 8..={max}, not {value}", origin.display());
+                bail!(
+                    "{}: {name} must be 8..={max}, not {value}",
+                    origin.display()
+                );
             }
         }
         for (index, tier) in p.tiers.iter().enumerate() {
             if tier.threshold == 0 {
-                bail!("{}: policy.tier {} has threshold 0", origin.display(), index + 1);
+                bail!(
+                    "{}: policy.tier {} has threshold 0",
+                    origin.display(),
+                    index + 1
+                );
             }
             if tier.window == Span::Permanent {
-                bail!("{}: policy.tier {}: window cannot be permanent", origin.display(), index + 1);
+                bail!(
+                    "{}: policy.tier {}: window cannot be permanent",
+                    origin.display(),
+                    index + 1
+                );
             }
         }
         if self.postfix.reject_text.contains('\n') || self.postfix.reject_text.trim().is_empty() {
-            bail!("{}: postfix.reject_text must be one non-empty line", origin.display());
+            bail!(
+                "{}: postfix.reject_text must be one non-empty line",
+                origin.display()
+            );
         }
         if let Some(zone) = &self.timezone {
             validate_zone(zone).with_context(|| format!("{}: timezone", origin.display()))?;

@@ -21,7 +21,10 @@ impl Allowlist {
     pub fn new(config: &AllowConfig, stored: impl IntoIterator<Item = IpNet>) -> Allowlist {
         let mut networks: Vec<IpNet> = config.networks.iter().map(IpNet::trunc).collect();
         if config.loopback {
-            networks.push(IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8)));
+            networks.push(IpNet::V4(Ipv4Net::new_assert(
+                Ipv4Addr::new(127, 0, 0, 0),
+                8,
+            )));
             networks.push(IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128)));
         }
         networks.extend(stored);
@@ -82,19 +85,23 @@ pub fn block_seconds(duration: Span, earlier_blocks: i64, policy: &PolicyConfig)
 /// Networks to block as a whole: every aggregate network (IPv4 `/aggregate_ipv4_prefix`,
 /// IPv6 `/aggregate_ipv6_prefix`) holding at least `aggregate_min` distinct blocked
 /// networks, unless it holds an allowlisted address. Returns each with how many it holds.
-pub fn aggregates(blocked: &[IpNet], policy: &PolicyConfig, allow: &Allowlist) -> Vec<(IpNet, usize)> {
+pub fn aggregates(
+    blocked: &[IpNet],
+    policy: &PolicyConfig,
+    allow: &Allowlist,
+) -> Vec<(IpNet, usize)> {
     if policy.aggregate_min == 0 {
         return Vec::new();
     }
     let mut members: BTreeMap<IpNet, usize> = BTreeMap::new();
     for network in blocked {
         let outer = match network {
-            IpNet::V4(v4) if v4.prefix_len() > policy.aggregate_ipv4_prefix => IpNet::V4(
-                Ipv4Net::new_assert(v4.network(), policy.aggregate_ipv4_prefix).trunc(),
-            ),
-            IpNet::V6(v6) if v6.prefix_len() > policy.aggregate_ipv6_prefix => IpNet::V6(
-                Ipv6Net::new_assert(v6.network(), policy.aggregate_ipv6_prefix).trunc(),
-            ),
+            IpNet::V4(v4) if v4.prefix_len() > policy.aggregate_ipv4_prefix => {
+                IpNet::V4(Ipv4Net::new_assert(v4.network(), policy.aggregate_ipv4_prefix).trunc())
+            }
+            IpNet::V6(v6) if v6.prefix_len() > policy.aggregate_ipv6_prefix => {
+                IpNet::V6(Ipv6Net::new_assert(v6.network(), policy.aggregate_ipv6_prefix).trunc())
+            }
             _ => continue,
         };
         *members.entry(outer).or_default() += 1;
@@ -141,8 +148,14 @@ mod tests {
             },
             [net("198.51.100.0/24")],
         );
-        assert!(allow.overlapping(&net("192.0.2.0/24")).is_some(), "contains an allowed host");
-        assert!(allow.overlapping(&net("198.51.100.7/32")).is_some(), "inside an allowed net");
+        assert!(
+            allow.overlapping(&net("192.0.2.0/24")).is_some(),
+            "contains an allowed host"
+        );
+        assert!(
+            allow.overlapping(&net("198.51.100.7/32")).is_some(),
+            "inside an allowed net"
+        );
         assert!(allow.overlapping(&net("192.0.2.6/32")).is_none());
     }
 
@@ -211,6 +224,9 @@ mod tests {
             vec![(net("203.0.113.0/24"), 3)],
             "198.51.100.0/24 holds an allowed address; 192.0.2.0/24 has too few"
         );
-        assert!(aggregates(&blocked, &policy(), &allow).is_empty(), "off by default");
+        assert!(
+            aggregates(&blocked, &policy(), &allow).is_empty(),
+            "off by default"
+        );
     }
 }
