@@ -23,6 +23,9 @@ pub struct Config {
     /// Log files `ingest` reads when no path is given.
     #[serde(default = "default_logs")]
     pub logs: Vec<PathBuf>,
+    /// The database, unless `--db` or `SASLGUARD_DB` names one.
+    #[serde(default = "default_database")]
+    pub database: PathBuf,
     /// Time zone name for year-less syslog stamps; `None` uses `TZ` or the system zone.
     #[serde(default)]
     pub timezone: Option<String>,
@@ -256,6 +259,10 @@ fn default_logs() -> Vec<PathBuf> {
     vec![PathBuf::from("/var/log/maillog")]
 }
 
+fn default_database() -> PathBuf {
+    PathBuf::from(DEFAULT_DB_PATH)
+}
+
 fn default_ipv4_prefix() -> u8 {
     24
 }
@@ -277,6 +284,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             logs: default_logs(),
+            database: default_database(),
             timezone: None,
             networks: Networks::default(),
             postfix: PostfixConfig::default(),
@@ -294,9 +302,14 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("{}: {}", origin.display(), e.to_string().trim_end()))?;
         config.validate(origin)?;
         let base = origin.parent().unwrap_or(Path::new(""));
-        for log in &mut config.logs {
-            if log.is_relative() && log.as_os_str() != "-" {
-                *log = base.join(&*log);
+        let paths = config
+            .logs
+            .iter_mut()
+            .filter(|log| log.as_os_str() != "-")
+            .chain([&mut config.database, &mut config.postfix.map]);
+        for path in paths {
+            if path.is_relative() {
+                *path = base.join(&*path);
             }
         }
         Ok(config)

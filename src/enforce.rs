@@ -197,12 +197,20 @@ pub fn collapse(entries: impl IntoIterator<Item = Entry>) -> Vec<Entry> {
 
 /// Where blocks of each target are rendered, per the config.
 pub fn places(config: &Config) -> Vec<(BlockTarget, Box<dyn Target>)> {
-    let places: Vec<(BlockTarget, Box<dyn Target>)> = vec![(
+    let mut places: Vec<(BlockTarget, Box<dyn Target>)> = vec![(
         BlockTarget::Postfix,
         Box::new(render::postfix::PostfixMap::new(&config.postfix)),
     )];
-    // WIRING PENDING: firewall renderers are being written.
-    let _ = (&config.firewall.backend, Backend::None);
+    let firewall = &config.firewall;
+    let backend: Option<Box<dyn Target>> = match firewall.backend {
+        Backend::Nftables => Some(Box::new(render::nftables::Nftables::new(firewall))),
+        Backend::Ipset => Some(Box::new(render::ipset::Ipset::new(firewall))),
+        Backend::Iptables => Some(Box::new(render::iptables::Iptables::new(firewall))),
+        Backend::None => None,
+    };
+    if let Some(backend) = backend {
+        places.push((BlockTarget::Firewall, backend));
+    }
     places
 }
 

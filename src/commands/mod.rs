@@ -39,10 +39,7 @@ impl Context {
             config::validate_zone(&zone).context("the TZ environment variable")?;
         }
         Ok(Context {
-            db_path: cli
-                .db
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB_PATH)),
+            db_path: cli.db.clone().unwrap_or_else(|| config.database.clone()),
             clock: Clock::new(cli.as_of),
             config,
         })

@@ -122,16 +122,25 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
             rendered_somewhere = true;
             let wanted = enforce::wanted_entries(&store, target, &allow, now)?;
             let wanted_set: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
+            // Entries first; then the place's own check, which also sees missing rules
+            // or changed settings (a flushed INPUT chain leaves ipset's sets intact).
             let (diff, error) = match place.current() {
                 Ok(current) => (Diff::between(&current, &wanted_set), None),
                 Err(e) => (Diff::default(), Some(format!("{e:#}"))),
+            };
+            let (settled, error) = match (error, diff.is_empty()) {
+                (None, true) => match place.in_sync(&wanted) {
+                    Ok(settled) => (settled, None),
+                    Err(e) => (false, Some(format!("{e:#}"))),
+                },
+                (error, _) => (false, error),
             };
             status.places.push(PlaceStatus {
                 target,
                 place: place.name(),
                 active_blocks: active,
                 wanted_entries: wanted.len(),
-                in_sync: error.is_none() && diff.is_empty(),
+                in_sync: settled,
                 missing: diff.added,
                 unexpected: diff.removed,
                 error,
@@ -149,6 +158,11 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
                 let state = match &p.error {
                     Some(e) => format!("cannot read: {e}"),
                     None if p.in_sync => "in sync".to_string(),
+                    None if p.missing.is_empty() && p.unexpected.is_empty() => {
+                        "DRIFT: the entries match, but rules or settings differ; \
+                         `saslguard run` repairs it"
+                            .to_string()
+                    }
                     None => format!(
                         "DRIFT: {} missing{}, {} unexpected{}; `saslguard run` repairs it",
                         p.missing.len(),

@@ -17,7 +17,11 @@ pub struct Output {
 
 /// Runs `program` with `args`, feeding `stdin` if given; fails (with its stderr) unless it
 /// exits 0. A missing program is reported as such.
-pub fn run<S: AsRef<OsStr>>(program: &str, args: &[S], stdin: Option<&[u8]>) -> anyhow::Result<Output> {
+pub fn run<S: AsRef<OsStr>>(
+    program: &str,
+    args: &[S],
+    stdin: Option<&[u8]>,
+) -> anyhow::Result<Output> {
     let output = run_status(program, args, stdin)?;
     match output {
         (true, out) => Ok(out),
@@ -38,7 +42,11 @@ pub fn run_status<S: AsRef<OsStr>>(
 ) -> anyhow::Result<(bool, Output)> {
     let mut child = Command::new(program)
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -78,7 +86,11 @@ fn describe<S: AsRef<OsStr>>(program: &str, args: &[S]) -> String {
 }
 
 fn first_lines(stderr: &str, stdout: &str) -> String {
-    let text = if stderr.trim().is_empty() { stdout } else { stderr };
+    let text = if stderr.trim().is_empty() {
+        stdout
+    } else {
+        stderr
+    };
     let lines: Vec<&str> = text.trim().lines().take(5).collect();
     if lines.is_empty() {
         "no output".to_string()

@@ -1,1 +1,525 @@
-//! TODO: nftables target (being written).
+//! The `nftables` firewall target: a table of saslguard's own, `inet NAME`, with two
+//! interval sets (`v4`, `v6`) and one input chain dropping their members' traffic.
+//!
+//! Every render is one `nft -f -` transaction that declares the table, deletes it and
+//! declares it again in full (`table inet NAME {}` / `delete table inet NAME` /
+//! `table inet NAME { ... }`): atomic (the kernel applies all of it or nothing, packets
+//! never see a half-written set), idempotent, and it works whether or not the table
+//! existed. Nothing outside the table is touched.
+//!
+//! The sets have `flags interval, timeout`: networks of any prefix length, and per
+//! element a `timeout` of the remaining block time, so the kernel lifts expired blocks
+//! even when saslguard stops running; permanent blocks have no timeout. (Verified with
+//! nft 1.0.6 on Linux 6.x: intervals and timeouts combine. nft rejects timeouts from
+//! 100000000s up, so timeouts are capped at [`MAX_TIMEOUT_SECS`]; such an entry drops
+//! out of the kernel after 1000 days and the next render puts it back.)
+//!
+//! Each element also carries `comment "until=UNIX"` (its `expires_at`), so whether the
+//! kernel holds what is wanted can be decided without a clock and despite the remaining
+//! times shrinking: same networks with the same ends is in sync, and a changed end (a
+//! block extended) re-renders. The rules carry a comment naming the rendered layout and
+//! ports, so a changed `firewall.ports` re-renders too.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use anyhow::{Context, bail};
+use ipnet::IpNet;
+use serde_json::Value;
+
+use super::iptables::{Exec, Family, check_count, check_name, normalized_ports, port_list};
+use super::{Diff, Entry, Target};
+use crate::config::FirewallConfig;
+
+/// Longest element timeout rendered, in seconds (1000 days): nft 1.0.6 refuses
+/// `timeout 100000000s` ("value too large").
+pub const MAX_TIMEOUT_SECS: i64 = 1000 * 86_400;
+
+/// Version of the rendered layout, in the rule comments: a new layout re-renders.
+const LAYOUT: &str = "saslguard/1";
+
+/// Renders blocks into the nftables table `inet NAME`.
+#[derive(Debug, Clone)]
+pub struct Nftables {
+    name: String,
+    ports: Vec<u16>,
+    max_entries: usize,
+    exec: Exec,
+    nft: String,
+}
+
+/// saslguard's table as the kernel holds it.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Table {
+    /// Each set element with its comment.
+    elements: BTreeMap<IpNet, Option<String>>,
+    /// Whether sets `v4` and `v6` exist with the right type and flags.
+    sets_ok: bool,
+    /// (chain, comment) of every rule, in order.
+    rules: Vec<(String, String)>,
+}
+
+impl Nftables {
+    /// A target for the table `inet config.name`, dropping TCP to `config.ports`
+    /// (everything when empty) from blocked networks, using `nft` from `PATH`.
+    pub fn new(config: &FirewallConfig) -> Self {
+        Nftables {
+            name: config.name.clone(),
+            ports: normalized_ports(&config.ports),
+            max_entries: config.max_entries,
+            exec: Exec::default(),
+            nft: "nft".to_string(),
+        }
+    }
+
+    /// Runs every command as `PREFIX... nft ARGS...`, for example behind
+    /// `["ip", "netns", "exec", "NS"]` to act inside a network namespace (tests).
+    pub fn with_prefix<I, S>(mut self, prefix: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.exec = Exec::new(prefix);
+        self
+    }
+
+    /// Uses this program instead of `nft`.
+    pub fn with_nft(mut self, program: &str) -> Self {
+        self.nft = program.to_string();
+        self
+    }
+
+    /// The `nft -f -` script that makes the table hold exactly `wanted`, with timeouts
+    /// counted from `now` (unix seconds).
+    pub fn script(&self, wanted: &[Entry], now: i64) -> String {
+        let name = &self.name;
+        let mut script = String::with_capacity(1024 + wanted.len() * 64);
+        let _ = write!(
+            script,
+            "table inet {name} {{}}\ndelete table inet {name}\ntable inet {name} {{\n"
+        );
+        for (family, kind) in [(Family::V4, "ipv4_addr"), (Family::V6, "ipv6_addr")] {
+            let _ = write!(
+                script,
+                "\tset {} {{\n\t\ttype {kind}\n\t\tflags interval, timeout\n",
+                family.suffix()
+            );
+            let mut first = true;
+            for entry in wanted.iter().filter(|e| Family::of(&e.network) == family) {
+                script.push_str(if first {
+                    "\t\telements = {\n\t\t\t"
+                } else {
+                    ",\n\t\t\t"
+                });
+                first = false;
+                let _ = write!(script, "{}", entry.network);
+                if let Some(until) = entry.expires_at {
+                    let timeout = until.saturating_sub(now).clamp(1, MAX_TIMEOUT_SECS);
+                    let _ = write!(script, " timeout {timeout}s comment \"until={until}\"");
+                }
+            }
+            if !first {
+                script.push_str("\n\t\t}\n");
+            }
+            script.push_str("\t}\n");
+        }
+        let _ = writeln!(
+            script,
+            "\tchain input {{\n\t\ttype filter hook input priority -10; policy accept;"
+        );
+        for (family, match_) in [(Family::V4, "ip"), (Family::V6, "ip6")] {
+            let set = family.suffix();
+            let ports = if self.ports.is_empty() {
+                String::new()
+            } else {
+                let list: Vec<String> = self.ports.iter().map(u16::to_string).collect();
+                format!("tcp dport {{ {} }} ", list.join(", "))
+            };
+            let comment = self.rule_comment(family);
+            let _ = writeln!(
+                script,
+                "\t\t{match_} saddr @{set} {ports}drop comment \"{comment}\""
+            );
+        }
+        script.push_str("\t}\n}\n");
+        script
+    }
+
+    /// `saslguard/1 v4 tcp dport 25,465,587` or `saslguard/1 v6 all`.
+    fn rule_comment(&self, family: Family) -> String {
+        let what = if self.ports.is_empty() {
+            "all".to_string()
+        } else {
+            format!("tcp dport {}", port_list(&self.ports))
+        };
+        format!("{LAYOUT} {} {what}", family.suffix())
+    }
+
+    fn check(&self, wanted: &[Entry]) -> anyhow::Result<()> {
+        check_name(&self.name)?;
+        check_count(wanted, self.max_entries)
+    }
+
+    /// The table, or `None` when it does not exist.
+    fn read(&self) -> anyhow::Result<Option<Table>> {
+        let name = self.name.as_str();
+        let (ok, out) = self
+            .exec
+            .run_status(&self.nft, &["-j", "list", "table", "inet", name], None)
+            .with_context(|| format!("nftables: cannot read table inet {name}"))?;
+        if !ok {
+            // Tell a missing table from a failure without matching nft's error texts.
+            let tables = self
+                .exec
+                .run(&self.nft, &["-j", "list", "tables"], None)
+                .context("nftables: cannot list the tables")?;
+            if !lists_table(&tables.stdout, name)? {
+                return Ok(None);
+            }
+            bail!(
+                "nftables: {} -j list table inet {name} failed: {}",
+                self.nft,
+                out.stderr.trim()
+            );
+        }
+        parse_table(&out.stdout, name)
+            .map(Some)
+            .with_context(|| format!("nftables: cannot read table inet {name}"))
+    }
+
+    /// Whether `table` (the kernel's) holds exactly `wanted` in the current layout.
+    fn satisfied(&self, table: Option<&Table>, wanted: &[Entry]) -> bool {
+        let Some(table) = table else {
+            return wanted.is_empty();
+        };
+        let rules: Vec<(String, String)> = Family::ALL
+            .iter()
+            .map(|f| ("input".to_string(), self.rule_comment(*f)))
+            .collect();
+        table.sets_ok
+            && table.rules == rules
+            && table.elements.len() == wanted.len()
+            && wanted.iter().all(|e| {
+                table.elements.get(&e.network) == Some(&e.expires_at.map(|t| format!("until={t}")))
+            })
+    }
+}
+
+impl Target for Nftables {
+    fn name(&self) -> &'static str {
+        "nftables"
+    }
+
+    fn current(&self) -> anyhow::Result<BTreeSet<IpNet>> {
+        check_name(&self.name)?;
+        Ok(self
+            .read()?
+            .map(|t| t.elements.into_keys().collect())
+            .unwrap_or_default())
+    }
+
+    fn in_sync(&self, wanted: &[Entry]) -> anyhow::Result<bool> {
+        self.check(wanted)?;
+        Ok(self.satisfied(self.read()?.as_ref(), wanted))
+    }
+
+    /// The handle of saslguard's table (`nft -j list tables`, cheap whatever the set
+    /// sizes): each render recreates the table, so a flushed ruleset or a table deleted
+    /// or replaced by hand shows as a new token. Elements deleted one by one do not;
+    /// `status` compares every element.
+    fn state_token(&self) -> anyhow::Result<Option<String>> {
+        check_name(&self.name)?;
+        let tables = self
+            .exec
+            .run(&self.nft, &["-j", "list", "tables"], None)
+            .context("nftables: cannot list the tables")?;
+        let json: serde_json::Value = serde_json::from_str(&tables.stdout)
+            .context("nftables: cannot read `nft -j list tables`")?;
+        let handle = json["nftables"].as_array().and_then(|items| {
+            items.iter().find_map(|item| {
+                let table = &item["table"];
+                (table["family"] == "inet" && table["name"] == self.name.as_str())
+                    .then(|| table["handle"].as_i64())
+                    .flatten()
+            })
+        });
+        Ok(Some(match handle {
+            Some(handle) => format!("inet {} handle {handle}", self.name),
+            None => "absent".to_string(),
+        }))
+    }
+
+    /// Rewrites the table unless it already holds `wanted` with the same ends. A change
+    /// of ends only (a block extended) rewrites too, with an empty [`Diff`].
+    fn apply(&self, wanted: &[Entry], now: i64) -> anyhow::Result<Diff> {
+        self.check(wanted)?;
+        let table = self.read()?;
+        if self.satisfied(table.as_ref(), wanted) {
+            return Ok(Diff::default());
+        }
+        let current: BTreeSet<IpNet> = table
+            .map(|t| t.elements.into_keys().collect())
+            .unwrap_or_default();
+        let script = self.script(wanted, now);
+        self.exec
+            .run(&self.nft, &["-f", "-"], Some(script.as_bytes()))
+            .with_context(|| format!("nftables: table inet {} was left as it was", self.name))?;
+        let wanted: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
+        Ok(Diff::between(&current, &wanted))
+    }
+}
+
+/// The objects of `nft -j` output.
+fn objects(json: &str) -> anyhow::Result<Vec<Value>> {
+    let mut value: Value = serde_json::from_str(json).context("nft printed invalid JSON")?;
+    match value.get_mut("nftables").map(Value::take) {
+        Some(Value::Array(objects)) => Ok(objects),
+        _ => bail!("nft printed JSON without an \"nftables\" array"),
+    }
+}
+
+fn lists_table(json: &str, name: &str) -> anyhow::Result<bool> {
+    Ok(objects(json)?.iter().any(|o| {
+        o.get("table").is_some_and(|t| {
+            t.get("family").and_then(Value::as_str) == Some("inet")
+                && t.get("name").and_then(Value::as_str) == Some(name)
+        })
+    }))
+}
+
+fn parse_table(json: &str, name: &str) -> anyhow::Result<Table> {
+    let mut table = Table::default();
+    let mut sets = 0;
+    for object in objects(json)? {
+        if let Some(set) = object.get("set") {
+            let kind = set.get("type").and_then(Value::as_str);
+            let (set_name, expected) = match set.get("name").and_then(Value::as_str) {
+                Some("v4") => ("v4", "ipv4_addr"),
+                Some("v6") => ("v6", "ipv6_addr"),
+                _ => continue,
+            };
+            let flags: Vec<&str> = set
+                .get("flags")
+                .and_then(Value::as_array)
+                .map(|f| f.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if kind == Some(expected) && flags.contains(&"interval") && flags.contains(&"timeout") {
+                sets += 1;
+            }
+            for elem in set
+                .get("elem")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                parse_element(elem, &mut table.elements).with_context(|| {
+                    format!("unexpected element {elem} in set inet {name} {set_name}")
+                })?;
+            }
+        } else if let Some(rule) = object.get("rule") {
+            let text = |key: &str| rule.get(key).and_then(Value::as_str).unwrap_or_default();
+            table
+                .rules
+                .push((text("chain").to_string(), text("comment").to_string()));
+        }
+    }
+    table.sets_ok = sets == 2;
+    Ok(table)
+}
+
+/// One element of a set listing: `"1.2.3.4"`, `{"prefix": ...}`, `{"range": ...}`, or
+/// `{"elem": {"val": ..., "timeout": ..., "comment": ...}}`.
+fn parse_element(elem: &Value, out: &mut BTreeMap<IpNet, Option<String>>) -> anyhow::Result<()> {
+    let (value, comment) = match elem.get("elem") {
+        Some(inner) => (
+            inner.get("val").unwrap_or(&Value::Null),
+            inner
+                .get("comment")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        ),
+        None => (elem, None),
+    };
+    for net in networks(value)? {
+        out.insert(net, comment.clone());
+    }
+    Ok(())
+}
+
+fn networks(value: &Value) -> anyhow::Result<Vec<IpNet>> {
+    let addr = |v: &Value| -> anyhow::Result<IpAddr> {
+        let text = v.as_str().context("not an address")?;
+        text.parse()
+            .with_context(|| format!("{text:?} is not an address"))
+    };
+    if value.is_string() {
+        return Ok(vec![IpNet::from(addr(value)?)]);
+    }
+    if let Some(prefix) = value.get("prefix") {
+        let len = prefix
+            .get("len")
+            .and_then(Value::as_u64)
+            .and_then(|n| u8::try_from(n).ok())
+            .context("bad prefix length")?;
+        let net = IpNet::new(addr(prefix.get("addr").unwrap_or(&Value::Null))?, len)?;
+        return Ok(vec![net.trunc()]);
+    }
+    if let Some([low, high]) = value
+        .get("range")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        return range_networks(addr(low)?, addr(high)?);
+    }
+    bail!("not an address, prefix or range")
+}
+
+/// The fewest networks covering `low..=high` (ranges appear only if someone else added
+/// one to saslguard's set; saslguard itself renders prefixes).
+fn range_networks(low: IpAddr, high: IpAddr) -> anyhow::Result<Vec<IpNet>> {
+    let (low, high, bits) = match (low, high) {
+        (IpAddr::V4(l), IpAddr::V4(h)) => (u128::from(u32::from(l)), u128::from(u32::from(h)), 32),
+        (IpAddr::V6(l), IpAddr::V6(h)) => (u128::from(l), u128::from(h), 128),
+        _ => bail!("range mixes address families"),
+    };
+    let to_net = |start: u128, len: u32| -> anyhow::Result<IpNet> {
+        let addr = if bits == 32 {
+            IpAddr::from(std::net::Ipv4Addr::from(u32::try_from(start)?))
+        } else {
+            IpAddr::from(std::net::Ipv6Addr::from(start))
+        };
+        Ok(IpNet::new(addr, u8::try_from(len)?)?)
+    };
+    // The last address of the block of 2^k addresses starting at aligned `start`.
+    let block_end = |start: u128, k: u32| {
+        if k >= 128 {
+            u128::MAX
+        } else {
+            start | ((1u128 << k) - 1)
+        }
+    };
+    let mut nets = Vec::new();
+    let mut start = low;
+    while start <= high {
+        // The largest aligned block at `start` that ends within the range.
+        let mut k = start.trailing_zeros().min(bits);
+        while k > 0 && block_end(start, k) > high {
+            k -= 1;
+        }
+        nets.push(to_net(start, bits - k)?);
+        let end = block_end(start, k);
+        if end >= high {
+            break;
+        }
+        start = end + 1;
+    }
+    Ok(nets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(net: &str, expires_at: Option<i64>) -> Entry {
+        Entry {
+            network: net.parse().unwrap(),
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn the_script_recreates_the_table_with_remaining_timeouts() {
+        let target = Nftables::new(&FirewallConfig::default());
+        let script = target.script(
+            &[
+                entry("192.0.2.0/24", Some(1_000_600)),
+                entry("198.51.100.7/32", None),
+                entry("2001:db8::/32", Some(999_000)),
+            ],
+            1_000_000,
+        );
+        assert_eq!(
+            script,
+            "table inet saslguard {}\ndelete table inet saslguard\ntable inet saslguard {\n\
+             \tset v4 {\n\t\ttype ipv4_addr\n\t\tflags interval, timeout\n\t\telements = {\n\
+             \t\t\t192.0.2.0/24 timeout 600s comment \"until=1000600\",\n\
+             \t\t\t198.51.100.7/32\n\t\t}\n\t}\n\
+             \tset v6 {\n\t\ttype ipv6_addr\n\t\tflags interval, timeout\n\t\telements = {\n\
+             \t\t\t2001:db8::/32 timeout 1s comment \"until=999000\"\n\t\t}\n\t}\n\
+             \tchain input {\n\t\ttype filter hook input priority -10; policy accept;\n\
+             \t\tip saddr @v4 tcp dport { 25, 465, 587 } drop comment \"saslguard/1 v4 tcp dport 25,465,587\"\n\
+             \t\tip6 saddr @v6 tcp dport { 25, 465, 587 } drop comment \"saslguard/1 v6 tcp dport 25,465,587\"\n\
+             \t}\n}\n"
+        );
+        let all = Nftables::new(&FirewallConfig {
+            ports: vec![],
+            ..FirewallConfig::default()
+        });
+        let script = all.script(&[], 0);
+        assert!(!script.contains("elements"), "{script}");
+        assert!(script.contains("\t\tip saddr @v4 drop comment \"saslguard/1 v4 all\"\n"));
+    }
+
+    #[test]
+    fn listings_are_read_back() {
+        let json = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}},
+            {"table": {"family": "inet", "name": "sg", "handle": 2}},
+            {"set": {"family": "inet", "name": "v4", "table": "sg", "type": "ipv4_addr",
+              "flags": ["interval", "timeout"], "elem": [
+                {"prefix": {"addr": "10.0.0.0", "len": 8}},
+                {"elem": {"val": "127.0.0.2", "timeout": 100, "expires": 99, "comment": "until=7"}},
+                {"elem": {"val": {"prefix": {"addr": "192.168.1.0", "len": 24}}, "timeout": 5}},
+                "203.0.113.9",
+                {"range": ["198.51.100.1", "198.51.100.6"]}]}},
+            {"set": {"family": "inet", "name": "v6", "table": "sg", "type": "ipv6_addr",
+              "flags": ["interval", "timeout"]}},
+            {"chain": {"family": "inet", "table": "sg", "name": "input"}},
+            {"rule": {"family": "inet", "table": "sg", "chain": "input", "comment": "x"}}]}"#;
+        let table = parse_table(json, "sg").unwrap();
+        assert!(table.sets_ok);
+        assert_eq!(table.rules, [("input".to_string(), "x".to_string())]);
+        let nets: Vec<String> = table.elements.keys().map(ToString::to_string).collect();
+        assert_eq!(
+            nets,
+            [
+                "10.0.0.0/8",
+                "127.0.0.2/32",
+                "192.168.1.0/24",
+                "198.51.100.1/32",
+                "198.51.100.2/31",
+                "198.51.100.4/31",
+                "198.51.100.6/32",
+                "203.0.113.9/32"
+            ]
+        );
+        assert_eq!(
+            table.elements[&"127.0.0.2/32".parse().unwrap()],
+            Some("until=7".to_string())
+        );
+        assert!(lists_table(json, "sg").unwrap());
+        assert!(!lists_table(json, "other").unwrap());
+    }
+
+    #[test]
+    fn whole_ranges_become_one_network() {
+        let all6 = range_networks(
+            "::".parse().unwrap(),
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(all6, ["::/0".parse::<IpNet>().unwrap()]);
+        let all4 = range_networks(
+            "0.0.0.0".parse().unwrap(),
+            "255.255.255.255".parse().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(all4, ["0.0.0.0/0".parse::<IpNet>().unwrap()]);
+        let top = range_networks(
+            "255.255.255.254".parse().unwrap(),
+            "255.255.255.255".parse().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(top, ["255.255.255.254/31".parse::<IpNet>().unwrap()]);
+    }
+}
