@@ -531,10 +531,7 @@ mod tests {
     use super::*;
 
     fn entry(net: &str) -> Entry {
-        Entry {
-            network: net.parse().unwrap(),
-            expires_at: None,
-        }
+        Entry::parse(net, None)
     }
 
     #[test]

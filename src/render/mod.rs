@@ -25,6 +25,17 @@ pub struct Entry {
     pub expires_at: Option<i64>,
 }
 
+impl Entry {
+    /// An entry for `network` (text, e.g. `203.0.113.0/24`), for tests.
+    #[cfg(test)]
+    pub(crate) fn parse(network: &str, expires_at: Option<i64>) -> Entry {
+        Entry {
+            network: network.parse().expect("a CIDR network"),
+            expires_at,
+        }
+    }
+}
+
 /// What rendering changed (or, for a dry run, would change).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Diff {

@@ -422,10 +422,7 @@ mod tests {
     use super::*;
 
     fn entry(net: &str, expires_at: Option<i64>) -> Entry {
-        Entry {
-            network: net.parse().unwrap(),
-            expires_at,
-        }
+        Entry::parse(net, expires_at)
     }
 
     #[test]
