@@ -81,6 +81,17 @@ pub enum Command {
     Status(StatusArgs),
     /// Delete history (ended blocks) older than a duration.
     Prune(PruneArgs),
+    /// Check the setup: logs, database, Postfix's use of the map, smtpd_delay_reject,
+    /// the firewall. Exits 1 when a check fails.
+    Doctor(DoctorArgs),
+}
+
+/// Options of `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// How to print the findings.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
 }
 
 /// Options of `run`.

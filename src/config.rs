@@ -189,6 +189,9 @@ pub struct PostfixConfig {
     pub reload_command: Vec<String>,
     /// The postmap program (hash and lmdb maps).
     pub postmap_command: String,
+    /// Postfix's configuration directory, for `doctor` (`postconf -c DIR`); unset means
+    /// Postfix's default (/etc/postfix).
+    pub config_directory: Option<PathBuf>,
     /// Safety valve: more entries than this and nothing is rendered; the run fails.
     pub max_entries: usize,
 }
@@ -201,6 +204,7 @@ impl Default for PostfixConfig {
             reject_text: "554 5.7.1 Too many failed authentication attempts".to_string(),
             reload_command: vec!["postfix".to_string(), "reload".to_string()],
             postmap_command: "postmap".to_string(),
+            config_directory: None,
             max_entries: 100_000,
         }
     }

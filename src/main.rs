@@ -40,6 +40,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Render(args) => commands::render::render(&ctx, args),
         Command::Status(args) => commands::render::status(&ctx, args),
         Command::Prune(args) => commands::blocks::prune(&ctx, args),
+        Command::Doctor(args) => commands::doctor::run(&ctx, args),
     }
 }
 

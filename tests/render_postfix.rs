@@ -60,6 +60,7 @@ impl Rig {
             ],
             postmap_command: wrapper.display().to_string(),
             max_entries: 1000,
+            ..PostfixConfig::default()
         };
         let rig = Rig { dir, conf, config };
         rig.check_postmap().then_some(rig)

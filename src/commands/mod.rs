@@ -3,6 +3,7 @@
 
 pub mod allow;
 pub mod blocks;
+pub mod doctor;
 pub mod ingest;
 pub mod render;
 pub mod run;

@@ -464,6 +464,7 @@ mod tests {
                 ],
                 postmap_command: "postmap".to_string(),
                 max_entries: 10,
+                ..PostfixConfig::default()
             };
             Rig { dir, config }
         }
