@@ -708,3 +708,45 @@ fn bad_input_is_a_clear_error_that_changes_nothing() {
         "{stderr}"
     );
 }
+
+#[test]
+fn prune_deletes_only_history_older_than_asked() {
+    let rig = Rig::new("");
+    for host in ["203.0.113.1", "203.0.113.2"] {
+        rig.env
+            .cmd()
+            .args(["block", host, "--target", "postfix", "--for", "30d", "--as-of", &at(0)])
+            .assert()
+            .success();
+    }
+    rig.env
+        .cmd()
+        .args(["unblock", "203.0.113.1", "--as-of", &at(HOUR)])
+        .assert()
+        .success();
+    // 100 days later: the ended block is younger than 180 days and stays.
+    rig.env
+        .cmd()
+        .args(["prune", "--older-than", "180d", "--as-of", &at(100 * DAY)])
+        .assert()
+        .success();
+    assert_eq!(rig.blocks(100 * DAY, true).len(), 2);
+    // 200 days later it goes; the other block ended when it expired at 30 days, which
+    // is younger than 180 days: it stays.
+    rig.env
+        .cmd()
+        .args(["expire", "--as-of", &at(200 * DAY)])
+        .assert()
+        .success();
+    rig.env
+        .cmd()
+        .args(["prune", "--older-than", "180d", "--as-of", &at(200 * DAY)])
+        .assert()
+        .success();
+    let left: Vec<String> = rig
+        .blocks(200 * DAY, true)
+        .iter()
+        .map(|b| b["network"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(left, ["203.0.113.2/32"]);
+}
