@@ -56,6 +56,12 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Rank offenders by failed authentications over one or more periods.
     Top(TopArgs),
+    /// Everything about one address or network: failures per day, usernames,
+    /// mechanisms and services tried, server faults, blocks.
+    ///
+    /// A network (203.0.113.0/24) adds up every address inside it. Counts cover
+    /// everything stored up to now (or --as-of); the days are the last 30 UTC dates.
+    Show(ShowArgs),
     /// The cron/timer entry point: ingest, expire, apply the policy, render.
     ///
     /// Runs under the database lock; exits 0 when all went well, with a one-line
@@ -259,9 +265,15 @@ pub struct TopArgs {
           value_parser = parse_period)]
     pub period: Vec<Period>,
 
-    /// Rank single addresses, or networks (IPv4 /24 and IPv6 /64 unless configured).
+    /// Rank single addresses, networks (IPv4 /24 and IPv6 /64 unless configured), or
+    /// the usernames, mechanisms or services that failed.
     #[arg(long, value_enum, default_value_t = TopBy::Ip)]
     pub by: TopBy,
+
+    /// Only offenders (or usernames, mechanisms, services) whose first counted failure
+    /// ever lies inside the first period: who is new. Ranks stay those among all.
+    #[arg(long)]
+    pub new: bool,
 
     /// How many rows to show; 0 shows all.
     #[arg(long, default_value_t = 20)]
@@ -279,6 +291,33 @@ pub enum TopBy {
     Ip,
     /// Networks.
     Net,
+    /// SASL usernames (failures logged without one are left out).
+    User,
+    /// SASL mechanisms, as the clients wrote them.
+    Mechanism,
+    /// The smtpd services that logged the failures (postfix/submission/smtpd, ...).
+    Service,
+}
+
+/// Options of `show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// An address (203.0.113.7, 2001:db8::1) or network (203.0.113.0/24).
+    #[arg(value_name = "ADDR|CIDR", value_parser = parse_network)]
+    pub network: IpNet,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ShowFormat::Table)]
+    pub format: ShowFormat,
+}
+
+/// Output of `show`: one report, so no CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    /// Sections for people.
+    Table,
+    /// One JSON object for scripts.
+    Json,
 }
 
 /// Output of reading commands.

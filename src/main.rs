@@ -31,6 +31,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Ingest(args) => commands::ingest::run(&ctx, args),
         Command::Top(args) => commands::top::run(&ctx, args),
+        Command::Show(args) => commands::show::run(&ctx, args),
         Command::Run(args) => commands::run::run(&ctx, args),
         Command::Block(args) => commands::blocks::block(&ctx, args),
         Command::Unblock(args) => commands::blocks::unblock(&ctx, args),

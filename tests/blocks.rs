@@ -715,7 +715,16 @@ fn prune_deletes_only_history_older_than_asked() {
     for host in ["203.0.113.1", "203.0.113.2"] {
         rig.env
             .cmd()
-            .args(["block", host, "--target", "postfix", "--for", "30d", "--as-of", &at(0)])
+            .args([
+                "block",
+                host,
+                "--target",
+                "postfix",
+                "--for",
+                "30d",
+                "--as-of",
+                &at(0),
+            ])
             .assert()
             .success();
     }

@@ -138,3 +138,380 @@ fn bad_periods_and_missing_databases_are_clear_errors() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no database"));
     assert!(!fresh.db.exists());
 }
+
+// ---- `top --by user|mechanism|service` and `--new` ----
+
+/// A failure line with its own service, mechanism and username (`None`: none logged).
+fn sasl_failure(time: &str, service: &str, ip: &str, mech: &str, user: Option<&str>) -> String {
+    let user = user.map_or(String::new(), |u| format!(", sasl_username={u}"));
+    format!(
+        "{time} mx {service}[99]: warning: unknown[{ip}]: SASL {mech} authentication failed: \
+         authentication failure{user}\n"
+    )
+}
+
+/// (minute prefix, lines, service, address, mechanism, username) of failures.
+type LabelLine = (
+    &'static str,
+    i64,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+/// Seen from [`LABELS_AS_OF`], the 24h period starts at 2026-11-27T12:00:00Z.
+const LABELS_AS_OF: &str = "2026-11-28T12:00:00Z";
+
+/// Who failed with what, and when (the truth the label tests check):
+///
+/// | address       | time (2026-)       | n | mechanism | user              | service    |
+/// | 203.0.113.7   | 10-29 08:00        | 1 | LOGIN     | alice@example.com | smtpd      |
+/// | 203.0.113.7   | 11-01 09:00        | 1 | PLAIN     | alice@example.com | smtpd      |
+/// | 2001:db8::5   | 11-20 12:00        | 1 | LOGIN     | alice@example.com | smtps      |
+/// | 203.0.113.7   | 11-26 10:00        | 2 | login     | -                 | smtps      |
+/// | 203.0.113.7   | 11-27 11:00        | 1 | LOGIN     | (server fault)    | smtpd      |
+/// | 203.0.113.9   | 11-27 15:00        | 4 | PLAIN     | carol@example.com | submission |
+/// | 203.0.113.7   | 11-28 06:00        | 2 | LOGIN     | alice@example.com | smtpd      |
+/// | 203.0.113.7   | 11-28 07:00        | 1 | PLAIN     | bob@example.com   | submission |
+/// | 198.51.100.20 | 11-28 09:00        | 5 | LOGIN     | root              | smtpd      |
+/// | 2001:db8::5   | 11-28 10:00        | 1 | LOGIN     | alice@example.com | smtps      |
+/// | 203.0.113.7   | 11-29 00:00        | 1 | LOGIN     | alice@example.com | smtpd      |
+fn labels_setup() -> Env {
+    const SMTPD: &str = "postfix/smtpd";
+    const SUBMISSION: &str = "postfix/submission/smtpd";
+    const SMTPS: &str = "postfix/smtps/smtpd";
+    let alice = Some("alice@example.com");
+    let rows: &[LabelLine] = &[
+        (
+            "2026-10-29T08:00:0",
+            1,
+            SMTPD,
+            "203.0.113.7",
+            "LOGIN",
+            alice,
+        ),
+        (
+            "2026-11-01T09:00:0",
+            1,
+            SMTPD,
+            "203.0.113.7",
+            "PLAIN",
+            alice,
+        ),
+        (
+            "2026-11-20T12:00:0",
+            1,
+            SMTPS,
+            "2001:db8::5",
+            "LOGIN",
+            alice,
+        ),
+        ("2026-11-26T10:00:0", 2, SMTPS, "203.0.113.7", "login", None),
+        (
+            "2026-11-27T15:00:0",
+            4,
+            SUBMISSION,
+            "203.0.113.9",
+            "PLAIN",
+            Some("carol@example.com"),
+        ),
+        (
+            "2026-11-28T06:00:0",
+            2,
+            SMTPD,
+            "203.0.113.7",
+            "LOGIN",
+            alice,
+        ),
+        (
+            "2026-11-28T07:00:0",
+            1,
+            SUBMISSION,
+            "203.0.113.7",
+            "PLAIN",
+            Some("bob@example.com"),
+        ),
+        (
+            "2026-11-28T09:00:0",
+            5,
+            SMTPD,
+            "198.51.100.20",
+            "LOGIN",
+            Some("root"),
+        ),
+        (
+            "2026-11-28T10:00:0",
+            1,
+            SMTPS,
+            "2001:db8::5",
+            "LOGIN",
+            alice,
+        ),
+        (
+            "2026-11-29T00:00:0",
+            1,
+            SMTPD,
+            "203.0.113.7",
+            "LOGIN",
+            alice,
+        ),
+    ];
+    let mut text = String::new();
+    for &(minute, n, service, ip, mech, user) in rows {
+        for s in 0..n {
+            text += &sasl_failure(&format!("{minute}{s}Z"), service, ip, mech, user);
+        }
+    }
+    text += "2026-11-27T11:00:00Z mx postfix/smtpd[99]: warning: unknown[203.0.113.7]: \
+             SASL LOGIN authentication failed: Connection lost to authentication server\n";
+    let env = Env::new();
+    let log = env.path("maillog");
+    std::fs::write(&log, text).unwrap();
+    assert_eq!(env.ingest(&[&log])["events"], 20);
+    env
+}
+
+/// (name, failures, rank, addresses) of each row, in order, for the field `by`.
+fn label_rows(rows: &serde_json::Value, by: &str) -> Vec<(String, i64, i64, i64)> {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            assert!(row.get("ip").is_none(), "{row}");
+            (
+                row[by].as_str().unwrap().to_string(),
+                row["failures"].as_i64().unwrap(),
+                row["rank"].as_i64().unwrap_or(0),
+                row["addresses"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn named(rows: &[(&str, i64, i64, i64)]) -> Vec<(String, i64, i64, i64)> {
+    rows.iter()
+        .map(|&(name, failures, rank, addresses)| (name.to_string(), failures, rank, addresses))
+        .collect()
+}
+
+#[test]
+fn by_user_ranks_usernames_with_their_distinct_addresses_and_skips_missing_ones() {
+    let env = labels_setup();
+    let rows = env.top(&["--by", "user", "--period", "24h", "--as-of", LABELS_AS_OF]);
+    assert_eq!(
+        label_rows(&rows, "user"),
+        named(&[
+            ("root", 5, 1, 1),
+            ("carol@example.com", 4, 2, 1),
+            ("alice@example.com", 3, 3, 2),
+            ("bob@example.com", 1, 4, 1),
+        ])
+    );
+    assert_eq!(rows[2]["first_seen"], "2026-11-28T06:00:00Z");
+    assert_eq!(rows[2]["last_seen"], "2026-11-28T10:00:00Z");
+
+    // All time: the failures without a username (login, 2) appear nowhere; the one
+    // after --as-of does not count.
+    let rows = env.top(&["--by", "user", "--period", "all", "--as-of", LABELS_AS_OF]);
+    assert_eq!(
+        label_rows(&rows, "user"),
+        named(&[
+            ("alice@example.com", 6, 1, 2),
+            ("root", 5, 2, 1),
+            ("carol@example.com", 4, 3, 1),
+            ("bob@example.com", 1, 4, 1),
+        ])
+    );
+}
+
+#[test]
+fn by_user_merges_periods_like_addresses() {
+    let env = labels_setup();
+    let rows = env.top(&[
+        "--by",
+        "user",
+        "--period",
+        "24h,all",
+        "--as-of",
+        LABELS_AS_OF,
+    ]);
+    let rows = rows.as_array().unwrap();
+    let order: Vec<&str> = rows.iter().map(|r| r["user"].as_str().unwrap()).collect();
+    assert_eq!(
+        order,
+        [
+            "root",
+            "carol@example.com",
+            "alice@example.com",
+            "bob@example.com"
+        ]
+    );
+    let alice = &rows[2];
+    assert_eq!(alice["rank"], 3);
+    assert_eq!(alice["failures"], 3);
+    assert_eq!(alice["addresses"], 2, "addresses count the first period");
+    assert_eq!(
+        alice["periods"],
+        serde_json::json!([
+            {"period": "24h", "failures": 3, "rank": 3},
+            {"period": "all", "failures": 6, "rank": 1},
+        ])
+    );
+    assert_eq!(
+        alice["first_seen"], "2026-10-29T08:00:00Z",
+        "longest period"
+    );
+}
+
+#[test]
+fn by_mechanism_keeps_spellings_apart_and_counts_rows_absent_from_the_first_period() {
+    let env = labels_setup();
+    let rows = env.top(&[
+        "--by",
+        "mechanism",
+        "--period",
+        "24h",
+        "--as-of",
+        LABELS_AS_OF,
+    ]);
+    assert_eq!(
+        label_rows(&rows, "mechanism"),
+        named(&[("LOGIN", 8, 1, 3), ("PLAIN", 5, 2, 2)])
+    );
+    let rows = env.top(&[
+        "--by",
+        "mechanism",
+        "--period",
+        "24h,all",
+        "--as-of",
+        LABELS_AS_OF,
+    ]);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[2]["mechanism"], "login");
+    assert_eq!(rows[2]["rank"], serde_json::Value::Null);
+    assert_eq!(rows[2]["failures"], 0);
+    assert_eq!(rows[2]["addresses"], 0);
+    assert_eq!(rows[2]["periods"][1]["failures"], 2);
+    assert_eq!(rows[2]["periods"][1]["rank"], 3);
+    assert_eq!(rows[0]["periods"][1]["failures"], 10);
+    assert_eq!(rows[1]["periods"][1]["failures"], 6);
+}
+
+#[test]
+fn by_service_ranks_the_smtpd_services() {
+    let env = labels_setup();
+    let rows = env.top(&[
+        "--by",
+        "service",
+        "--period",
+        "all",
+        "--as-of",
+        LABELS_AS_OF,
+    ]);
+    assert_eq!(
+        label_rows(&rows, "service"),
+        named(&[
+            ("postfix/smtpd", 9, 1, 2),
+            ("postfix/submission/smtpd", 5, 2, 2),
+            ("postfix/smtps/smtpd", 4, 3, 2),
+        ])
+    );
+    let output = env
+        .cmd()
+        .args([
+            "top", "--by", "service", "--period", "all", "--format", "csv",
+        ])
+        .args(["--as-of", LABELS_AS_OF])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "rank,service,failures,addresses,first_seen,last_seen\n\
+         1,postfix/smtpd,9,2,2026-10-29T08:00:00Z,2026-11-28T09:00:04Z\n\
+         2,postfix/submission/smtpd,5,2,2026-11-27T15:00:00Z,2026-11-28T07:00:00Z\n\
+         3,postfix/smtps/smtpd,4,2,2026-11-20T12:00:00Z,2026-11-28T10:00:00Z\n"
+    );
+    let output = env
+        .cmd()
+        .args([
+            "top",
+            "--by",
+            "user",
+            "--period",
+            "24h",
+            "--as-of",
+            LABELS_AS_OF,
+        ])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert!(table.contains("addresses (24h)"), "{table}");
+    assert!(table.contains("alice@example.com"), "{table}");
+}
+
+#[test]
+fn new_keeps_only_first_failures_inside_the_first_period() {
+    let env = labels_setup();
+    let new = |by: &str, period: &str| -> Vec<String> {
+        let rows = env.top(&[
+            "--new",
+            "--by",
+            by,
+            "--period",
+            period,
+            "--as-of",
+            LABELS_AS_OF,
+        ]);
+        let field = if by == "ip" { "ip" } else { by };
+        let field = if by == "net" { "network" } else { field };
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {}", r[field].as_str().unwrap(), r["rank"]))
+            .collect()
+    };
+    // 203.0.113.7 and 2001:db8::5 failed before the last 24h; ranks stay those among all.
+    assert_eq!(new("ip", "24h"), ["198.51.100.20 1", "203.0.113.9 2"]);
+    // The /24 of 203.0.113.9 (7 failures in 24h, rank 1) is not new: 203.0.113.7 failed
+    // in it long ago.
+    assert_eq!(new("net", "24h"), ["198.51.100.0/24 2"]);
+    assert_eq!(
+        new("user", "24h"),
+        ["root 1", "carol@example.com 2", "bob@example.com 4"]
+    );
+    assert!(new("mechanism", "24h").is_empty());
+    assert_eq!(new("service", "3d"), ["postfix/submission/smtpd 2"]);
+    // Over all time everyone is new.
+    assert_eq!(new("ip", "all").len(), 4);
+    // Only the first period decides, and rows absent from it go.
+    let rows = env.top(&[
+        "--new",
+        "--period",
+        "24h,all",
+        "--as-of",
+        LABELS_AS_OF,
+        "--limit",
+        "0",
+    ]);
+    let ips: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ip"].as_str().unwrap())
+        .collect();
+    assert_eq!(ips, ["198.51.100.20", "203.0.113.9"]);
+    // A table with nothing new says so.
+    let output = env
+        .cmd()
+        .args(["top", "--new", "--by", "mechanism", "--as-of", LABELS_AS_OF])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "no mechanism failed for the first time in the last 24h\n"
+    );
+}

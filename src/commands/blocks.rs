@@ -4,13 +4,13 @@ use std::io::Write;
 
 use anyhow::bail;
 use ipnet::IpNet;
-use serde::Serialize;
 
 use crate::cli::{BlockArgs, BlocksArgs, TableFormat, TargetChoice, UnblockArgs};
 use crate::commands::{Context, LOCK_WAIT};
 use crate::enforce;
+pub use crate::report::BlockView;
 use crate::report::{format_time, new_table};
-use crate::store::blocks::{Block, BlockTarget, NewBlock, Origin};
+use crate::store::blocks::{BlockTarget, NewBlock, Origin};
 
 /// The shortest prefixes a block may have: anything wider is almost surely a mistake.
 const MIN_IPV4_PREFIX: u8 = 8;
@@ -126,43 +126,6 @@ pub fn expire(ctx: &Context) -> anyhow::Result<()> {
     }
     crate::ui::info(format!("expired {} blocks", ended.len()));
     Ok(())
-}
-
-/// A block as `blocks --format json` shows it.
-#[derive(Debug, Serialize)]
-pub struct BlockView {
-    pub id: i64,
-    pub network: String,
-    pub target: BlockTarget,
-    pub origin: Origin,
-    pub reason: String,
-    pub failures: Option<i64>,
-    pub window_seconds: Option<i64>,
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    pub ended_at: Option<String>,
-    pub end_reason: Option<crate::store::blocks::EndReason>,
-    pub active: bool,
-}
-
-impl BlockView {
-    /// The block for output, with times as RFC 3339.
-    pub fn new(block: &Block, now: i64) -> BlockView {
-        BlockView {
-            id: block.id,
-            network: block.network.to_string(),
-            target: block.target,
-            origin: block.origin,
-            reason: block.reason.clone(),
-            failures: block.failures,
-            window_seconds: block.window_seconds,
-            created_at: format_time(block.created_at),
-            expires_at: block.expires_at.map(format_time),
-            ended_at: block.ended_at.map(format_time),
-            end_reason: block.end_reason,
-            active: block.is_active(now),
-        }
-    }
 }
 
 /// Runs `blocks`.

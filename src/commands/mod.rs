@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod ingest;
 pub mod render;
 pub mod run;
+pub mod show;
 pub mod top;
 
 use std::path::{Path, PathBuf};

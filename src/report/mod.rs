@@ -1,17 +1,39 @@
-//! What people read: rankings built from the store alone. Reports never touch log
-//! files or the firewall.
+//! What people read: rankings and per-address reports built from the store alone.
+//! Reports never touch log files or the firewall.
 
+pub mod show;
 pub mod top;
 
-pub use top::{Period, TopRow};
+pub use show::ShowReport;
+pub use top::{Period, Subject, TopRow};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::store::blocks::{Block, BlockTarget, EndReason, Origin};
 
 /// A stored Unix time as RFC 3339 UTC (`2026-11-27T12:00:00Z`).
 pub fn format_time(unix: i64) -> String {
     DateTime::<Utc>::from_timestamp(unix, 0)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
         .unwrap_or_else(|| unix.to_string())
+}
+
+/// Attacker-chosen text (usernames, mechanisms) made safe for a terminal: control
+/// characters are shown escaped (`\u{1b}`) instead of being sent to it.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Tables in every command: a header underlined, no other lines, like `ps` or `ss`.
@@ -26,4 +48,55 @@ pub fn new_table(header: Vec<String>) -> comfy_table::Table {
         .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
         .set_header(header);
     table
+}
+
+/// A block as `blocks --format json` and `show` print it. Shared by both commands so a
+/// block reads the same everywhere.
+#[derive(Debug, Serialize)]
+pub struct BlockView {
+    pub id: i64,
+    pub network: String,
+    pub target: BlockTarget,
+    pub origin: Origin,
+    pub reason: String,
+    pub failures: Option<i64>,
+    pub window_seconds: Option<i64>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub end_reason: Option<EndReason>,
+    /// Whether the block is in force at the moment the report was made.
+    pub active: bool,
+}
+
+impl BlockView {
+    /// The block for output, with times as RFC 3339.
+    pub fn new(block: &Block, now: i64) -> BlockView {
+        BlockView {
+            id: block.id,
+            network: block.network.to_string(),
+            target: block.target,
+            origin: block.origin,
+            reason: block.reason.clone(),
+            failures: block.failures,
+            window_seconds: block.window_seconds,
+            created_at: format_time(block.created_at),
+            expires_at: block.expires_at.map(format_time),
+            ended_at: block.ended_at.map(format_time),
+            end_reason: block.end_reason,
+            active: block.is_active(now),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_escapes_only_control_characters() {
+        assert_eq!(printable("alice@example.com"), "alice@example.com");
+        assert_eq!(printable("jörg"), "jörg");
+        assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+    }
 }

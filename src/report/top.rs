@@ -1,13 +1,15 @@
-//! `top`: offenders ranked by counted failures over one or more periods ending at the
-//! same moment, one row per offender with a count and a rank per period.
+//! `top`: offenders (addresses or networks), or the usernames, mechanisms and services
+//! they failed with, ranked by counted failures over one or more periods ending at the
+//! same moment, one row each with a count and a rank per period.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use comfy_table::{CellAlignment, Row};
 use serde::Serialize;
 
-use crate::report::{format_time, new_table};
+use crate::report::{format_time, new_table, printable};
+use crate::store::reports::LabelKind;
 use crate::store::{Grouping, Store, address};
 
 /// A period ending at the reference moment: the last N seconds, or everything.
@@ -63,7 +65,39 @@ pub struct PeriodCount {
     pub rank: Option<i64>,
 }
 
-/// One offender (an address or a network) across the requested periods.
+/// What a ranking ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// Offenders: single addresses or networks.
+    Offenders(Grouping),
+    /// The texts of the failures: usernames, mechanisms or services.
+    Labels(LabelKind),
+}
+
+impl Subject {
+    /// The name of the ranked column in tables.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Subject::Offenders(Grouping::Address) => "address",
+            Subject::Offenders(Grouping::Network { .. }) => "network",
+            Subject::Labels(LabelKind::Username) => "user",
+            Subject::Labels(LabelKind::Mechanism) => "mechanism",
+            Subject::Labels(LabelKind::Service) => "service",
+        }
+    }
+
+    /// The name of the ranked field in JSON and CSV.
+    pub fn field(self) -> &'static str {
+        match self {
+            Subject::Offenders(Grouping::Address) => "ip",
+            other => other.heading(),
+        }
+    }
+}
+
+/// One offender (an address or a network), or one username, mechanism or service,
+/// across the requested periods. Exactly one of `ip`, `network`, `user`, `mechanism`,
+/// `service` is set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TopRow {
     /// Rank in the first period (ties share a rank); `None` if absent from it.
@@ -72,8 +106,18 @@ pub struct TopRow {
     pub ip: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
     /// Failures in the first period.
     pub failures: i64,
+    /// For usernames, mechanisms and services: the distinct addresses that failed with
+    /// it in the first period (how widespread it is, as opposed to how often).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<i64>,
     /// First and last failure inside the longest period, RFC 3339 UTC.
     pub first_seen: String,
     pub last_seen: String,
@@ -81,34 +125,83 @@ pub struct TopRow {
     pub periods: Vec<PeriodCount>,
 }
 
-/// Ranks offenders over `periods` ending at `until`, sorted by rank in the first
-/// period, then the next; `limit` 0 keeps every row.
+impl TopRow {
+    /// What the row ranks: the address, network or text.
+    pub fn subject(&self) -> &str {
+        [
+            &self.ip,
+            &self.network,
+            &self.user,
+            &self.mechanism,
+            &self.service,
+        ]
+        .into_iter()
+        .find_map(|who| who.as_deref())
+        .unwrap_or("")
+    }
+}
+
+/// How rows are told apart while periods are merged: an address or network key, or a
+/// text (texts are unique in the store).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Key {
+    Address([u8; 16]),
+    Label(String),
+}
+
+/// One ranked entry of one period, whatever the subject.
+struct Ranked {
+    key: Key,
+    failures: i64,
+    first_seen: i64,
+    last_seen: i64,
+    rank: i64,
+    addresses: Option<i64>,
+}
+
+/// Ranks `subject` over `periods` ending at `until`, sorted by rank in the first
+/// period, then the next; `limit` 0 keeps every row. With `only_new`, only rows whose
+/// first counted failure ever lies inside the first period remain (ranks are still
+/// those among everyone, and `limit` applies after).
 pub fn rank(
     store: &Store,
     periods: &[Period],
     until: i64,
-    grouping: Grouping,
+    subject: Subject,
     limit: usize,
+    only_new: bool,
 ) -> anyhow::Result<Vec<TopRow>> {
     struct Entry {
         counts: Vec<Option<(i64, i64)>>,
         first: i64,
         last: i64,
+        addresses: Option<i64>,
     }
-    let mut entries: HashMap<[u8; 16], Entry> = HashMap::new();
+    let mut entries: HashMap<Key, Entry> = HashMap::new();
     for (index, period) in periods.iter().enumerate() {
-        for offender in store.rank_offenders(period.since(until), until, grouping)? {
-            let entry = entries.entry(offender.key).or_insert_with(|| Entry {
+        for ranked in ranked_in(store, period.since(until), until, subject)? {
+            let entry = entries.entry(ranked.key).or_insert_with(|| Entry {
                 counts: vec![None; periods.len()],
-                first: offender.first_seen,
-                last: offender.last_seen,
+                first: ranked.first_seen,
+                last: ranked.last_seen,
+                addresses: ranked.addresses.map(|_| 0),
             });
-            entry.counts[index] = Some((offender.failures, offender.rank));
-            entry.first = entry.first.min(offender.first_seen);
-            entry.last = entry.last.max(offender.last_seen);
+            entry.counts[index] = Some((ranked.failures, ranked.rank));
+            entry.first = entry.first.min(ranked.first_seen);
+            entry.last = entry.last.max(ranked.last_seen);
+            if index == 0 {
+                entry.addresses = ranked.addresses;
+            }
         }
     }
-    let mut sorted: Vec<([u8; 16], Entry)> = entries.into_iter().collect();
+    if only_new {
+        let seen_before = match periods.first().and_then(|p| p.since(until)) {
+            Some(since) => failing_by(store, since, subject)?,
+            None => HashSet::new(),
+        };
+        entries.retain(|key, entry| entry.counts[0].is_some() && !seen_before.contains(key));
+    }
+    let mut sorted: Vec<(Key, Entry)> = entries.into_iter().collect();
     sorted.sort_by(|(key_a, a), (key_b, b)| {
         let ranks = |e: &Entry| -> Vec<i64> {
             e.counts
@@ -124,16 +217,6 @@ pub fn rank(
     Ok(sorted
         .into_iter()
         .map(|(key, entry)| {
-            let (ip, network) = match grouping {
-                Grouping::Address => (address::from_key(&key).map(|a| a.to_string()), None),
-                Grouping::Network {
-                    v4_prefix,
-                    v6_prefix,
-                } => (
-                    None,
-                    Some(address::network_label(&key, v4_prefix, v6_prefix)),
-                ),
-            };
             let periods: Vec<PeriodCount> = periods
                 .iter()
                 .zip(&entry.counts)
@@ -143,39 +226,122 @@ pub fn rank(
                     rank: count.map(|(_, rank)| rank),
                 })
                 .collect();
-            TopRow {
+            let mut row = TopRow {
                 rank: periods[0].rank,
+                ip: None,
+                network: None,
+                user: None,
+                mechanism: None,
+                service: None,
                 failures: periods[0].failures,
-                ip,
-                network,
+                addresses: entry.addresses,
                 first_seen: format_time(entry.first),
                 last_seen: format_time(entry.last),
                 periods,
+            };
+            match (subject, key) {
+                (Subject::Offenders(Grouping::Address), Key::Address(key)) => {
+                    row.ip = address::from_key(&key).map(|a| a.to_string());
+                }
+                (
+                    Subject::Offenders(Grouping::Network {
+                        v4_prefix,
+                        v6_prefix,
+                    }),
+                    Key::Address(key),
+                ) => row.network = Some(address::network_label(&key, v4_prefix, v6_prefix)),
+                (Subject::Labels(LabelKind::Username), Key::Label(text)) => row.user = Some(text),
+                (Subject::Labels(LabelKind::Mechanism), Key::Label(text)) => {
+                    row.mechanism = Some(text);
+                }
+                (Subject::Labels(LabelKind::Service), Key::Label(text)) => {
+                    row.service = Some(text);
+                }
+                // Keys always match their subject: they were made from it above.
+                _ => {}
             }
+            row
         })
         .collect())
 }
 
-/// The rows as a table for people.
-pub fn to_table(rows: &[TopRow], periods: &[Period], by_network: bool) -> String {
-    let mut header = vec![
-        "rank".to_string(),
-        if by_network { "network" } else { "address" }.to_string(),
-    ];
+/// One period's ranking of `subject` from the store.
+fn ranked_in(
+    store: &Store,
+    since: Option<i64>,
+    until: i64,
+    subject: Subject,
+) -> anyhow::Result<Vec<Ranked>> {
+    Ok(match subject {
+        Subject::Offenders(grouping) => store
+            .rank_offenders(since, until, grouping)?
+            .into_iter()
+            .map(|o| Ranked {
+                key: Key::Address(o.key),
+                failures: o.failures,
+                first_seen: o.first_seen,
+                last_seen: o.last_seen,
+                rank: o.rank,
+                addresses: None,
+            })
+            .collect(),
+        Subject::Labels(kind) => store
+            .rank_labels(since, until, kind)?
+            .into_iter()
+            .map(|l| Ranked {
+                key: Key::Label(l.text),
+                failures: l.failures,
+                first_seen: l.first_seen,
+                last_seen: l.last_seen,
+                rank: l.rank,
+                addresses: Some(l.addresses),
+            })
+            .collect(),
+    })
+}
+
+/// The keys of `subject` with a counted failure at or before `at`: not new after it.
+fn failing_by(store: &Store, at: i64, subject: Subject) -> anyhow::Result<HashSet<Key>> {
+    Ok(match subject {
+        Subject::Offenders(Grouping::Address) => store
+            .addresses_failing_by(at)?
+            .into_iter()
+            .map(Key::Address)
+            .collect(),
+        Subject::Offenders(Grouping::Network {
+            v4_prefix,
+            v6_prefix,
+        }) => store
+            .addresses_failing_by(at)?
+            .iter()
+            .map(|key| Key::Address(address::network_key(key, v4_prefix, v6_prefix)))
+            .collect(),
+        Subject::Labels(kind) => store
+            .labels_failing_by(at, kind)?
+            .into_iter()
+            .map(Key::Label)
+            .collect(),
+    })
+}
+
+/// The rows as a table for people. Texts are shown with control characters escaped.
+pub fn to_table(rows: &[TopRow], periods: &[Period], subject: Subject) -> String {
+    let with_addresses = matches!(subject, Subject::Labels(_));
+    let mut header = vec!["rank".to_string(), subject.heading().to_string()];
     if periods.len() == 1 {
         header.push(format!("failures ({})", periods[0].label()));
     } else {
         header.extend(periods.iter().map(|p| format!("{} (rank)", p.label())));
+    }
+    if with_addresses {
+        header.push(format!("addresses ({})", periods[0].label()));
     }
     header.extend(["first seen".to_string(), "last seen".to_string()]);
     let mut table = new_table(header);
     for row in rows {
         let mut cells: Vec<String> = vec![
             row.rank.map_or("-".to_string(), |r| r.to_string()),
-            row.ip
-                .clone()
-                .or_else(|| row.network.clone())
-                .unwrap_or_default(),
+            printable(row.subject()),
         ];
         if periods.len() == 1 {
             cells.push(row.failures.to_string());
@@ -185,11 +351,15 @@ pub fn to_table(rows: &[TopRow], periods: &[Period], by_network: bool) -> String
                 None => "0".to_string(),
             }));
         }
+        if with_addresses {
+            cells.push(row.addresses.unwrap_or(0).to_string());
+        }
         cells.push(row.first_seen.clone());
         cells.push(row.last_seen.clone());
         table.add_row(Row::from(cells));
     }
-    for index in 2..2 + periods.len().max(1) {
+    let numeric = periods.len().max(1) + usize::from(with_addresses);
+    for index in 2..2 + numeric {
         if let Some(column) = table.column_mut(index) {
             column.set_cell_alignment(CellAlignment::Right);
         }
@@ -198,13 +368,16 @@ pub fn to_table(rows: &[TopRow], periods: &[Period], by_network: bool) -> String
 }
 
 /// The rows as CSV with a header; with several periods, a failures and rank column each.
-pub fn to_csv(rows: &[TopRow], periods: &[Period], by_network: bool) -> String {
+/// Usernames, mechanisms and services also get an `addresses` column, and are quoted
+/// when they hold a comma, quote or line break (they are attacker-chosen text).
+pub fn to_csv(rows: &[TopRow], periods: &[Period], subject: Subject) -> String {
+    let with_addresses = matches!(subject, Subject::Labels(_));
     let mut out = String::new();
-    out.push_str(if by_network {
-        "rank,network,failures,first_seen,last_seen"
-    } else {
-        "rank,ip,failures,first_seen,last_seen"
-    });
+    let _ = write!(out, "rank,{},failures", subject.field());
+    if with_addresses {
+        out.push_str(",addresses");
+    }
+    out.push_str(",first_seen,last_seen");
     if periods.len() > 1 {
         for p in periods {
             let _ = write!(out, ",failures_{0},rank_{0}", p.label());
@@ -212,13 +385,12 @@ pub fn to_csv(rows: &[TopRow], periods: &[Period], by_network: bool) -> String {
     }
     out.push('\n');
     for row in rows {
-        let who = row.ip.as_deref().or(row.network.as_deref()).unwrap_or("");
         let rank = row.rank.map(|r| r.to_string()).unwrap_or_default();
-        let _ = write!(
-            out,
-            "{rank},{who},{},{},{}",
-            row.failures, row.first_seen, row.last_seen
-        );
+        let _ = write!(out, "{rank},{},{}", csv_field(row.subject()), row.failures);
+        if with_addresses {
+            let _ = write!(out, ",{}", row.addresses.unwrap_or(0));
+        }
+        let _ = write!(out, ",{},{}", row.first_seen, row.last_seen);
         if periods.len() > 1 {
             for p in &row.periods {
                 let rank = p.rank.map(|r| r.to_string()).unwrap_or_default();
@@ -228,6 +400,15 @@ pub fn to_csv(rows: &[TopRow], periods: &[Period], by_network: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A CSV field, quoted (RFC 4180) when it holds a comma, quote or line break.
+fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
 }
 
 #[cfg(test)]
@@ -247,5 +428,12 @@ mod tests {
         assert_eq!(Period::parse("15m").unwrap().since(1000), Some(100));
         assert!(Period::parse("7 parsecs").is_err());
         assert!(Period::parse("0s").is_err());
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_needed() {
+        assert_eq!(csv_field("root"), "root");
+        assert_eq!(csv_field("john smith, sales"), "\"john smith, sales\"");
+        assert_eq!(csv_field("a\"b"), "\"a\"\"b\"");
     }
 }

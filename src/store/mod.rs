@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod blocks;
+pub mod reports;
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;

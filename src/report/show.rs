@@ -1,0 +1,350 @@
+//! `show`: everything stored about one address or network, for the person deciding
+//! what to do about it. When it failed and how often (per day), with which usernames,
+//! mechanisms and services, server faults apart, and every block that touched it.
+//!
+//! Everything counts up to the report's moment (now, or `--as-of`), like `top --period
+//! all`: failures stored with a later time are left out.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Days, Utc};
+use comfy_table::CellAlignment;
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::report::{BlockView, format_time, new_table, printable};
+use crate::store::Store;
+use crate::store::blocks::BlockTarget;
+use crate::store::reports::{LabelCount, LabelKind};
+
+/// How many days `per_day` covers: the last 30 UTC dates, the report's date included.
+pub const DAYS: u64 = 30;
+
+/// How many usernames, mechanisms and services a table shows; JSON has them all.
+const TABLE_ROWS: usize = 20;
+
+/// Width of the longest bar in the per-day table.
+const BAR_WIDTH: i64 = 40;
+
+/// Everything about one address or network, as `show --format json` prints it.
+#[derive(Debug, Serialize)]
+pub struct ShowReport {
+    /// The address asked for (set when a single address was asked for) ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// ... or the network (set otherwise), in canonical CIDR notation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// The moment the report counts up to, RFC 3339 UTC.
+    pub as_of: String,
+    /// Whether any failure or server fault of it is stored.
+    pub seen: bool,
+    /// Addresses inside with counted failures (0 or 1 for an address).
+    pub addresses: i64,
+    /// Counted failures, all stored time up to `as_of`.
+    pub failures: i64,
+    /// First and last counted failure, RFC 3339 UTC; null without any.
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    /// Server-side faults (`Connection lost to authentication server`, ...): stored,
+    /// never counted against the client.
+    pub server_faults: i64,
+    /// Counted failures on each of the last [`DAYS`] UTC dates, oldest first, days
+    /// without failures included.
+    pub per_day: Vec<DayCount>,
+    /// Counted failures per username tried, most first; `username` null for failures
+    /// logged without one (kept apart from any username, since the text is the
+    /// attacker's).
+    pub usernames: Vec<UsernameCount>,
+    /// Counted failures per SASL mechanism, as the client wrote it, most first.
+    pub mechanisms: Vec<MechanismCount>,
+    /// Counted failures per smtpd service that logged them, most first.
+    pub services: Vec<ServiceCount>,
+    /// Every block of any target, active or ended, that covers it or lies inside it,
+    /// newest first.
+    pub blocks: Vec<BlockView>,
+    /// Per target: whether a block in force now covers all of it.
+    pub blocked_now: BlockedNow,
+}
+
+/// Counted failures on one UTC date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DayCount {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub failures: i64,
+}
+
+/// Counted failures with one username (`None`: logged without one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsernameCount {
+    pub username: Option<String>,
+    pub failures: i64,
+}
+
+/// Counted failures with one mechanism.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MechanismCount {
+    pub mechanism: String,
+    pub failures: i64,
+}
+
+/// Counted failures logged by one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceCount {
+    pub service: String,
+    pub failures: i64,
+}
+
+/// Whether a block in force covers the whole address or network, per target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BlockedNow {
+    pub postfix: bool,
+    pub firewall: bool,
+}
+
+/// Builds the report of `network` (a host network for one address) up to `now`.
+pub fn build(store: &Store, network: &IpNet, now: i64) -> anyhow::Result<ShowReport> {
+    let totals = store.range_totals(network, now)?;
+
+    let today = DateTime::<Utc>::from_timestamp(now, 0)
+        .unwrap_or_default()
+        .date_naive();
+    let first_day = today.checked_sub_days(Days::new(DAYS - 1)).unwrap_or(today);
+    let from = first_day
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+        .timestamp();
+    let mut per_day: Vec<DayCount> = first_day
+        .iter_days()
+        .take(DAYS as usize)
+        .map(|day| DayCount {
+            date: day.format("%Y-%m-%d").to_string(),
+            failures: 0,
+        })
+        .collect();
+    for (day_start, failures) in store.range_failures_per_day(network, from, now)? {
+        let index = usize::try_from((day_start - from) / 86_400).unwrap_or(usize::MAX);
+        if let Some(day) = per_day.get_mut(index) {
+            day.failures = failures;
+        }
+    }
+
+    let labels = |kind| store.range_label_counts(network, now, kind);
+    let text = |count: &LabelCount| count.text.clone().unwrap_or_default();
+    let usernames = labels(LabelKind::Username)?
+        .into_iter()
+        .map(|c| UsernameCount {
+            username: c.text,
+            failures: c.failures,
+        })
+        .collect();
+    let mechanisms = labels(LabelKind::Mechanism)?
+        .iter()
+        .map(|c| MechanismCount {
+            mechanism: text(c),
+            failures: c.failures,
+        })
+        .collect();
+    let services = labels(LabelKind::Service)?
+        .iter()
+        .map(|c| ServiceCount {
+            service: text(c),
+            failures: c.failures,
+        })
+        .collect();
+
+    let blocks = store
+        .blocks_overlapping(network)?
+        .iter()
+        .map(|b| BlockView::new(b, now))
+        .collect();
+    let blocked_now = BlockedNow {
+        postfix: store.is_covered(network, BlockTarget::Postfix, now)?,
+        firewall: store.is_covered(network, BlockTarget::Firewall, now)?,
+    };
+
+    let single = network.prefix_len() == network.max_prefix_len();
+    Ok(ShowReport {
+        ip: single.then(|| network.addr().to_string()),
+        network: (!single).then(|| network.to_string()),
+        as_of: format_time(now),
+        seen: totals.failures > 0 || totals.server_faults > 0,
+        addresses: totals.addresses,
+        failures: totals.failures,
+        first_seen: totals.first_seen.map(format_time),
+        last_seen: totals.last_seen.map(format_time),
+        server_faults: totals.server_faults,
+        per_day,
+        usernames,
+        mechanisms,
+        services,
+        blocks,
+        blocked_now,
+    })
+}
+
+impl ShowReport {
+    /// The address or network the report is about.
+    pub fn subject(&self) -> &str {
+        self.ip.as_deref().or(self.network.as_deref()).unwrap_or("")
+    }
+}
+
+/// The report as sections for people: a summary, the days, the texts tried (the first
+/// [`TABLE_ROWS`] of each), the blocks. Attacker-chosen text is shown with control
+/// characters escaped.
+pub fn to_table(report: &ShowReport) -> String {
+    let mut out = String::new();
+    let who = report.subject();
+    if !report.seen {
+        let _ = writeln!(
+            out,
+            "{who}: no failed authentications or server faults stored up to {}",
+            report.as_of
+        );
+        if !report.blocks.is_empty() {
+            out.push('\n');
+            out.push_str(&blocks_table(report));
+        }
+        return out;
+    }
+
+    let mut summary: Vec<(&str, String)> = Vec::new();
+    if report.ip.is_some() {
+        summary.push(("address", who.to_string()));
+    } else {
+        summary.push(("network", who.to_string()));
+        summary.push(("addresses", report.addresses.to_string()));
+    }
+    summary.push(("as of", report.as_of.clone()));
+    let seen = match (&report.first_seen, &report.last_seen) {
+        (Some(first), Some(last)) => format!(" (first {first}, last {last})"),
+        _ => String::new(),
+    };
+    summary.push(("failures", format!("{}{seen}", report.failures)));
+    summary.push((
+        "server faults",
+        format!("{} (never counted)", report.server_faults),
+    ));
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    summary.push((
+        "blocked now",
+        format!(
+            "postfix: {}, firewall: {}",
+            yes_no(report.blocked_now.postfix),
+            yes_no(report.blocked_now.firewall)
+        ),
+    ));
+    for (key, value) in &summary {
+        let _ = writeln!(out, "{key:<14} {value}");
+    }
+
+    let max = report.per_day.iter().map(|d| d.failures).max().unwrap_or(0);
+    let mut days = new_table(vec!["date (UTC)".into(), "failures".into(), String::new()]);
+    for day in &report.per_day {
+        let width = if max > 0 && day.failures > 0 {
+            (day.failures * BAR_WIDTH + max - 1) / max
+        } else {
+            0
+        };
+        days.add_row(vec![
+            day.date.clone(),
+            day.failures.to_string(),
+            "█".repeat(usize::try_from(width).unwrap_or(0)),
+        ]);
+    }
+    right_align(&mut days, 1);
+    let _ = write!(out, "\n{days}\n");
+
+    let usernames: Vec<(String, i64)> = report
+        .usernames
+        .iter()
+        .map(|u| {
+            (
+                u.username
+                    .as_deref()
+                    .map_or("(none)".to_string(), printable),
+                u.failures,
+            )
+        })
+        .collect();
+    let mechanisms: Vec<(String, i64)> = report
+        .mechanisms
+        .iter()
+        .map(|m| (printable(&m.mechanism), m.failures))
+        .collect();
+    let services: Vec<(String, i64)> = report
+        .services
+        .iter()
+        .map(|s| (printable(&s.service), s.failures))
+        .collect();
+    for (heading, counts) in [
+        ("username", usernames),
+        ("mechanism", mechanisms),
+        ("service", services),
+    ] {
+        out.push('\n');
+        out.push_str(&counts_table(heading, &counts));
+    }
+
+    out.push('\n');
+    if report.blocks.is_empty() {
+        out.push_str("no blocks\n");
+    } else {
+        out.push_str(&blocks_table(report));
+    }
+    out
+}
+
+/// A two-column table of texts and counts, cut at [`TABLE_ROWS`] with a note.
+fn counts_table(heading: &str, counts: &[(String, i64)]) -> String {
+    let mut table = new_table(vec![heading.to_string(), "failures".to_string()]);
+    for (text, failures) in counts.iter().take(TABLE_ROWS) {
+        table.add_row(vec![text.clone(), failures.to_string()]);
+    }
+    right_align(&mut table, 1);
+    let mut out = format!("{table}\n");
+    if counts.len() > TABLE_ROWS {
+        let _ = writeln!(
+            out,
+            " ... and {} more {heading}s (--format json lists all)",
+            counts.len() - TABLE_ROWS
+        );
+    }
+    out
+}
+
+/// The blocks as `blocks` shows them, with whether each is in force.
+fn blocks_table(report: &ShowReport) -> String {
+    let mut table = new_table(
+        [
+            "block", "target", "origin", "created", "expires", "ended", "active", "reason",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    for v in &report.blocks {
+        let ended = match (&v.ended_at, v.end_reason) {
+            (Some(at), Some(why)) => format!("{at} ({})", format!("{why:?}").to_lowercase()),
+            _ => "-".to_string(),
+        };
+        table.add_row(vec![
+            v.network.clone(),
+            v.target.as_str().to_string(),
+            format!("{:?}", v.origin).to_lowercase(),
+            v.created_at.clone(),
+            v.expires_at.clone().unwrap_or_else(|| "permanent".into()),
+            ended,
+            if v.active { "yes" } else { "no" }.to_string(),
+            printable(&v.reason),
+        ]);
+    }
+    format!("{table}\n")
+}
+
+fn right_align(table: &mut comfy_table::Table, column: usize) {
+    if let Some(column) = table.column_mut(column) {
+        column.set_cell_alignment(CellAlignment::Right);
+    }
+}
