@@ -134,10 +134,13 @@ pub fn key_range(network: &IpNet) -> ([u8; 16], [u8; 16]) {
     )
 }
 
-const BLOCK_COLUMNS: &str = "id, network, target, origin, reason, failures, window_seconds,
+/// The columns `block_from_row` reads, in order.
+pub(super) const BLOCK_COLUMNS: &str =
+    "id, network, target, origin, reason, failures, window_seconds,
     created_at, expires_at, ended_at, end_reason";
 
-fn block_from_row(row: &Row<'_>) -> rusqlite::Result<Block> {
+/// A block from the columns of [`BLOCK_COLUMNS`].
+pub(super) fn block_from_row(row: &Row<'_>) -> rusqlite::Result<Block> {
     let network: String = row.get(1)?;
     let target: String = row.get(2)?;
     let origin: String = row.get(3)?;

@@ -11,9 +11,9 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use ipnet::IpNet;
-use rusqlite::{Row, params};
+use rusqlite::params;
 
-use super::blocks::{Block, BlockTarget, EndReason, Origin, key_range};
+use super::blocks::{Block, key_range};
 use super::{Result, Store};
 
 /// Which text of an event a report groups by.
@@ -184,12 +184,13 @@ fn kind_index(kind: LabelKind) -> usize {
 
 /// Blocks sharing any address with the key range `?1..=?2`, newest first. Blocks are
 /// CIDR networks, so sharing an address means covering the range or lying inside it.
-const BLOCKS_OVERLAPPING: &str = "
-    SELECT id, network, target, origin, reason, failures, window_seconds,
-           created_at, expires_at, ended_at, end_reason
-    FROM blocks
-    WHERE net_first <= ?2 AND net_last >= ?1
-    ORDER BY created_at DESC, id DESC";
+static BLOCKS_OVERLAPPING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM blocks WHERE net_first <= ?2 AND net_last >= ?1
+         ORDER BY created_at DESC, id DESC",
+        super::blocks::BLOCK_COLUMNS
+    )
+});
 
 impl Store {
     /// Usernames, mechanisms or services ranked by counted failures inside
@@ -311,45 +312,13 @@ impl Store {
     /// it, newest first.
     pub fn blocks_overlapping(&self, network: &IpNet) -> Result<Vec<Block>> {
         let (first, last) = key_range(network);
-        let mut stmt = self.conn.prepare_cached(BLOCKS_OVERLAPPING)?;
-        let rows = stmt.query_map(params![&first[..], &last[..]], block_from_row)?;
+        let mut stmt = self.conn.prepare_cached(&BLOCKS_OVERLAPPING)?;
+        let rows = stmt.query_map(
+            params![&first[..], &last[..]],
+            super::blocks::block_from_row,
+        )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
-}
-
-/// A block from the columns of [`BLOCKS_OVERLAPPING`] (the order `blocks.rs` uses).
-fn block_from_row(row: &Row<'_>) -> rusqlite::Result<Block> {
-    let network: String = row.get(1)?;
-    let target: String = row.get(2)?;
-    let origin: String = row.get(3)?;
-    let end_reason: Option<String> = row.get(10)?;
-    Ok(Block {
-        id: row.get(0)?,
-        network: network.parse().map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
-        })?,
-        target: if target == "firewall" {
-            BlockTarget::Firewall
-        } else {
-            BlockTarget::Postfix
-        },
-        origin: if origin == "manual" {
-            Origin::Manual
-        } else {
-            Origin::Policy
-        },
-        reason: row.get(4)?,
-        failures: row.get(5)?,
-        window_seconds: row.get(6)?,
-        created_at: row.get(7)?,
-        expires_at: row.get(8)?,
-        ended_at: row.get(9)?,
-        end_reason: end_reason.map(|r| match r.as_str() {
-            "expired" => EndReason::Expired,
-            "allowlisted" => EndReason::Allowlisted,
-            _ => EndReason::Unblocked,
-        }),
-    })
 }
 
 #[cfg(test)]
@@ -410,7 +379,7 @@ mod tests {
                 "{name} does not take the network as an address range:\n{plan}"
             );
         }
-        let plan = plan(&store, BLOCKS_OVERLAPPING);
+        let plan = plan(&store, &BLOCKS_OVERLAPPING);
         println!("-- blocks overlapping\n{plan}");
         assert!(plan.contains("USING INDEX blocks_range"), "{plan}");
     }
