@@ -40,6 +40,11 @@ pub enum Input {
     File(LogFile),
     /// Standard input (`-`): read to its end; its reference time is now.
     Stdin,
+    /// A log that does not exist right now. Fine only when it was read before: it was
+    /// rotated away and the writer has not created the new file yet (Postfix does so with
+    /// its next line), so only the rest of the rotated file is read. See
+    /// [`Input::check_missing`].
+    Missing(PathBuf),
 }
 
 impl Input {
@@ -50,14 +55,44 @@ impl Input {
             .iter()
             .map(|path| {
                 if path.as_os_str() == "-" {
-                    Ok(Input::Stdin)
-                } else {
-                    LogFile::open(path)
-                        .map(Input::File)
-                        .with_context(|| format!("cannot read log {}", path.display()))
+                    return Ok(Input::Stdin);
+                }
+                match LogFile::open(path) {
+                    Ok(file) => Ok(Input::File(file)),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        Ok(Input::Missing(path.clone()))
+                    }
+                    Err(e) => Err(e).with_context(|| format!("cannot read log {}", path.display())),
                 }
             })
             .collect()
+    }
+
+    /// Fails, naming the file, for a missing log that was never read: a wrong path, not
+    /// a rotation in progress. `store` is `None` when there is no database yet; nothing
+    /// is written either way.
+    pub fn check_missing(inputs: &[Input], store: Option<&Store>) -> anyhow::Result<()> {
+        for input in inputs {
+            if let Input::Missing(path) = input {
+                let known = match store {
+                    Some(store) => store.source(path)?.is_some_and(|s| s.stream_id.is_some()),
+                    None => false,
+                };
+                if !known {
+                    bail!("cannot read log {}: no such file", path.display());
+                }
+                ui::note(format!(
+                    "{} is missing: rotated, and not written to since; reading what was rotated",
+                    path.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any input is a missing file.
+    pub fn any_missing(inputs: &[Input]) -> bool {
+        inputs.iter().any(|i| matches!(i, Input::Missing(_)))
     }
 }
 
@@ -95,7 +130,11 @@ pub fn ingest(
     let mut plans = Vec::new();
     for input in inputs {
         match input {
-            Input::File(current) => plans.push(plan(store, current, options.from_start)?),
+            Input::File(current) => {
+                let path = current.path.clone();
+                plans.push(plan(store, path, Some(current), options.from_start)?);
+            }
+            Input::Missing(path) => plans.push(plan(store, path, None, options.from_start)?),
             Input::Stdin => plans.push(Plan::Stdin),
         }
     }
@@ -152,9 +191,16 @@ struct Task {
 }
 
 /// Works out what to read for the file now at `current.path`.
-fn plan(store: &Store, current: LogFile, from_start: bool) -> anyhow::Result<Plan> {
-    let path = current.path.clone();
+/// Works out what to read for the configured `path`, where `current` is the file there
+/// now (`None`: rotated away, not recreated yet).
+fn plan(
+    store: &Store,
+    path: PathBuf,
+    current: Option<LogFile>,
+    from_start: bool,
+) -> anyhow::Result<Plan> {
     let mut tasks = Vec::new();
+    let current_fingerprint = current.as_ref().and_then(|c| c.fingerprint.clone());
     let previous = store.source(&path)?;
     let previous_fingerprint = match previous.as_ref().and_then(|p| p.stream_id) {
         Some(id) => store.stream_fingerprint(id)?,
@@ -162,7 +208,7 @@ fn plan(store: &Store, current: LogFile, from_start: bool) -> anyhow::Result<Pla
     };
     if let (Some(previous), Some(previous_fp)) = (&previous, &previous_fingerprint)
         && !from_start
-        && current.fingerprint.as_ref() != Some(previous_fp)
+        && current_fingerprint.as_ref() != Some(previous_fp)
     {
         // The file we read last time is no longer at this path (renamed, compressed) or
         // was truncated (copytruncate): finish it first, wherever it went, then read
@@ -194,7 +240,7 @@ fn plan(store: &Store, current: LogFile, from_start: bool) -> anyhow::Result<Pla
                     });
                     found = true;
                 }
-            } else if Some(fp) != current.fingerprint.as_ref()
+            } else if Some(fp) != current_fingerprint.as_ref()
                 && unix_seconds(file.modified) >= previous.mtime
             {
                 later.push(file);
@@ -225,6 +271,9 @@ fn plan(store: &Store, current: LogFile, from_start: bool) -> anyhow::Result<Pla
             });
         }
     }
+    let Some(current) = current else {
+        return Ok(Plan::File { path, tasks });
+    };
     let stream = match &current.fingerprint {
         Some(fp) => store.stream_by_fingerprint(fp)?,
         None => None,

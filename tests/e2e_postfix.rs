@@ -359,5 +359,54 @@ fn rotation_in_the_middle_loses_no_event() {
         BTreeMap::from([(source.to_string(), 45)]),
         "every failure of both files, none twice"
     );
+
+    // Postfix's own rotation: `postfix logrotate` renames the log to
+    // maillog.YYYYMMDD-HHMMSS, reloads, and gzips it a second later. The 2 failures
+    // logged before it are only in the .gz by the next run.
+    assert_auth_failed(&rig.swaks_all(&wrong_attempts(source, None, 2)));
+    assert_eq!(rig.wait_for_failures(47, LOG_TIMEOUT), 47);
+    rig.logrotate();
+    let compressed: Vec<PathBuf> = rig
+        .log_files()
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "gz"))
+        .collect();
+    assert_eq!(compressed.len(), 1, "{:?}", rig.log_files());
+    assert_auth_failed(&rig.swaks_all(&wrong_attempts(source, None, 2)));
+    assert_eq!(rig.wait_for_failures(49, LOG_TIMEOUT), 49);
+    assert!(rig.log_path().exists(), "Postfix wrote a new log");
+
+    let summary = guard.run();
+    assert_eq!(summary["ingest"]["events"], 4, "{summary}");
+    assert_eq!(summary["ingest"]["unparsed"], 0, "{summary}");
+    assert_eq!(
+        guard.counts(),
+        BTreeMap::from([(source.to_string(), 49)]),
+        "the tail of the gzipped log too"
+    );
     assert_eq!(guard.counts(), rig.logged_failures());
+}
+
+/// With Postfix's own `maillog_file` (and `postfix logrotate`), the log does not exist
+/// between a rotation and the next line Postfix logs, which on a quiet server can be a
+/// long time. A run in that window should read the rotated file's unread tail and go
+/// on expiring and rendering.
+#[test]
+fn run_between_a_rotation_and_the_next_logged_line_succeeds() {
+    let Some(rig) = Rig::start("quiet_rotation", "cidr") else {
+        return;
+    };
+    let guard = Saslguard::new(&rig, "");
+    let source = "127.0.0.8";
+    assert_auth_failed(&rig.swaks_all(&wrong_attempts(source, None, 10)));
+    assert_eq!(rig.wait_for_failures(10, LOG_TIMEOUT), 10);
+    guard.run();
+    assert_auth_failed(&rig.swaks_all(&wrong_attempts(source, None, 5)));
+    assert_eq!(rig.wait_for_failures(15, LOG_TIMEOUT), 15);
+    // Renamed away; nothing has been logged since, so there is no new maillog yet.
+    fs::rename(rig.log_path(), rig.dir().join("maillog.1")).expect("rotate the log");
+
+    let summary = guard.run();
+    assert_eq!(summary["ingest"]["events"], 5, "{summary}");
+    assert_eq!(guard.counts(), BTreeMap::from([(source.to_string(), 15)]));
 }

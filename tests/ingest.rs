@@ -418,3 +418,28 @@ fn every_fixture_yields_its_expected_counts() {
         dir.display()
     );
 }
+
+#[test]
+fn a_log_rotated_away_and_not_yet_recreated_is_finished_not_an_error() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    append(&log, &failures(0, 2, "203.0.113.1"));
+    env.ingest(&[&log]);
+    append(&log, &failures(10, 3, "203.0.113.1"));
+    fs::rename(&log, env.path("maillog.1")).unwrap();
+    // The writer has not logged a line since: no maillog at all.
+    let summary = env.ingest(&[&log]);
+    assert_eq!(summary["events"], 3, "the rest of the rotated file is read");
+    append(&log, &failures(20, 1, "203.0.113.2"));
+    env.ingest(&[&log]);
+    assert_eq!(env.counts(), map(&[("203.0.113.1", 5), ("203.0.113.2", 1)]));
+    // A path that never existed stays an error.
+    let output = env
+        .cmd()
+        .arg("ingest")
+        .arg(env.path("never-there"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("never-there"));
+}

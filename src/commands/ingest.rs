@@ -31,8 +31,12 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> anyhow::Result<()> {
     // Every log is opened before the database is touched: an unreadable log is an
     // error naming it, and the store stays as it was.
     let inputs = Input::open_all(&paths)?;
+    if Input::any_missing(&inputs) && !ctx.db_path.exists() {
+        Input::check_missing(&inputs, None)?;
+    }
     let _lock = ctx.lock(args.wait)?;
     let store = ctx.open_store()?;
+    Input::check_missing(&inputs, Some(&store))?;
     let run_id = store.begin_run("ingest", ctx.clock.unix())?;
     let options = Options {
         from_start: args.from_start,

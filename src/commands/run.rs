@@ -37,8 +37,12 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
     } else {
         Input::open_all(&ctx.config.logs)?
     };
+    if Input::any_missing(&inputs) && !ctx.db_path.exists() {
+        Input::check_missing(&inputs, None)?;
+    }
     let _lock = ctx.lock(args.wait)?;
     let store = ctx.open_store()?;
+    Input::check_missing(&inputs, Some(&store))?;
     let now = ctx.clock.unix();
     let mut summary = RunSummary {
         dry_run: args.dry_run,

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -105,7 +105,6 @@ struct Programs {
     postmap: PathBuf,
     dovecot: PathBuf,
     swaks: PathBuf,
-    kill: PathBuf,
 }
 
 /// A running private Postfix + Dovecot; see the module documentation.
@@ -227,6 +226,24 @@ impl Rig {
         );
     }
 
+    /// `postfix -c CONFIG_DIR logrotate`: renames the log to
+    /// `maillog.YYYYMMDD-HHMMSS`, reloads (postlogd reopens the name), and a second
+    /// later gzips the renamed file. Panics unless it succeeds.
+    pub fn logrotate(&self) {
+        let output = Command::new(&self.programs.postfix)
+            .arg("-c")
+            .arg(self.config_dir())
+            .arg("logrotate")
+            .env("TZ", "UTC")
+            .output()
+            .expect("run postfix logrotate");
+        assert!(
+            output.status.success(),
+            "postfix logrotate failed: {}",
+            describe(&output)
+        );
+    }
+
     /// One swaks session from `source`: EHLO, XCLIENT ADDR=`xclient_addr` if given,
     /// AUTH `mechanism` as `user`/`password`, QUIT. An IPv6 `xclient_addr` is sent with
     /// the `IPV6:` prefix Postfix requires.
@@ -316,33 +333,51 @@ impl Rig {
             "retried attempts must not log failures"
         );
         let deadline = Instant::now() + timeout;
-        loop {
+        for tries in 1.. {
             let result = self.attempt(attempt);
             if done(&result) || Instant::now() >= deadline {
+                if tries > 1 {
+                    eprintln!("rig {}: {attempt:?} took {tries} tries", self.name);
+                }
                 return result;
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+        unreachable!("the loop returns")
     }
 
-    /// The log files: `maillog` and every rotated sibling (`maillog.1`, ...), sorted.
+    /// The log files, oldest first: every rotated sibling (`maillog.1`, ...) by
+    /// modification time, then `maillog`.
     pub fn log_files(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = fs::read_dir(self.dir())
+        let current = self.log_path();
+        let mut files: Vec<(bool, SystemTime, PathBuf)> = fs::read_dir(self.dir())
             .expect("read rig dir")
             .filter_map(|entry| entry.ok())
             .filter(|entry| entry.file_name().to_string_lossy().starts_with("maillog"))
-            .map(|entry| entry.path())
+            .map(|entry| {
+                let modified = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                (entry.path() == current, modified, entry.path())
+            })
             .collect();
         files.sort();
-        files
+        files.into_iter().map(|(_, _, path)| path).collect()
     }
 
-    /// Every line of every log file (see [`Rig::log_files`]).
+    /// Every line of every log file (see [`Rig::log_files`]; `.gz` ones decompressed).
     pub fn log_lines(&self) -> Vec<String> {
         self.log_files()
             .iter()
             .flat_map(|file| {
-                let bytes = fs::read(file).unwrap_or_default();
+                let mut bytes = fs::read(file).unwrap_or_default();
+                if file.extension().is_some_and(|e| e == "gz") {
+                    let mut plain = Vec::new();
+                    // A file gzip is still writing is incomplete: take what decodes.
+                    let _ = flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_end(&mut plain);
+                    bytes = plain;
+                }
                 String::from_utf8_lossy(&bytes)
                     .lines()
                     .map(str::to_string)
@@ -393,10 +428,12 @@ impl Rig {
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
+    /// Dovecot's configuration, passwd-file, base and state directories, and log.
     fn dovecot_dir(&self) -> PathBuf {
         self.dir().join("dovecot")
     }
 
+    /// Postfix's queue_directory (the auth socket is `private/auth` in it).
     fn queue_dir(&self) -> PathBuf {
         self.dir().join("queue")
     }
@@ -565,7 +602,17 @@ impl Rig {
         let pid_file = dovecot.join("base/master.pid");
         let socket = self.queue_dir().join("private/auth");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !(pid_file.exists() && socket.exists()) {
+        loop {
+            // Known as soon as written, so that Drop stops it even if the socket never
+            // shows up.
+            if self.dovecot_pid.is_none() {
+                self.dovecot_pid = fs::read_to_string(&pid_file)
+                    .ok()
+                    .and_then(|text| text.trim().parse().ok());
+            }
+            if self.dovecot_pid.is_some() && socket.exists() {
+                return;
+            }
             assert!(
                 Instant::now() < deadline,
                 "dovecot did not create {} and {}: {}",
@@ -575,12 +622,6 @@ impl Rig {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        let pid = fs::read_to_string(&pid_file)
-            .expect("dovecot master.pid")
-            .trim()
-            .parse()
-            .expect("dovecot pid");
-        self.dovecot_pid = Some(pid);
     }
 
     /// One EHLO from 127.0.0.1: smtpd answers and offers AUTH through Dovecot.
@@ -635,9 +676,11 @@ impl Rig {
         }
     }
 
+    /// Sends `signal` (`TERM`, `KILL`) to `pids` with the shell's `kill` builtin (the
+    /// tests have no libc binding, and a minimal system may lack procps' kill).
     fn signal(&self, pids: &[u32], signal: &str) {
-        let _ = Command::new(&self.programs.kill)
-            .args(["-s", signal, "--"])
+        let _ = Command::new("sh")
+            .args(["-c", "kill -s \"$0\" \"$@\"", signal])
             .args(pids.iter().map(u32::to_string))
             .output();
     }
@@ -747,7 +790,6 @@ fn prerequisites() -> Result<Programs, String> {
         postmap: find("postmap", "postfix")?,
         dovecot: find("dovecot", "dovecot-core")?,
         swaks: find("swaks", "swaks")?,
-        kill: find("kill", "procps")?,
     };
     if user_ids_opt("postfix").is_none() {
         return Err("there is no postfix user (package postfix)".to_string());
@@ -777,6 +819,7 @@ fn user_ids(user: &str) -> (u32, u32) {
     user_ids_opt(user).unwrap_or_else(|| panic!("no user {user} in /etc/passwd"))
 }
 
+/// A user's uid and primary gid from /etc/passwd, if it exists.
 fn user_ids_opt(user: &str) -> Option<(u32, u32)> {
     let passwd = fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|line| {
@@ -852,6 +895,7 @@ fn run_daemonizing(mut command: Command, out: &Path) -> (bool, String) {
     (status.success(), format!("{status}: {}", said.trim()))
 }
 
+/// A finished command's status and output, for messages.
 fn describe(output: &Output) -> String {
     format!(
         "{}; stdout: {}; stderr: {}",
