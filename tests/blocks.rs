@@ -68,6 +68,11 @@ impl Rig {
         fs::write(&self.env.config, config).unwrap();
     }
 
+    /// Runs saslguard with `args`; panics unless it succeeds.
+    fn ok(&self, args: &[&str]) {
+        self.env.cmd().args(args).assert().success();
+    }
+
     fn run_at(&self, seconds: i64) -> Value {
         let output = self
             .env
@@ -222,11 +227,7 @@ fn repeat_offenders_get_escalating_blocks_and_expiry_follows_as_of() {
         .unwrap();
     assert_eq!(seven["expires_at"], at(17 * HOUR + 200 + 27 * HOUR));
     // `expire` ends blocks whose time is over at --as-of, and only those.
-    rig.env
-        .cmd()
-        .args(["expire", "--as-of", &at(17 * HOUR + 200 + 2 * HOUR)])
-        .assert()
-        .success();
+    rig.ok(&["expire", "--as-of", &at(17 * HOUR + 200 + 2 * HOUR)]);
     let left = rig.blocked(17 * HOUR + 200 + 2 * HOUR);
     assert_eq!(left, vec![pair("198.51.100.7/32", "postfix")]);
 }
@@ -306,11 +307,7 @@ fn the_allowlist_wins_over_every_block_path() {
     for target in ["192.0.2.5", "192.0.2.0/24", "2001:db8::/32"] {
         let allow_v6 = target.contains(':');
         if allow_v6 {
-            rig.env
-                .cmd()
-                .args(["allow", "add", "2001:db8::1"])
-                .assert()
-                .success();
+            rig.ok(&["allow", "add", "2001:db8::1"]);
         }
         let output = rig.env.cmd().args(["block", target]).output().unwrap();
         assert_eq!(output.status.code(), Some(1), "{target}");
@@ -321,19 +318,15 @@ fn the_allowlist_wins_over_every_block_path() {
         );
     }
     // Adding an allow entry ends the active blocks it covers.
-    rig.env
-        .cmd()
-        .args([
-            "allow",
-            "add",
-            "192.0.2.200",
-            "--comment",
-            "customer",
-            "--as-of",
-            &at(HOUR + 1),
-        ])
-        .assert()
-        .success();
+    rig.ok(&[
+        "allow",
+        "add",
+        "192.0.2.200",
+        "--comment",
+        "customer",
+        "--as-of",
+        &at(HOUR + 1),
+    ]);
     assert_eq!(
         rig.blocked(HOUR + 1),
         vec![pair("192.0.2.201/32", "postfix")]
@@ -375,11 +368,7 @@ fn unblock_is_not_undone_by_the_next_run_but_new_failures_count() {
     append(&rig.log, &failures(0, 10, "203.0.113.50"));
     rig.run_at(HOUR);
     assert_eq!(rig.map_keys(), ["203.0.113.50"]);
-    rig.env
-        .cmd()
-        .args(["unblock", "203.0.113.50", "--as-of", &at(HOUR + 1)])
-        .assert()
-        .success();
+    rig.ok(&["unblock", "203.0.113.50", "--as-of", &at(HOUR + 1)]);
     rig.run_at(HOUR + 2);
     assert!(
         rig.blocked(HOUR + 2).is_empty(),
@@ -405,50 +394,34 @@ fn unblock_is_not_undone_by_the_next_run_but_new_failures_count() {
 fn unblocking_a_network_ends_every_block_inside_it() {
     let rig = Rig::new("");
     for host in ["198.51.100.1", "198.51.100.2", "203.0.113.1"] {
-        rig.env
-            .cmd()
-            .args(["block", host, "--target", "postfix", "--as-of", &at(0)])
-            .assert()
-            .success();
+        rig.ok(&["block", host, "--target", "postfix", "--as-of", &at(0)]);
     }
-    rig.env
-        .cmd()
-        .args(["unblock", "198.51.100.0/24", "--as-of", &at(1)])
-        .assert()
-        .success();
+    rig.ok(&["unblock", "198.51.100.0/24", "--as-of", &at(1)]);
     assert_eq!(rig.blocked(2), vec![pair("203.0.113.1/32", "postfix")]);
 }
 
 #[test]
 fn manual_blocks_have_a_duration_or_are_permanent_and_target_one_or_both() {
     let rig = Rig::new("");
-    rig.env
-        .cmd()
-        .args([
-            "block",
-            "203.0.113.9",
-            "--for",
-            "2h",
-            "--reason",
-            "seen in abuse report",
-            "--as-of",
-            &at(0),
-        ])
-        .assert()
-        .success();
-    rig.env
-        .cmd()
-        .args([
-            "block",
-            "2001:db8:77::/48",
-            "--permanent",
-            "--target",
-            "firewall",
-            "--as-of",
-            &at(0),
-        ])
-        .assert()
-        .success();
+    rig.ok(&[
+        "block",
+        "203.0.113.9",
+        "--for",
+        "2h",
+        "--reason",
+        "seen in abuse report",
+        "--as-of",
+        &at(0),
+    ]);
+    rig.ok(&[
+        "block",
+        "2001:db8:77::/48",
+        "--permanent",
+        "--target",
+        "firewall",
+        "--as-of",
+        &at(0),
+    ]);
     let blocks = rig.blocks(1, false);
     let nine: Vec<&Value> = blocks
         .iter()
@@ -485,26 +458,14 @@ fn manual_blocks_have_a_duration_or_are_permanent_and_target_one_or_both() {
 #[test]
 fn rendering_twice_changes_no_byte_no_mtime_and_reloads_once() {
     let rig = Rig::new("");
-    rig.env
-        .cmd()
-        .args(["block", "203.0.113.9", "--as-of", &at(0)])
-        .assert()
-        .success();
-    rig.env
-        .cmd()
-        .args(["render", "--as-of", &at(1)])
-        .assert()
-        .success();
+    rig.ok(&["block", "203.0.113.9", "--as-of", &at(0)]);
+    rig.ok(&["render", "--as-of", &at(1)]);
     assert!(rig.reloaded.exists(), "the reload command ran");
     let bytes = fs::read(&rig.map).unwrap();
     let mtime = fs::metadata(&rig.map).unwrap().modified().unwrap();
     fs::remove_file(&rig.reloaded).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
-    rig.env
-        .cmd()
-        .args(["render", "--as-of", &at(2)])
-        .assert()
-        .success();
+    rig.ok(&["render", "--as-of", &at(2)]);
     rig.run_at(3);
     assert_eq!(fs::read(&rig.map).unwrap(), bytes);
     assert_eq!(fs::metadata(&rig.map).unwrap().modified().unwrap(), mtime);
@@ -517,11 +478,7 @@ fn dry_runs_change_nothing() {
     rig.set_sections(
         "[[policy.tier]]\ntarget = \"postfix\"\nthreshold = 2\nwindow = \"1d\"\nduration = \"1d\"\n",
     );
-    rig.env
-        .cmd()
-        .args(["block", "203.0.113.9", "--as-of", &at(0)])
-        .assert()
-        .success();
+    rig.ok(&["block", "203.0.113.9", "--as-of", &at(0)]);
     append(&rig.log, &failures(0, 3, "198.51.100.3"));
     rig.env.ingest(&[&rig.log]);
     let output = rig
@@ -560,27 +517,15 @@ fn dry_runs_change_nothing() {
 #[test]
 fn too_many_entries_trip_the_safety_valve_and_nothing_is_rendered() {
     let rig = Rig::new("");
-    rig.env
-        .cmd()
-        .args(["block", "203.0.113.1", "--as-of", &at(0)])
-        .assert()
-        .success();
-    rig.env
-        .cmd()
-        .args(["render", "--as-of", &at(1)])
-        .assert()
-        .success();
+    rig.ok(&["block", "203.0.113.1", "--as-of", &at(0)]);
+    rig.ok(&["render", "--as-of", &at(1)]);
     let before = fs::read(&rig.map).unwrap();
     rig.set_sections(&format!(
         "[postfix]\nmap = {:?}\nmax_entries = 2\nreload_command = []\n",
         rig.map.to_str().unwrap()
     ));
     for host in 2..=3 {
-        rig.env
-            .cmd()
-            .args(["block", &format!("203.0.113.{host}"), "--as-of", &at(2)])
-            .assert()
-            .success();
+        rig.ok(&["block", &format!("203.0.113.{host}"), "--as-of", &at(2)]);
     }
     let output = rig
         .env
@@ -597,16 +542,8 @@ fn too_many_entries_trip_the_safety_valve_and_nothing_is_rendered() {
 #[test]
 fn status_shows_drift_and_run_repairs_it() {
     let rig = Rig::new("");
-    rig.env
-        .cmd()
-        .args(["block", "203.0.113.1", "--as-of", &at(0)])
-        .assert()
-        .success();
-    rig.env
-        .cmd()
-        .args(["block", "203.0.113.2", "--as-of", &at(0)])
-        .assert()
-        .success();
+    rig.ok(&["block", "203.0.113.1", "--as-of", &at(0)]);
+    rig.ok(&["block", "203.0.113.2", "--as-of", &at(0)]);
     rig.run_at(1);
     let status = |seconds| -> Value {
         let output = rig
@@ -679,11 +616,7 @@ fn bad_input_is_a_clear_error_that_changes_nothing() {
         rig.env.path("no/such/dir/access").to_str().unwrap(),
         rig.reloaded.to_str().unwrap()
     ));
-    rig.env
-        .cmd()
-        .args(["block", "203.0.113.7", "--as-of", &at(0)])
-        .assert()
-        .success();
+    rig.ok(&["block", "203.0.113.7", "--as-of", &at(0)]);
     let output = rig
         .env
         .cmd()
@@ -713,45 +646,25 @@ fn bad_input_is_a_clear_error_that_changes_nothing() {
 fn prune_deletes_only_history_older_than_asked() {
     let rig = Rig::new("");
     for host in ["203.0.113.1", "203.0.113.2"] {
-        rig.env
-            .cmd()
-            .args([
-                "block",
-                host,
-                "--target",
-                "postfix",
-                "--for",
-                "30d",
-                "--as-of",
-                &at(0),
-            ])
-            .assert()
-            .success();
+        rig.ok(&[
+            "block",
+            host,
+            "--target",
+            "postfix",
+            "--for",
+            "30d",
+            "--as-of",
+            &at(0),
+        ]);
     }
-    rig.env
-        .cmd()
-        .args(["unblock", "203.0.113.1", "--as-of", &at(HOUR)])
-        .assert()
-        .success();
+    rig.ok(&["unblock", "203.0.113.1", "--as-of", &at(HOUR)]);
     // 100 days later: the ended block is younger than 180 days and stays.
-    rig.env
-        .cmd()
-        .args(["prune", "--older-than", "180d", "--as-of", &at(100 * DAY)])
-        .assert()
-        .success();
+    rig.ok(&["prune", "--older-than", "180d", "--as-of", &at(100 * DAY)]);
     assert_eq!(rig.blocks(100 * DAY, true).len(), 2);
     // 200 days later it goes; the other block ended when it expired at 30 days, which
     // is younger than 180 days: it stays.
-    rig.env
-        .cmd()
-        .args(["expire", "--as-of", &at(200 * DAY)])
-        .assert()
-        .success();
-    rig.env
-        .cmd()
-        .args(["prune", "--older-than", "180d", "--as-of", &at(200 * DAY)])
-        .assert()
-        .success();
+    rig.ok(&["expire", "--as-of", &at(200 * DAY)]);
+    rig.ok(&["prune", "--older-than", "180d", "--as-of", &at(200 * DAY)]);
     let left: Vec<String> = rig
         .blocks(200 * DAY, true)
         .iter()

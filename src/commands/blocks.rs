@@ -179,21 +179,9 @@ pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
                 .to_vec(),
             );
             for v in &views {
-                let ended = match (&v.ended_at, v.end_reason) {
-                    (Some(at), Some(why)) => {
-                        format!("{at} ({})", format!("{why:?}").to_lowercase())
-                    }
-                    _ => "-".to_string(),
-                };
-                table.add_row(vec![
-                    v.network.clone(),
-                    v.target.as_str().to_string(),
-                    format!("{:?}", v.origin).to_lowercase(),
-                    v.created_at.clone(),
-                    v.expires_at.clone().unwrap_or_else(|| "permanent".into()),
-                    ended,
-                    v.reason.clone(),
-                ]);
+                let mut cells = v.cells();
+                cells.push(v.reason.clone());
+                table.add_row(cells);
             }
             writeln!(out, "{table}")?;
         }

@@ -70,6 +70,25 @@ pub struct BlockView {
 }
 
 impl BlockView {
+    /// The table cells every block listing starts with: network, target, origin,
+    /// created, expires, ended (with why).
+    pub fn cells(&self) -> Vec<String> {
+        let ended = match (&self.ended_at, self.end_reason) {
+            (Some(at), Some(why)) => format!("{at} ({})", format!("{why:?}").to_lowercase()),
+            _ => "-".to_string(),
+        };
+        vec![
+            self.network.clone(),
+            self.target.as_str().to_string(),
+            format!("{:?}", self.origin).to_lowercase(),
+            self.created_at.clone(),
+            self.expires_at
+                .clone()
+                .unwrap_or_else(|| "permanent".into()),
+            ended,
+        ]
+    }
+
     /// The block for output, with times as RFC 3339.
     pub fn new(block: &Block, now: i64) -> BlockView {
         BlockView {

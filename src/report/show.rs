@@ -325,20 +325,10 @@ fn blocks_table(report: &ShowReport) -> String {
         .to_vec(),
     );
     for v in &report.blocks {
-        let ended = match (&v.ended_at, v.end_reason) {
-            (Some(at), Some(why)) => format!("{at} ({})", format!("{why:?}").to_lowercase()),
-            _ => "-".to_string(),
-        };
-        table.add_row(vec![
-            v.network.clone(),
-            v.target.as_str().to_string(),
-            format!("{:?}", v.origin).to_lowercase(),
-            v.created_at.clone(),
-            v.expires_at.clone().unwrap_or_else(|| "permanent".into()),
-            ended,
-            if v.active { "yes" } else { "no" }.to_string(),
-            printable(&v.reason),
-        ]);
+        let mut cells = v.cells();
+        cells.push(if v.active { "yes" } else { "no" }.to_string());
+        cells.push(printable(&v.reason));
+        table.add_row(cells);
     }
     format!("{table}\n")
 }
