@@ -90,6 +90,40 @@ pub enum Command {
     /// Check the setup: logs, database, Postfix's use of the map, smtpd_delay_reject,
     /// the firewall. Exits 1 when a check fails.
     Doctor(DoctorArgs),
+    /// Print the default configuration, or check a configuration file.
+    Config(ConfigArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from this command line definition.
+    Man,
+}
+
+/// Options of `config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+/// What `config` does.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the fully commented default configuration (the text the binary embeds).
+    Default,
+    /// Check a configuration file (default: --config, SASLGUARD_CONFIG, or
+    /// /etc/saslguard/saslguard.toml); exits 1 with the error and its line.
+    Check {
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
+    },
+}
+
+/// Options of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Options of `doctor`.

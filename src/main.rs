@@ -27,6 +27,13 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
+    // These need no configuration: they describe saslguard itself, or check a config.
+    match &cli.command {
+        Command::Completions(args) => return commands::meta::completions(args),
+        Command::Man => return commands::meta::man(),
+        Command::Config(args) => return commands::meta::config(cli, args),
+        _ => {}
+    }
     let ctx = Context::from_cli(cli)?;
     match &cli.command {
         Command::Ingest(args) => commands::ingest::run(&ctx, args),
@@ -42,6 +49,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Status(args) => commands::render::status(&ctx, args),
         Command::Prune(args) => commands::blocks::prune(&ctx, args),
         Command::Doctor(args) => commands::doctor::run(&ctx, args),
+        Command::Completions(_) | Command::Man | Command::Config(_) => Ok(()),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod allow;
 pub mod blocks;
 pub mod doctor;
 pub mod ingest;
+pub mod meta;
 pub mod render;
 pub mod run;
 pub mod show;

@@ -1,0 +1,59 @@
+//! Commands about saslguard itself: `completions`, `man`, `config default|check`. They
+//! come from the same definitions the program runs on (the clap command line, the
+//! embedded default config), so help, completions, man page and config never disagree.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, CompletionsArgs, ConfigAction, ConfigArgs};
+use crate::config::{self, Config};
+
+/// Runs `completions SHELL`.
+pub fn completions(args: &CompletionsArgs) -> anyhow::Result<()> {
+    let mut command = Cli::command();
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(args.shell, &mut command, "saslguard", &mut out);
+    out.flush()?;
+    Ok(())
+}
+
+/// Runs `man`: the page for saslguard, with its subcommands listed.
+pub fn man() -> anyhow::Result<()> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&page)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Runs `config default` and `config check`.
+pub fn config(cli: &Cli, args: &ConfigArgs) -> anyhow::Result<()> {
+    match &args.action {
+        ConfigAction::Default => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(config::DEFAULT_CONFIG.as_bytes())?;
+            out.flush()?;
+            Ok(())
+        }
+        ConfigAction::Check { path } => {
+            let path = path
+                .clone()
+                .or_else(|| cli.config.clone())
+                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG_PATH));
+            let config = Config::load(Some(&path))?;
+            crate::ui::info(format!(
+                "{}: ok ({} logs, {} policy tiers, map {} ({:?}), firewall {:?})",
+                path.display(),
+                config.logs.len(),
+                config.policy.tiers.len(),
+                config.postfix.map.display(),
+                config.postfix.map_type,
+                config.firewall.backend
+            ));
+            Ok(())
+        }
+    }
+}
