@@ -96,6 +96,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff), generated from this command line definition.
     Man,
+    /// Print figures for monitoring in Prometheus text format: events, unparsed lines,
+    /// active blocks per target, the last run and its duration, drift.
+    Metrics,
 }
 
 /// Options of `config`.

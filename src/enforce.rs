@@ -214,6 +214,75 @@ pub fn places(config: &Config) -> Vec<(BlockTarget, Box<dyn Target>)> {
     places
 }
 
+/// Drift at one place: what the database wants there against what is there.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlaceStatus {
+    pub target: BlockTarget,
+    pub place: &'static str,
+    pub active_blocks: usize,
+    pub wanted_entries: usize,
+    /// In the database, missing from the map or firewall.
+    pub missing: Vec<IpNet>,
+    /// In the map or firewall, not in the database.
+    pub unexpected: Vec<IpNet>,
+    pub in_sync: bool,
+    /// Reading the rendered state failed.
+    pub error: Option<String>,
+}
+
+/// Targets with active blocks and nowhere to render them (`backend = "none"`), with
+/// how many.
+pub type Unrendered = Vec<(BlockTarget, usize)>;
+
+/// Compares every place with the database (full reads, for `status` and `metrics`);
+/// also returns the targets with active blocks and no place.
+pub fn drift(
+    store: &Store,
+    config: &Config,
+    allow: &Allowlist,
+    now: i64,
+) -> anyhow::Result<(Vec<PlaceStatus>, Unrendered)> {
+    let places = places(config);
+    let mut statuses = Vec::new();
+    let mut unrendered = Vec::new();
+    for target in BlockTarget::ALL {
+        let active = store.active_blocks(Some(target), now)?.len();
+        let mut rendered_somewhere = false;
+        for (_, place) in places.iter().filter(|(t, _)| *t == target) {
+            rendered_somewhere = true;
+            let wanted = wanted_entries(store, target, allow, now)?;
+            let wanted_set: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
+            // Entries first; then the place's own check, which also sees missing rules
+            // or changed settings (a flushed INPUT chain leaves ipset's sets intact).
+            let (diff, error) = match place.current() {
+                Ok(current) => (Diff::between(&current, &wanted_set), None),
+                Err(e) => (Diff::default(), Some(format!("{e:#}"))),
+            };
+            let (settled, error) = match (error, diff.is_empty()) {
+                (None, true) => match place.in_sync(&wanted) {
+                    Ok(settled) => (settled, None),
+                    Err(e) => (false, Some(format!("{e:#}"))),
+                },
+                (error, _) => (false, error),
+            };
+            statuses.push(PlaceStatus {
+                target,
+                place: place.name(),
+                active_blocks: active,
+                wanted_entries: wanted.len(),
+                in_sync: settled,
+                missing: diff.added,
+                unexpected: diff.removed,
+                error,
+            });
+        }
+        if !rendered_somewhere && active > 0 {
+            unrendered.push((target, active));
+        }
+    }
+    Ok((statuses, unrendered))
+}
+
 /// How `render` treats each place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RenderMode {

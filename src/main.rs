@@ -49,6 +49,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Status(args) => commands::render::status(&ctx, args),
         Command::Prune(args) => commands::blocks::prune(&ctx, args),
         Command::Doctor(args) => commands::doctor::run(&ctx, args),
+        Command::Metrics => commands::metrics::run(&ctx),
         Command::Completions(_) | Command::Man | Command::Config(_) => Ok(()),
     }
 }

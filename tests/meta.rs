@@ -93,3 +93,66 @@ fn config_check_names_the_file_line_and_key() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("threshold 0"));
 }
+
+#[test]
+fn metrics_are_prometheus_text_with_exact_figures_and_drift() {
+    let env = Env::new();
+    let map = env.path("access");
+    fs::write(
+        &env.config,
+        format!(
+            "[postfix]\nmap = {:?}\nreload_command = []\n[firewall]\nbackend = \"none\"\n",
+            map.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let log = env.path("maillog");
+    common::append(
+        &log,
+        &(common::failures(0, 3, "203.0.113.7")
+            + "2026-11-27T00:10:00+00:00 mx postfix/smtpd[9]: warning: unknown[203.0.113.8]: SASL LOGIN authentication failed: Connection lost to authentication server\n"
+            + "garbage\n"),
+    );
+    fs::write(
+        &env.config,
+        format!(
+            "logs = [{:?}]\n{}",
+            log.to_str().unwrap(),
+            fs::read_to_string(&env.config).unwrap()
+        ),
+    )
+    .unwrap();
+    env.cmd()
+        .args(["block", "198.51.100.9", "--target", "postfix"])
+        .assert()
+        .success();
+    env.cmd().arg("run").assert().success();
+    let text = stdout(&env, &["metrics"]);
+    for line in [
+        "# TYPE saslguard_events gauge",
+        "saslguard_events{kind=\"auth_failed\"} 3",
+        "saslguard_events{kind=\"server_fault\"} 1",
+        "saslguard_unparsed_lines 1",
+        "saslguard_active_blocks{target=\"postfix\"} 1",
+        "saslguard_active_blocks{target=\"firewall\"} 0",
+        "saslguard_last_run_success 1",
+        "saslguard_drift_entries{place=\"postfix\",kind=\"missing\"} 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("saslguard_last_run_duration_seconds "),
+        "{text}"
+    );
+    // Someone empties the map: the drift shows.
+    fs::write(&map, "").unwrap();
+    let text = stdout(&env, &["metrics"]);
+    assert!(
+        text.lines()
+            .any(|l| l == "saslguard_drift_entries{place=\"postfix\",kind=\"missing\"} 1"),
+        "{text}"
+    );
+}

@@ -49,7 +49,13 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> anyhow::Result<()> {
     };
     let error = result.as_ref().err().map(|e| format!("{e:#}"));
     store
-        .finish_run(run_id, ctx.clock.unix(), &counters, error.as_deref())
+        .finish_run(
+            run_id,
+            ctx.clock.unix(),
+            &counters,
+            error.as_deref(),
+            started.elapsed(),
+        )
         .context("recording the run")?;
     let counters = result?;
     let summary = Summary {

@@ -6,6 +6,7 @@ pub mod blocks;
 pub mod doctor;
 pub mod ingest;
 pub mod meta;
+pub mod metrics;
 pub mod render;
 pub mod run;
 pub mod show;

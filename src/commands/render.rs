@@ -1,7 +1,6 @@
 //! `render` (write the map and the firewall from the database) and `status` (what is
 //! active, the last run, and drift between the database and what is rendered).
 
-use std::collections::BTreeSet;
 use std::io::Write;
 
 use ipnet::IpNet;
@@ -10,7 +9,6 @@ use serde::Serialize;
 use crate::cli::{RenderArgs, StatusArgs, SummaryFormat};
 use crate::commands::{Context, LOCK_WAIT};
 use crate::enforce::{self, RenderMode, Rendered};
-use crate::render::Diff;
 use crate::report::format_time;
 use crate::store::blocks::BlockTarget;
 
@@ -67,22 +65,6 @@ pub fn describe(place: &Rendered, dry_run: bool) -> String {
     )
 }
 
-/// Drift at one place, as `status` reports it.
-#[derive(Debug, Serialize)]
-struct PlaceStatus {
-    target: BlockTarget,
-    place: &'static str,
-    active_blocks: usize,
-    wanted_entries: usize,
-    /// In the database, missing from the map or firewall.
-    missing: Vec<IpNet>,
-    /// In the map or firewall, not in the database.
-    unexpected: Vec<IpNet>,
-    in_sync: bool,
-    /// Reading the rendered state failed.
-    error: Option<String>,
-}
-
 #[derive(Debug, Serialize)]
 struct LastRun {
     started_at: String,
@@ -92,7 +74,7 @@ struct LastRun {
 
 #[derive(Debug, Serialize)]
 struct Status {
-    places: Vec<PlaceStatus>,
+    places: Vec<enforce::PlaceStatus>,
     /// Targets with active blocks but nowhere to render them (`backend = "none"`).
     unrendered: Vec<(BlockTarget, usize)>,
     last_run: Option<LastRun>,
@@ -103,7 +85,6 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
     let store = ctx.open_existing_store()?;
     let allow = enforce::allowlist(&store, &ctx.config)?;
     let now = ctx.clock.unix();
-    let places = enforce::places(&ctx.config);
     let mut status = Status {
         places: Vec::new(),
         unrendered: Vec::new(),
@@ -115,41 +96,9 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
                 status,
             }),
     };
-    for target in BlockTarget::ALL {
-        let active = store.active_blocks(Some(target), now)?.len();
-        let mut rendered_somewhere = false;
-        for (_, place) in places.iter().filter(|(t, _)| *t == target) {
-            rendered_somewhere = true;
-            let wanted = enforce::wanted_entries(&store, target, &allow, now)?;
-            let wanted_set: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
-            // Entries first; then the place's own check, which also sees missing rules
-            // or changed settings (a flushed INPUT chain leaves ipset's sets intact).
-            let (diff, error) = match place.current() {
-                Ok(current) => (Diff::between(&current, &wanted_set), None),
-                Err(e) => (Diff::default(), Some(format!("{e:#}"))),
-            };
-            let (settled, error) = match (error, diff.is_empty()) {
-                (None, true) => match place.in_sync(&wanted) {
-                    Ok(settled) => (settled, None),
-                    Err(e) => (false, Some(format!("{e:#}"))),
-                },
-                (error, _) => (false, error),
-            };
-            status.places.push(PlaceStatus {
-                target,
-                place: place.name(),
-                active_blocks: active,
-                wanted_entries: wanted.len(),
-                in_sync: settled,
-                missing: diff.added,
-                unexpected: diff.removed,
-                error,
-            });
-        }
-        if !rendered_somewhere && active > 0 {
-            status.unrendered.push((target, active));
-        }
-    }
+    let (places, unrendered) = enforce::drift(&store, &ctx.config, &allow, now)?;
+    status.places = places;
+    status.unrendered = unrendered;
     let mut out = std::io::stdout().lock();
     match args.format {
         SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&status)?)?,

@@ -63,7 +63,13 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
             });
         let error = result.as_ref().err().map(|e| format!("{e:#}"));
         store
-            .finish_run(run_id, now, &summary.ingest, error.as_deref())
+            .finish_run(
+                run_id,
+                now,
+                &summary.ingest,
+                error.as_deref(),
+                started.elapsed(),
+            )
             .context("recording the run")?;
         let rendered: usize = summary.rendered.iter().map(|r| r.entries).sum();
         store.record_run_blocks(

@@ -18,6 +18,7 @@ use rusqlite::{Connection, OptionalExtension, Statement, params};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/001_events.sql"),
     include_str!("../../migrations/002_blocks.sql"),
+    include_str!("../../migrations/003_run_duration.sql"),
 ];
 
 /// Bits of an event id that hold the byte offset; the stream id sits above them.
@@ -93,6 +94,17 @@ pub struct RunCounters {
     pub duplicates: u64,
     /// Lines that were garbage or untrustworthy failure lines: counted and skipped.
     pub unparsed: u64,
+}
+
+/// What `saslguard metrics` reads from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreMetrics {
+    pub failures: i64,
+    pub server_faults: i64,
+    pub unparsed_lines: i64,
+    /// The latest run: started (unix seconds), duration in seconds (if it finished),
+    /// and whether it succeeded.
+    pub last_run: Option<(i64, Option<f64>, bool)>,
 }
 
 /// How offenders are grouped in a ranking.
@@ -250,17 +262,18 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Ends a run with its final counters and outcome.
+    /// Ends a run with its final counters, outcome and wall-clock duration.
     pub fn finish_run(
         &self,
         run_id: i64,
         now: i64,
         counters: &RunCounters,
         error: Option<&str>,
+        duration: std::time::Duration,
     ) -> Result<()> {
         self.conn.execute(
             "UPDATE runs SET ended_at = ?2, status = ?3, error = ?4, lines = ?5, bytes = ?6,
-                             events = ?7, unparsed = ?8
+                             events = ?7, unparsed = ?8, duration = ?9
              WHERE id = ?1",
             params![
                 run_id,
@@ -271,9 +284,41 @@ impl Store {
                 counters.bytes as i64,
                 counters.events as i64,
                 counters.unparsed as i64,
+                duration.as_secs_f64(),
             ],
         )?;
         Ok(())
+    }
+
+    /// Figures for monitoring: events stored per kind, unparsed lines over all runs,
+    /// and the latest `run` (or, failing that, `ingest`).
+    pub fn metrics(&self) -> Result<StoreMetrics> {
+        let (failures, faults) = self.conn.query_row(
+            "SELECT COUNT(*) FILTER (WHERE kind = 0), COUNT(*) FILTER (WHERE kind = 1) FROM events",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        let unparsed = self
+            .conn
+            .query_row("SELECT TOTAL(unparsed) FROM runs", [], |row| {
+                row.get::<_, f64>(0)
+            })?;
+        let last_run = self
+            .conn
+            .query_row(
+                "SELECT started_at, duration, status = 'ok' FROM runs
+                 WHERE command = 'run' OR NOT EXISTS (SELECT 1 FROM runs WHERE command = 'run')
+                 ORDER BY id DESC LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        Ok(StoreMetrics {
+            failures,
+            server_faults: faults,
+            unparsed_lines: unparsed as i64,
+            last_run,
+        })
     }
 
     /// A writer that stores events and progress in batched transactions.

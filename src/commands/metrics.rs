@@ -1,0 +1,121 @@
+//! `saslguard metrics`: Prometheus text format for a node_exporter textfile collector
+//! (`saslguard metrics > /var/lib/node_exporter/textfile/saslguard.prom.tmp && mv ...`).
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use crate::commands::Context;
+use crate::enforce;
+use crate::store::blocks::BlockTarget;
+
+/// Runs `metrics`.
+pub fn run(ctx: &Context) -> anyhow::Result<()> {
+    let store = ctx.open_existing_store()?;
+    let now = ctx.clock.unix();
+    let figures = store.metrics()?;
+    let mut text = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
+        let _ = writeln!(text, "# HELP saslguard_{name} {help}");
+        let _ = writeln!(text, "# TYPE saslguard_{name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(text, "saslguard_{name}{labels} {value}");
+        }
+    };
+    metric(
+        "events",
+        "gauge",
+        "Events stored, by kind (auth_failed counts toward blocks; server_fault never does).",
+        &[
+            ("{kind=\"auth_failed\"}".into(), figures.failures as f64),
+            (
+                "{kind=\"server_fault\"}".into(),
+                figures.server_faults as f64,
+            ),
+        ],
+    );
+    metric(
+        "unparsed_lines",
+        "gauge",
+        "Log lines counted as unparsed over all runs still recorded.",
+        &[(String::new(), figures.unparsed_lines as f64)],
+    );
+    let active: Vec<(String, f64)> = BlockTarget::ALL
+        .iter()
+        .map(|&target| {
+            let n = store
+                .active_blocks(Some(target), now)
+                .map_or(0, |b| b.len());
+            (format!("{{target=\"{}\"}}", target.as_str()), n as f64)
+        })
+        .collect();
+    metric(
+        "active_blocks",
+        "gauge",
+        "Blocks in force, by target.",
+        &active,
+    );
+    if let Some((started, duration, ok)) = figures.last_run {
+        metric(
+            "last_run_timestamp_seconds",
+            "gauge",
+            "When the latest run started (unix seconds).",
+            &[(String::new(), started as f64)],
+        );
+        if let Some(seconds) = duration {
+            metric(
+                "last_run_duration_seconds",
+                "gauge",
+                "How long the latest run took.",
+                &[(String::new(), seconds)],
+            );
+        }
+        metric(
+            "last_run_success",
+            "gauge",
+            "1 when the latest run succeeded.",
+            &[(String::new(), if ok { 1.0 } else { 0.0 })],
+        );
+    }
+    let allow = enforce::allowlist(&store, &ctx.config)?;
+    let (places, _) = enforce::drift(&store, &ctx.config, &allow, now)?;
+    let mut drift = Vec::new();
+    let mut errors = Vec::new();
+    for p in &places {
+        let place = format!("place=\"{}\"", p.place);
+        drift.push((
+            format!("{{{place},kind=\"missing\"}}"),
+            p.missing.len() as f64,
+        ));
+        drift.push((
+            format!("{{{place},kind=\"unexpected\"}}"),
+            p.unexpected.len() as f64,
+        ));
+        drift.push((
+            format!("{{{place},kind=\"settings\"}}"),
+            if p.in_sync || !p.missing.is_empty() || !p.unexpected.is_empty() {
+                0.0
+            } else {
+                1.0
+            },
+        ));
+        errors.push((
+            format!("{{{place}}}"),
+            if p.error.is_some() { 1.0 } else { 0.0 },
+        ));
+    }
+    metric(
+        "drift_entries",
+        "gauge",
+        "Differences between the database and what is rendered (settings: 1 when rules or settings differ).",
+        &drift,
+    );
+    metric(
+        "drift_check_failed",
+        "gauge",
+        "1 when the rendered state could not be read.",
+        &errors,
+    );
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}
