@@ -99,6 +99,53 @@ pub enum Command {
     /// Print figures for monitoring in Prometheus text format: events, unparsed lines,
     /// active blocks per target, the last run and its duration, drift.
     Metrics,
+    /// Turn the classic script's state into manual blocks (nothing old is deleted).
+    Import(ImportArgs),
+}
+
+/// Options of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    pub source: ImportSource,
+}
+
+/// What `import` reads.
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// A Postfix access file such as /etc/postfix/reject_client (`1.2.3.4 REJECT`,
+    /// `1.2.3 REJECT`, `# comments`): blocks for the Postfix map by default.
+    RejectClient {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        block: ImportBlock,
+    },
+    /// `iptables-save` output (FILE, or run iptables-save and ip6tables-save): INPUT rules
+    /// dropping one source become firewall blocks by default.
+    Iptables {
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        block: ImportBlock,
+    },
+}
+
+/// How imported blocks are recorded.
+#[derive(Debug, Args)]
+pub struct ImportBlock {
+    /// How long the imported blocks last.
+    #[arg(long = "for", value_name = "DURATION", default_value = "30d", value_parser = parse_duration,
+          conflicts_with = "permanent")]
+    pub duration: Duration,
+
+    /// Never expire.
+    #[arg(long)]
+    pub permanent: bool,
+
+    /// Where to block [default: postfix for reject-client, firewall for iptables].
+    #[arg(long, value_enum)]
+    pub target: Option<TargetChoice>,
 }
 
 /// Options of `config`.

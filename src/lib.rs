@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod doctor;
 pub mod enforce;
+pub mod import;
 pub mod ingest;
 pub mod lock;
 pub mod parse;

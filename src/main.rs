@@ -50,6 +50,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Prune(args) => commands::blocks::prune(&ctx, args),
         Command::Doctor(args) => commands::doctor::run(&ctx, args),
         Command::Metrics => commands::metrics::run(&ctx),
+        Command::Import(args) => commands::import::run(&ctx, args),
         Command::Completions(_) | Command::Man | Command::Config(_) => Ok(()),
     }
 }

@@ -4,6 +4,7 @@
 pub mod allow;
 pub mod blocks;
 pub mod doctor;
+pub mod import;
 pub mod ingest;
 pub mod meta;
 pub mod metrics;

@@ -1,0 +1,111 @@
+//! `saslguard import reject-client FILE` and `saslguard import iptables [FILE]`: turn
+//! the classic script's state into manual blocks, saying what was taken and what was
+//! left. Nothing in the old files or the firewall is changed or deleted.
+
+use std::io::Write;
+
+use anyhow::Context as _;
+
+use crate::cli::{ImportArgs, ImportSource, TargetChoice};
+use crate::commands::{Context, LOCK_WAIT};
+use crate::enforce;
+use crate::import::{self, Line};
+use crate::render::command;
+use crate::store::blocks::{BlockTarget, NewBlock, Origin};
+
+/// Runs `import`.
+pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
+    let (origin, lines, block) = match &args.source {
+        ImportSource::RejectClient { file, block } => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            (
+                file.display().to_string(),
+                import::reject_client(&text),
+                block,
+            )
+        }
+        ImportSource::Iptables { file, block } => {
+            let text = match file {
+                Some(file) => std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read {}", file.display()))?,
+                None => {
+                    let mut text = command::run::<&str>("iptables-save", &[], None)?.stdout;
+                    text.push_str(&command::run::<&str>("ip6tables-save", &[], None)?.stdout);
+                    text
+                }
+            };
+            let origin = file
+                .as_ref()
+                .map_or("iptables-save".to_string(), |f| f.display().to_string());
+            (origin, import::iptables_save(&text), block)
+        }
+    };
+    let targets: &[BlockTarget] = match block.target {
+        Some(TargetChoice::Postfix) => &[BlockTarget::Postfix],
+        Some(TargetChoice::Firewall) => &[BlockTarget::Firewall],
+        Some(TargetChoice::Both) => &BlockTarget::ALL,
+        None if matches!(args.source, ImportSource::Iptables { .. }) => &[BlockTarget::Firewall],
+        None => &[BlockTarget::Postfix],
+    };
+    let _lock = ctx.lock(LOCK_WAIT)?;
+    let store = ctx.open_store()?;
+    let now = ctx.clock.unix();
+    let expires_at = if block.permanent {
+        None
+    } else {
+        Some(now + i64::try_from(block.duration.as_secs()).unwrap_or(i64::MAX / 4))
+    };
+    let allow = enforce::allowlist(&store, &ctx.config)?;
+    let (taken, left) = store.atomically(|store| {
+        let mut taken = Vec::new();
+        let mut left = Vec::new();
+        for line in &lines {
+            match line {
+                Line::Left { line, text, why } => left.push(format!("line {line}: {text} ({why})")),
+                Line::Block { network, line } => {
+                    if let Some(allowed) = allow.overlapping(network) {
+                        left.push(format!(
+                            "line {line}: {network} (overlaps the allowlisted {allowed})"
+                        ));
+                        continue;
+                    }
+                    for &target in targets {
+                        if store.is_covered(network, target, now)? {
+                            left.push(format!(
+                                "line {line}: {network} ({} block already active)",
+                                target.as_str()
+                            ));
+                            continue;
+                        }
+                        store.insert_block(&NewBlock {
+                            network: *network,
+                            target,
+                            origin: Origin::Manual,
+                            reason: format!("imported from {origin} line {line}"),
+                            failures: None,
+                            window_seconds: None,
+                            created_at: now,
+                            expires_at,
+                        })?;
+                        taken.push(format!("{network} ({})", target.as_str()));
+                    }
+                }
+            }
+        }
+        Ok((taken, left))
+    })?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "took {} blocks from {origin}:", taken.len())?;
+    for t in &taken {
+        writeln!(out, "  + {t}")?;
+    }
+    writeln!(out, "left {} lines alone:", left.len())?;
+    for l in &left {
+        writeln!(out, "  - {l}")?;
+    }
+    if !taken.is_empty() {
+        crate::ui::info("`saslguard render` or the next run applies them");
+    }
+    Ok(())
+}
