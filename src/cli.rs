@@ -85,7 +85,7 @@ pub enum Command {
     /// Active blocks per target, the last run, and drift between the database and what
     /// the map file and firewall hold.
     Status(StatusArgs),
-    /// Delete history (ended blocks) older than a duration.
+    /// Delete old history: events, run records and ended blocks.
     Prune(PruneArgs),
     /// Check the setup: logs, database, Postfix's use of the map, smtpd_delay_reject,
     /// the firewall. Exits 1 when a check fails.
@@ -303,9 +303,10 @@ pub struct StatusArgs {
 /// Options of `prune`.
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Delete blocks that ended longer ago than this.
-    #[arg(long, value_name = "DURATION", default_value = "180d", value_parser = parse_duration)]
-    pub older_than: Duration,
+    /// Delete events, run records and ended blocks older than this [default: `retention`
+    /// and `block_retention` from the config, 400d].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub older_than: Option<Duration>,
 }
 
 /// Where a manual block applies.

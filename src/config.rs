@@ -26,6 +26,13 @@ pub struct Config {
     /// The database, unless `--db` or `SASLGUARD_DB` names one.
     #[serde(default = "default_database")]
     pub database: PathBuf,
+    /// Events and run records older than this are deleted (`prune`, and `run` once a
+    /// day); `permanent` keeps them forever.
+    #[serde(default = "default_retention")]
+    pub retention: Span,
+    /// Ended blocks older than this are deleted; unset: `retention`.
+    #[serde(default)]
+    pub block_retention: Option<Span>,
     /// Time zone name for year-less syslog stamps; `None` uses `TZ` or the system zone.
     #[serde(default)]
     pub timezone: Option<String>,
@@ -263,6 +270,10 @@ fn default_logs() -> Vec<PathBuf> {
     vec![PathBuf::from("/var/log/maillog")]
 }
 
+fn default_retention() -> Span {
+    Span::Seconds(400 * 86400)
+}
+
 fn default_database() -> PathBuf {
     PathBuf::from(DEFAULT_DB_PATH)
 }
@@ -289,6 +300,8 @@ impl Default for Config {
         Config {
             logs: default_logs(),
             database: default_database(),
+            retention: default_retention(),
+            block_retention: None,
             timezone: None,
             networks: Networks::default(),
             postfix: PostfixConfig::default(),

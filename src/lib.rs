@@ -18,6 +18,7 @@ pub mod parse;
 pub mod policy;
 pub mod render;
 pub mod report;
+pub mod retention;
 pub mod source;
 pub mod store;
 pub mod ui;

@@ -189,18 +189,14 @@ pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `prune`: deletes blocks that ended longer ago than `--older-than`.
+/// Runs `prune`: deletes old events, run records and ended blocks.
 pub fn prune(ctx: &Context, args: &crate::cli::PruneArgs) -> anyhow::Result<()> {
     let _lock = ctx.lock(LOCK_WAIT)?;
     let store = ctx.open_store()?;
-    let before = ctx
-        .clock
-        .unix()
-        .saturating_sub(i64::try_from(args.older_than.as_secs()).unwrap_or(i64::MAX));
-    let deleted = store.prune_blocks(before)?;
+    let pruned = crate::retention::prune(&store, &ctx.config, ctx.clock.unix(), args.older_than)?;
     crate::ui::info(format!(
-        "deleted {deleted} blocks that ended before {}",
-        format_time(before)
+        "deleted {} events, {} run records and {} ended blocks",
+        pruned.events, pruned.runs, pruned.blocks
     ));
     Ok(())
 }

@@ -26,6 +26,8 @@ struct RunSummary {
     /// Blocks ended (expired or allowlisted), as `NETWORK (target): why`.
     blocks_ended: Vec<String>,
     rendered: Vec<Rendered>,
+    /// What the daily prune deleted, when it ran.
+    pruned: Option<crate::retention::Pruned>,
     seconds: f64,
 }
 
@@ -126,6 +128,9 @@ fn steps(
         ));
     }
     summary.rendered = enforce::render_all(store, &ctx.config, &allow, now, mode)?;
+    if mode != RenderMode::DryRun {
+        summary.pruned = crate::retention::prune_if_due(store, &ctx.config, now)?;
+    }
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 pub mod address;
 pub mod blocks;
 pub mod reports;
+pub mod retention;
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -19,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/001_events.sql"),
     include_str!("../../migrations/002_blocks.sql"),
     include_str!("../../migrations/003_run_duration.sql"),
+    include_str!("../../migrations/004_state.sql"),
 ];
 
 /// Bits of an event id that hold the byte offset; the stream id sits above them.

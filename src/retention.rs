@@ -1,0 +1,59 @@
+//! Retention: the event table must not grow forever. Events and run records older than
+//! `retention`, and ended blocks older than `block_retention` (default: the same), are
+//! deleted by `saslguard prune` and, once a day, by `saslguard run`.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// What a prune deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    pub events: u64,
+    pub runs: usize,
+    pub blocks: usize,
+}
+
+/// `state` key: when `run` last pruned (unix seconds).
+const LAST_PRUNE: &str = "last_prune";
+/// How often `run` prunes on its own.
+const PRUNE_EVERY: i64 = 86400;
+
+/// Deletes what is older than `older_than` (all kinds), or than the configured
+/// retentions when `None`, as of `now`.
+pub fn prune(
+    store: &Store,
+    config: &Config,
+    now: i64,
+    older_than: Option<Duration>,
+) -> anyhow::Result<Pruned> {
+    let cutoff = |seconds: Option<i64>| seconds.map(|s| now.saturating_sub(s));
+    let forced = older_than.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let events_before = cutoff(forced.or(config.retention.seconds()));
+    let blocks_before =
+        cutoff(forced.or(config.block_retention.unwrap_or(config.retention).seconds()));
+    let mut pruned = Pruned::default();
+    if let Some(before) = events_before {
+        pruned.events = store.prune_events(before)?;
+        pruned.runs = store.prune_runs(before)?;
+        if pruned.events > 0 {
+            store.prune_unreferenced()?;
+        }
+    }
+    if let Some(before) = blocks_before {
+        pruned.blocks = store.prune_blocks(before)?;
+    }
+    store.set_state(LAST_PRUNE, now)?;
+    Ok(pruned)
+}
+
+/// Prunes when the last prune is a day old or more (the first run of a day does it).
+pub fn prune_if_due(store: &Store, config: &Config, now: i64) -> anyhow::Result<Option<Pruned>> {
+    match store.state(LAST_PRUNE)? {
+        Some(last) if now.saturating_sub(last) < PRUNE_EVERY && last <= now => Ok(None),
+        _ => prune(store, config, now, None).map(Some),
+    }
+}

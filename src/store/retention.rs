@@ -1,0 +1,91 @@
+//! Named queries for retention: deleting old events, runs and pardons in bounded
+//! batches, so the database stays bounded without long locks.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Result, Store};
+
+/// Addresses whose old events are deleted per transaction: each one is two index-range
+/// deletes, so a transaction stays short and readers and writers are never held long.
+const ADDRESSES_PER_BATCH: usize = 500;
+
+impl Store {
+    /// Deletes events before `before` (unix seconds), address by address in short
+    /// transactions; returns how many went.
+    pub fn prune_events(&self, before: i64) -> Result<u64> {
+        let ids: Vec<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM addresses ORDER BY id")?
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut deleted = 0u64;
+        for chunk in ids.chunks(ADDRESSES_PER_BATCH) {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            let result = (|| -> Result<u64> {
+                let mut stmt = self.conn.prepare_cached(
+                    "DELETE FROM events WHERE address_id = ?1 AND kind IN (0, 1) AND ts < ?2",
+                )?;
+                let mut n = 0u64;
+                for id in chunk {
+                    n += stmt.execute(params![id, before])? as u64;
+                }
+                Ok(n)
+            })();
+            match result {
+                Ok(n) => {
+                    self.conn.execute_batch("COMMIT")?;
+                    deleted += n;
+                }
+                Err(e) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(e);
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes addresses and texts no event refers to any more (after `prune_events`),
+    /// so attacker-chosen usernames do not pile up forever.
+    pub fn prune_unreferenced(&self) -> Result<()> {
+        self.conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             DELETE FROM addresses
+              WHERE NOT EXISTS (SELECT 1 FROM events WHERE events.address_id = addresses.id);
+             DELETE FROM labels
+              WHERE id NOT IN (SELECT mechanism_id FROM events
+                               UNION SELECT username_id FROM events WHERE username_id IS NOT NULL
+                               UNION SELECT service_id FROM events);
+             COMMIT;",
+        )?;
+        Ok(())
+    }
+
+    /// Deletes the records of runs that started before `before`; returns how many.
+    pub fn prune_runs(&self, before: i64) -> Result<usize> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM runs WHERE started_at < ?1 AND status != 'running'")?
+            .execute([before])?)
+    }
+
+    /// A named value kept between runs.
+    pub fn state(&self, key: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM state WHERE key = ?1")?
+            .query_row([key], |row| row.get(0))
+            .optional()?)
+    }
+
+    /// Sets a named value kept between runs.
+    pub fn set_state(&self, key: &str, value: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = ?2",
+            )?
+            .execute(params![key, value])?;
+        Ok(())
+    }
+}

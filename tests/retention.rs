@@ -1,0 +1,98 @@
+//! Retention: `run` prunes once a day, so a database fed for many simulated days keeps
+//! a bounded number of events and a bounded file size; `prune --older-than` deletes on
+//! demand.
+
+mod common;
+
+use std::fs;
+
+use common::{Env, append, iso_failure};
+
+const DAY: i64 = 86400;
+
+fn at(seconds: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp(1_795_737_600 + seconds, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[test]
+fn the_database_stays_bounded_over_many_simulated_days() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    fs::write(&log, "").unwrap();
+    fs::write(
+        &env.config,
+        format!(
+            "logs = [{:?}]\nretention = \"3d\"\n[postfix]\nmap = {:?}\nreload_command = []\n\
+             [firewall]\nbackend = \"none\"\n",
+            log.to_str().unwrap(),
+            env.path("access").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let per_day = 3000;
+    let mut sizes = Vec::new();
+    for day in 0..20 {
+        let lines: String = (0..per_day)
+            .map(|i| {
+                iso_failure(
+                    day * DAY + i * 28,
+                    &format!("198.51.{}.{}", i % 7, i % 50 + 1),
+                )
+            })
+            .collect();
+        append(&log, &lines);
+        let output = env
+            .cmd()
+            .args([
+                "run",
+                "--format",
+                "json",
+                "--as-of",
+                &at(day * DAY + DAY - 1),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        if day >= 4 {
+            assert!(
+                summary["pruned"]["events"].as_u64().unwrap_or(0) > 0,
+                "day {day}: the daily prune deleted nothing: {summary}"
+            );
+        }
+        let stored = env.sql_count("SELECT count(*) FROM events");
+        assert!(stored <= 4 * per_day, "day {day}: {stored} events kept");
+        sizes.push(fs::metadata(&env.db).unwrap().len());
+    }
+    // SQLite reuses the pages of deleted rows: the file stops growing.
+    let settled = sizes[6];
+    let last = *sizes.last().unwrap();
+    assert!(
+        last <= settled + settled / 4,
+        "the file kept growing: {sizes:?}"
+    );
+}
+
+#[test]
+fn prune_older_than_deletes_events_runs_and_ended_blocks_on_demand() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    append(
+        &log,
+        &(iso_failure(0, "203.0.113.1") + &iso_failure(10 * DAY, "203.0.113.2")),
+    );
+    env.ingest(&[&log]);
+    env.cmd()
+        .args(["prune", "--older-than", "5d", "--as-of", &at(11 * DAY)])
+        .assert()
+        .success();
+    assert_eq!(env.sql_count("SELECT count(*) FROM events"), 1);
+    let rows = env.top(&["--period", "all", "--as-of", &at(11 * DAY)]);
+    assert_eq!(rows[0]["ip"], "203.0.113.2");
+}
