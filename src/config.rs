@@ -51,6 +51,40 @@ pub struct Config {
     /// Networks never blocked.
     #[serde(default)]
     pub allow: AllowConfig,
+    /// The systemd journal as a source.
+    #[serde(default)]
+    pub journal: JournalConfig,
+}
+
+/// `[journal]`: read Postfix's messages from the systemd journal (Debian 12 and later
+/// run no syslog daemon unless installed), resuming after the stored cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalConfig {
+    /// Read the journal (in addition to `logs`) when `ingest` or `run` get no paths.
+    pub enabled: bool,
+    /// Only messages with these SYSLOG_IDENTIFIERs (`journalctl -t`); empty: all.
+    pub identifiers: Vec<String>,
+    /// Only messages of these units (`journalctl -u`); empty: all.
+    pub units: Vec<String>,
+    /// The journalctl program.
+    pub command: String,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            enabled: false,
+            identifiers: vec![
+                "postfix/smtpd".to_string(),
+                "postfix/submission/smtpd".to_string(),
+                "postfix/smtps/smtpd".to_string(),
+                "postfix/submissions/smtpd".to_string(),
+            ],
+            units: Vec::new(),
+            command: "journalctl".to_string(),
+        }
+    }
 }
 
 /// A length of time in the config: `7d`, `30d`, `12h`, or `permanent` where allowed.
@@ -308,6 +342,7 @@ impl Default for Config {
             firewall: FirewallConfig::default(),
             policy: PolicyConfig::default(),
             allow: AllowConfig::default(),
+            journal: JournalConfig::default(),
         }
     }
 }

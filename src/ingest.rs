@@ -16,6 +16,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Local, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::config::JournalConfig;
 use crate::parse::{EventKind, LineParser, Parsed};
 use crate::source::reader::{Line, LineReader};
 use crate::source::rotation::rotated_siblings;
@@ -40,6 +41,8 @@ pub enum Input {
     File(LogFile),
     /// Standard input (`-`): read to its end; its reference time is now.
     Stdin,
+    /// The systemd journal, read with `journalctl -o json` after the stored cursor.
+    Journal(JournalConfig),
     /// A log that does not exist right now. Fine only when it was read before: it was
     /// rotated away and the writer has not created the new file yet (Postfix does so with
     /// its next line), so only the rest of the rotated file is read. See
@@ -136,6 +139,7 @@ pub fn ingest(
             }
             Input::Missing(path) => plans.push(plan(store, path, None, options.from_start)?),
             Input::Stdin => plans.push(Plan::Stdin),
+            Input::Journal(journal) => plans.push(Plan::Journal(journal)),
         }
     }
     if options.progress {
@@ -147,6 +151,7 @@ pub fn ingest(
     for plan in plans {
         match plan {
             Plan::Stdin => ingest.read_stdin()?,
+            Plan::Journal(journal) => ingest.read_journal(&journal)?,
             Plan::File { path, tasks } => {
                 for task in tasks {
                     ingest
@@ -166,6 +171,7 @@ pub fn ingest(
 enum Plan {
     File { path: PathBuf, tasks: Vec<Task> },
     Stdin,
+    Journal(JournalConfig),
 }
 
 impl Plan {
@@ -176,7 +182,7 @@ impl Plan {
                 .filter(|t| !t.file.compressed)
                 .map(|t| t.file.size.saturating_sub(t.start))
                 .sum(),
-            Plan::Stdin => 0,
+            Plan::Stdin | Plan::Journal(_) => 0,
         }
     }
 }
@@ -364,6 +370,63 @@ impl Ingest<'_> {
             .context("reading stdin")
     }
 
+    /// Reads the journal after the stored cursor: `journalctl -o json` (no shell), its
+    /// lines numbered on from the stream's offset so event ids stay unique, and the
+    /// cursor of the last line read committed with each batch.
+    fn read_journal(&mut self, journal: &JournalConfig) -> anyhow::Result<()> {
+        let identity = format!(
+            "journal -t {} -u {}\n",
+            journal.identifiers.join(","),
+            journal.units.join(",")
+        );
+        let stream = self.store.stream_for(
+            identity.as_bytes(),
+            Path::new("journal"),
+            self.now.timestamp(),
+        )?;
+        let mut args: Vec<String> = ["-o", "json", "--no-pager", "--quiet"]
+            .map(String::from)
+            .to_vec();
+        if let Some(cursor) = self.store.stream_cursor(stream.id)? {
+            args.push(format!("--after-cursor={cursor}"));
+        }
+        for identifier in &journal.identifiers {
+            args.extend(["-t".to_string(), identifier.clone()]);
+        }
+        for unit in &journal.units {
+            args.extend(["-u".to_string(), unit.clone()]);
+        }
+        let mut child = std::process::Command::new(&journal.command)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot run {}", journal.command))?;
+        let stderr = child.stderr.take();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = stderr {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        });
+        let stdout = child.stdout.take().context("journalctl's output")?;
+        let reader = LineReader::new(stdout, stream.read_offset);
+        let read = self.read_lines(reader, stream.id, self.now, |_| None);
+        let status = child.wait().context("waiting for journalctl")?;
+        let stderr = stderr.join().unwrap_or_default();
+        read.context("reading the journal")?;
+        if !status.success() {
+            bail!(
+                "{} failed ({status}): {}",
+                journal.command,
+                stderr.trim().lines().take(3).collect::<Vec<_>>().join("; ")
+            );
+        }
+        Ok(())
+    }
+
     /// Parses every complete line of `reader` on a second thread while this one stores
     /// the events, committing in batches with the offset after the batch (and the source
     /// row from `source`).
@@ -377,6 +440,7 @@ impl Ingest<'_> {
         let mut batch_events = 0u64;
         let mut batch_start = reader.consumed();
         let mut consumed = reader.consumed();
+        let mut cursor: Option<String> = None;
         // Database ids of the parsing thread's local address and text numbers.
         let mut address_ids: Vec<i64> = Vec::new();
         let mut label_ids: Vec<i64> = Vec::new();
@@ -420,14 +484,17 @@ impl Ingest<'_> {
                     bar.inc(chunk.consumed - consumed);
                 }
                 consumed = chunk.consumed;
+                if chunk.cursor.is_some() {
+                    cursor = chunk.cursor;
+                }
                 batch_events += chunk.events.len() as u64;
                 if batch_events >= BATCH_EVENTS || consumed - batch_start >= BATCH_BYTES {
-                    self.commit(stream_id, consumed, &source)?;
+                    self.commit(stream_id, consumed, cursor.as_deref(), &source)?;
                     batch_events = 0;
                     batch_start = consumed;
                 }
             }
-            self.commit(stream_id, consumed, &source)
+            self.commit(stream_id, consumed, cursor.as_deref(), &source)
         })
     }
 
@@ -435,12 +502,14 @@ impl Ingest<'_> {
         &mut self,
         stream_id: i64,
         consumed: u64,
+        cursor: Option<&str>,
         source: impl Fn(u64) -> Option<(&'p Path, SourceState)>,
     ) -> anyhow::Result<()> {
         let mut progress = Progress {
             stream_id,
             stream_offset: consumed,
             source: source(consumed),
+            cursor,
             counters: self.counters,
         };
         self.writer.commit(&mut progress)?;
@@ -474,6 +543,8 @@ struct Chunk {
     unparsed: u64,
     /// Stream offset after the last line of this chunk.
     consumed: u64,
+    /// The journal cursor of the last line of this chunk that had one.
+    cursor: Option<String>,
 }
 
 impl Chunk {
@@ -486,6 +557,7 @@ impl Chunk {
             lines: 0,
             unparsed: 0,
             consumed,
+            cursor: None,
         }
     }
 }
@@ -558,6 +630,11 @@ fn parse_chunks(
             }
             Ok(Some(Line::Complete { offset, bytes })) => {
                 chunk.lines += 1;
+                if bytes.first() == Some(&b'{')
+                    && let Some(cursor) = journal_cursor(bytes)
+                {
+                    chunk.cursor = Some(cursor);
+                }
                 match parser.parse(bytes) {
                     Parsed::Event(event) => {
                         let parsed = ParsedEvent {
@@ -601,6 +678,16 @@ fn parse_chunks(
     }
     chunk.consumed = reader.consumed();
     let _ = chunks.send(Ok(chunk));
+}
+
+/// The `__CURSOR` of a `journalctl -o json` line (cursors hold no quotes or escapes).
+fn journal_cursor(line: &[u8]) -> Option<String> {
+    const KEY: &[u8] = b"\"__CURSOR\":\"";
+    let start = memchr::memmem::find(line, KEY)? + KEY.len();
+    let len = memchr::memchr(b'"', &line[start..])?;
+    std::str::from_utf8(&line[start..start + len])
+        .ok()
+        .map(str::to_string)
 }
 
 fn progress_bar(total: u64) -> ProgressBar {

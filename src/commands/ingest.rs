@@ -30,7 +30,10 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> anyhow::Result<()> {
     };
     // Every log is opened before the database is touched: an unreadable log is an
     // error naming it, and the store stays as it was.
-    let inputs = Input::open_all(&paths)?;
+    let mut inputs = Input::open_all(&paths)?;
+    if args.paths.is_empty() && ctx.config.journal.enabled {
+        inputs.push(Input::Journal(ctx.config.journal.clone()));
+    }
     if Input::any_missing(&inputs) && !ctx.db_path.exists() {
         Input::check_missing(&inputs, None)?;
     }

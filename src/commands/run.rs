@@ -37,7 +37,11 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
     let inputs = if args.dry_run {
         Vec::new()
     } else {
-        Input::open_all(&ctx.config.logs)?
+        let mut inputs = Input::open_all(&ctx.config.logs)?;
+        if ctx.config.journal.enabled {
+            inputs.push(Input::Journal(ctx.config.journal.clone()));
+        }
+        inputs
     };
     if Input::any_missing(&inputs) && !ctx.db_path.exists() {
         Input::check_missing(&inputs, None)?;

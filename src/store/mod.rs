@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/002_blocks.sql"),
     include_str!("../../migrations/003_run_duration.sql"),
     include_str!("../../migrations/004_state.sql"),
+    include_str!("../../migrations/005_journal_cursor.sql"),
 ];
 
 /// Bits of an event id that hold the byte offset; the stream id sits above them.
@@ -208,6 +209,17 @@ impl Store {
                 |row| row.get(0),
             )
             .optional()?)
+    }
+
+    /// The journal cursor stored with a stream.
+    pub fn stream_cursor(&self, id: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT cursor FROM streams WHERE id = ?1", [id], |row| {
+                row.get(0)
+            })
+            .optional()?
+            .flatten())
     }
 
     /// Finds the stream for `fingerprint`, recording a new one (read from offset 0) if
@@ -479,6 +491,8 @@ pub struct Progress<'p> {
     pub stream_offset: u64,
     /// The configured path being read, when the stream is the file at that path.
     pub source: Option<(&'p Path, SourceState)>,
+    /// For the journal: the cursor of the last entry read.
+    pub cursor: Option<&'p str>,
     /// The run's counters so far.
     pub counters: RunCounters,
 }
@@ -548,6 +562,11 @@ impl EventWriter<'_> {
             .execute(params![progress.stream_id, progress.stream_offset as i64])?;
         if let Some((path, state)) = &progress.source {
             save_source(self.conn, path, state)?;
+        }
+        if let Some(cursor) = progress.cursor {
+            self.conn
+                .prepare_cached("UPDATE streams SET cursor = ?2 WHERE id = ?1")?
+                .execute(params![progress.stream_id, cursor])?;
         }
         let c = progress.counters;
         self.conn

@@ -1,0 +1,199 @@
+//! The systemd journal as a source, through a recorded `journalctl -o json` output
+//! served by a stand-in journalctl that honours `--after-cursor`: the cursor is stored
+//! with the events, so each run reads only what is new and nothing twice.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::{Env, fixtures};
+
+/// A journalctl stand-in: prints the recorded lines after `--after-cursor`, and
+/// records its arguments; exits 1 with a message when FAKE_JOURNAL_FAIL is set.
+const FAKE_JOURNALCTL: &str = r#"#!/usr/bin/env python3
+import os, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_JOURNAL_ARGS"], "a") as log:
+    log.write(" ".join(args) + "\n")
+if os.environ.get("FAKE_JOURNAL_FAIL"):
+    sys.stderr.write("Failed to seek to cursor: Invalid argument\n")
+    sys.exit(1)
+after = next((a.split("=", 1)[1] for a in args if a.startswith("--after-cursor=")), None)
+lines = open(os.environ["FAKE_JOURNAL"]).read().splitlines(True)
+if after is not None:
+    index = next(i for i, l in enumerate(lines) if '"__CURSOR":"%s"' % after in l)
+    lines = lines[index + 1:]
+sys.stdout.write("".join(lines))
+"#;
+
+struct Journal {
+    env: Env,
+    recorded: PathBuf,
+    args: PathBuf,
+}
+
+impl Journal {
+    fn new() -> Journal {
+        let env = Env::new();
+        let fake = env.path("journalctl");
+        fs::write(&fake, FAKE_JOURNALCTL).unwrap();
+        fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+        let recorded = env.path("journal.json");
+        fs::copy(fixtures().join("lines/journal.log"), &recorded).unwrap();
+        fs::write(
+            &env.config,
+            format!(
+                "logs = []\n[journal]\nenabled = true\ncommand = {:?}\n",
+                fake.to_str().unwrap()
+            ),
+        )
+        .unwrap();
+        let args = env.path("journalctl.args");
+        Journal {
+            env,
+            recorded,
+            args,
+        }
+    }
+
+    fn ingest(&self, fail: bool) -> std::process::Output {
+        let mut cmd = self.env.cmd();
+        cmd.env("FAKE_JOURNAL", &self.recorded)
+            .env("FAKE_JOURNAL_ARGS", &self.args)
+            .args(["ingest", "--format", "json"]);
+        if fail {
+            cmd.env("FAKE_JOURNAL_FAIL", "1");
+        }
+        cmd.output().unwrap()
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        let output = self.ingest(false);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    fn last_args(&self) -> String {
+        fs::read_to_string(&self.args)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .to_string()
+    }
+}
+
+fn expected(path: &Path) -> BTreeMap<String, i64> {
+    let expected: serde_json::Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+    expected["failures"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_i64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn the_journal_is_read_after_the_stored_cursor() {
+    let journal = Journal::new();
+    let first = journal.summary();
+    assert_eq!(first["lines"], 38);
+    assert_eq!(
+        journal.env.counts(),
+        expected(&fixtures().join("lines/journal.expected.json"))
+    );
+    let args = journal.last_args();
+    assert!(
+        args.starts_with("-o json --no-pager --quiet -t postfix/smtpd"),
+        "{args}"
+    );
+    assert!(!args.contains("--after-cursor"), "{args}");
+
+    // Nothing new: journalctl is asked for what follows the last cursor.
+    let last_cursor = fs::read_to_string(&journal.recorded)
+        .unwrap()
+        .lines()
+        .last()
+        .and_then(|l| l.split("\"__CURSOR\":\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    assert_eq!(journal.summary()["lines"], 0);
+    assert!(
+        journal
+            .last_args()
+            .contains(&format!("--after-cursor={last_cursor}")),
+        "{}",
+        journal.last_args()
+    );
+
+    // Two new entries: exactly they are read.
+    let mut text = fs::read_to_string(&journal.recorded).unwrap();
+    for n in 0..2 {
+        text.push_str(&format!(
+            "{{\"__CURSOR\":\"s=new;i={n}\",\"__REALTIME_TIMESTAMP\":\"1795700000000000\",\
+             \"SYSLOG_IDENTIFIER\":\"postfix/submission/smtpd\",\"_PID\":\"7\",\
+             \"MESSAGE\":\"warning: unknown[192.0.2.77]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\"}}\n"
+        ));
+    }
+    fs::write(&journal.recorded, text).unwrap();
+    let third = journal.summary();
+    assert_eq!(third["lines"], 2);
+    assert_eq!(third["events"], 2);
+    assert_eq!(journal.env.counts()["192.0.2.77"], 2);
+    // The next run starts after the newest cursor.
+    assert_eq!(journal.summary()["lines"], 0);
+    assert!(
+        journal.last_args().contains("--after-cursor=s=new;i=1"),
+        "{}",
+        journal.last_args()
+    );
+}
+
+#[test]
+fn a_failing_journalctl_is_an_error_with_its_message_and_moves_no_cursor() {
+    let journal = Journal::new();
+    journal.summary();
+    let output = journal.ingest(true);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Failed to seek to cursor"), "{stderr}");
+    assert_eq!(
+        journal.summary()["lines"],
+        0,
+        "the cursor still points at the end"
+    );
+}
+
+#[test]
+fn the_real_journalctl_accepts_the_arguments_where_there_is_one() {
+    if std::process::Command::new("journalctl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: no journalctl on this machine");
+        return;
+    }
+    let env = Env::new();
+    fs::write(&env.config, "logs = []\n[journal]\nenabled = true\n").unwrap();
+    let output = env
+        .cmd()
+        .args(["ingest", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["unparsed"], 0, "{summary}");
+}
