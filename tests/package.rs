@@ -1,0 +1,70 @@
+//! The Debian package: `contrib/build-deb.sh` builds it around the binary just built,
+//! and its file list and control data are what an admin expects.
+
+use std::process::Command;
+
+#[test]
+fn the_debian_package_installs_binary_config_units_man_page_and_completions() {
+    if Command::new("dpkg-deb").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "dpkg-deb is missing, and CI=true requires this test to run"
+        );
+        eprintln!("skipping: dpkg-deb is not installed");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let built = Command::new("bash")
+        .env("DEB_COMPRESSION", "none")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/build-deb.sh"))
+        .arg(env!("CARGO_BIN_EXE_saslguard"))
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let deb = String::from_utf8(built.stdout).unwrap().trim().to_string();
+    let listing = Command::new("dpkg-deb")
+        .args(["-c", &deb])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8(listing.stdout).unwrap();
+    for path in [
+        "./usr/bin/saslguard",
+        "./etc/saslguard/saslguard.toml",
+        "./lib/systemd/system/saslguard.service",
+        "./lib/systemd/system/saslguard.timer",
+        "./usr/share/man/man1/saslguard.1.gz",
+        "./usr/share/bash-completion/completions/saslguard",
+        "./usr/share/zsh/vendor-completions/_saslguard",
+        "./usr/share/fish/vendor_completions.d/saslguard.fish",
+        "./var/lib/saslguard/",
+    ] {
+        assert!(
+            listing.lines().any(|l| l.ends_with(&format!(" {path}"))),
+            "{path} missing from:\n{listing}"
+        );
+    }
+    assert!(listing.contains("-rwxr-xr-x root/root"), "{listing}");
+    let control = Command::new("dpkg-deb")
+        .args(["-f", &deb, "Package", "Version", "Section"])
+        .output()
+        .unwrap();
+    let control = String::from_utf8(control.stdout).unwrap();
+    assert!(control.contains("Package: saslguard"), "{control}");
+    assert!(
+        control.contains(concat!("Version: ", env!("CARGO_PKG_VERSION"))),
+        "{control}"
+    );
+    let conffiles = Command::new("dpkg-deb")
+        .args(["-I", &deb, "conffiles"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(conffiles.stdout).unwrap().trim(),
+        "/etc/saslguard/saslguard.toml"
+    );
+}
