@@ -367,6 +367,52 @@ impl Config {
         Ok(config)
     }
 
+    /// Every error in configuration text, each with its line: after an error at a line,
+    /// that line is set aside and the rest checked again, so one typo does not hide the
+    /// next. Empty when the text is a valid configuration.
+    pub fn check_all(text: &str, origin: &Path) -> Vec<String> {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut errors = Vec::new();
+        for _ in 0..=lines.len() {
+            let current = lines.join("\n");
+            match toml::from_str::<Config>(&current) {
+                Ok(config) => {
+                    if let Err(e) = config.validate(origin) {
+                        errors.push(format!("{e:#}"));
+                    }
+                    break;
+                }
+                Err(e) => {
+                    let line = e.span().map(|span| {
+                        current[..span.start.min(current.len())]
+                            .matches('\n')
+                            .count()
+                    });
+                    let message = e.message().trim_end().to_string();
+                    match line {
+                        Some(line)
+                            if line < lines.len()
+                                && !lines[line].starts_with("#saslguard-check#") =>
+                        {
+                            errors.push(format!(
+                                "{}:{}: {message}: {}",
+                                origin.display(),
+                                line + 1,
+                                lines[line].trim()
+                            ));
+                            lines[line] = format!("#saslguard-check# {}", lines[line]);
+                        }
+                        _ => {
+                            errors.push(format!("{}: {message}", origin.display()));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        errors
+    }
+
     /// Reads the configuration: `path` when given (it must exist), otherwise the default
     /// file if present, otherwise the built-in defaults.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {

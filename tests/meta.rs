@@ -68,7 +68,8 @@ fn config_check_names_the_file_line_and_key() {
     let path = env.path("bad.toml");
     fs::write(
         &path,
-        "logs = [\"/var/log/maillog\"]\n[policy]\nescalaton = 2.0\n",
+        "logs = [\"/var/log/maillog\"]\n[policy]\nescalaton = 2.0\nmax_duration = \"forever-ish\"\n\
+         [postfix]\nmap_type = \"btree\"\n",
     )
     .unwrap();
     let output = env
@@ -79,7 +80,15 @@ fn config_check_names_the_file_line_and_key() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    for needle in ["bad.toml", "line 3", "escalaton"] {
+    // Every error, each with its line.
+    for needle in [
+        "bad.toml:3: unknown field `escalaton`",
+        "bad.toml:4:",
+        "forever-ish",
+        "bad.toml:6:",
+        "btree",
+        "3 error(s)",
+    ] {
         assert!(stderr.contains(needle), "{needle}: {stderr}");
     }
     // Values are checked too, not only names.

@@ -43,6 +43,15 @@ pub fn config(cli: &Cli, args: &ConfigArgs) -> anyhow::Result<()> {
                 .clone()
                 .or_else(|| cli.config.clone())
                 .unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG_PATH));
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+            let errors = Config::check_all(&text, &path);
+            if !errors.is_empty() {
+                for error in &errors {
+                    eprintln!("{error}");
+                }
+                anyhow::bail!("{}: {} error(s)", path.display(), errors.len());
+            }
             let config = Config::load(Some(&path))?;
             crate::ui::info(format!(
                 "{}: ok ({} logs, {} policy tiers, map {} ({:?}), firewall {:?})",
