@@ -20,7 +20,8 @@ ARCH=$(dpkg --print-architecture)
 ROOT=$(mktemp -d)
 trap 'rm -rf "$ROOT"' EXIT
 
-install -D -m 755 "$BINARY" "$ROOT/usr/bin/saslguard"
+# Stripped: the debug line tables make the binary ~40 MB.
+install -D -s -m 755 "$BINARY" "$ROOT/usr/bin/saslguard"
 install -D -m 644 src/default-config.toml "$ROOT/etc/saslguard/saslguard.toml"
 install -D -m 644 contrib/saslguard.service "$ROOT/lib/systemd/system/saslguard.service"
 install -D -m 644 contrib/saslguard.timer "$ROOT/lib/systemd/system/saslguard.timer"
