@@ -62,6 +62,13 @@ pub enum Command {
     /// A network (203.0.113.0/24) adds up every address inside it. Counts cover
     /// everything stored up to now (or --as-of); the days are the last 30 UTC dates.
     Show(ShowArgs),
+    /// A summary of a period against the period before it: failures, addresses,
+    /// networks and server faults, failures per hour, top addresses and usernames,
+    /// blocks created, ended and in force.
+    ///
+    /// The period ends now (or at --as-of). Periods are after their start, up to and
+    /// including their end, like `top --period`.
+    Report(ReportArgs),
     /// The cron/timer entry point: ingest, expire, apply the policy, render.
     ///
     /// Runs under the database lock; exits 0 when all went well, with a one-line
@@ -396,6 +403,32 @@ pub struct ShowArgs {
     pub format: ShowFormat,
 }
 
+/// Options of `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The period ending now (or at --as-of): a duration like 24h, 7d, 30d. The
+    /// previous period, compared against, has the same length.
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_report_period)]
+    pub period: Period,
+
+    /// Output format (HTML is not offered yet).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+
+    /// Write the report to FILE (atomically: a temporary file renamed) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Output of `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Sections and a bar chart for people.
+    Table,
+    /// One JSON object for scripts.
+    Json,
+}
+
 /// Output of `show`: one report, so no CSV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ShowFormat {
@@ -465,4 +498,12 @@ pub fn parse_network(text: &str) -> Result<IpNet, String> {
 
 fn parse_period(text: &str) -> Result<Period, String> {
     Period::parse(text)
+}
+
+/// A report period must have a length: `all` is refused.
+fn parse_report_period(text: &str) -> Result<Period, String> {
+    match Period::parse(text)? {
+        Period::All => Err("report needs a period with a length, like 24h, 7d or 30d".into()),
+        period => Ok(period),
+    }
 }

@@ -39,6 +39,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => commands::ingest::run(&ctx, args),
         Command::Top(args) => commands::top::run(&ctx, args),
         Command::Show(args) => commands::show::run(&ctx, args),
+        Command::Report(args) => commands::report::run(&ctx, args),
         Command::Run(args) => commands::run::run(&ctx, args),
         Command::Block(args) => commands::blocks::block(&ctx, args),
         Command::Unblock(args) => commands::blocks::unblock(&ctx, args),

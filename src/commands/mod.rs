@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod meta;
 pub mod metrics;
 pub mod render;
+pub mod report;
 pub mod run;
 pub mod show;
 pub mod top;

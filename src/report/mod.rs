@@ -2,6 +2,7 @@
 //! Reports never touch log files or the firewall.
 
 pub mod show;
+pub mod summary;
 pub mod top;
 
 pub use show::ShowReport;

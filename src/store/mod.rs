@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod blocks;
+pub mod period;
 pub mod reports;
 pub mod retention;
 

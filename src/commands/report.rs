@@ -1,0 +1,35 @@
+//! `saslguard report`: a summary of a period against the period before it.
+
+use std::io::Write;
+
+use crate::cli::{ReportArgs, ReportFormat};
+use crate::commands::Context;
+use crate::report::Period;
+use crate::report::summary;
+
+/// Runs `report`: builds the summary up to now (or `--as-of`) and prints it, or writes
+/// it atomically to `--output`.
+pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<()> {
+    let Period::Last { label, seconds } = &args.period else {
+        anyhow::bail!("report needs a period with a length, like 24h, 7d or 30d");
+    };
+    let store = ctx.open_existing_store()?;
+    let report = summary::build(
+        &store,
+        ctx.config.networks,
+        label,
+        *seconds,
+        ctx.clock.unix(),
+    )?;
+    let text = match args.format {
+        ReportFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+        ReportFormat::Table => summary::to_table(&report),
+    };
+    match &args.output {
+        Some(path) => crate::render::atomic::write_atomically(path, text.as_bytes()),
+        None => {
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            Ok(())
+        }
+    }
+}

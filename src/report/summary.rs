@@ -1,0 +1,360 @@
+//! `report`: a summary of one period (ending now, or at `--as-of`) against the period of
+//! the same length before it: failures, addresses, networks and server faults, failures
+//! per hour, the top addresses and usernames, and the blocks created, ended and in force.
+//!
+//! Periods are `(since, until]`, like `top --period`: a failure at exactly `until`
+//! counts, one at exactly `since` belongs to the previous period.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use comfy_table::CellAlignment;
+use serde::Serialize;
+
+use crate::config::Networks;
+use crate::report::{format_time, new_table, printable};
+use crate::store::period::BlockCounts;
+use crate::store::reports::LabelKind;
+use crate::store::{Store, address};
+
+/// How many addresses and usernames the top lists hold.
+pub const TOP: usize = 10;
+
+/// Width of the longest bar in the table's chart.
+const BAR_WIDTH: i64 = 40;
+
+/// Periods longer than this are charted per day in the table (JSON is always per hour).
+const HOURLY_CHART_MAX: i64 = 48 * 3600;
+
+/// The summary, as `report --format json` prints it.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// The period as written (`7d`).
+    pub period: String,
+    /// Its length in seconds.
+    pub period_seconds: i64,
+    /// The period: after `since`, up to and including `until` (RFC 3339 UTC).
+    pub since: String,
+    pub until: String,
+    /// The previous period: after `previous_since`, up to and including `since`.
+    pub previous_since: String,
+    /// Totals of this period.
+    pub current: Totals,
+    /// Totals of the previous period.
+    pub previous: Totals,
+    /// Counted failures per UTC clock hour of this period, oldest first, hours without
+    /// failures included. The first and last hours may be partial.
+    pub per_hour: Vec<HourCount>,
+    /// The [`TOP`] addresses with the most counted failures in this period.
+    pub top_addresses: Vec<TopAddress>,
+    /// The [`TOP`] usernames most tried in this period (failures without one left out).
+    pub top_usernames: Vec<TopUsername>,
+    /// Blocks per target: created and ended in this period, in force at its end.
+    pub blocks: Blocks,
+}
+
+/// The totals of one period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// Counted failures.
+    pub failures: i64,
+    /// Distinct addresses with a counted failure.
+    pub addresses: i64,
+    /// Distinct networks (IPv4 /24, IPv6 /64 unless configured) with a counted failure.
+    pub networks: i64,
+    /// Server-side faults: the authentication backend failing, never the client's fault.
+    pub server_faults: i64,
+}
+
+/// Counted failures in one UTC hour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HourCount {
+    /// Start of the hour, RFC 3339 UTC.
+    pub hour: String,
+    pub failures: i64,
+}
+
+/// One of the top addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopAddress {
+    /// Ties share a rank.
+    pub rank: i64,
+    pub ip: String,
+    pub failures: i64,
+}
+
+/// One of the top usernames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopUsername {
+    /// Ties share a rank.
+    pub rank: i64,
+    pub username: String,
+    pub failures: i64,
+    /// Distinct addresses that tried it.
+    pub addresses: i64,
+}
+
+/// Block counts per target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Blocks {
+    pub postfix: BlockCounts,
+    pub firewall: BlockCounts,
+}
+
+/// Builds the summary of the `seconds` before `until` (`label` names the period).
+pub fn build(
+    store: &Store,
+    networks: Networks,
+    label: &str,
+    seconds: i64,
+    until: i64,
+) -> anyhow::Result<Summary> {
+    let since = until.saturating_sub(seconds);
+    let previous_since = since.saturating_sub(seconds);
+    let rows = store.address_periods(previous_since, since, until)?;
+
+    let totals = |failures: fn(&crate::store::period::AddressPeriods) -> i64,
+                  faults: fn(&crate::store::period::AddressPeriods) -> i64| {
+        let failing: Vec<&[u8; 16]> = rows
+            .iter()
+            .filter(|r| failures(r) > 0)
+            .map(|r| &r.key)
+            .collect();
+        let nets: HashSet<[u8; 16]> = failing
+            .iter()
+            .map(|k| address::network_key(k, networks.ipv4_prefix, networks.ipv6_prefix))
+            .collect();
+        Totals {
+            failures: rows.iter().map(failures).sum(),
+            addresses: failing.len() as i64,
+            networks: nets.len() as i64,
+            server_faults: rows.iter().map(faults).sum(),
+        }
+    };
+    let current = totals(|r| r.failures, |r| r.server_faults);
+    let previous = totals(|r| r.previous_failures, |r| r.previous_server_faults);
+
+    // Every clock hour touched by (since, until], zeros included.
+    let first_hour = (since + 1).div_euclid(3600) * 3600;
+    let last_hour = until.div_euclid(3600) * 3600;
+    let counts: std::collections::HashMap<i64, i64> =
+        store.failures_per_hour(since, until)?.into_iter().collect();
+    let per_hour = (first_hour..=last_hour)
+        .step_by(3600)
+        .map(|hour| HourCount {
+            hour: format_time(hour),
+            failures: counts.get(&hour).copied().unwrap_or(0),
+        })
+        .collect();
+
+    let mut failing: Vec<&crate::store::period::AddressPeriods> =
+        rows.iter().filter(|r| r.failures > 0).collect();
+    failing.sort_by(|a, b| b.failures.cmp(&a.failures).then(a.key.cmp(&b.key)));
+    let mut top_addresses = Vec::new();
+    for (index, row) in failing.iter().enumerate().take(TOP) {
+        let rank = match top_addresses.last() {
+            Some(TopAddress { rank, failures, .. }) if *failures == row.failures => *rank,
+            _ => index as i64 + 1,
+        };
+        top_addresses.push(TopAddress {
+            rank,
+            ip: address::from_key(&row.key).map_or_else(String::new, |ip| ip.to_string()),
+            failures: row.failures,
+        });
+    }
+
+    let top_usernames = store
+        .rank_labels(Some(since), until, LabelKind::Username)?
+        .into_iter()
+        .take(TOP)
+        .map(|l| TopUsername {
+            rank: l.rank,
+            username: l.text,
+            failures: l.failures,
+            addresses: l.addresses,
+        })
+        .collect();
+
+    let mut blocks = Blocks::default();
+    for (target, counts) in store.blocks_in_period(since, until)? {
+        match target {
+            crate::store::blocks::BlockTarget::Postfix => blocks.postfix = counts,
+            crate::store::blocks::BlockTarget::Firewall => blocks.firewall = counts,
+        }
+    }
+
+    Ok(Summary {
+        period: label.to_string(),
+        period_seconds: seconds,
+        since: format_time(since),
+        until: format_time(until),
+        previous_since: format_time(previous_since),
+        current,
+        previous,
+        per_hour,
+        top_addresses,
+        top_usernames,
+        blocks,
+    })
+}
+
+/// The summary for people: totals against the previous period, a bar chart (per hour,
+/// or per day for periods over 48 hours), the top lists and the blocks.
+pub fn to_table(summary: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "report for {} ({} .. {}), compared with {} .. {}\n",
+        summary.period, summary.since, summary.until, summary.previous_since, summary.since
+    );
+
+    let mut totals = new_table(vec![
+        String::new(),
+        "this period".into(),
+        "previous".into(),
+        "change".into(),
+    ]);
+    let (c, p) = (&summary.current, &summary.previous);
+    for (name, now, before) in [
+        ("failures", c.failures, p.failures),
+        ("addresses", c.addresses, p.addresses),
+        ("networks", c.networks, p.networks),
+        ("server faults", c.server_faults, p.server_faults),
+    ] {
+        totals.add_row(vec![
+            name.to_string(),
+            now.to_string(),
+            before.to_string(),
+            change(now, before),
+        ]);
+    }
+    right_align(&mut totals, &[1, 2, 3]);
+    let _ = writeln!(out, "{totals}");
+    if c.server_faults > 0 {
+        let _ = writeln!(
+            out,
+            "\n{} server faults: the authentication backend failed (never counted against clients)",
+            c.server_faults
+        );
+    }
+
+    // The chart: per hour, or per UTC day for long periods.
+    let bars: Vec<(String, i64)> = if summary.period_seconds > HOURLY_CHART_MAX {
+        let mut days: Vec<(String, i64)> = Vec::new();
+        for hour in &summary.per_hour {
+            let day = hour.hour.get(..10).unwrap_or(&hour.hour).to_string();
+            match days.last_mut() {
+                Some((d, n)) if *d == day => *n += hour.failures,
+                _ => days.push((day, hour.failures)),
+            }
+        }
+        days
+    } else {
+        summary
+            .per_hour
+            .iter()
+            .map(|h| (h.hour.clone(), h.failures))
+            .collect()
+    };
+    let heading = if summary.period_seconds > HOURLY_CHART_MAX {
+        "day (UTC)"
+    } else {
+        "hour (UTC)"
+    };
+    let max = bars.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let mut chart = new_table(vec![heading.into(), "failures".into(), String::new()]);
+    for (when, failures) in &bars {
+        let width = if max > 0 && *failures > 0 {
+            (failures * BAR_WIDTH + max - 1) / max
+        } else {
+            0
+        };
+        chart.add_row(vec![
+            when.clone(),
+            failures.to_string(),
+            "█".repeat(usize::try_from(width).unwrap_or(0)),
+        ]);
+    }
+    right_align(&mut chart, &[1]);
+    let _ = write!(out, "\n{chart}\n");
+
+    let mut addresses = new_table(vec!["rank".into(), "address".into(), "failures".into()]);
+    for a in &summary.top_addresses {
+        addresses.add_row(vec![
+            a.rank.to_string(),
+            a.ip.clone(),
+            a.failures.to_string(),
+        ]);
+    }
+    right_align(&mut addresses, &[2]);
+    let _ = write!(out, "\n{addresses}\n");
+
+    let mut users = new_table(vec![
+        "rank".into(),
+        "username".into(),
+        "failures".into(),
+        "addresses".into(),
+    ]);
+    for u in &summary.top_usernames {
+        users.add_row(vec![
+            u.rank.to_string(),
+            printable(&u.username),
+            u.failures.to_string(),
+            u.addresses.to_string(),
+        ]);
+    }
+    right_align(&mut users, &[2, 3]);
+    let _ = write!(out, "\n{users}\n");
+
+    let mut blocks = new_table(vec![
+        "blocks".into(),
+        "created".into(),
+        "ended".into(),
+        "active at end".into(),
+    ]);
+    for (target, b) in [
+        ("postfix", summary.blocks.postfix),
+        ("firewall", summary.blocks.firewall),
+    ] {
+        blocks.add_row(vec![
+            target.to_string(),
+            b.created.to_string(),
+            b.ended.to_string(),
+            b.active.to_string(),
+        ]);
+    }
+    right_align(&mut blocks, &[1, 2, 3]);
+    let _ = write!(out, "\n{blocks}\n");
+    out
+}
+
+/// The change from `before` to `now`: `+12 (+50%)`, `-3`, or `new`.
+fn change(now: i64, before: i64) -> String {
+    let diff = now - before;
+    if before == 0 {
+        return if now == 0 { "0".into() } else { "new".into() };
+    }
+    let percent = diff as f64 * 100.0 / before as f64;
+    format!("{diff:+} ({percent:+.0}%)")
+}
+
+fn right_align(table: &mut comfy_table::Table, columns: &[usize]) {
+    for &index in columns {
+        if let Some(column) = table.column_mut(index) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_reads_well() {
+        assert_eq!(change(0, 0), "0");
+        assert_eq!(change(5, 0), "new");
+        assert_eq!(change(15, 10), "+5 (+50%)");
+        assert_eq!(change(5, 10), "-5 (-50%)");
+    }
+}
