@@ -169,6 +169,23 @@ impl Store {
         Ok(())
     }
 
+    /// The plan SQLite's bundled planner chooses for `sql`, one detail per line, for
+    /// tests that prove a query uses an index. Parameters stay unbound: the plan is
+    /// chosen when the statement is prepared.
+    #[cfg(test)]
+    pub(crate) fn query_plan(&self, sql: &str) -> String {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("prepare EXPLAIN");
+        let mut rows = stmt.raw_query();
+        let mut details = Vec::new();
+        while let Some(row) = rows.next().expect("plan row") {
+            details.push(row.get::<_, String>(3).expect("plan detail"));
+        }
+        details.join("\n")
+    }
+
     /// The schema version of this database.
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self

@@ -167,16 +167,7 @@ mod tests {
     use super::*;
 
     fn plan(store: &Store, sql: &str) -> String {
-        let mut stmt = store
-            .conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap();
-        let mut rows = stmt.raw_query();
-        let mut details = Vec::new();
-        while let Some(row) = rows.next().unwrap() {
-            details.push(row.get::<_, String>(3).unwrap());
-        }
-        details.join("\n")
+        store.query_plan(sql)
     }
 
     /// The event queries seek events by address and kind; neither scans the table.

@@ -325,19 +325,8 @@ impl Store {
 mod tests {
     use super::*;
 
-    /// The plan of `sql` as SQLite's bundled planner chooses it, one detail per line.
     fn plan(store: &Store, sql: &str) -> String {
-        let mut stmt = store
-            .conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap();
-        // Parameters stay unbound: the plan is chosen when the statement is prepared.
-        let mut rows = stmt.raw_query();
-        let mut details = Vec::new();
-        while let Some(row) = rows.next().unwrap() {
-            details.push(row.get::<_, String>(3).unwrap());
-        }
-        details.join("\n")
+        store.query_plan(sql)
     }
 
     /// Every report query reaches events through their primary key, per address, and
