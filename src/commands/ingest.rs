@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cli::{IngestArgs, SummaryFormat};
 use crate::commands::Context;
-use crate::ingest::{self, Input, Options};
+use crate::ingest::{self, Options};
 use crate::store::RunCounters;
 use crate::ui;
 
@@ -28,18 +28,8 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> anyhow::Result<()> {
     } else {
         args.paths.clone()
     };
-    // Every log is opened before the database is touched: an unreadable log is an
-    // error naming it, and the store stays as it was.
-    let mut inputs = Input::open_all(&paths)?;
-    if args.paths.is_empty() && ctx.config.journal.enabled {
-        inputs.push(Input::Journal(ctx.config.journal.clone()));
-    }
-    if Input::any_missing(&inputs) && !ctx.db_path.exists() {
-        Input::check_missing(&inputs, None)?;
-    }
-    let _lock = ctx.lock(args.wait)?;
-    let store = ctx.open_store()?;
-    Input::check_missing(&inputs, Some(&store))?;
+    let journal = args.paths.is_empty() && ctx.config.journal.enabled;
+    let (inputs, _lock, store) = ctx.open_for_ingest(&paths, journal, args.wait)?;
     let run_id = store.begin_run("ingest", ctx.clock.unix())?;
     let options = Options {
         from_start: args.from_start,

@@ -21,6 +21,7 @@ use anyhow::{Context as _, bail};
 use crate::cli::Cli;
 use crate::clock::Clock;
 use crate::config::{self, Config};
+use crate::ingest::Input;
 use crate::store::Store;
 
 /// What every command gets: the global options resolved.
@@ -69,6 +70,29 @@ impl Context {
                 self.db_path.display()
             ))
         })
+    }
+
+    /// Opens the logs to ingest (`paths`, plus the journal when `journal`), then takes
+    /// the database lock and opens the store. Every log is opened before the database
+    /// is touched: an unreadable log, or a missing one never read before, is an error
+    /// naming it, and the store stays as it was.
+    pub fn open_for_ingest(
+        &self,
+        paths: &[PathBuf],
+        journal: bool,
+        wait: std::time::Duration,
+    ) -> anyhow::Result<(Vec<Input>, crate::lock::DbLock, Store)> {
+        let mut inputs = Input::open_all(paths)?;
+        if journal {
+            inputs.push(Input::Journal(self.config.journal.clone()));
+        }
+        if Input::any_missing(&inputs) && !self.db_path.exists() {
+            Input::check_missing(&inputs, None)?;
+        }
+        let lock = self.lock(wait)?;
+        let store = self.open_store()?;
+        Input::check_missing(&inputs, Some(&store))?;
+        Ok((inputs, lock, store))
     }
 
     /// Opens the database for a command that changes it, creating it if needed.

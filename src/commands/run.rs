@@ -11,7 +11,7 @@ use crate::cli::{RunArgs, SummaryFormat};
 use crate::commands::Context;
 use crate::commands::render::describe;
 use crate::enforce::{self, RenderMode, Rendered};
-use crate::ingest::{self, Input, Options};
+use crate::ingest::{self, Options};
 use crate::report::format_time;
 use crate::store::RunCounters;
 use crate::ui;
@@ -34,21 +34,13 @@ struct RunSummary {
 /// Runs `run`.
 pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let inputs = if args.dry_run {
-        Vec::new()
+    // A dry run reads no logs.
+    let (paths, journal) = if args.dry_run {
+        (&[][..], false)
     } else {
-        let mut inputs = Input::open_all(&ctx.config.logs)?;
-        if ctx.config.journal.enabled {
-            inputs.push(Input::Journal(ctx.config.journal.clone()));
-        }
-        inputs
+        (&ctx.config.logs[..], ctx.config.journal.enabled)
     };
-    if Input::any_missing(&inputs) && !ctx.db_path.exists() {
-        Input::check_missing(&inputs, None)?;
-    }
-    let _lock = ctx.lock(args.wait)?;
-    let store = ctx.open_store()?;
-    Input::check_missing(&inputs, Some(&store))?;
+    let (inputs, _lock, store) = ctx.open_for_ingest(paths, journal, args.wait)?;
     let now = ctx.clock.unix();
     let mut summary = RunSummary {
         dry_run: args.dry_run,
