@@ -240,10 +240,10 @@ fn known_report_counts_every_number() {
     assert_eq!(
         r["top_usernames"],
         json!([
-            {"rank": 1, "username": "root", "failures": 4, "addresses": 1},
-            {"rank": 2, "username": "alice@example.com", "failures": 3, "addresses": 2},
-            {"rank": 3, "username": "carol@example.com", "failures": 2, "addresses": 1},
-            {"rank": 4, "username": "bob@example.com", "failures": 1, "addresses": 1},
+            {"rank": 1, "username": "root", "failures": 4},
+            {"rank": 2, "username": "alice@example.com", "failures": 3},
+            {"rank": 3, "username": "carol@example.com", "failures": 2},
+            {"rank": 4, "username": "bob@example.com", "failures": 1},
         ])
     );
     assert_eq!(
@@ -265,12 +265,9 @@ fn known_report_counts_every_number() {
 }
 
 #[test]
-fn period_all_and_html_are_refused() {
+fn period_all_is_refused() {
     let env = setup();
-    for args in [
-        &["report", "--period", "all"][..],
-        &["report", "--format", "html"][..],
-    ] {
+    for args in [&["report", "--period", "all"][..]] {
         let output = env.cmd().args(args).output().unwrap();
         assert!(!output.status.success(), "{args:?} succeeded");
         assert!(!output.stderr.is_empty());

@@ -272,8 +272,8 @@ fn labels_setup() -> Env {
     env
 }
 
-/// (name, failures, rank, addresses) of each row, in order, for the field `by`.
-fn label_rows(rows: &serde_json::Value, by: &str) -> Vec<(String, i64, i64, i64)> {
+/// (name, failures, rank) of each row, in order, for the field `by`.
+fn label_rows(rows: &serde_json::Value, by: &str) -> Vec<(String, i64, i64)> {
     rows.as_array()
         .unwrap()
         .iter()
@@ -283,29 +283,28 @@ fn label_rows(rows: &serde_json::Value, by: &str) -> Vec<(String, i64, i64, i64)
                 row[by].as_str().unwrap().to_string(),
                 row["failures"].as_i64().unwrap(),
                 row["rank"].as_i64().unwrap_or(0),
-                row["addresses"].as_i64().unwrap(),
             )
         })
         .collect()
 }
 
-fn named(rows: &[(&str, i64, i64, i64)]) -> Vec<(String, i64, i64, i64)> {
+fn named(rows: &[(&str, i64, i64)]) -> Vec<(String, i64, i64)> {
     rows.iter()
-        .map(|&(name, failures, rank, addresses)| (name.to_string(), failures, rank, addresses))
+        .map(|&(name, failures, rank)| (name.to_string(), failures, rank))
         .collect()
 }
 
 #[test]
-fn by_user_ranks_usernames_with_their_distinct_addresses_and_skips_missing_ones() {
+fn by_user_ranks_usernames_and_skips_missing_ones() {
     let env = labels_setup();
     let rows = env.top(&["--by", "user", "--period", "24h", "--as-of", LABELS_AS_OF]);
     assert_eq!(
         label_rows(&rows, "user"),
         named(&[
-            ("root", 5, 1, 1),
-            ("carol@example.com", 4, 2, 1),
-            ("alice@example.com", 3, 3, 2),
-            ("bob@example.com", 1, 4, 1),
+            ("root", 5, 1),
+            ("carol@example.com", 4, 2),
+            ("alice@example.com", 3, 3),
+            ("bob@example.com", 1, 4),
         ])
     );
     assert_eq!(rows[2]["first_seen"], "2026-11-28T06:00:00Z");
@@ -317,10 +316,10 @@ fn by_user_ranks_usernames_with_their_distinct_addresses_and_skips_missing_ones(
     assert_eq!(
         label_rows(&rows, "user"),
         named(&[
-            ("alice@example.com", 6, 1, 2),
-            ("root", 5, 2, 1),
-            ("carol@example.com", 4, 3, 1),
-            ("bob@example.com", 1, 4, 1),
+            ("alice@example.com", 6, 1),
+            ("root", 5, 2),
+            ("carol@example.com", 4, 3),
+            ("bob@example.com", 1, 4),
         ])
     );
 }
@@ -350,7 +349,7 @@ fn by_user_merges_periods_like_addresses() {
     let alice = &rows[2];
     assert_eq!(alice["rank"], 3);
     assert_eq!(alice["failures"], 3);
-    assert_eq!(alice["addresses"], 2, "addresses count the first period");
+    assert!(alice.get("addresses").is_none());
     assert_eq!(
         alice["periods"],
         serde_json::json!([
@@ -377,7 +376,7 @@ fn by_mechanism_keeps_spellings_apart_and_counts_rows_absent_from_the_first_peri
     ]);
     assert_eq!(
         label_rows(&rows, "mechanism"),
-        named(&[("LOGIN", 8, 1, 3), ("PLAIN", 5, 2, 2)])
+        named(&[("LOGIN", 8, 1), ("PLAIN", 5, 2)])
     );
     let rows = env.top(&[
         "--by",
@@ -392,7 +391,6 @@ fn by_mechanism_keeps_spellings_apart_and_counts_rows_absent_from_the_first_peri
     assert_eq!(rows[2]["mechanism"], "login");
     assert_eq!(rows[2]["rank"], serde_json::Value::Null);
     assert_eq!(rows[2]["failures"], 0);
-    assert_eq!(rows[2]["addresses"], 0);
     assert_eq!(rows[2]["periods"][1]["failures"], 2);
     assert_eq!(rows[2]["periods"][1]["rank"], 3);
     assert_eq!(rows[0]["periods"][1]["failures"], 10);
@@ -413,9 +411,9 @@ fn by_service_ranks_the_smtpd_services() {
     assert_eq!(
         label_rows(&rows, "service"),
         named(&[
-            ("postfix/smtpd", 9, 1, 2),
-            ("postfix/submission/smtpd", 5, 2, 2),
-            ("postfix/smtps/smtpd", 4, 3, 2),
+            ("postfix/smtpd", 9, 1),
+            ("postfix/submission/smtpd", 5, 2),
+            ("postfix/smtps/smtpd", 4, 3),
         ])
     );
     let output = env
@@ -429,10 +427,10 @@ fn by_service_ranks_the_smtpd_services() {
     assert!(output.status.success());
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
-        "rank,service,failures,addresses,first_seen,last_seen\n\
-         1,postfix/smtpd,9,2,2026-10-29T08:00:00Z,2026-11-28T09:00:04Z\n\
-         2,postfix/submission/smtpd,5,2,2026-11-27T15:00:00Z,2026-11-28T07:00:00Z\n\
-         3,postfix/smtps/smtpd,4,2,2026-11-20T12:00:00Z,2026-11-28T10:00:00Z\n"
+        "rank,service,failures,first_seen,last_seen\n\
+         1,postfix/smtpd,9,2026-10-29T08:00:00Z,2026-11-28T09:00:04Z\n\
+         2,postfix/submission/smtpd,5,2026-11-27T15:00:00Z,2026-11-28T07:00:00Z\n\
+         3,postfix/smtps/smtpd,4,2026-11-20T12:00:00Z,2026-11-28T10:00:00Z\n"
     );
     let output = env
         .cmd()
@@ -448,7 +446,7 @@ fn by_service_ranks_the_smtpd_services() {
         .output()
         .unwrap();
     let table = String::from_utf8(output.stdout).unwrap();
-    assert!(table.contains("addresses (24h)"), "{table}");
+    assert!(table.contains("failures (24h)"), "{table}");
     assert!(table.contains("alice@example.com"), "{table}");
 }
 

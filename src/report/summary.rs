@@ -12,7 +12,7 @@ use comfy_table::CellAlignment;
 use serde::Serialize;
 
 use crate::config::Networks;
-use crate::report::{format_time, new_table, printable};
+use crate::report::{BlockView, format_time, new_table, printable};
 use crate::store::period::BlockCounts;
 use crate::store::reports::LabelKind;
 use crate::store::{Store, address};
@@ -51,6 +51,35 @@ pub struct Summary {
     pub top_usernames: Vec<TopUsername>,
     /// Blocks per target: created and ended in this period, in force at its end.
     pub blocks: Blocks,
+    /// Every block in force at some moment of this period, oldest first: the block
+    /// timeline, and each block's share of the rejected connections.
+    pub block_timeline: Vec<BlockInPeriod>,
+    /// Connections Postfix refused because of a saslguard block.
+    pub efficacy: Efficacy,
+}
+
+/// A block in force during the period, with the connections it made Postfix refuse.
+#[derive(Debug, Serialize)]
+pub struct BlockInPeriod {
+    #[serde(flatten)]
+    pub block: BlockView,
+    /// Postfix `NOQUEUE: reject` lines inside the period attributed to this block (the
+    /// newest postfix block covering the client when the line was logged). Always 0 for
+    /// firewall blocks: their packets never reach Postfix.
+    pub rejected: i64,
+}
+
+/// Block efficacy: `NOQUEUE: reject: ... Client host rejected: <reject_text>` lines,
+/// which Postfix logs for every connection a saslguard map entry refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Efficacy {
+    /// Refused connections in this period.
+    pub rejected: i64,
+    /// Refused connections in the previous period.
+    pub previous_rejected: i64,
+    /// Refused connections in this period from addresses no postfix block covered at
+    /// the time (a map entry left over from before saslguard, or written by hand).
+    pub unattributed: i64,
 }
 
 /// The totals of one period.
@@ -90,8 +119,6 @@ pub struct TopUsername {
     pub rank: i64,
     pub username: String,
     pub failures: i64,
-    /// Distinct addresses that tried it.
-    pub addresses: i64,
 }
 
 /// Block counts per target.
@@ -171,7 +198,6 @@ pub fn build(
             rank: l.rank,
             username: l.text,
             failures: l.failures,
-            addresses: l.addresses,
         })
         .collect();
 
@@ -182,6 +208,15 @@ pub fn build(
             crate::store::blocks::BlockTarget::Firewall => blocks.firewall = counts,
         }
     }
+
+    let block_timeline = store
+        .blocks_during(since, until)?
+        .iter()
+        .map(|block| BlockInPeriod {
+            block: BlockView::new(block, until),
+            rejected: 0,
+        })
+        .collect();
 
     Ok(Summary {
         period: label.to_string(),
@@ -195,6 +230,8 @@ pub fn build(
         top_addresses,
         top_usernames,
         blocks,
+        block_timeline,
+        efficacy: Efficacy::default(),
     })
 }
 
@@ -289,21 +326,15 @@ pub fn to_table(summary: &Summary) -> String {
     right_align(&mut addresses, &[2]);
     let _ = write!(out, "\n{addresses}\n");
 
-    let mut users = new_table(vec![
-        "rank".into(),
-        "username".into(),
-        "failures".into(),
-        "addresses".into(),
-    ]);
+    let mut users = new_table(vec!["rank".into(), "username".into(), "failures".into()]);
     for u in &summary.top_usernames {
         users.add_row(vec![
             u.rank.to_string(),
             printable(&u.username),
             u.failures.to_string(),
-            u.addresses.to_string(),
         ]);
     }
-    right_align(&mut users, &[2, 3]);
+    right_align(&mut users, &[2]);
     let _ = write!(out, "\n{users}\n");
 
     let mut blocks = new_table(vec![

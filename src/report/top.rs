@@ -114,10 +114,6 @@ pub struct TopRow {
     pub service: Option<String>,
     /// Failures in the first period.
     pub failures: i64,
-    /// For usernames, mechanisms and services: the distinct addresses that failed with
-    /// it in the first period (how widespread it is, as opposed to how often).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub addresses: Option<i64>,
     /// First and last failure inside the longest period, RFC 3339 UTC.
     pub first_seen: String,
     pub last_seen: String,
@@ -156,7 +152,6 @@ struct Ranked {
     first_seen: i64,
     last_seen: i64,
     rank: i64,
-    addresses: Option<i64>,
 }
 
 /// Ranks `subject` over `periods` ending at `until`, sorted by rank in the first
@@ -175,23 +170,25 @@ pub fn rank(
         counts: Vec<Option<(i64, i64)>>,
         first: i64,
         last: i64,
-        addresses: Option<i64>,
     }
     let mut entries: HashMap<Key, Entry> = HashMap::new();
+    // First and last seen come from the longest period, which holds every other one.
+    let longest = periods
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, p)| p.since(until).unwrap_or(i64::MIN))
+        .map_or(0, |(index, _)| index);
     for (index, period) in periods.iter().enumerate() {
-        for ranked in ranked_in(store, period.since(until), until, subject)? {
+        let times = index == longest;
+        for ranked in ranked_in(store, period.since(until), until, subject, times)? {
             let entry = entries.entry(ranked.key).or_insert_with(|| Entry {
                 counts: vec![None; periods.len()],
                 first: ranked.first_seen,
                 last: ranked.last_seen,
-                addresses: ranked.addresses.map(|_| 0),
             });
             entry.counts[index] = Some((ranked.failures, ranked.rank));
             entry.first = entry.first.min(ranked.first_seen);
             entry.last = entry.last.max(ranked.last_seen);
-            if index == 0 {
-                entry.addresses = ranked.addresses;
-            }
         }
     }
     if only_new {
@@ -234,7 +231,6 @@ pub fn rank(
                 mechanism: None,
                 service: None,
                 failures: periods[0].failures,
-                addresses: entry.addresses,
                 first_seen: format_time(entry.first),
                 last_seen: format_time(entry.last),
                 periods,
@@ -265,24 +261,25 @@ pub fn rank(
         .collect())
 }
 
-/// One period's ranking of `subject` from the store.
+/// One period's ranking of `subject` from the store; offenders' first and last seen
+/// only with `times` (otherwise `i64::MAX` and `i64::MIN`, which merge away).
 fn ranked_in(
     store: &Store,
     since: Option<i64>,
     until: i64,
     subject: Subject,
+    times: bool,
 ) -> anyhow::Result<Vec<Ranked>> {
     Ok(match subject {
         Subject::Offenders(grouping) => store
-            .rank_offenders(since, until, grouping)?
+            .rank_offenders(since, until, grouping, times)?
             .into_iter()
             .map(|o| Ranked {
                 key: Key::Address(o.key),
                 failures: o.failures,
-                first_seen: o.first_seen,
-                last_seen: o.last_seen,
+                first_seen: o.first_seen.unwrap_or(i64::MAX),
+                last_seen: o.last_seen.unwrap_or(i64::MIN),
                 rank: o.rank,
-                addresses: None,
             })
             .collect(),
         Subject::Labels(kind) => store
@@ -294,7 +291,6 @@ fn ranked_in(
                 first_seen: l.first_seen,
                 last_seen: l.last_seen,
                 rank: l.rank,
-                addresses: Some(l.addresses),
             })
             .collect(),
     })
@@ -326,15 +322,11 @@ fn failing_by(store: &Store, at: i64, subject: Subject) -> anyhow::Result<HashSe
 
 /// The rows as a table for people. Texts are shown with control characters escaped.
 pub fn to_table(rows: &[TopRow], periods: &[Period], subject: Subject) -> String {
-    let with_addresses = matches!(subject, Subject::Labels(_));
     let mut header = vec!["rank".to_string(), subject.heading().to_string()];
     if periods.len() == 1 {
         header.push(format!("failures ({})", periods[0].label()));
     } else {
         header.extend(periods.iter().map(|p| format!("{} (rank)", p.label())));
-    }
-    if with_addresses {
-        header.push(format!("addresses ({})", periods[0].label()));
     }
     header.extend(["first seen".to_string(), "last seen".to_string()]);
     let mut table = new_table(header);
@@ -351,14 +343,11 @@ pub fn to_table(rows: &[TopRow], periods: &[Period], subject: Subject) -> String
                 None => "0".to_string(),
             }));
         }
-        if with_addresses {
-            cells.push(row.addresses.unwrap_or(0).to_string());
-        }
         cells.push(row.first_seen.clone());
         cells.push(row.last_seen.clone());
         table.add_row(Row::from(cells));
     }
-    let numeric = periods.len().max(1) + usize::from(with_addresses);
+    let numeric = periods.len().max(1);
     for index in 2..2 + numeric {
         if let Some(column) = table.column_mut(index) {
             column.set_cell_alignment(CellAlignment::Right);
@@ -368,15 +357,10 @@ pub fn to_table(rows: &[TopRow], periods: &[Period], subject: Subject) -> String
 }
 
 /// The rows as CSV with a header; with several periods, a failures and rank column each.
-/// Usernames, mechanisms and services also get an `addresses` column, and are quoted
-/// when they hold a comma, quote or line break (they are attacker-chosen text).
+/// Usernames, mechanisms and services are quoted when they hold a comma, quote or line break (they are attacker-chosen text).
 pub fn to_csv(rows: &[TopRow], periods: &[Period], subject: Subject) -> String {
-    let with_addresses = matches!(subject, Subject::Labels(_));
     let mut out = String::new();
     let _ = write!(out, "rank,{},failures", subject.field());
-    if with_addresses {
-        out.push_str(",addresses");
-    }
     out.push_str(",first_seen,last_seen");
     if periods.len() > 1 {
         for p in periods {
@@ -387,9 +371,6 @@ pub fn to_csv(rows: &[TopRow], periods: &[Period], subject: Subject) -> String {
     for row in rows {
         let rank = row.rank.map(|r| r.to_string()).unwrap_or_default();
         let _ = write!(out, "{rank},{},{}", csv_field(row.subject()), row.failures);
-        if with_addresses {
-            let _ = write!(out, ",{}", row.addresses.unwrap_or(0));
-        }
         let _ = write!(out, ",{},{}", row.first_seen, row.last_seen);
         if periods.len() > 1 {
             for p in &row.periods {

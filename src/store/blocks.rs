@@ -336,14 +336,12 @@ impl Store {
     /// Counted failures per address in `(since, until]`, pardons not applied: the cheap
     /// first pass of the policy.
     pub fn failures_per_address(&self, since: i64, until: i64) -> Result<Vec<(IpAddr, i64)>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT ip, failures FROM ({}) WHERE failures > 0",
-            super::FAILURES_PER_ADDRESS
-        ))?;
-        let rows = stmt.query_map(params![since, until], |row| {
+        let mut stmt = self.conn.prepare_cached(&super::FAILURES_PER_ADDRESS)?;
+        super::rollup::Split::new(since, until).bind(&mut stmt, "")?;
+        let rows = stmt.raw_query().mapped(|row| {
             let key: Vec<u8> = row.get(0)?;
             Ok((address::from_key(&key), row.get::<_, i64>(1)?))
-        })?;
+        });
         let mut out = Vec::new();
         for row in rows {
             if let (Some(addr), failures) = row? {

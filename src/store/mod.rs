@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod period;
 pub mod reports;
 pub mod retention;
+pub mod rollup;
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -23,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/003_run_duration.sql"),
     include_str!("../../migrations/004_state.sql"),
     include_str!("../../migrations/005_journal_cursor.sql"),
+    include_str!("../../migrations/006_rollups.sql"),
 ];
 
 /// Bits of an event id that hold the byte offset; the stream id sits above them.
@@ -127,9 +129,9 @@ pub struct RankedOffender {
     pub key: [u8; 16],
     /// Counted failures inside the period.
     pub failures: i64,
-    /// First and last failure inside the period (unix seconds).
-    pub first_seen: i64,
-    pub last_seen: i64,
+    /// First and last failure inside the period (unix seconds), when asked for.
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
     /// `RANK() OVER (ORDER BY failures DESC)`: ties share a rank.
     pub rank: i64,
 }
@@ -326,9 +328,10 @@ impl Store {
     /// and the latest `run` (or, failing that, `ingest`).
     pub fn metrics(&self) -> Result<StoreMetrics> {
         let (failures, faults) = self.conn.query_row(
-            "SELECT COUNT(*) FILTER (WHERE kind = 0), COUNT(*) FILTER (WHERE kind = 1) FROM events",
+            "SELECT TOTAL(events) FILTER (WHERE kind = 0), TOTAL(events) FILTER (WHERE kind = 1)
+             FROM hour_totals",
             [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            |row| Ok((row.get::<_, f64>(0)? as i64, row.get::<_, f64>(1)? as i64)),
         )?;
         let unparsed = self
             .conn
@@ -362,32 +365,34 @@ impl Store {
             in_transaction: false,
             offered: 0,
             stored: 0,
+            rollups: rollup::Rollups::default(),
         })
     }
 
     /// Offenders inside `(since, until]` ranked by counted failures, with ties sharing
-    /// a rank; `since = None` means from the beginning.
+    /// a rank; `since = None` means from the beginning. The first and last failure of
+    /// each are looked up only with `times` (they cost as much again as the counts).
     pub fn rank_offenders(
         &self,
         since: Option<i64>,
         until: i64,
         grouping: Grouping,
+        times: bool,
     ) -> Result<Vec<RankedOffender>> {
-        let since = since.unwrap_or(i64::MIN);
-        let mut stmt;
-        let rows = match grouping {
-            Grouping::Address => {
-                stmt = self.conn.prepare_cached(&RANK_BY_ADDRESS)?;
-                stmt.query(params![since, until])
-            }
-            Grouping::Network {
-                v4_prefix,
-                v6_prefix,
-            } => {
-                stmt = self.conn.prepare_cached(&RANK_BY_NETWORK)?;
-                stmt.query(params![since, until, v4_prefix, v6_prefix])
-            }
-        }?;
+        let split = rollup::Split::new(since.unwrap_or(i64::MIN), until);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&RANKINGS[ranking_index(grouping, times)])?;
+        if let Grouping::Network {
+            v4_prefix,
+            v6_prefix,
+        } = grouping
+        {
+            rollup::bind(&mut stmt, ":v4_prefix", &v4_prefix)?;
+            rollup::bind(&mut stmt, ":v6_prefix", &v6_prefix)?;
+        }
+        split.bind(&mut stmt, "")?;
+        let rows = stmt.raw_query();
         let rows = rows.mapped(|row| {
             let key: Vec<u8> = row.get(0)?;
             Ok(RankedOffender {
@@ -468,38 +473,63 @@ const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events
     (address_id, kind, ts, id, mechanism_id, username_id, service_id)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
-/// Counted failures of every address inside `(?1, ?2]`: one seek per address into
-/// `events_address`, so a short period costs little however long the history.
-pub(crate) const FAILURES_PER_ADDRESS: &str = "
-    SELECT a.ip,
-           (SELECT COUNT(*) FROM events e
-            WHERE e.address_id = a.id AND e.kind = 0 AND e.ts > ?1 AND e.ts <= ?2) AS failures,
-           (SELECT MIN(e.ts) FROM events e
-            WHERE e.address_id = a.id AND e.kind = 0 AND e.ts > ?1 AND e.ts <= ?2) AS first_seen,
-           (SELECT MAX(e.ts) FROM events e
-            WHERE e.address_id = a.id AND e.kind = 0 AND e.ts > ?1 AND e.ts <= ?2) AS last_seen
-    FROM addresses AS a";
-
-static RANK_BY_ADDRESS: LazyLock<String> = LazyLock::new(|| {
+/// Counted failures of every address with any inside a period (bound with
+/// [`rollup::Split::bind`], no prefix), with the first and last of them (`times`) or
+/// NULL: per address, the whole days, hours and partial hours of the period, one seek
+/// each. The first and last are looked up only for addresses that failed.
+fn failures_per_address_sql(times: bool) -> String {
+    let (first, last) = if times {
+        (rollup::address_first(0, ""), rollup::address_last(0, ""))
+    } else {
+        ("NULL".to_string(), "NULL".to_string())
+    };
     format!(
-        "SELECT ip, failures, first_seen, last_seen,
-                RANK() OVER (ORDER BY failures DESC) AS rank
-         FROM ({FAILURES_PER_ADDRESS}) WHERE failures > 0
-         ORDER BY rank, ip"
+        "WITH counted AS MATERIALIZED (
+             SELECT a.id AS id, a.ip AS ip, {failures} AS failures FROM addresses AS a)
+         SELECT a.ip, a.failures, {first} AS first_seen, {last} AS last_seen
+         FROM counted AS a WHERE a.failures > 0",
+        failures = rollup::address_events(0, ""),
     )
+}
+
+/// [`failures_per_address_sql`] without first and last: what the policy needs.
+pub(crate) static FAILURES_PER_ADDRESS: LazyLock<String> =
+    LazyLock::new(|| failures_per_address_sql(false));
+
+/// Rankings by address and by network, each with and without first and last times,
+/// indexed by [`ranking_index`].
+static RANKINGS: LazyLock<[String; 4]> = LazyLock::new(|| {
+    let by_address = |times| {
+        format!(
+            "SELECT ip, failures, first_seen, last_seen,
+                    RANK() OVER (ORDER BY failures DESC) AS rank
+             FROM ({}) ORDER BY rank, ip",
+            failures_per_address_sql(times)
+        )
+    };
+    let by_network = |times| {
+        format!(
+            "SELECT net, failures, first_seen, last_seen,
+                    RANK() OVER (ORDER BY failures DESC) AS rank
+             FROM (SELECT network_key(ip, :v4_prefix, :v6_prefix) AS net,
+                          SUM(failures) AS failures,
+                          MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen
+                   FROM ({}) GROUP BY net)
+             ORDER BY rank, net",
+            failures_per_address_sql(times)
+        )
+    };
+    [
+        by_address(false),
+        by_address(true),
+        by_network(false),
+        by_network(true),
+    ]
 });
 
-static RANK_BY_NETWORK: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT net, failures, first_seen, last_seen,
-                RANK() OVER (ORDER BY failures DESC) AS rank
-         FROM (SELECT network_key(ip, ?3, ?4) AS net, SUM(failures) AS failures,
-                      MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen
-               FROM ({FAILURES_PER_ADDRESS}) WHERE failures > 0
-               GROUP BY net)
-         ORDER BY rank, net"
-    )
-});
+fn ranking_index(grouping: Grouping, times: bool) -> usize {
+    usize::from(matches!(grouping, Grouping::Network { .. })) * 2 + usize::from(times)
+}
 
 /// Where ingest stands after a batch: committed together with the batch's events.
 #[derive(Debug, Clone)]
@@ -550,6 +580,8 @@ pub struct EventWriter<'c> {
     /// Events handed to [`EventWriter::insert`] and events actually new, since creation.
     offered: u64,
     stored: u64,
+    /// What the open batch's new events add to the rollups.
+    rollups: rollup::Rollups,
 }
 
 impl EventWriter<'_> {
@@ -564,7 +596,20 @@ impl EventWriter<'_> {
         s.raw_bind_parameter(5, row.mechanism_id)?;
         s.raw_bind_parameter(6, row.username_id)?;
         s.raw_bind_parameter(7, row.service_id)?;
-        self.stored += s.raw_execute()? as u64;
+        let stored = s.raw_execute()?;
+        if stored > 0 {
+            self.rollups.add(
+                row.address_id,
+                row.kind,
+                row.ts,
+                [
+                    row.username_id.unwrap_or(0),
+                    row.mechanism_id,
+                    row.service_id,
+                ],
+            );
+        }
+        self.stored += stored as u64;
         self.offered += 1;
         Ok(())
     }
@@ -575,6 +620,7 @@ impl EventWriter<'_> {
         self.begin()?;
         progress.counters.events = self.stored;
         progress.counters.duplicates = self.offered - self.stored;
+        self.rollups.flush(self.conn)?;
         self.conn
             .prepare_cached("UPDATE streams SET read_offset = ?2 WHERE id = ?1")?
             .execute(params![progress.stream_id, progress.stream_offset as i64])?;

@@ -5,9 +5,12 @@
 //! the cost is what lies inside the two periods, not the whole history. Blocks are few
 //! and are read in one pass.
 
+use std::sync::LazyLock;
+
 use rusqlite::params;
 
 use super::blocks::BlockTarget;
+use super::rollup::{self, Split};
 use super::{Result, Store};
 
 /// Counted failures and server faults of one address in the current period
@@ -39,35 +42,37 @@ pub struct BlockCounts {
     pub active: i64,
 }
 
-/// Per address: counted failures and faults in `(?2, ?3]` (current) and `(?1, ?2]`
-/// (previous), four primary-key ranges each. Addresses with nothing in either period
-/// are left out.
-const ADDRESS_PERIODS: &str = "
-    SELECT ip, failures, faults, previous_failures, previous_faults
-    FROM (SELECT a.ip AS ip,
-                 (SELECT COUNT(*) FROM events e
-                  WHERE e.address_id = a.id AND e.kind = 0 AND e.ts > ?2 AND e.ts <= ?3)
-                     AS failures,
-                 (SELECT COUNT(*) FROM events e
-                  WHERE e.address_id = a.id AND e.kind = 1 AND e.ts > ?2 AND e.ts <= ?3)
-                     AS faults,
-                 (SELECT COUNT(*) FROM events e
-                  WHERE e.address_id = a.id AND e.kind = 0 AND e.ts > ?1 AND e.ts <= ?2)
-                     AS previous_failures,
-                 (SELECT COUNT(*) FROM events e
-                  WHERE e.address_id = a.id AND e.kind = 1 AND e.ts > ?1 AND e.ts <= ?2)
-                     AS previous_faults
-          FROM addresses AS a)
-    WHERE failures + faults + previous_failures + previous_faults > 0";
+/// Per address: counted failures and faults in the current period (split bound with
+/// prefix `c_`) and in the previous one (prefix `p_`), from the rollups. Addresses with
+/// nothing in either period are left out.
+static ADDRESS_PERIODS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT ip, failures, faults, previous_failures, previous_faults
+         FROM (SELECT a.ip AS ip, {} AS failures, {} AS faults,
+                      {} AS previous_failures, {} AS previous_faults
+               FROM addresses AS a)
+         WHERE failures + faults + previous_failures + previous_faults > 0",
+        rollup::address_events(0, "c_"),
+        rollup::address_events(1, "c_"),
+        rollup::address_events(0, "p_"),
+        rollup::address_events(1, "p_"),
+    )
+});
 
-/// Counted failures in `(?1, ?2]` per UTC clock hour (`ts / 3600`): reads every counted
-/// failure of the period, one primary-key range per address.
-const FAILURES_PER_HOUR: &str = "
-    SELECT e.ts / 3600 AS hour, COUNT(*)
-    FROM addresses AS a CROSS JOIN events AS e ON e.address_id = a.id
-    WHERE e.kind = 0 AND e.ts > ?1 AND e.ts <= ?2
-    GROUP BY hour
-    ORDER BY hour";
+/// Counted failures in a split period per UTC clock hour: whole hours from
+/// `hour_totals`, partial ones from the events of the addresses active then.
+static FAILURES_PER_HOUR: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT hour, SUM(n) FROM (
+             SELECT hour, events AS n FROM hour_totals
+             WHERE kind = 0 AND hour BETWEEN :hour_from AND :hour_to
+             UNION ALL {}
+             UNION ALL {})
+         GROUP BY hour ORDER BY hour",
+        rollup::partial_hour_events(0, "head", ":head_hour AS hour, 1 AS n"),
+        rollup::partial_hour_events(0, "tail", ":tail_hour AS hour, 1 AS n"),
+    )
+});
 
 /// Per target: blocks created in `(?1, ?2]`, ended in it, and in force at `?2`. A
 /// block's end is the earlier of `ended_at` and `expires_at` (an expired block not yet
@@ -84,7 +89,27 @@ const BLOCKS_IN_PERIOD: &str = "
           FROM blocks)
     GROUP BY target";
 
+/// Blocks in force at some moment of `(?1, ?2]`: created by its end, not over by its
+/// start (the end being the earlier of `ended_at` and `expires_at`), oldest first.
+static BLOCKS_DURING: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM blocks
+         WHERE created_at <= ?2
+           AND (ended_at IS NULL OR ended_at > ?1) AND (expires_at IS NULL OR expires_at > ?1)
+         ORDER BY created_at, id",
+        super::blocks::BLOCK_COLUMNS
+    )
+});
+
 impl Store {
+    /// Every block, of any target, in force at some moment of `(since, until]`, oldest
+    /// first.
+    pub fn blocks_during(&self, since: i64, until: i64) -> Result<Vec<super::blocks::Block>> {
+        let mut stmt = self.conn.prepare_cached(&BLOCKS_DURING)?;
+        let rows = stmt.query_map(params![since, until], super::blocks::block_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Every address with a counted failure or server fault in `(since, until]` or in
     /// `(previous_since, since]`, with its counts in each.
     pub fn address_periods(
@@ -93,8 +118,10 @@ impl Store {
         since: i64,
         until: i64,
     ) -> Result<Vec<AddressPeriods>> {
-        let mut stmt = self.conn.prepare_cached(ADDRESS_PERIODS)?;
-        let rows = stmt.query_map(params![previous_since, since, until], |row| {
+        let mut stmt = self.conn.prepare_cached(&ADDRESS_PERIODS)?;
+        Split::new(since, until).bind(&mut stmt, "c_")?;
+        Split::new(previous_since, since).bind(&mut stmt, "p_")?;
+        let rows = stmt.raw_query().mapped(|row| {
             Ok((
                 row.get::<_, Vec<u8>>(0)?,
                 row.get(1)?,
@@ -102,7 +129,7 @@ impl Store {
                 row.get(3)?,
                 row.get(4)?,
             ))
-        })?;
+        });
         let mut out = Vec::new();
         for row in rows {
             let (key, failures, server_faults, previous_failures, previous_server_faults) = row?;
@@ -123,10 +150,11 @@ impl Store {
     /// Counted failures in `(since, until]` per UTC hour: (start of the hour in unix
     /// seconds, failures), oldest first, hours without failures left out.
     pub fn failures_per_hour(&self, since: i64, until: i64) -> Result<Vec<(i64, i64)>> {
-        let mut stmt = self.conn.prepare_cached(FAILURES_PER_HOUR)?;
-        let rows = stmt.query_map(params![since, until], |row| {
-            Ok((row.get::<_, i64>(0)? * 3600, row.get(1)?))
-        })?;
+        let mut stmt = self.conn.prepare_cached(&FAILURES_PER_HOUR)?;
+        Split::new(since, until).bind(&mut stmt, "")?;
+        let rows = stmt
+            .raw_query()
+            .mapped(|row| Ok((row.get::<_, i64>(0)? * rollup::HOUR, row.get(1)?)));
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -166,26 +194,34 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn plan(store: &Store, sql: &str) -> String {
-        store.query_plan(sql)
-    }
-
-    /// The event queries seek events by address and kind; neither scans the table.
+    /// The event queries read rollups and events through their keys; none scans a table
+    /// whose size grows with the history.
     #[test]
-    fn event_queries_seek_events_by_address() {
+    fn event_queries_use_rollups_by_key() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("plans.db")).unwrap();
         for (name, sql) in [
-            ("address periods", ADDRESS_PERIODS),
-            ("failures per hour", FAILURES_PER_HOUR),
+            ("address periods", &*ADDRESS_PERIODS),
+            ("failures per hour", &*FAILURES_PER_HOUR),
         ] {
-            let plan = plan(&store, sql);
+            let plan = store.query_plan(sql);
             println!("-- {name}\n{plan}\n");
-            assert!(
-                plan.contains("USING PRIMARY KEY (address_id=? AND kind=?"),
-                "{name} does not seek events by address and kind:\n{plan}"
-            );
-            assert!(!plan.contains("SCAN e"), "{name} scans events:\n{plan}");
+            for table in ["e", "h", "r", "hour_totals"] {
+                assert!(
+                    !plan.lines().any(|l| l.trim() == format!("SCAN {table}")),
+                    "{name} scans {table}:\n{plan}"
+                );
+            }
         }
+        let plan = store.query_plan(&ADDRESS_PERIODS);
+        assert!(
+            plan.contains("r USING PRIMARY KEY (address_id=? AND kind=? AND day>? AND day<?)"),
+            "{plan}"
+        );
+        let plan = store.query_plan(&FAILURES_PER_HOUR);
+        assert!(
+            plan.contains("hour_totals USING PRIMARY KEY (kind=? AND hour>? AND hour<?)"),
+            "{plan}"
+        );
     }
 }

@@ -2,10 +2,10 @@
 //! (`show`), and rankings of the texts attackers tried (`top --by user|mechanism|service`,
 //! `top --new`).
 //!
-//! Every query walks `addresses` as the outer loop and seeks into the primary key of
-//! `events` (address_id, kind, ts) per address, like [`super::FAILURES_PER_ADDRESS`]: a
-//! period or a network costs what lies inside it, not the whole history. `CROSS JOIN`
-//! pins that order; left to itself the planner may scan all of `events` instead.
+//! Periods are read from the rollups (see [`super::rollup`]): whole hours from the
+//! hourly tables, partial hours from `events`. Queries about addresses walk `addresses`
+//! as the outer loop and seek into `address_hours` and `events` per address; `CROSS
+//! JOIN` pins that order, since left to itself the planner may scan a whole table.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -14,6 +14,7 @@ use ipnet::IpNet;
 use rusqlite::params;
 
 use super::blocks::{Block, key_range};
+use super::rollup::{self, Split};
 use super::{Result, Store};
 
 /// Which text of an event a report groups by.
@@ -37,6 +38,15 @@ impl LabelKind {
             LabelKind::Service => "service_id",
         }
     }
+
+    /// The number of the text's kind in the rollups (`dimension`).
+    fn dimension(self) -> i64 {
+        match self {
+            LabelKind::Username => 0,
+            LabelKind::Mechanism => 1,
+            LabelKind::Service => 2,
+        }
+    }
 }
 
 /// One text (a username, mechanism or service) ranked over a period.
@@ -46,8 +56,6 @@ pub struct RankedLabel {
     pub text: String,
     /// Counted failures with it inside the period.
     pub failures: i64,
-    /// Distinct addresses that failed with it inside the period.
-    pub addresses: i64,
     /// First and last failure with it inside the period (unix seconds).
     pub first_seen: i64,
     pub last_seen: i64,
@@ -77,89 +85,127 @@ pub struct LabelCount {
     pub failures: i64,
 }
 
-/// Counted failures of the addresses in the key range `?3..=?4` up to `?2` (and after
-/// `?1`): per address, a `COUNT(*)` over one primary-key range and one seek each for the
-/// first and last, so even the busiest address costs little.
-const RANGE_TOTALS: &str = "
-    SELECT COUNT(*), TOTAL(failures), MIN(first_seen), MAX(last_seen)
-    FROM (SELECT (SELECT COUNT(*) FROM events e
-                  WHERE e.address_id = a.id AND e.kind = 0 AND e.ts > ?1 AND e.ts <= ?2)
-                     AS failures,
-                 (SELECT MIN(e.ts) FROM events e
-                  WHERE e.address_id = a.id AND e.kind = 0 AND e.ts > ?1 AND e.ts <= ?2)
-                     AS first_seen,
-                 (SELECT MAX(e.ts) FROM events e
-                  WHERE e.address_id = a.id AND e.kind = 0 AND e.ts > ?1 AND e.ts <= ?2)
-                     AS last_seen
-          FROM addresses AS a
-          WHERE a.ip BETWEEN ?3 AND ?4)
-    WHERE failures > 0";
+/// Counted failures and server faults of the addresses in the key range
+/// `:first..=:last` inside a split period, with the first and last failure.
+static RANGE_TOTALS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH counted AS MATERIALIZED (
+             SELECT a.id AS id, {failures} AS failures, {faults} AS faults
+             FROM addresses AS a WHERE a.ip BETWEEN :first AND :last)
+         SELECT COUNT(*) FILTER (WHERE a.failures > 0), TOTAL(a.failures),
+                MIN({first}) FILTER (WHERE a.failures > 0),
+                MAX({last}) FILTER (WHERE a.failures > 0),
+                TOTAL(a.faults)
+         FROM counted AS a",
+        failures = rollup::address_events(0, ""),
+        faults = rollup::address_events(1, ""),
+        first = rollup::address_first(0, ""),
+        last = rollup::address_last(0, ""),
+    )
+});
 
-/// Server-side faults of the addresses in the key range `?1..=?2` up to `?3`.
-const RANGE_FAULTS: &str = "
-    SELECT COUNT(*) FROM addresses AS a CROSS JOIN events AS e ON e.address_id = a.id
-    WHERE a.ip BETWEEN ?1 AND ?2 AND e.kind = 1 AND e.ts <= ?3";
+/// Counted failures of the addresses in the key range `:first..=:last` per UTC day of
+/// a split period starting at the midnight `:midnight`: the day is the offset from it
+/// in whole days. Whole hours from `address_hours`, partial ones from `events`.
+static RANGE_PER_DAY: LazyLock<String> = LazyLock::new(|| {
+    let partial = |piece: &str| {
+        format!(
+            "SELECT (e.ts - :midnight) / 86400 AS day, 1 AS n
+             FROM addresses AS a CROSS JOIN events AS e ON e.address_id = a.id
+             WHERE a.ip BETWEEN :first AND :last AND e.kind = 0
+               AND e.ts BETWEEN :{piece}_from AND :{piece}_to"
+        )
+    };
+    format!(
+        "SELECT day, SUM(n) FROM (
+             SELECT (h.hour * 3600 - :midnight) / 86400 AS day, h.events AS n
+             FROM addresses AS a CROSS JOIN address_hours AS h ON h.address_id = a.id
+             WHERE a.ip BETWEEN :first AND :last AND h.kind = 0
+               AND h.hour BETWEEN :hour_from AND :hour_to
+             UNION ALL {head}
+             UNION ALL {tail})
+         GROUP BY day ORDER BY day",
+        head = partial("head"),
+        tail = partial("tail"),
+    )
+});
 
-/// Counted failures of the addresses in the key range `?1..=?2` per UTC day, from the
-/// midnight `?3` up to `?4`: the day is the offset from `?3` in whole days.
-const RANGE_PER_DAY: &str = "
-    SELECT (e.ts - ?3) / 86400 AS day, COUNT(*)
-    FROM addresses AS a CROSS JOIN events AS e ON e.address_id = a.id
-    WHERE a.ip BETWEEN ?1 AND ?2 AND e.kind = 0 AND e.ts >= ?3 AND e.ts <= ?4
-    GROUP BY day
-    ORDER BY day";
-
-/// Counted failures of the addresses in the key range `?1..=?2` up to `?3`, per text
-/// of one kind (`{column}`), most first; grouped by id, the texts joined afterwards.
+/// Counted failures of the addresses in the key range `:first..=:last` up to `:until`,
+/// per text of one kind, most first: the whole history from `address_labels`, less the
+/// events after `:until` (none, unless the report is made `--as-of` the past).
 fn range_per_label_sql(kind: LabelKind) -> String {
     let column = kind.column();
+    let dimension = kind.dimension();
     format!(
         "SELECT l.text, c.failures
-         FROM (SELECT e.{column} AS label_id, COUNT(*) AS failures
-               FROM addresses AS a CROSS JOIN events AS e ON e.address_id = a.id
-               WHERE a.ip BETWEEN ?1 AND ?2 AND e.kind = 0 AND e.ts <= ?3
-               GROUP BY e.{column}) AS c
+         FROM (SELECT label_id, SUM(n) AS failures
+               FROM (SELECT al.label_id AS label_id, al.failures AS n
+                     FROM addresses AS a CROSS JOIN address_labels AS al
+                          ON al.address_id = a.id AND al.dimension = {dimension}
+                     WHERE a.ip BETWEEN :first AND :last
+                     UNION ALL
+                     SELECT COALESCE(e.{column}, 0), -1
+                     FROM addresses AS a CROSS JOIN events AS e ON e.address_id = a.id
+                     WHERE a.ip BETWEEN :first AND :last AND e.kind = 0 AND e.ts > :until)
+               GROUP BY label_id) AS c
          LEFT JOIN labels AS l ON l.id = c.label_id
+         WHERE c.failures > 0
          ORDER BY c.failures DESC, l.text IS NULL, l.text"
     )
 }
 
-/// Texts of one kind ranked by counted failures inside `(?1, ?2]`, with the distinct
-/// addresses that used each: the per-address seek pattern of
-/// [`super::FAILURES_PER_ADDRESS`], grouped by the text's id instead of the address.
-/// Events without the text (no `sasl_username=`) are left out.
+/// Texts of one kind ranked by counted failures inside a split period: whole hours
+/// from `label_hours`, partial ones from the events of the addresses active then.
+/// Failures without the text (no `sasl_username=`) are left out.
 fn rank_labels_sql(kind: LabelKind) -> String {
     let column = kind.column();
+    let dimension = kind.dimension();
+    let partial =
+        |piece: &str| rollup::partial_hour_events(0, piece, &format!("e.{column}, 1, e.ts, e.ts"));
     format!(
-        "SELECT l.text, c.failures, c.addresses, c.first_seen, c.last_seen,
+        "SELECT l.text, c.failures, c.first_seen, c.last_seen,
                 RANK() OVER (ORDER BY c.failures DESC) AS rank
-         FROM (SELECT e.{column} AS label_id, COUNT(*) AS failures,
-                      COUNT(DISTINCT e.address_id) AS addresses,
-                      MIN(e.ts) AS first_seen, MAX(e.ts) AS last_seen
-               FROM addresses AS a CROSS JOIN events AS e ON e.address_id = a.id
-               WHERE e.kind = 0 AND e.ts > ?1 AND e.ts <= ?2 AND e.{column} IS NOT NULL
-               GROUP BY e.{column}) AS c
+         FROM (SELECT label_id, SUM(n) AS failures,
+                      MIN(first_ts) AS first_seen, MAX(last_ts) AS last_seen
+               FROM (SELECT lh.label_id AS label_id, lh.failures AS n,
+                            lh.first_ts AS first_ts, lh.last_ts AS last_ts
+                     FROM label_hours AS lh
+                     WHERE lh.dimension = {dimension}
+                       AND lh.hour BETWEEN :hour_from AND :hour_to
+                     UNION ALL {head}
+                     UNION ALL {tail})
+               GROUP BY label_id) AS c
          JOIN labels AS l ON l.id = c.label_id
-         ORDER BY rank, l.text"
+         ORDER BY rank, l.text",
+        head = partial("head"),
+        tail = partial("tail"),
     )
 }
 
-/// Texts of one kind that some counted failure at or before `?1` carried: one range of
-/// the primary key per address, the ids collected once each.
+/// Texts of one kind that some counted failure inside a split period carried (from the
+/// beginning, for `top --new`).
 fn labels_failing_by_sql(kind: LabelKind) -> String {
     let column = kind.column();
+    let dimension = kind.dimension();
+    let partial = |piece: &str| rollup::partial_hour_events(0, piece, &format!("e.{column}"));
     format!(
         "SELECT l.text FROM labels AS l
-         WHERE l.id IN (SELECT e.{column}
-                        FROM addresses AS a CROSS JOIN events AS e ON e.address_id = a.id
-                        WHERE e.kind = 0 AND e.ts <= ?1 AND e.{column} IS NOT NULL)"
+         WHERE l.id IN (SELECT lh.label_id FROM label_hours AS lh
+                        WHERE lh.dimension = {dimension}
+                          AND lh.hour BETWEEN :hour_from AND :hour_to
+                        UNION {head}
+                        UNION {tail})",
+        head = partial("head"),
+        tail = partial("tail"),
     )
 }
 
-/// Addresses with a counted failure at or before `?1`: one seek per address.
+/// Addresses whose first counted failure was at or before `?1`: the first hour of each
+/// address in `address_hours` holds it, one seek per address.
 const ADDRESSES_FAILING_BY: &str = "
     SELECT a.ip FROM addresses AS a
-    WHERE EXISTS (SELECT 1 FROM events AS e WHERE e.address_id = a.id AND e.kind = 0 AND e.ts <= ?1)";
+    WHERE (SELECT h.first_ts FROM address_hours AS h WHERE h.address_id = a.id AND h.kind = 0
+           ORDER BY h.hour LIMIT 1) <= ?1";
 
 /// The SQL of each label query, built once per kind.
 static RANK_LABELS: LazyLock<[String; 3]> = LazyLock::new(|| per_kind(rank_labels_sql));
@@ -175,11 +221,7 @@ fn per_kind(build: fn(LabelKind) -> String) -> [String; 3] {
 }
 
 fn kind_index(kind: LabelKind) -> usize {
-    match kind {
-        LabelKind::Username => 0,
-        LabelKind::Mechanism => 1,
-        LabelKind::Service => 2,
-    }
+    kind.dimension() as usize
 }
 
 /// Blocks sharing any address with the key range `?1..=?2`, newest first. Blocks are
@@ -203,16 +245,16 @@ impl Store {
         kind: LabelKind,
     ) -> Result<Vec<RankedLabel>> {
         let mut stmt = self.conn.prepare_cached(&RANK_LABELS[kind_index(kind)])?;
-        let rows = stmt.query_map(params![since.unwrap_or(i64::MIN), until], |row| {
+        Split::new(since.unwrap_or(i64::MIN), until).bind(&mut stmt, "")?;
+        let rows = stmt.raw_query().mapped(|row| {
             Ok(RankedLabel {
                 text: row.get(0)?,
                 failures: row.get(1)?,
-                addresses: row.get(2)?,
-                first_seen: row.get(3)?,
-                last_seen: row.get(4)?,
-                rank: row.get(5)?,
+                first_seen: row.get(2)?,
+                last_seen: row.get(3)?,
+                rank: row.get(4)?,
             })
-        })?;
+        });
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -231,13 +273,13 @@ impl Store {
     }
 
     /// The texts of one kind that a counted failure at or before `at` carried (for
-    /// `top --new --by user|mechanism|service`). Reads every event up to `at`: texts
-    /// have no index of their own.
+    /// `top --new --by user|mechanism|service`).
     pub fn labels_failing_by(&self, at: i64, kind: LabelKind) -> Result<HashSet<String>> {
         let mut stmt = self
             .conn
             .prepare_cached(&LABELS_FAILING_BY[kind_index(kind)])?;
-        let rows = stmt.query_map([at], |row| row.get::<_, String>(0))?;
+        Split::new(i64::MIN, at).bind(&mut stmt, "")?;
+        let rows = stmt.raw_query().mapped(|row| row.get::<_, String>(0));
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -245,27 +287,20 @@ impl Store {
     /// `until`, with the first and last failure.
     pub fn range_totals(&self, network: &IpNet, until: i64) -> Result<RangeTotals> {
         let (first, last) = key_range(network);
-        let (addresses, failures, first_seen, last_seen) = self
-            .conn
-            .prepare_cached(RANGE_TOTALS)?
-            .query_row(params![i64::MIN, until, &first[..], &last[..]], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, f64>(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                ))
-            })?;
-        let server_faults = self
-            .conn
-            .prepare_cached(RANGE_FAULTS)?
-            .query_row(params![&first[..], &last[..], until], |row| row.get(0))?;
+        let mut stmt = self.conn.prepare_cached(&RANGE_TOTALS)?;
+        Split::new(i64::MIN, until).bind(&mut stmt, "")?;
+        rollup::bind(&mut stmt, ":first", &&first[..])?;
+        rollup::bind(&mut stmt, ":last", &&last[..])?;
+        let mut rows = stmt.raw_query();
+        let Some(row) = rows.next()? else {
+            return Ok(RangeTotals::default());
+        };
         Ok(RangeTotals {
-            addresses,
-            failures: failures as i64,
-            first_seen,
-            last_seen,
-            server_faults,
+            addresses: row.get(0)?,
+            failures: row.get::<_, f64>(1)? as i64,
+            first_seen: row.get(2)?,
+            last_seen: row.get(3)?,
+            server_faults: row.get::<_, f64>(4)? as i64,
         })
     }
 
@@ -279,10 +314,14 @@ impl Store {
         until: i64,
     ) -> Result<Vec<(i64, i64)>> {
         let (first, last) = key_range(network);
-        let mut stmt = self.conn.prepare_cached(RANGE_PER_DAY)?;
-        let rows = stmt.query_map(params![&first[..], &last[..], from, until], |row| {
-            Ok((from + row.get::<_, i64>(0)? * 86_400, row.get(1)?))
-        })?;
+        let mut stmt = self.conn.prepare_cached(&RANGE_PER_DAY)?;
+        Split::new(from - 1, until).bind(&mut stmt, "")?;
+        rollup::bind(&mut stmt, ":first", &&first[..])?;
+        rollup::bind(&mut stmt, ":last", &&last[..])?;
+        rollup::bind(&mut stmt, ":midnight", &from)?;
+        let rows = stmt
+            .raw_query()
+            .mapped(|row| Ok((from + row.get::<_, i64>(0)? * 86_400, row.get(1)?)));
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -299,12 +338,15 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(&RANGE_PER_LABEL[kind_index(kind)])?;
-        let rows = stmt.query_map(params![&first[..], &last[..], until], |row| {
+        rollup::bind(&mut stmt, ":first", &&first[..])?;
+        rollup::bind(&mut stmt, ":last", &&last[..])?;
+        rollup::bind(&mut stmt, ":until", &until)?;
+        let rows = stmt.raw_query().mapped(|row| {
             Ok(LabelCount {
                 text: row.get(0)?,
                 failures: row.get(1)?,
             })
-        })?;
+        });
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -325,21 +367,15 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn plan(store: &Store, sql: &str) -> String {
-        store.query_plan(sql)
-    }
-
-    /// Every report query reaches events through their primary key, per address, and
-    /// never scans the table: short periods and small networks stay cheap however long
-    /// the history.
+    /// Every report query reaches events and rollups through an index, never by scanning
+    /// a table: short periods and small networks stay cheap however long the history.
     #[test]
-    fn every_query_seeks_events_by_address() {
+    fn no_query_scans_events_or_rollups() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("plans.db")).unwrap();
         let mut queries: Vec<(String, String)> = vec![
-            ("range totals".into(), RANGE_TOTALS.into()),
-            ("range faults".into(), RANGE_FAULTS.into()),
-            ("range per day".into(), RANGE_PER_DAY.into()),
+            ("range totals".into(), RANGE_TOTALS.clone()),
+            ("range per day".into(), RANGE_PER_DAY.clone()),
             ("addresses failing by".into(), ADDRESSES_FAILING_BY.into()),
         ];
         for kind in [
@@ -352,23 +388,38 @@ mod tests {
             queries.push((format!("{kind:?} failing by"), labels_failing_by_sql(kind)));
         }
         for (name, sql) in &queries {
-            let plan = plan(&store, sql);
+            let plan = store.query_plan(sql);
             println!("-- {name}\n{plan}\n");
-            assert!(
-                plan.contains("USING PRIMARY KEY (address_id=? AND kind=?"),
-                "{name} does not seek events by address and kind:\n{plan}"
-            );
-            assert!(!plan.contains("SCAN e"), "{name} scans events:\n{plan}");
+            for table in ["e", "h", "r", "al", "lh"] {
+                assert!(
+                    !plan.lines().any(|l| l.trim() == format!("SCAN {table}")),
+                    "{name} scans {table}:\n{plan}"
+                );
+            }
         }
-        for name in ["range totals", "range faults", "range per day"] {
+        for name in ["range totals", "range per day"] {
             let (_, sql) = queries.iter().find(|(n, _)| n == name).unwrap();
-            let plan = plan(&store, sql);
+            let plan = store.query_plan(sql);
             assert!(
                 plan.contains("USING COVERING INDEX sqlite_autoindex_addresses_1 (ip>? AND ip<?)"),
                 "{name} does not take the network as an address range:\n{plan}"
             );
+            assert!(
+                plan.contains("USING PRIMARY KEY (address_id=? AND kind=? AND hour>? AND hour<?)"),
+                "{name} does not read whole hours from address_hours:\n{plan}"
+            );
         }
-        let plan = plan(&store, &BLOCKS_OVERLAPPING);
+        let plan = store.query_plan(&RANGE_TOTALS);
+        assert!(
+            plan.contains("r USING PRIMARY KEY (address_id=? AND kind=? AND day>? AND day<?)"),
+            "range totals do not read whole days from address_days:\n{plan}"
+        );
+        let plan = store.query_plan(&rank_labels_sql(LabelKind::Username));
+        assert!(
+            plan.contains("address_hours_by_hour (hour=? AND kind=?)"),
+            "partial hours do not start from the addresses active then:\n{plan}"
+        );
+        let plan = store.query_plan(&BLOCKS_OVERLAPPING);
         println!("-- blocks overlapping\n{plan}");
         assert!(plan.contains("USING INDEX blocks_range"), "{plan}");
     }

@@ -3,16 +3,52 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Result, Store};
+use super::{Result, Store, rollup};
+
+/// Takes the counted failures of address `?1` before `?2` off `address_labels`, one
+/// statement per text kind (username, mechanism, service).
+const UNCOUNT_LABELS: [&str; 3] = [
+    "INSERT INTO address_labels (address_id, dimension, label_id, failures)
+     SELECT ?1, 0, COALESCE(username_id, 0), -COUNT(*) FROM events
+     WHERE address_id = ?1 AND kind = 0 AND ts < ?2 GROUP BY 3
+     ON CONFLICT (address_id, dimension, label_id) DO UPDATE SET failures = failures + excluded.failures",
+    "INSERT INTO address_labels (address_id, dimension, label_id, failures)
+     SELECT ?1, 1, mechanism_id, -COUNT(*) FROM events
+     WHERE address_id = ?1 AND kind = 0 AND ts < ?2 GROUP BY 3
+     ON CONFLICT (address_id, dimension, label_id) DO UPDATE SET failures = failures + excluded.failures",
+    "INSERT INTO address_labels (address_id, dimension, label_id, failures)
+     SELECT ?1, 2, service_id, -COUNT(*) FROM events
+     WHERE address_id = ?1 AND kind = 0 AND ts < ?2 GROUP BY 3
+     ON CONFLICT (address_id, dimension, label_id) DO UPDATE SET failures = failures + excluded.failures",
+];
 
 /// Addresses whose old events are deleted per transaction: each one is two index-range
 /// deletes, so a transaction stays short and readers and writers are never held long.
 const ADDRESSES_PER_BATCH: usize = 500;
 
 impl Store {
-    /// Deletes events before `before` (unix seconds), address by address in short
-    /// transactions; returns how many went.
+    /// Deletes events before the UTC day `before` (unix seconds) lies in, and what the
+    /// rollups count of them, address by address in short transactions; returns how many
+    /// events went. Whole days only, so the daily and hourly rollups lose exactly what
+    /// `events` loses.
     pub fn prune_events(&self, before: i64) -> Result<u64> {
+        let before_day = rollup::day_of(before);
+        let before = before_day * rollup::DAY;
+        let before_hour = rollup::hour_of(before);
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let totals = (|| -> Result<()> {
+            self.conn
+                .prepare_cached("DELETE FROM hour_totals WHERE kind IN (0, 1, 2) AND hour < ?1")?
+                .execute([before_hour])?;
+            self.conn
+                .prepare_cached(
+                    "DELETE FROM label_hours WHERE dimension IN (0, 1, 2) AND hour < ?1",
+                )?
+                .execute([before_hour])?;
+            Ok(())
+        })();
+        self.finish(totals)?;
+
         let ids: Vec<i64> = self
             .conn
             .prepare_cached("SELECT id FROM addresses ORDER BY id")?
@@ -22,27 +58,57 @@ impl Store {
         for chunk in ids.chunks(ADDRESSES_PER_BATCH) {
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
             let result = (|| -> Result<u64> {
-                let mut stmt = self.conn.prepare_cached(
-                    "DELETE FROM events WHERE address_id = ?1 AND kind IN (0, 1) AND ts < ?2",
-                )?;
                 let mut n = 0u64;
-                for id in chunk {
-                    n += stmt.execute(params![id, before])? as u64;
+                for &id in chunk {
+                    for sql in UNCOUNT_LABELS {
+                        self.conn
+                            .prepare_cached(sql)?
+                            .execute(params![id, before])?;
+                    }
+                    self.conn
+                        .prepare_cached(
+                            "DELETE FROM address_labels WHERE address_id = ?1 AND failures <= 0",
+                        )?
+                        .execute([id])?;
+                    self.conn
+                        .prepare_cached(
+                            "DELETE FROM address_hours
+                             WHERE address_id = ?1 AND kind IN (0, 1, 2) AND hour < ?2",
+                        )?
+                        .execute(params![id, before_hour])?;
+                    self.conn
+                        .prepare_cached(
+                            "DELETE FROM address_days
+                             WHERE address_id = ?1 AND kind IN (0, 1, 2) AND day < ?2",
+                        )?
+                        .execute(params![id, before_day])?;
+                    n += self
+                        .conn
+                        .prepare_cached(
+                            "DELETE FROM events
+                             WHERE address_id = ?1 AND kind IN (0, 1, 2) AND ts < ?2",
+                        )?
+                        .execute(params![id, before])? as u64;
                 }
                 Ok(n)
             })();
-            match result {
-                Ok(n) => {
-                    self.conn.execute_batch("COMMIT")?;
-                    deleted += n;
-                }
-                Err(e) => {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                    return Err(e);
-                }
-            }
+            deleted += self.finish(result)?;
         }
         Ok(deleted)
+    }
+
+    /// Commits the open transaction after `result`, or rolls it back.
+    fn finish<T>(&self, result: Result<T>) -> Result<T> {
+        match result {
+            Ok(value) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     /// Deletes addresses and texts no event refers to any more (after `prune_events`),

@@ -1,0 +1,424 @@
+//! The rollups (`migrations/006_rollups.sql`) always equal a direct count over the
+//! events: after reads split at arbitrary bytes, after the same lines are read again,
+//! after retention deletes old events, and when an older database is migrated. And
+//! what `top`, `show` and `report` print from them equals the same count straight from
+//! `events`, for periods that do not start or end on an hour.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use chrono::DateTime;
+use common::*;
+use rusqlite::Connection;
+use serde_json::Value;
+
+const END: &str = "2026-11-27T12:00:00Z";
+
+/// Each rollup table and the GROUP BY over `events` it must equal, row for row.
+const CHECKS: &[(&str, &str, &str)] = &[
+    (
+        "address_hours",
+        "SELECT address_id, kind, hour, events, first_ts, last_ts FROM address_hours",
+        "SELECT address_id, kind, ts / 3600, COUNT(*), MIN(ts), MAX(ts) FROM events
+         GROUP BY 1, 2, 3",
+    ),
+    (
+        "address_days",
+        "SELECT address_id, kind, day, events, first_ts, last_ts FROM address_days",
+        "SELECT address_id, kind, ts / 86400, COUNT(*), MIN(ts), MAX(ts) FROM events
+         GROUP BY 1, 2, 3",
+    ),
+    (
+        "hour_totals",
+        "SELECT kind, hour, events FROM hour_totals",
+        "SELECT kind, ts / 3600, COUNT(*) FROM events GROUP BY 1, 2",
+    ),
+    (
+        "label_hours",
+        "SELECT dimension, hour, label_id, failures, first_ts, last_ts FROM label_hours",
+        "SELECT 0, ts / 3600, COALESCE(username_id, 0), COUNT(*), MIN(ts), MAX(ts)
+         FROM events WHERE kind = 0 GROUP BY 2, 3
+         UNION ALL
+         SELECT 1, ts / 3600, mechanism_id, COUNT(*), MIN(ts), MAX(ts)
+         FROM events WHERE kind = 0 GROUP BY 2, 3
+         UNION ALL
+         SELECT 2, ts / 3600, service_id, COUNT(*), MIN(ts), MAX(ts)
+         FROM events WHERE kind = 0 GROUP BY 2, 3",
+    ),
+    (
+        "address_labels",
+        "SELECT address_id, dimension, label_id, failures FROM address_labels",
+        "SELECT address_id, 0, COALESCE(username_id, 0), COUNT(*) FROM events
+         WHERE kind = 0 GROUP BY 1, 3
+         UNION ALL
+         SELECT address_id, 1, mechanism_id, COUNT(*) FROM events WHERE kind = 0 GROUP BY 1, 3
+         UNION ALL
+         SELECT address_id, 2, service_id, COUNT(*) FROM events WHERE kind = 0 GROUP BY 1, 3",
+    ),
+];
+
+fn rows(conn: &Connection, sql: &str) -> BTreeSet<Vec<i64>> {
+    let mut stmt = conn.prepare(sql).unwrap();
+    let width = stmt.column_count();
+    stmt.query_map([], |row| (0..width).map(|i| row.get(i)).collect())
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+/// Asserts every rollup equals its direct count; returns the number of events.
+fn assert_rollups_match(db: &Path, when: &str) -> i64 {
+    let conn = Connection::open(db).unwrap();
+    for (table, rollup, direct) in CHECKS {
+        let (stored, counted) = (rows(&conn, rollup), rows(&conn, direct));
+        let missing: Vec<_> = counted.difference(&stored).take(5).collect();
+        let extra: Vec<_> = stored.difference(&counted).take(5).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{when}: {table} differs from the events: missing {missing:?}, extra {extra:?}"
+        );
+    }
+    conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .unwrap()
+}
+
+fn generate(env: &Env, seed: &str) -> std::path::PathBuf {
+    let log = env.path("generated.log");
+    let status = Command::new(env!("CARGO_BIN_EXE_saslguard-gen"))
+        .env("TZ", "UTC")
+        .args([
+            "--lines", "40000", "--seed", seed, "--end", END, "--span", "3d",
+        ])
+        .args(["--format", "mixed", "--attackers", "400", "--out"])
+        .arg(&log)
+        .arg("--truth")
+        .arg(env.path("truth.json"))
+        .status()
+        .expect("run saslguard-gen");
+    assert!(status.success());
+    log
+}
+
+fn unix(rfc3339: &str) -> i64 {
+    DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp()
+}
+
+fn json(env: &Env, args: &[&str]) -> Value {
+    let output = env.cmd().args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn rollups_equal_the_events_after_split_reads_rereads_and_retention() {
+    let env = Env::new();
+    let generated = std::fs::read(generate(&env, "21")).unwrap();
+    let log = env.path("maillog");
+
+    // Three reads, cut in the middle of lines: the partial line waits for the next read.
+    for cut in [
+        generated.len() / 3 + 17,
+        generated.len() * 2 / 3 + 5,
+        generated.len(),
+    ] {
+        std::fs::write(&log, &generated[..cut]).unwrap();
+        env.ingest(&[&log]);
+        assert_rollups_match(&env.db, &format!("after reading {cut} bytes"));
+    }
+    let events = assert_rollups_match(&env.db, "after the whole log");
+    assert!(events > 5000, "only {events} events");
+
+    // The same lines again (as after a lost offset): nothing is new, nothing counts twice.
+    Connection::open(&env.db)
+        .unwrap()
+        .execute("UPDATE streams SET read_offset = 0", [])
+        .unwrap();
+    let again = env.ingest(&[&log]);
+    assert_eq!(again["events"], 0, "{again}");
+    assert_eq!(assert_rollups_match(&env.db, "after a re-read"), events);
+
+    // Retention from a cut that is not on a day: whole days go, the rest stays.
+    let output = env
+        .cmd()
+        .args(["prune", "--older-than", "50h30m", "--as-of", END])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let left = assert_rollups_match(&env.db, "after retention");
+    assert!(left < events && left > 0, "{left} of {events} left");
+    let cutoff_day = unix("2026-11-25T00:00:00Z");
+    let conn = Connection::open(&env.db).unwrap();
+    let (oldest, before_cutoff): (i64, i64) = conn
+        .query_row(
+            "SELECT MIN(ts), COUNT(*) FILTER (WHERE ts < ?1) FROM events",
+            [cutoff_day],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(before_cutoff, 0);
+    assert!(
+        oldest < cutoff_day + 3600,
+        "events of the day of the cut were deleted too: oldest {oldest}"
+    );
+}
+
+#[test]
+fn a_database_from_before_the_rollups_gets_them_when_opened() {
+    let env = Env::new();
+    let log = generate(&env, "22");
+    env.ingest(&[&log]);
+    let events = assert_rollups_match(&env.db, "after ingest");
+    // Make it a version-5 database: the events without their rollups.
+    let conn = Connection::open(&env.db).unwrap();
+    conn.execute_batch(
+        "DROP TABLE address_hours; DROP TABLE address_days; DROP TABLE hour_totals; DROP TABLE label_hours;
+         DROP TABLE address_labels; PRAGMA user_version = 5;",
+    )
+    .unwrap();
+    drop(conn);
+    json(&env, &["top", "--format", "json", "--as-of", END]);
+    assert_eq!(assert_rollups_match(&env.db, "after the migration"), events);
+}
+
+/// Counted failures per address in `(since, until]`, straight from the events.
+fn direct_per_address(
+    conn: &Connection,
+    since: i64,
+    until: i64,
+) -> BTreeMap<String, (i64, i64, i64)> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT a.ip, COUNT(*), MIN(e.ts), MAX(e.ts) FROM events e
+             JOIN addresses a ON a.id = e.address_id
+             WHERE e.kind = 0 AND e.ts > ?1 AND e.ts <= ?2 GROUP BY a.ip",
+        )
+        .unwrap();
+    stmt.query_map([since, until], |row| {
+        let key: Vec<u8> = row.get(0)?;
+        Ok((key, row.get(1)?, row.get(2)?, row.get(3)?))
+    })
+    .unwrap()
+    .map(|r| {
+        let (key, n, first, last) = r.unwrap();
+        (address_text(&key), (n, first, last))
+    })
+    .collect()
+}
+
+/// The printed form of a 16-byte address key (IPv4 as `::ffff:a.b.c.d`).
+fn address_text(key: &[u8]) -> String {
+    let octets: [u8; 16] = key.try_into().unwrap();
+    let v6 = std::net::Ipv6Addr::from(octets);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => v4.to_string(),
+        None => v6.to_string(),
+    }
+}
+
+fn time_text(unix: i64) -> String {
+    DateTime::from_timestamp(unix, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[test]
+fn reports_from_rollups_equal_direct_counts_for_periods_off_the_hour() {
+    let env = Env::new();
+    let log = generate(&env, "23");
+    env.ingest(&[&log]);
+    let conn = Connection::open(&env.db).unwrap();
+    let as_of = "2026-11-27T10:17:33Z";
+    let until = unix(as_of);
+
+    // top over periods that start and end inside an hour, and all.
+    let rows = json(
+        &env,
+        &[
+            "top",
+            "--period",
+            "90m,26h5m,all",
+            "--limit",
+            "0",
+            "--format",
+            "json",
+            "--as-of",
+            as_of,
+        ],
+    );
+    let rows = rows.as_array().unwrap();
+    for (index, seconds) in [(0, 5400), (1, 26 * 3600 + 300), (2, i64::MAX)] {
+        let since = until.saturating_sub(seconds).max(i64::MIN);
+        let since = if seconds == i64::MAX { i64::MIN } else { since };
+        let direct = direct_per_address(&conn, since, until);
+        let printed: BTreeMap<String, i64> = rows
+            .iter()
+            .filter(|r| r["periods"][index]["failures"].as_i64().unwrap() > 0)
+            .map(|r| {
+                (
+                    r["ip"].as_str().unwrap().to_string(),
+                    r["periods"][index]["failures"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        let expected: BTreeMap<String, i64> = direct
+            .iter()
+            .map(|(ip, (n, _, _))| (ip.clone(), *n))
+            .collect();
+        assert_eq!(printed, expected, "period {index}");
+        if index == 2 {
+            // first and last seen come from the longest period.
+            for row in rows {
+                let (_, first, last) = direct[row["ip"].as_str().unwrap()];
+                assert_eq!(row["first_seen"], time_text(first), "{row}");
+                assert_eq!(row["last_seen"], time_text(last), "{row}");
+            }
+        }
+    }
+
+    // top --by user over a period off the hour.
+    let since = until - (7 * 3600 + 1234);
+    let users = json(
+        &env,
+        &[
+            "top", "--by", "user", "--period", "7h20m34s", "--limit", "0", "--format", "json",
+            "--as-of", as_of,
+        ],
+    );
+    let printed: BTreeMap<String, (i64, String, String)> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["user"].as_str().unwrap().to_string(),
+                (
+                    r["failures"].as_i64().unwrap(),
+                    r["first_seen"].as_str().unwrap().to_string(),
+                    r["last_seen"].as_str().unwrap().to_string(),
+                ),
+            )
+        })
+        .collect();
+    let mut stmt = conn
+        .prepare(
+            "SELECT l.text, COUNT(*), MIN(e.ts), MAX(e.ts) FROM events e
+             JOIN labels l ON l.id = e.username_id
+             WHERE e.kind = 0 AND e.ts > ?1 AND e.ts <= ?2 GROUP BY l.text",
+        )
+        .unwrap();
+    let direct: BTreeMap<String, (i64, String, String)> = stmt
+        .query_map([since, until], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                (
+                    row.get::<_, i64>(1)?,
+                    time_text(row.get(2)?),
+                    time_text(row.get(3)?),
+                ),
+            ))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(!direct.is_empty());
+    assert_eq!(printed, direct);
+
+    // report: totals, the hourly chart and the top usernames over 5 hours off the hour.
+    let report = json(
+        &env,
+        &[
+            "report", "--period", "5h", "--format", "json", "--as-of", as_of,
+        ],
+    );
+    let since = until - 5 * 3600;
+    let direct = direct_per_address(&conn, since, until);
+    let total: i64 = direct.values().map(|(n, _, _)| n).sum();
+    assert_eq!(report["current"]["failures"], total);
+    assert_eq!(report["current"]["addresses"], direct.len() as i64);
+    let previous = direct_per_address(&conn, since - 5 * 3600, since);
+    assert_eq!(
+        report["previous"]["failures"],
+        previous.values().map(|(n, _, _)| n).sum::<i64>()
+    );
+    let mut stmt = conn
+        .prepare(
+            "SELECT ts / 3600 * 3600, COUNT(*) FROM events
+             WHERE kind = 0 AND ts > ?1 AND ts <= ?2 GROUP BY 1",
+        )
+        .unwrap();
+    let per_hour: BTreeMap<String, i64> = stmt
+        .query_map([since, until], |row| {
+            Ok((time_text(row.get(0)?), row.get(1)?))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    for hour in report["per_hour"].as_array().unwrap() {
+        let expected = per_hour
+            .get(hour["hour"].as_str().unwrap())
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(hour["failures"], expected, "{hour}");
+    }
+    assert_eq!(
+        report["per_hour"].as_array().unwrap().len(),
+        6,
+        "5 hours off the hour touch 6"
+    );
+
+    // show, as of a moment in the past: the whole-history rollup less what came after.
+    let busiest = direct_per_address(&conn, i64::MIN, until)
+        .into_iter()
+        .max_by_key(|(ip, (n, _, _))| (*n, std::cmp::Reverse(ip.clone())))
+        .unwrap();
+    let shown = json(
+        &env,
+        &["show", &busiest.0, "--format", "json", "--as-of", as_of],
+    );
+    assert_eq!(shown["failures"], busiest.1.0);
+    assert_eq!(shown["first_seen"], time_text(busiest.1.1));
+    assert_eq!(shown["last_seen"], time_text(busiest.1.2));
+    let mut stmt = conn
+        .prepare(
+            "SELECT COALESCE(l.text, ''), COUNT(*) FROM events e
+             JOIN addresses a ON a.id = e.address_id
+             LEFT JOIN labels l ON l.id = e.username_id
+             WHERE a.ip = ?1 AND e.kind = 0 AND e.ts <= ?2 GROUP BY 1",
+        )
+        .unwrap();
+    let ip: std::net::IpAddr = busiest.0.parse().unwrap();
+    let key: Vec<u8> = match ip {
+        std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets().to_vec(),
+        std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+    };
+    let direct: BTreeMap<String, i64> = stmt
+        .query_map(rusqlite::params![key, until], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let printed: BTreeMap<String, i64> = shown["usernames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["username"].as_str().unwrap_or("").to_string(),
+                u["failures"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(printed, direct, "usernames of {}", busiest.0);
+}
