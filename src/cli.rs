@@ -411,7 +411,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_report_period)]
     pub period: Period,
 
-    /// Output format (HTML is not offered yet).
+    /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
 
@@ -427,6 +427,9 @@ pub enum ReportFormat {
     Table,
     /// One JSON object for scripts.
     Json,
+    /// One self-contained HTML page with SVG charts, to read in a browser or mail on:
+    /// inline CSS, no scripts, nothing fetched; attacker-chosen text escaped.
+    Html,
 }
 
 /// Output of `show`: one report, so no CSV.

@@ -24,6 +24,7 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<()> {
     let text = match args.format {
         ReportFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
         ReportFormat::Table => summary::to_table(&report),
+        ReportFormat::Html => crate::report::html::to_html(&report),
     };
     match &args.output {
         Some(path) => crate::render::atomic::write_atomically(path, text.as_bytes()),
