@@ -17,7 +17,7 @@ use chrono::{DateTime, Local, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::JournalConfig;
-use crate::parse::{EventKind, LineParser, Parsed};
+use crate::parse::{EventKind, LineParser, Parsed, Rejects};
 use crate::source::reader::{Line, LineReader};
 use crate::source::rotation::rotated_siblings;
 use crate::source::{FINGERPRINT_MAX, LogFile, first_line};
@@ -101,14 +101,17 @@ impl Input {
 
 /// How to ingest.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
+pub struct Options<'m> {
     /// Read named files from byte 0 again (events already stored stay single).
     pub from_start: bool,
     /// Draw a progress bar on stderr for long reads.
     pub progress: bool,
+    /// Record the connections Postfix refused with this text after `Client host
+    /// rejected: ` (see [`crate::parse::message::reject_marker`]): block efficacy.
+    pub reject_marker: Option<&'m str>,
 }
 
-impl Options {
+impl Options<'_> {
     /// A progress bar when stderr is a terminal and output is not quiet.
     pub fn progress_if_terminal() -> bool {
         io::stderr().is_terminal() && ui::verbosity() >= 0
@@ -121,7 +124,7 @@ pub fn ingest(
     run_id: i64,
     inputs: Vec<Input>,
     now: DateTime<Utc>,
-    options: Options,
+    options: Options<'_>,
 ) -> anyhow::Result<RunCounters> {
     let mut ingest = Ingest {
         store,
@@ -129,6 +132,9 @@ pub fn ingest(
         counters: RunCounters::default(),
         now,
         progress: None,
+        rejects: Rejects {
+            marker: options.reject_marker,
+        },
     };
     let mut plans = Vec::new();
     for input in inputs {
@@ -302,15 +308,17 @@ fn plan(
     Ok(Plan::File { path, tasks })
 }
 
-struct Ingest<'s> {
+struct Ingest<'s, 'm> {
     store: &'s Store,
     writer: EventWriter<'s>,
     counters: RunCounters,
     now: DateTime<Utc>,
     progress: Option<ProgressBar>,
+    /// Which reject lines are saslguard's blocks at work.
+    rejects: Rejects<'m>,
 }
 
-impl Ingest<'_> {
+impl Ingest<'_, '_> {
     fn read_task(&mut self, path: &Path, task: &Task) -> anyhow::Result<()> {
         let file = &task.file;
         let updated_at = self.now.timestamp();
@@ -446,9 +454,12 @@ impl Ingest<'_> {
         let mut label_ids: Vec<i64> = Vec::new();
         std::thread::scope(|scope| {
             let (chunks, received) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
+            let rejects = self.rejects;
             std::thread::Builder::new()
                 .name("saslguard-parse".into())
-                .spawn_scoped(scope, move || parse_chunks(reader, reference, chunks))
+                .spawn_scoped(scope, move || {
+                    parse_chunks(reader, reference, rejects, chunks)
+                })
                 .context("starting the parsing thread")?;
             for chunk in received {
                 let chunk = chunk?;
@@ -611,9 +622,10 @@ impl Numbering {
 fn parse_chunks(
     mut reader: LineReader<impl Read>,
     reference: DateTime<Utc>,
+    rejects: Rejects<'_>,
     chunks: mpsc::SyncSender<io::Result<Chunk>>,
 ) {
-    let mut parser = LineParser::new(reference, Local);
+    let mut parser = LineParser::new(reference, Local).with_rejects(rejects);
     let mut numbering = Numbering::default();
     let mut chunk = Chunk::starting_at(reader.consumed());
     loop {

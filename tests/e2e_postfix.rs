@@ -231,21 +231,33 @@ fn cidr_rig_blocks_the_attacker_and_unblock_lets_it_back() {
 
     // The attacker is turned away at connect; the others still log in.
     assert_refused(&rig, Attempt::correct("127.0.0.2", "LOGIN"));
-    assert!(
-        rig.wait_for_log_lines(
-            |l| l.contains("NOQUEUE: reject: CONNECT from unknown[127.0.0.2]: 554 5.7.1"),
-            1,
-            LOG_TIMEOUT
-        ) >= 1,
-        "Postfix logged the refusal"
+    let refusals = rig.wait_for_log_lines(
+        |l| l.contains("NOQUEUE: reject: CONNECT from unknown[127.0.0.2]: 554 5.7.1"),
+        1,
+        LOG_TIMEOUT,
     );
+    assert!(refusals >= 1, "Postfix logged the refusal");
     assert_logs_in(&rig, Attempt::correct("127.0.0.3", "PLAIN"));
     assert_logs_in(&rig, Attempt::correct("127.0.0.4", "LOGIN"));
 
-    // Refused connections are no failures: a second run counts nothing new.
+    // Refused connections are no failures: the next run stores only the refusals, and
+    // the report gives them to the block whose map entry refused them.
     let summary = guard.run();
-    assert_eq!(summary["ingest"]["events"], 0, "{summary}");
+    assert_eq!(summary["ingest"]["events"], refusals as i64, "{summary}");
     assert_eq!(guard.counts(), logged);
+    let report: Value =
+        serde_json::from_str(&guard.ok(&["report", "--period", "24h", "--format", "json"]))
+            .expect("report JSON");
+    assert_eq!(report["efficacy"]["rejected"], refusals as i64, "{report}");
+    assert_eq!(report["efficacy"]["unattributed"], 0, "{report}");
+    let block = report["block_timeline"]
+        .as_array()
+        .expect("block timeline")
+        .iter()
+        .find(|b| b["network"] == "127.0.0.2/32" && b["target"] == "postfix")
+        .expect("the attacker's block in the timeline")
+        .clone();
+    assert_eq!(block["rejected"], refusals as i64, "{report}");
 
     // Unblock: the map is rewritten, Postfix reloaded, the address logs in again.
     guard.ok(&["unblock", "127.0.0.2"]);

@@ -17,7 +17,7 @@ fn reference() -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-fn parser() -> LineParser<FixedOffset> {
+fn parser() -> LineParser<'static, FixedOffset> {
     LineParser::new(reference(), FixedOffset::east_opt(0).unwrap())
 }
 

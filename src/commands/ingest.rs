@@ -31,9 +31,11 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> anyhow::Result<()> {
     let journal = args.paths.is_empty() && ctx.config.journal.enabled;
     let (inputs, _lock, store) = ctx.open_for_ingest(&paths, journal, args.wait)?;
     let run_id = store.begin_run("ingest", ctx.clock.unix())?;
+    let marker = crate::parse::message::reject_marker(&ctx.config.postfix.reject_text);
     let options = Options {
         from_start: args.from_start,
         progress: Options::progress_if_terminal(),
+        reject_marker: Some(&marker),
     };
     let result = ingest::ingest(&store, run_id, inputs, ctx.clock.now(), options);
     let counters = match &result {

@@ -50,9 +50,11 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
         store.without_saving(|store| steps(ctx, store, now, RenderMode::DryRun, &mut summary))?;
     } else {
         let run_id = store.begin_run("run", now)?;
+        let marker = crate::parse::message::reject_marker(&ctx.config.postfix.reject_text);
         let options = Options {
             from_start: false,
             progress: Options::progress_if_terminal(),
+            reject_marker: Some(&marker),
         };
         let result =
             ingest::ingest(&store, run_id, inputs, ctx.clock.now(), options).and_then(|counters| {

@@ -20,19 +20,25 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use super::message::{Outcome, is_smtpd, parse_failure};
-use super::{Event, Parsed};
+use super::{Event, Parsed, Rejects};
 
 static FAILED_FINDER: LazyLock<Finder<'static>> =
     LazyLock::new(|| Finder::new(b" authentication failed:"));
+/// Prefilter for smtpd's reject lines (only when rejects are recognised at all).
+static REJECT_FINDER: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new(b"NOQUEUE: reject: "));
 static BYTE_MESSAGE_FINDER: LazyLock<Finder<'static>> =
     LazyLock::new(|| Finder::new(b"\"MESSAGE\":["));
 
 /// Parses one `journalctl -o json` line (starting with `{`).
-pub(super) fn parse(line: &[u8]) -> Parsed<'_> {
+pub(super) fn parse<'a>(line: &'a [u8], rejects: Rejects<'_>) -> Parsed<'a> {
     if !line.starts_with(b"{\"") || line.last() != Some(&b'}') {
         return Parsed::Unparsed("malformed journal JSON");
     }
-    if FAILED_FINDER.find(line).is_none() && BYTE_MESSAGE_FINDER.find(line).is_none() {
+    if FAILED_FINDER.find(line).is_none()
+        && BYTE_MESSAGE_FINDER.find(line).is_none()
+        && (rejects.marker.is_none() || REJECT_FINDER.find(line).is_none())
+    {
         return Parsed::Irrelevant;
     }
     let entry: Entry<'_> = match serde_json::from_slice(line) {
@@ -51,17 +57,24 @@ pub(super) fn parse(line: &[u8]) -> Parsed<'_> {
         Field::Absent => None,
     };
     match (message, identifier) {
-        (Cow::Borrowed(message), Cow::Borrowed(identifier)) => event(message, identifier, time),
-        (message, identifier) => owned(event(&message, &identifier, time)),
+        (Cow::Borrowed(message), Cow::Borrowed(identifier)) => {
+            event(message, identifier, time, rejects)
+        }
+        (message, identifier) => owned(event(&message, &identifier, time, rejects)),
     }
 }
 
 /// Classifies the message of a journal entry.
-fn event<'b>(message: &'b [u8], identifier: &'b [u8], time: Option<i64>) -> Parsed<'b> {
+fn event<'b>(
+    message: &'b [u8],
+    identifier: &'b [u8],
+    time: Option<i64>,
+    rejects: Rejects<'_>,
+) -> Parsed<'b> {
     if !is_smtpd(identifier) {
         return Parsed::Irrelevant;
     }
-    match parse_failure(message) {
+    match parse_failure(message, rejects) {
         Outcome::NotFailure => Parsed::Irrelevant,
         Outcome::Bad(reason) => Parsed::Unparsed(reason),
         Outcome::Failure(failure) => match time {

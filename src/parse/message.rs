@@ -29,7 +29,7 @@ use memchr::memchr;
 use memchr::memmem::Finder;
 
 use super::timestamp::{SyslogStamp, ZonedStamp, parse_rfc3339, parse_syslog_stamp};
-use super::{Event, EventKind, Parsed, YearlessClock, journal};
+use super::{Event, EventKind, Parsed, Rejects, YearlessClock, journal};
 
 /// Longest mechanism, username or service kept in an [`Event`], in bytes (cut at a char
 /// boundary). The text is attacker-chosen and could otherwise fill the database.
@@ -62,11 +62,15 @@ static USERNAME_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new
 /// [`Parsed`]. The format is detected per line: traditional syslog, RFC 3339, RFC 5424
 /// (also an RFC 3164 line behind a `<PRI>`), or `journalctl -o json`. Year-less stamps are
 /// resolved through `clock`, only for failure lines. Never panics.
-pub fn parse_line<'a, Z: TimeZone>(line: &'a [u8], clock: &mut YearlessClock<Z>) -> Parsed<'a> {
+pub fn parse_line<'a, Z: TimeZone>(
+    line: &'a [u8],
+    clock: &mut YearlessClock<Z>,
+    rejects: Rejects<'_>,
+) -> Parsed<'a> {
     let line = trim_line_end(line);
     let header = match line.first() {
         None => return Parsed::Unparsed("empty line"),
-        Some(b'{') => return journal::parse(line),
+        Some(b'{') => return journal::parse(line, rejects),
         Some(b'<') => priority_header(line),
         Some(b'0'..=b'9') => rfc3339_header(line),
         Some(b'A'..=b'Z') => syslog_header(line),
@@ -79,7 +83,7 @@ pub fn parse_line<'a, Z: TimeZone>(line: &'a [u8], clock: &mut YearlessClock<Z>)
     let Some(service) = header.tag.filter(|tag| is_smtpd(tag)) else {
         return Parsed::Irrelevant;
     };
-    match parse_failure(header.body) {
+    match parse_failure(header.body, rejects) {
         Outcome::NotFailure => Parsed::Irrelevant,
         Outcome::Bad(reason) => Parsed::Unparsed(reason),
         Outcome::Failure(failure) => {
@@ -296,9 +300,12 @@ impl<'b> Failure<'b> {
 }
 
 /// Classifies an smtpd message body.
-pub(super) fn parse_failure(body: &[u8]) -> Outcome<'_> {
+pub(super) fn parse_failure<'b>(body: &'b [u8], rejects: Rejects<'_>) -> Outcome<'b> {
     let Some(rest) = body.strip_prefix(b"warning: ") else {
-        return Outcome::NotFailure;
+        return match (body.strip_prefix(REJECT), rejects.marker) {
+            (Some(reject), Some(marker)) => parse_reject(reject, marker.as_bytes()),
+            _ => Outcome::NotFailure,
+        };
     };
     let Some((client, after)) = token(rest) else {
         return Outcome::NotFailure;
@@ -336,6 +343,89 @@ pub(super) fn parse_failure(body: &[u8]) -> Outcome<'_> {
         mechanism,
         username,
     })
+}
+
+/// The start of smtpd's log line for a refused command.
+const REJECT: &[u8] = b"NOQUEUE: reject: ";
+/// What Postfix writes before the text of a client access map's reject action.
+const CLIENT_REJECTED: &[u8] = b">: Client host rejected: ";
+
+/// `STAGE from CLIENT: CODE DSN <CLIENT>: Client host rejected: TEXT...` after
+/// `NOQUEUE: reject: `: a [`EventKind::Rejected`] event when TEXT starts with `marker`.
+/// The shape is checked up to TEXT, so text a client wrote later in the line (`from=<>`,
+/// `helo=<>`) cannot make a reject look like saslguard's.
+fn parse_reject<'b>(reject: &'b [u8], marker: &[u8]) -> Outcome<'b> {
+    let Some((stage, rest)) = token(reject) else {
+        return Outcome::NotFailure;
+    };
+    if stage.is_empty() || !stage.iter().all(u8::is_ascii_uppercase) {
+        return Outcome::NotFailure;
+    }
+    let Some(rest) = rest.strip_prefix(b"from ") else {
+        return Outcome::NotFailure;
+    };
+    let Some((client, reply)) = token(rest) else {
+        return Outcome::NotFailure;
+    };
+    // `554 5.7.1 <name[addr]>: Client host rejected: TEXT` (the DSN may be missing).
+    let Some((code, reply)) = token(reply) else {
+        return Outcome::NotFailure;
+    };
+    if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
+        return Outcome::NotFailure;
+    }
+    let reply = match token(reply) {
+        Some((dsn, after)) if dsn.first().is_some_and(u8::is_ascii_digit) => after,
+        _ => reply,
+    };
+    let quoted = client.strip_suffix(b":").unwrap_or(client);
+    let Some(text) = reply
+        .strip_prefix(b"<")
+        .and_then(|r| r.strip_prefix(quoted))
+        .and_then(|r| r.strip_prefix(CLIENT_REJECTED))
+    else {
+        return Outcome::NotFailure;
+    };
+    if !text.starts_with(marker) {
+        return Outcome::NotFailure;
+    }
+    match parse_client(client) {
+        Ok(addr) => Outcome::Failure(Failure {
+            addr,
+            kind: EventKind::Rejected,
+            mechanism: stage,
+            username: None,
+        }),
+        Err(reason) => Outcome::Bad(reason),
+    }
+}
+
+/// The text Postfix logs after `Client host rejected: ` for a client access map whose
+/// action is `action` (saslguard's `postfix.reject_text`): the action without its
+/// `REJECT`/`DEFER` keyword or SMTP code and enhanced status code, or Postfix's
+/// `Access denied` when nothing is left.
+pub fn reject_marker(action: &str) -> String {
+    let mut words = action.split_whitespace().peekable();
+    match words.peek() {
+        Some(&("REJECT" | "DEFER" | "DEFER_IF_PERMIT" | "DEFER_IF_REJECT")) => {
+            words.next();
+        }
+        Some(code) if code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()) => {
+            words.next();
+            if words.peek().is_some_and(|dsn| {
+                dsn.split('.').count() == 3 && dsn.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            }) {
+                words.next();
+            }
+        }
+        _ => {}
+    }
+    let text = words.collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        "Access denied".to_string()
+    } else {
+        text
+    }
 }
 
 /// Whether a failure is the server's fault. `reason` is the text after

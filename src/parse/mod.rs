@@ -29,6 +29,10 @@ pub enum EventKind {
     /// server`, Cyrus `generic failure`, ...). Recorded for reports, never counted against
     /// the client.
     ServerFault = 1,
+    /// Postfix refused a connection because saslguard's map entry matched
+    /// (`NOQUEUE: reject: CONNECT from ...: Client host rejected: <reject_text>`): the
+    /// block at work. Counted for block efficacy, never against the client.
+    Rejected = 2,
 }
 
 impl EventKind {
@@ -48,7 +52,8 @@ pub struct Event<'a> {
     pub addr: IpAddr,
     /// Whether this counts against the client.
     pub kind: EventKind,
-    /// The SASL mechanism as logged (attacker-chosen text, e.g. `LOGIN`, `plain`).
+    /// The SASL mechanism as logged (attacker-chosen text, e.g. `LOGIN`, `plain`); for
+    /// a [`EventKind::Rejected`] connection, the SMTP stage refused (`CONNECT`, `RCPT`).
     pub mechanism: Cow<'a, str>,
     /// `sasl_username=` when Postfix logged it (3.9+, 3.8.3, ...); `None` when absent or
     /// `(unavailable)`. Attacker-chosen text.
@@ -87,20 +92,37 @@ pub enum Parsed<'a> {
 
 /// Parses lines of one file (or stdin), resolving year-less syslog stamps against a
 /// reference time: the file's modification time, or now for stdin.
-pub struct LineParser<Z: TimeZone> {
+pub struct LineParser<'m, Z: TimeZone> {
     clock: YearlessClock<Z>,
+    rejects: Rejects<'m>,
 }
 
-impl<Z: TimeZone> LineParser<Z> {
+/// Which `NOQUEUE: reject` lines are saslguard's blocks at work: those whose reply text
+/// after `Client host rejected: ` starts with the text Postfix logs for the configured
+/// `postfix.reject_text` (see [`message::reject_marker`]). Without a marker, reject lines
+/// are not recognised at all.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rejects<'m> {
+    pub marker: Option<&'m str>,
+}
+
+impl<'m, Z: TimeZone> LineParser<'m, Z> {
     /// A parser whose year-less stamps are read in `zone` and resolved against `reference`.
     pub fn new(reference: DateTime<Utc>, zone: Z) -> Self {
         LineParser {
             clock: YearlessClock::new(reference, zone),
+            rejects: Rejects::default(),
         }
+    }
+
+    /// Also recognise the connections Postfix refused because of saslguard's map.
+    pub fn with_rejects(mut self, rejects: Rejects<'m>) -> Self {
+        self.rejects = rejects;
+        self
     }
 
     /// Parses one line (without its trailing newline; a trailing `\r` is tolerated).
     pub fn parse<'a>(&mut self, line: &'a [u8]) -> Parsed<'a> {
-        message::parse_line(line, &mut self.clock)
+        message::parse_line(line, &mut self.clock, self.rejects)
     }
 }

@@ -12,6 +12,7 @@ use comfy_table::CellAlignment;
 use serde::Serialize;
 
 use crate::config::Networks;
+use crate::parse::EventKind;
 use crate::report::{BlockView, format_time, new_table, printable};
 use crate::store::period::BlockCounts;
 use crate::store::reports::LabelKind;
@@ -209,12 +210,18 @@ pub fn build(
         }
     }
 
+    let refused = super::efficacy::attribute(store, since, until)?;
+    let previous_rejected = store
+        .events_per_address(EventKind::Rejected, previous_since, since)?
+        .iter()
+        .map(|(_, _, n)| n)
+        .sum();
     let block_timeline = store
         .blocks_during(since, until)?
         .iter()
         .map(|block| BlockInPeriod {
             block: BlockView::new(block, until),
-            rejected: 0,
+            rejected: refused.per_block.get(&block.id).copied().unwrap_or(0),
         })
         .collect();
 
@@ -231,7 +238,11 @@ pub fn build(
         top_usernames,
         blocks,
         block_timeline,
-        efficacy: Efficacy::default(),
+        efficacy: Efficacy {
+            rejected: refused.total,
+            previous_rejected,
+            unattributed: refused.unattributed,
+        },
     })
 }
 
@@ -356,6 +367,45 @@ pub fn to_table(summary: &Summary) -> String {
     }
     right_align(&mut blocks, &[1, 2, 3]);
     let _ = write!(out, "\n{blocks}\n");
+
+    let e = &summary.efficacy;
+    let _ = writeln!(
+        out,
+        "\nconnections Postfix refused because of a block: {} (previous period {}, {}), \
+         {} not from a saslguard block",
+        e.rejected,
+        e.previous_rejected,
+        change(e.rejected, e.previous_rejected),
+        e.unattributed
+    );
+    let mut refusing: Vec<&BlockInPeriod> = summary
+        .block_timeline
+        .iter()
+        .filter(|b| b.rejected > 0)
+        .collect();
+    refusing.sort_by(|a, b| {
+        b.rejected
+            .cmp(&a.rejected)
+            .then(a.block.id.cmp(&b.block.id))
+    });
+    if !refusing.is_empty() {
+        let mut table = new_table(vec![
+            "block".into(),
+            "network".into(),
+            "created".into(),
+            "refused".into(),
+        ]);
+        for b in refusing {
+            table.add_row(vec![
+                b.block.id.to_string(),
+                b.block.network.clone(),
+                b.block.created_at.clone(),
+                b.rejected.to_string(),
+            ]);
+        }
+        right_align(&mut table, &[3]);
+        let _ = write!(out, "\n{table}\n");
+    }
     out
 }
 

@@ -12,6 +12,7 @@ use rusqlite::params;
 use super::blocks::BlockTarget;
 use super::rollup::{self, Split};
 use super::{Result, Store};
+use crate::parse::EventKind;
 
 /// Counted failures and server faults of one address in the current period
 /// `(since, until]` and in the previous one `(previous_since, since]`.
@@ -72,6 +73,28 @@ static FAILURES_PER_HOUR: LazyLock<String> = LazyLock::new(|| {
         rollup::partial_hour_events(0, "head", ":head_hour AS hour, 1 AS n"),
         rollup::partial_hour_events(0, "tail", ":tail_hour AS hour, 1 AS n"),
     )
+});
+
+/// Events of kind `:kind` per address inside a split period, addresses without any left
+/// out: the rollups per address, like [`ADDRESS_PERIODS`]. For block efficacy (kind 2).
+static EVENTS_PER_ADDRESS: LazyLock<[String; 3]> = LazyLock::new(|| {
+    [0, 1, 2].map(|kind| {
+        format!(
+            "SELECT id, ip, n FROM (SELECT a.id AS id, a.ip AS ip, {} AS n FROM addresses AS a)
+             WHERE n > 0",
+            rollup::address_events(kind, "")
+        )
+    })
+});
+
+/// Events of one kind of one address (`:id`) inside a split period.
+static EVENTS_OF_ADDRESS: LazyLock<[String; 3]> = LazyLock::new(|| {
+    [0, 1, 2].map(|kind| {
+        format!(
+            "SELECT {} FROM addresses AS a WHERE a.id = :id",
+            rollup::address_events(kind, "")
+        )
+    })
 });
 
 /// Per target: blocks created in `(?1, ?2]`, ended in it, and in force at `?2`. A
@@ -156,6 +179,55 @@ impl Store {
             .raw_query()
             .mapped(|row| Ok((row.get::<_, i64>(0)? * rollup::HOUR, row.get(1)?)));
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every address with events of `kind` in `(since, until]`: (address id, address key,
+    /// events).
+    pub fn events_per_address(
+        &self,
+        kind: EventKind,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<(i64, [u8; 16], i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&EVENTS_PER_ADDRESS[kind.code() as usize])?;
+        Split::new(since, until).bind(&mut stmt, "")?;
+        let rows = stmt.raw_query().mapped(|row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, Vec<u8>>(1)?,
+                row.get::<_, i64>(2)?,
+            ))
+        });
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, key, n) = row?;
+            if let Ok(key) = <[u8; 16]>::try_from(key.as_slice()) {
+                out.push((id, key, n));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Events of `kind` of the address with id `address_id` in `(since, until]`.
+    pub fn events_of_address(
+        &self,
+        address_id: i64,
+        kind: EventKind,
+        since: i64,
+        until: i64,
+    ) -> Result<i64> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&EVENTS_OF_ADDRESS[kind.code() as usize])?;
+        Split::new(since, until).bind(&mut stmt, "")?;
+        rollup::bind(&mut stmt, ":id", &address_id)?;
+        let mut rows = stmt.raw_query();
+        Ok(match rows.next()? {
+            Some(row) => row.get(0)?,
+            None => 0,
+        })
     }
 
     /// Blocks created and ended in `(since, until]` and in force at `until`, per target

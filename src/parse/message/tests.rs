@@ -15,7 +15,7 @@ fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-fn parser() -> LineParser<FixedOffset> {
+fn parser() -> LineParser<'static, FixedOffset> {
     LineParser::new(utc(REFERENCE), FixedOffset::east_opt(0).unwrap())
 }
 
@@ -1128,4 +1128,105 @@ fn throughput() {
         lines.len() as f64 / elapsed / 1e6,
         text.len() as f64 / elapsed / 1e6
     );
+}
+
+/// Reject lines as Postfix logs them for saslguard's default `reject_text`.
+const MARKER: &str = "Too many failed authentication attempts";
+
+fn reject_parser() -> LineParser<'static, FixedOffset> {
+    parser().with_rejects(super::super::Rejects {
+        marker: Some(MARKER),
+    })
+}
+
+fn parse_reject(line: &str) -> Option<(EventKind, String, String)> {
+    match reject_parser().parse(line.as_bytes()) {
+        Parsed::Event(e) => Some((e.kind, e.addr.to_string(), e.mechanism.into_owned())),
+        _ => None,
+    }
+}
+
+#[test]
+fn saslguards_rejects_are_recognised_and_nothing_else() {
+    let connect = "Nov 27 11:00:00 mx postfix/smtpd[1]: NOQUEUE: reject: CONNECT from \
+        unknown[203.0.113.7]: 554 5.7.1 <unknown[203.0.113.7]>: Client host rejected: \
+        Too many failed authentication attempts; proto=SMTP";
+    assert_eq!(
+        parse_reject(connect),
+        Some((EventKind::Rejected, "203.0.113.7".into(), "CONNECT".into()))
+    );
+    let rcpt = "2026-11-27T11:00:00Z mx postfix/submission/smtpd[1]: NOQUEUE: reject: RCPT \
+        from mail.example[2001:db8::5]: 554 5.7.1 <mail.example[2001:db8::5]>: Client host \
+        rejected: Too many failed authentication attempts; from=<a@b> to=<c@d> proto=ESMTP \
+        helo=<x>";
+    assert_eq!(
+        parse_reject(rcpt),
+        Some((EventKind::Rejected, "2001:db8::5".into(), "RCPT".into()))
+    );
+    // Without a marker (no postfix target configured), reject lines are other traffic.
+    assert_eq!(parser().parse(connect.as_bytes()), Parsed::Irrelevant);
+    for (name, line) in [
+        (
+            "another restriction's text",
+            "Nov 27 11:00:00 mx postfix/smtpd[1]: NOQUEUE: reject: CONNECT from \
+             unknown[203.0.113.7]: 554 5.7.1 <unknown[203.0.113.7]>: Client host rejected: \
+             cannot find your hostname; proto=SMTP",
+        ),
+        (
+            "the marker written by the client into from=<>",
+            "Nov 27 11:00:00 mx postfix/smtpd[1]: NOQUEUE: reject: RCPT from \
+             unknown[203.0.113.7]: 554 5.7.1 <x@y>: Recipient address rejected: no; \
+             from=<Client host rejected: Too many failed authentication attempts> to=<x@y>",
+        ),
+        (
+            "a different client inside the reply",
+            "Nov 27 11:00:00 mx postfix/smtpd[1]: NOQUEUE: reject: CONNECT from \
+             unknown[203.0.113.7]: 554 5.7.1 <unknown[198.51.100.1]>: Client host rejected: \
+             Too many failed authentication attempts; proto=SMTP",
+        ),
+        (
+            "not from smtpd",
+            "Nov 27 11:00:00 mx postfix/cleanup[1]: NOQUEUE: reject: CONNECT from \
+             unknown[203.0.113.7]: 554 5.7.1 <unknown[203.0.113.7]>: Client host rejected: \
+             Too many failed authentication attempts; proto=SMTP",
+        ),
+        (
+            "a reply without a code",
+            "Nov 27 11:00:00 mx postfix/smtpd[1]: NOQUEUE: reject: CONNECT from \
+             unknown[203.0.113.7]: <unknown[203.0.113.7]>: Client host rejected: \
+             Too many failed authentication attempts; proto=SMTP",
+        ),
+    ] {
+        assert_eq!(parse_reject(line), None, "{name}");
+    }
+    // A reject whose client is not an address is garbage, not a block at work.
+    let bad = "Nov 27 11:00:00 mx postfix/smtpd[1]: NOQUEUE: reject: CONNECT from \
+        unknown[999.1.1.1]: 554 5.7.1 <unknown[999.1.1.1]>: Client host rejected: \
+        Too many failed authentication attempts; proto=SMTP";
+    assert!(matches!(
+        reject_parser().parse(bad.as_bytes()),
+        Parsed::Unparsed(_)
+    ));
+    // The same in journal JSON.
+    let message = "NOQUEUE: reject: CONNECT from unknown[203.0.113.7]: 554 5.7.1 \
+        <unknown[203.0.113.7]>: Client host rejected: Too many failed authentication \
+        attempts; proto=SMTP";
+    let line = journal(&format!("\"{message}\""), "postfix/smtpd");
+    assert_eq!(
+        parse_reject(&line).map(|(kind, addr, _)| (kind, addr)),
+        Some((EventKind::Rejected, "203.0.113.7".into()))
+    );
+}
+
+#[test]
+fn the_marker_is_what_postfix_logs_for_the_action() {
+    use super::reject_marker;
+    assert_eq!(
+        reject_marker("554 5.7.1 Too many failed authentication attempts"),
+        "Too many failed authentication attempts"
+    );
+    assert_eq!(reject_marker("421 Go away"), "Go away");
+    assert_eq!(reject_marker("REJECT brute force"), "brute force");
+    assert_eq!(reject_marker("REJECT"), "Access denied");
+    assert_eq!(reject_marker("554 5.7.1"), "Access denied");
 }
