@@ -6,14 +6,13 @@
 -- hours from `events` (see src/store/rollup.rs).
 -- hour = floor(ts / 3600): the UTC clock hour.
 
--- Events per address, kind and hour, with the first and last of them.
+-- Events per address, kind and hour. (An address's first and last event in a period
+-- need no rollup: they are one seek each into the primary key of `events`.)
 CREATE TABLE address_hours (
     address_id INTEGER NOT NULL,  -- addresses.id
     kind       INTEGER NOT NULL,  -- as events.kind
     hour       INTEGER NOT NULL,
     events     INTEGER NOT NULL,
-    first_ts   INTEGER NOT NULL,
-    last_ts    INTEGER NOT NULL,
     PRIMARY KEY (address_id, kind, hour)
 ) WITHOUT ROWID;
 -- The addresses active in one hour: for a period's partial first and last hour.
@@ -26,8 +25,6 @@ CREATE TABLE address_days (
     kind       INTEGER NOT NULL,
     day        INTEGER NOT NULL,
     events     INTEGER NOT NULL,
-    first_ts   INTEGER NOT NULL,
-    last_ts    INTEGER NOT NULL,
     PRIMARY KEY (address_id, kind, day)
 ) WITHOUT ROWID;
 
@@ -51,16 +48,6 @@ CREATE TABLE label_hours (
     PRIMARY KEY (dimension, hour, label_id)
 ) WITHOUT ROWID;
 
--- Counted failures per address and text over the whole history kept: what `show`
--- lists per address (usernames tried, mechanisms, services).
-CREATE TABLE address_labels (
-    address_id INTEGER NOT NULL,
-    dimension  INTEGER NOT NULL,
-    label_id   INTEGER NOT NULL,
-    failures   INTEGER NOT NULL,
-    PRIMARY KEY (address_id, dimension, label_id)
-) WITHOUT ROWID;
-
 -- Databases from before this version: count what is already there.
 CREATE TEMP VIEW hourly_events AS
 SELECT address_id, kind, ts, mechanism_id, COALESCE(username_id, 0) AS username_id, service_id,
@@ -69,12 +56,10 @@ SELECT address_id, kind, ts, mechanism_id, COALESCE(username_id, 0) AS username_
 FROM events;
 
 INSERT INTO address_hours
-SELECT address_id, kind, hour, COUNT(*), MIN(ts), MAX(ts)
-FROM hourly_events GROUP BY address_id, kind, hour;
+SELECT address_id, kind, hour, COUNT(*) FROM hourly_events GROUP BY address_id, kind, hour;
 
 INSERT INTO address_days
-SELECT address_id, kind, day, COUNT(*), MIN(ts), MAX(ts)
-FROM hourly_events GROUP BY address_id, kind, day;
+SELECT address_id, kind, day, COUNT(*) FROM hourly_events GROUP BY address_id, kind, day;
 
 INSERT INTO hour_totals
 SELECT kind, hour, COUNT(*) FROM hourly_events GROUP BY kind, hour;
@@ -88,15 +73,5 @@ FROM hourly_events WHERE kind = 0 GROUP BY hour, mechanism_id;
 INSERT INTO label_hours
 SELECT 2, hour, service_id, COUNT(*), MIN(ts), MAX(ts)
 FROM hourly_events WHERE kind = 0 GROUP BY hour, service_id;
-
-INSERT INTO address_labels
-SELECT address_id, 0, username_id, COUNT(*) FROM hourly_events WHERE kind = 0
-GROUP BY address_id, username_id;
-INSERT INTO address_labels
-SELECT address_id, 1, mechanism_id, COUNT(*) FROM hourly_events WHERE kind = 0
-GROUP BY address_id, mechanism_id;
-INSERT INTO address_labels
-SELECT address_id, 2, service_id, COUNT(*) FROM hourly_events WHERE kind = 0
-GROUP BY address_id, service_id;
 
 DROP VIEW hourly_events;

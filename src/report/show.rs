@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::report::{BlockView, format_time, new_table, printable};
 use crate::store::Store;
 use crate::store::blocks::BlockTarget;
-use crate::store::reports::{LabelCount, LabelKind};
+use crate::store::reports::LabelCount;
 
 /// How many days `per_day` covers: the last 30 UTC dates, the report's date included.
 pub const DAYS: u64 = 30;
@@ -130,23 +130,23 @@ pub fn build(store: &Store, network: &IpNet, now: i64) -> anyhow::Result<ShowRep
         }
     }
 
-    let labels = |kind| store.range_label_counts(network, now, kind);
+    let [usernames, mechanisms, services] = store.range_label_counts(network, now)?;
     let text = |count: &LabelCount| count.text.clone().unwrap_or_default();
-    let usernames = labels(LabelKind::Username)?
+    let usernames = usernames
         .into_iter()
         .map(|c| UsernameCount {
             username: c.text,
             failures: c.failures,
         })
         .collect();
-    let mechanisms = labels(LabelKind::Mechanism)?
+    let mechanisms = mechanisms
         .iter()
         .map(|c| MechanismCount {
             mechanism: text(c),
             failures: c.failures,
         })
         .collect();
-    let services = labels(LabelKind::Service)?
+    let services = services
         .iter()
         .map(|c| ServiceCount {
             service: text(c),

@@ -5,23 +5,6 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, rollup};
 
-/// Takes the counted failures of address `?1` before `?2` off `address_labels`, one
-/// statement per text kind (username, mechanism, service).
-const UNCOUNT_LABELS: [&str; 3] = [
-    "INSERT INTO address_labels (address_id, dimension, label_id, failures)
-     SELECT ?1, 0, COALESCE(username_id, 0), -COUNT(*) FROM events
-     WHERE address_id = ?1 AND kind = 0 AND ts < ?2 GROUP BY 3
-     ON CONFLICT (address_id, dimension, label_id) DO UPDATE SET failures = failures + excluded.failures",
-    "INSERT INTO address_labels (address_id, dimension, label_id, failures)
-     SELECT ?1, 1, mechanism_id, -COUNT(*) FROM events
-     WHERE address_id = ?1 AND kind = 0 AND ts < ?2 GROUP BY 3
-     ON CONFLICT (address_id, dimension, label_id) DO UPDATE SET failures = failures + excluded.failures",
-    "INSERT INTO address_labels (address_id, dimension, label_id, failures)
-     SELECT ?1, 2, service_id, -COUNT(*) FROM events
-     WHERE address_id = ?1 AND kind = 0 AND ts < ?2 GROUP BY 3
-     ON CONFLICT (address_id, dimension, label_id) DO UPDATE SET failures = failures + excluded.failures",
-];
-
 /// Addresses whose old events are deleted per transaction: each one is two index-range
 /// deletes, so a transaction stays short and readers and writers are never held long.
 const ADDRESSES_PER_BATCH: usize = 500;
@@ -60,16 +43,6 @@ impl Store {
             let result = (|| -> Result<u64> {
                 let mut n = 0u64;
                 for &id in chunk {
-                    for sql in UNCOUNT_LABELS {
-                        self.conn
-                            .prepare_cached(sql)?
-                            .execute(params![id, before])?;
-                    }
-                    self.conn
-                        .prepare_cached(
-                            "DELETE FROM address_labels WHERE address_id = ?1 AND failures <= 0",
-                        )?
-                        .execute([id])?;
                     self.conn
                         .prepare_cached(
                             "DELETE FROM address_hours

@@ -10,7 +10,7 @@
 //! [`Rollups`] accumulates the counts of the events an ingest batch stored for the first
 //! time and adds them in the batch's transaction.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use rusqlite::{Connection, Statement, ToSql};
 
@@ -32,8 +32,7 @@ pub fn day_of(ts: i64) -> i64 {
     ts.div_euclid(DAY)
 }
 
-/// The texts an event carries, as `label_hours.dimension` and `address_labels.dimension`
-/// number them.
+/// The texts an event carries, as `label_hours.dimension` numbers them.
 pub const DIMENSIONS: usize = 3;
 
 /// A period `(since, until]` cut into the pieces the queries read: the partial hour at
@@ -43,6 +42,9 @@ pub const DIMENSIONS: usize = 3;
 /// (`day_*`) and the hours after the last (`trail_*`). An empty piece has `from > to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Split {
+    /// The whole period as inclusive times: `since + 1 ..= until`.
+    pub from: i64,
+    pub to: i64,
     pub head_from: i64,
     pub head_to: i64,
     /// The hour the head lies in (for finding the addresses active then).
@@ -66,6 +68,8 @@ impl Split {
         let lo = since.saturating_add(1);
         let hi = until;
         let empty = Split {
+            from: lo,
+            to: hi,
             head_from: 1,
             head_to: 0,
             head_hour: 0,
@@ -101,6 +105,8 @@ impl Split {
                 ((first_whole, last_whole), (1, 0), (1, 0))
             };
             Split {
+                from: lo,
+                to: hi,
                 lead_from: lead.0,
                 lead_to: lead.1,
                 day_from: days.0,
@@ -125,6 +131,8 @@ impl Split {
             // No whole hour: at most two partial ones.
             let head_to = hi.min(hour_of(lo) * HOUR + (HOUR - 1));
             Split {
+                from: lo,
+                to: hi,
                 head_from: lo,
                 head_to,
                 head_hour: hour_of(lo),
@@ -140,6 +148,8 @@ impl Split {
     /// uses (those it does not use are skipped).
     pub fn bind(&self, stmt: &mut Statement<'_>, prefix: &str) -> Result<()> {
         for (name, value) in [
+            ("from", self.from),
+            ("to", self.to),
             ("head_from", self.head_from),
             ("head_to", self.head_to),
             ("head_hour", self.head_hour),
@@ -169,36 +179,24 @@ pub fn bind(stmt: &mut Statement<'_>, name: &str, value: &dyn ToSql) -> Result<(
     Ok(())
 }
 
-/// The pieces of a split period in time order, for one address `a.id` and `kind`:
-/// (rollup table, its time column, the pieces' parameter name, its count, its first,
-/// its last).
-const PIECES: [(&str, &str, &str, &str, &str, &str); 5] = [
-    ("events", "ts", "head", "1", "ts", "ts"),
+/// The pieces of a split period in time order, for one address `a.id`: (table, its
+/// time column, the piece's parameter name, what to add up).
+const PIECES: [(&str, &str, &str, &str); 5] = [
+    ("events", "ts", "head", "COUNT(*)"),
     (
         "address_hours",
         "hour",
         "lead",
-        "events",
-        "first_ts",
-        "last_ts",
+        "COALESCE(SUM(r.events), 0)",
     ),
-    (
-        "address_days",
-        "day",
-        "day",
-        "events",
-        "first_ts",
-        "last_ts",
-    ),
+    ("address_days", "day", "day", "COALESCE(SUM(r.events), 0)"),
     (
         "address_hours",
         "hour",
         "trail",
-        "events",
-        "first_ts",
-        "last_ts",
+        "COALESCE(SUM(r.events), 0)",
     ),
-    ("events", "ts", "tail", "1", "ts", "ts"),
+    ("events", "ts", "tail", "COUNT(*)"),
 ];
 
 /// SQL: events of `kind` of the address `a.id` inside the split period bound with
@@ -207,12 +205,7 @@ const PIECES: [(&str, &str, &str, &str, &str, &str); 5] = [
 pub fn address_events(kind: i64, prefix: &str) -> String {
     let parts: Vec<String> = PIECES
         .iter()
-        .map(|(table, column, piece, count, _, _)| {
-            let sum = if *count == "1" {
-                "COUNT(*)".to_string()
-            } else {
-                format!("COALESCE(SUM(r.{count}), 0)")
-            };
+        .map(|(table, column, piece, sum)| {
             format!(
                 "(SELECT {sum} FROM {table} AS r WHERE r.address_id = a.id AND r.kind = {kind}
                   AND r.{column} BETWEEN :{prefix}{piece}_from AND :{prefix}{piece}_to)"
@@ -222,38 +215,21 @@ pub fn address_events(kind: i64, prefix: &str) -> String {
     format!("({})", parts.join(" + "))
 }
 
-/// SQL: the first (`last = false`) or last event of `kind` of the address `a.id` inside
-/// the split period: from the earliest (latest) piece that has one. One seek per piece.
-fn address_edge(kind: i64, prefix: &str, last: bool) -> String {
-    let mut parts: Vec<String> = PIECES
-        .iter()
-        .map(|(table, column, piece, _, first_col, last_col)| {
-            let (col, order) = if last {
-                (last_col, "DESC")
-            } else {
-                (first_col, "ASC")
-            };
-            format!(
-                "(SELECT r.{col} FROM {table} AS r WHERE r.address_id = a.id AND r.kind = {kind}
-                  AND r.{column} BETWEEN :{prefix}{piece}_from AND :{prefix}{piece}_to
-                  ORDER BY r.{column} {order} LIMIT 1)"
-            )
-        })
-        .collect();
-    if last {
-        parts.reverse();
-    }
-    format!("COALESCE({})", parts.join(", "))
-}
-
-/// SQL: the first event of `kind` of the address `a.id` inside the split period.
+/// SQL: the first event of `kind` of the address `a.id` inside the split period: one
+/// seek into the primary key of `events`, which holds an address's events in time order.
 pub fn address_first(kind: i64, prefix: &str) -> String {
-    address_edge(kind, prefix, false)
+    format!(
+        "(SELECT MIN(e.ts) FROM events AS e WHERE e.address_id = a.id AND e.kind = {kind}
+          AND e.ts BETWEEN :{prefix}from AND :{prefix}to)"
+    )
 }
 
 /// SQL: the last event of `kind` of the address `a.id` inside the split period.
 pub fn address_last(kind: i64, prefix: &str) -> String {
-    address_edge(kind, prefix, true)
+    format!(
+        "(SELECT MAX(e.ts) FROM events AS e WHERE e.address_id = a.id AND e.kind = {kind}
+          AND e.ts BETWEEN :{prefix}from AND :{prefix}to)"
+    )
 }
 
 /// SQL: the events of `kind` in the partial hours of a split period (`head` or `tail`),
@@ -271,16 +247,14 @@ pub fn partial_hour_events(kind: i64, piece: &str, columns: &str) -> String {
 /// when the batch commits.
 #[derive(Debug, Default)]
 pub struct Rollups {
-    /// (address, kind, hour) -> (events, first, last)
-    address_hours: HashMap<(i64, i64, i64), (i64, i64, i64)>,
-    /// (address, kind, day) -> (events, first, last)
-    address_days: HashMap<(i64, i64, i64), (i64, i64, i64)>,
+    /// (address, kind, hour) -> events
+    address_hours: HashMap<(i64, i64, i64), i64>,
+    /// (address, kind, day) -> events
+    address_days: HashMap<(i64, i64, i64), i64>,
     /// (kind, hour) -> events
     hour_totals: HashMap<(i64, i64), i64>,
     /// (dimension, hour, label) -> (failures, first, last)
     label_hours: HashMap<(i64, i64, i64), (i64, i64, i64)>,
-    /// (address, dimension, label) -> failures
-    address_labels: HashMap<(i64, i64, i64), i64>,
 }
 
 /// Adds one event at `ts` to a (count, first, last) triple.
@@ -296,18 +270,14 @@ impl Rollups {
     /// (kind 0) are rolled up per text.
     pub fn add(&mut self, address_id: i64, kind: i64, ts: i64, labels: [i64; DIMENSIONS]) {
         let hour = hour_of(ts);
-        add_to(
-            self.address_hours
-                .entry((address_id, kind, hour))
-                .or_insert((0, ts, ts)),
-            ts,
-        );
-        add_to(
-            self.address_days
-                .entry((address_id, kind, day_of(ts)))
-                .or_insert((0, ts, ts)),
-            ts,
-        );
+        *self
+            .address_hours
+            .entry((address_id, kind, hour))
+            .or_insert(0) += 1;
+        *self
+            .address_days
+            .entry((address_id, kind, day_of(ts)))
+            .or_insert(0) += 1;
         *self.hour_totals.entry((kind, hour)).or_insert(0) += 1;
         if kind != 0 {
             return;
@@ -320,10 +290,6 @@ impl Rollups {
                     .or_insert((0, ts, ts)),
                 ts,
             );
-            *self
-                .address_labels
-                .entry((address_id, dimension, label))
-                .or_insert(0) += 1;
         }
     }
 
@@ -333,29 +299,21 @@ impl Rollups {
         let mut rows: Vec<_> = self.address_hours.drain().collect();
         rows.sort_unstable();
         let mut stmt = conn.prepare_cached(
-            "INSERT INTO address_hours (address_id, kind, hour, events, first_ts, last_ts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (address_id, kind, hour) DO UPDATE SET
-                 events = events + excluded.events,
-                 first_ts = MIN(first_ts, excluded.first_ts),
-                 last_ts = MAX(last_ts, excluded.last_ts)",
+            "INSERT INTO address_hours (address_id, kind, hour, events) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (address_id, kind, hour) DO UPDATE SET events = events + excluded.events",
         )?;
-        for ((address, kind, hour), (n, first, last)) in rows {
-            stmt.execute([address, kind, hour, n, first, last])?;
+        for ((address, kind, hour), n) in rows {
+            stmt.execute([address, kind, hour, n])?;
         }
 
         let mut rows: Vec<_> = self.address_days.drain().collect();
         rows.sort_unstable();
         let mut stmt = conn.prepare_cached(
-            "INSERT INTO address_days (address_id, kind, day, events, first_ts, last_ts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (address_id, kind, day) DO UPDATE SET
-                 events = events + excluded.events,
-                 first_ts = MIN(first_ts, excluded.first_ts),
-                 last_ts = MAX(last_ts, excluded.last_ts)",
+            "INSERT INTO address_days (address_id, kind, day, events) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (address_id, kind, day) DO UPDATE SET events = events + excluded.events",
         )?;
-        for ((address, kind, day), (n, first, last)) in rows {
-            stmt.execute([address, kind, day, n, first, last])?;
+        for ((address, kind, day), n) in rows {
+            stmt.execute([address, kind, day, n])?;
         }
 
         let mut rows: Vec<_> = self.hour_totals.drain().collect();
@@ -382,17 +340,6 @@ impl Rollups {
             stmt.execute([dimension, hour, label, n, first, last])?;
         }
 
-        let mut rows: Vec<_> = self.address_labels.drain().collect();
-        rows.sort_unstable();
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO address_labels (address_id, dimension, label_id, failures)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (address_id, dimension, label_id) DO UPDATE SET
-                 failures = failures + excluded.failures",
-        )?;
-        for ((address, dimension, label), n) in rows {
-            stmt.execute([address, dimension, label, n])?;
-        }
         Ok(())
     }
 
@@ -402,7 +349,6 @@ impl Rollups {
         self.address_days.clear();
         self.hour_totals.clear();
         self.label_hours.clear();
-        self.address_labels.clear();
     }
 }
 
