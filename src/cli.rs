@@ -64,7 +64,8 @@ pub enum Command {
     Show(ShowArgs),
     /// A summary of a period against the period before it: failures, addresses,
     /// networks and server faults, failures per hour, top addresses and usernames,
-    /// blocks created, ended and in force.
+    /// blocks created, ended and in force, and the connections Postfix refused because
+    /// of a block (in total and per block).
     ///
     /// The period ends now (or at --as-of). Periods are after their start, up to and
     /// including their end, like `top --period`.

@@ -218,7 +218,7 @@ static BLOCKS_OVERLAPPING: std::sync::LazyLock<String> = std::sync::LazyLock::ne
 impl Store {
     /// Usernames, mechanisms or services ranked by counted failures inside
     /// `(since, until]` (`since = None`: from the beginning), ties sharing a rank, each
-    /// with the number of distinct addresses that failed with it.
+    /// with its first and last failure in the period.
     pub fn rank_labels(
         &self,
         since: Option<i64>,
