@@ -12,7 +12,10 @@
 #   show BUSIEST (the truth's busiest address)
 #   report --period 7d                 report --period 7d --format html
 # Baseline: the same database read the way reports read it before the rollups: one
-# GROUP BY over `events` per address for the 7 days (python3's sqlite3, query time only).
+# COUNT over `events` per address for the 7 days (python3's sqlite3, query time only).
+# With BASELINE_BIN=path/to/an/older/saslguard (one from before the rollups, schema 5),
+# that binary also runs every command, on a copy of the database without the rollup
+# tables, alternating with this one, and each command gets its own ratio.
 # Target: each command under 200 ms. STRICT=1 makes a miss exit 1.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -49,26 +52,51 @@ median_best() { # prints "median best" of the numbers on stdin
     sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)], a[1]}'
 }
 
-declare -A MEDIAN BEST
+declare -A MEDIAN BEST OLD
+# measure NAME BINARY DATABASE ARGS...: RUNS timed runs after one warm-up.
 measure() {
-    local name=$1
-    shift
-    "$SG" --db "$DB" --config "$CONFIG" "$@" --as-of "$AS_OF" > "$OUT/reports.out" # warm-up
+    local name=$1 bin=$2 db=$3
+    shift 3
+    "$bin" --db "$db" --config "$CONFIG" "$@" --as-of "$AS_OF" > "$OUT/reports.out" # warm-up
     local times=()
     for _ in $(seq "$RUNS"); do
         local start
         start=$(date +%s%N)
-        "$SG" --db "$DB" --config "$CONFIG" "$@" --as-of "$AS_OF" > /dev/null
+        "$bin" --db "$db" --config "$CONFIG" "$@" --as-of "$AS_OF" > /dev/null
         times+=("$(ms_since "$start")")
     done
-    read -r MEDIAN[$name] BEST[$name] < <(printf '%s\n' "${times[@]}" | median_best)
+    local median best
+    read -r median best < <(printf '%s\n' "${times[@]}" | median_best)
+    MEDIAN["$name"]=$median
+    BEST["$name"]=$best
 }
 
-measure "top --period 24h,7d,30d" top --period 24h,7d,30d
-measure "top --by user --period 24h,7d,30d" top --by user --period 24h,7d,30d
-measure "show $BUSIEST" show "$BUSIEST"
-measure "report --period 7d" report --period 7d
-measure "report --period 7d --format html" report --period 7d --format html
+COMMANDS=("top --period 24h,7d,30d" "top --by user --period 24h,7d,30d" "show $BUSIEST"
+    "report --period 7d" "report --period 7d --format html")
+for name in "${COMMANDS[@]}"; do
+    read -ra args <<< "$name"
+    measure "$name" "$SG" "$DB" "${args[@]}"
+done
+if [[ -n ${BASELINE_BIN:-} ]]; then
+    OLD_DB=$OUT/reports-old.db
+    rm -f "$OLD_DB" "$OLD_DB-wal" "$OLD_DB-shm"
+    python3 - "$DB" "$OLD_DB" <<'EOF'
+import sqlite3, sys
+src = sqlite3.connect(sys.argv[1])
+dst = sqlite3.connect(sys.argv[2])
+src.backup(dst)
+dst.executescript("""DROP TABLE IF EXISTS address_hours; DROP TABLE IF EXISTS address_days;
+    DROP TABLE IF EXISTS hour_totals; DROP TABLE IF EXISTS label_hours;
+    DELETE FROM events WHERE kind = 2; PRAGMA user_version = 5; VACUUM;""")
+EOF
+    for name in "${COMMANDS[@]}"; do
+        [[ $name == *html* ]] && continue # no HTML before
+        read -ra args <<< "$name"
+        measure "$name" "$BASELINE_BIN" "$OLD_DB" "${args[@]}"
+        OLD["$name"]=${MEDIAN["$name"]}
+        measure "$name" "$SG" "$DB" "${args[@]}" # again, right after the baseline
+    done
+fi
 
 BASELINE=$(python3 - "$DB" "$AS_OF" "$RUNS" <<'EOF'
 import sqlite3, sys, time, datetime
@@ -91,14 +119,19 @@ echo
 echo "saslguard report benchmark: $DB ($(du -h "$DB" | cut -f1)), as of $AS_OF, $RUNS runs each"
 echo "baseline: per-address COUNT over events for 7 days, no rollups: ${BASELINE} ms (median)"
 echo
-printf '  %-45s %8s %8s %10s   %s\n' command median best "/baseline" "target < 200 ms"
+printf '  %-40s %8s %8s %10s %18s   %s\n' command median best "/baseline" "/old binary" \
+    "target < 200 ms"
 missed=0
-for name in "top --period 24h,7d,30d" "top --by user --period 24h,7d,30d" "show $BUSIEST" \
-    "report --period 7d" "report --period 7d --format html"; do
+for name in "${COMMANDS[@]}"; do
     verdict=ok
-    if (( MEDIAN[$name] >= 200 )); then verdict=MISSED; missed=1; fi
-    ratio=$(awk -v a="${MEDIAN[$name]}" -v b="$BASELINE" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-    printf '  %-45s %5s ms %5s ms %10s   %s\n' "$name" "${MEDIAN[$name]}" "${BEST[$name]}" "$ratio" "$verdict"
+    if (( ${MEDIAN["$name"]} >= 200 )); then verdict=MISSED; missed=1; fi
+    ratio=$(awk -v a="${MEDIAN["$name"]}" -v b="$BASELINE" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+    old=-
+    if [[ -n ${OLD["$name"]:-} ]]; then
+        old=$(awk -v a="${MEDIAN["$name"]}" -v b="${OLD["$name"]}" 'BEGIN {printf "%.2f (%d ms)", a / b, b}')
+    fi
+    printf '  %-40s %5s ms %5s ms %10s %18s   %s\n' "$name" "${MEDIAN["$name"]}" "${BEST["$name"]}" \
+        "$ratio" "$old" "$verdict"
 done
 if [[ $missed == 1 && ${STRICT:-} == 1 ]]; then
     exit 1

@@ -17,11 +17,8 @@ use std::fmt::{self, Write as _};
 
 use chrono::DateTime;
 
-use crate::report::summary::{BlockInPeriod, Summary};
+use crate::report::summary::{BlockInPeriod, HOURLY_CHART_MAX, Summary, change};
 use crate::store::blocks::BlockTarget;
-
-/// Periods longer than this are charted per day, like the table output.
-const HOURLY_CHART_MAX: i64 = 48 * 3600;
 
 /// The smallest drawn size of a non-zero bar or span, in the chart's units: a single
 /// failure next to a million still shows.
@@ -887,17 +884,6 @@ fn write_efficacy(out: &mut String, s: &Summary) -> fmt::Result {
     }
     writeln!(out, "</tbody></table>")?;
     writeln!(out, "</section>")
-}
-
-/// The change from `before` to `now`: `+12 (+50%)`, `-3 (-20%)`, `0`, or `new` (the
-/// same wording as the table output).
-fn change(now: i64, before: i64) -> String {
-    if before == 0 {
-        return if now == 0 { "0".into() } else { "new".into() };
-    }
-    let diff = now.saturating_sub(before);
-    let percent = diff as f64 * 100.0 / before as f64;
-    format!("{diff:+} ({percent:+.0}%)")
 }
 
 /// More is worse for everything the totals count: rises in red, falls in green.

@@ -24,8 +24,9 @@ pub const TOP: usize = 10;
 /// Width of the longest bar in the table's chart.
 const BAR_WIDTH: i64 = 40;
 
-/// Periods longer than this are charted per day in the table (JSON is always per hour).
-const HOURLY_CHART_MAX: i64 = 48 * 3600;
+/// Periods longer than this are charted per day in the table and the HTML page (JSON is
+/// always per hour).
+pub(crate) const HOURLY_CHART_MAX: i64 = 48 * 3600;
 
 /// The summary, as `report --format json` prints it.
 #[derive(Debug, Serialize)]
@@ -409,9 +410,10 @@ pub fn to_table(summary: &Summary) -> String {
     out
 }
 
-/// The change from `before` to `now`: `+12 (+50%)`, `-3`, or `new`.
-fn change(now: i64, before: i64) -> String {
-    let diff = now - before;
+/// The change from `before` to `now`: `+12 (+50%)`, `-3 (-20%)`, `0`, or `new`; the
+/// same wording in the table and the HTML page.
+pub(crate) fn change(now: i64, before: i64) -> String {
+    let diff = now.saturating_sub(before);
     if before == 0 {
         return if now == 0 { "0".into() } else { "new".into() };
     }
