@@ -82,16 +82,6 @@ fn log_text() -> String {
     text
 }
 
-fn run_ok(env: &Env, args: &[&str]) -> std::process::Output {
-    let output = env.cmd().args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
 /// The log ingested, and the blocks (truth in [`known_report_counts_every_number`]).
 fn setup() -> Env {
     let env = Env::new();
@@ -102,85 +92,64 @@ fn setup() -> Env {
     assert_eq!(summary["unparsed"], 0, "{summary}");
 
     // Active all through, created before both periods.
-    run_ok(
-        &env,
-        &[
-            "block",
-            "192.0.2.0/24",
-            "--target",
-            "firewall",
-            "--for",
-            "30d",
-            "--as-of",
-            "2026-11-20T00:00:00Z",
-        ],
-    );
+    env.run_ok(&[
+        "block",
+        "192.0.2.0/24",
+        "--target",
+        "firewall",
+        "--for",
+        "30d",
+        "--as-of",
+        "2026-11-20T00:00:00Z",
+    ]);
     // Created in the previous period, unblocked in this one.
-    run_ok(
-        &env,
-        &[
-            "block",
-            "10.0.0.1",
-            "--target",
-            "firewall",
-            "--permanent",
-            "--as-of",
-            "2026-11-26T14:00:00Z",
-        ],
-    );
-    run_ok(
-        &env,
-        &["unblock", "10.0.0.1", "--as-of", "2026-11-28T01:00:00Z"],
-    );
+    env.run_ok(&[
+        "block",
+        "10.0.0.1",
+        "--target",
+        "firewall",
+        "--permanent",
+        "--as-of",
+        "2026-11-26T14:00:00Z",
+    ]);
+    env.run_ok(&["unblock", "10.0.0.1", "--as-of", "2026-11-28T01:00:00Z"]);
     // Created and expired in this period, both targets.
-    run_ok(
-        &env,
-        &[
-            "block",
-            "198.51.100.0/24",
-            "--target",
-            "both",
-            "--for",
-            "1h",
-            "--as-of",
-            "2026-11-27T20:00:00Z",
-        ],
-    );
+    env.run_ok(&[
+        "block",
+        "198.51.100.0/24",
+        "--target",
+        "both",
+        "--for",
+        "1h",
+        "--as-of",
+        "2026-11-27T20:00:00Z",
+    ]);
     // Created in this period, active at its end.
-    run_ok(
-        &env,
-        &[
-            "block",
-            "203.0.113.7",
-            "--target",
-            "postfix",
-            "--for",
-            "7d",
-            "--as-of",
-            "2026-11-28T07:30:00Z",
-        ],
-    );
+    env.run_ok(&[
+        "block",
+        "203.0.113.7",
+        "--target",
+        "postfix",
+        "--for",
+        "7d",
+        "--as-of",
+        "2026-11-28T07:30:00Z",
+    ]);
     // After the period: counts nowhere.
-    run_ok(
-        &env,
-        &[
-            "block",
-            "203.0.113.9",
-            "--target",
-            "postfix",
-            "--as-of",
-            "2026-11-28T13:00:00Z",
-        ],
-    );
+    env.run_ok(&[
+        "block",
+        "203.0.113.9",
+        "--target",
+        "postfix",
+        "--as-of",
+        "2026-11-28T13:00:00Z",
+    ]);
     env
 }
 
 /// `report --format json` with `args`, parsed; stdout must be exactly the JSON.
 fn report(env: &Env, args: &[&str]) -> Value {
-    let output = run_ok(
-        env,
-        &[&["report", "--format", "json"], args].concat() as &[&str],
-    );
+    let output = env.run_ok(&[&["report", "--format", "json"], args].concat() as &[&str]);
     serde_json::from_slice(&output.stdout).expect("report output is JSON")
 }
 
@@ -258,7 +227,7 @@ fn known_report_counts_every_number() {
     let week = report(&env, &["--period", "3d", "--as-of", AS_OF]);
     assert_eq!(week["per_hour"].as_array().unwrap().len(), 3 * 24 + 1);
     assert_eq!(week["current"]["failures"], 16);
-    let table = run_ok(&env, &["report", "--period", "3d", "--as-of", AS_OF]);
+    let table = env.run_ok(&["report", "--period", "3d", "--as-of", AS_OF]);
     let table = String::from_utf8(table.stdout).unwrap();
     assert!(table.contains("day (UTC)"), "{table}");
     assert!(table.contains("2026-11-28 "), "{table}");
@@ -279,27 +248,21 @@ fn period_all_is_refused() {
 #[test]
 fn output_file_gets_the_same_json_and_stdout_stays_empty() {
     let env = setup();
-    let printed = run_ok(
-        &env,
-        &[
-            "report", "--format", "json", "--period", "24h", "--as-of", AS_OF,
-        ],
-    );
+    let printed = env.run_ok(&[
+        "report", "--format", "json", "--period", "24h", "--as-of", AS_OF,
+    ]);
     let file = env.path("report.json");
-    let written = run_ok(
-        &env,
-        &[
-            "report",
-            "--format",
-            "json",
-            "--period",
-            "24h",
-            "--as-of",
-            AS_OF,
-            "--output",
-            file.to_str().unwrap(),
-        ],
-    );
+    let written = env.run_ok(&[
+        "report",
+        "--format",
+        "json",
+        "--period",
+        "24h",
+        "--as-of",
+        AS_OF,
+        "--output",
+        file.to_str().unwrap(),
+    ]);
     assert!(written.stdout.is_empty(), "printed {:?}", written.stdout);
     assert_eq!(std::fs::read(&file).unwrap(), printed.stdout);
 }
@@ -401,8 +364,7 @@ fn refusals_are_attributed_to_the_block_whose_entry_matched() {
             &["--permanent"][..],
         ),
     ] {
-        run_ok(
-            &env,
+        env.run_ok(
             &[
                 &["block", network, "--target", "postfix", "--as-of", at],
                 extra,
@@ -438,7 +400,7 @@ fn refusals_are_attributed_to_the_block_whose_entry_matched() {
     assert_eq!(r["current"]["failures"], 1);
     assert_eq!(r["top_addresses"][0]["failures"], 1);
 
-    let table = run_ok(&env, &["report", "--period", "24h", "--as-of", AS_OF]);
+    let table = env.run_ok(&["report", "--period", "24h", "--as-of", AS_OF]);
     let table = String::from_utf8(table.stdout).unwrap();
     assert!(
         table.contains("connections Postfix refused because of a block: 8 (previous period 1"),

@@ -89,16 +89,6 @@ fn log_text() -> String {
     text
 }
 
-fn run_ok(env: &Env, args: &[&str]) -> std::process::Output {
-    let output = env.cmd().args(args).output().expect("run saslguard");
-    assert!(
-        output.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
 /// The log ingested and three blocks: one postfix block in force at the end, one
 /// firewall block created and expired inside the period (with a hostile reason), one
 /// postfix block from before the period unblocked inside it.
@@ -109,55 +99,43 @@ fn setup() -> Env {
     let summary = env.ingest_with(&[&log], &["--as-of", AS_OF]);
     assert_eq!(summary["unparsed"], 0, "{summary}");
 
-    run_ok(
-        &env,
-        &[
-            "block",
-            "203.0.113.7",
-            "--target",
-            "postfix",
-            "--for",
-            "7d",
-            "--as-of",
-            "2026-11-28T07:00:00Z",
-        ],
-    );
-    run_ok(
-        &env,
-        &[
-            "block",
-            "198.51.100.0/24",
-            "--target",
-            "firewall",
-            "--for",
-            "2h",
-            "--reason",
-            "<b>by hand</b> \"quoted\"",
-            "--as-of",
-            "2026-11-28T09:30:00Z",
-        ],
-    );
-    run_ok(
-        &env,
-        &[
-            "block",
-            "100.64.0.0/24",
-            "--target",
-            "postfix",
-            "--permanent",
-            "--as-of",
-            "2026-11-20T00:00:00Z",
-        ],
-    );
-    run_ok(
-        &env,
-        &[
-            "unblock",
-            "100.64.0.0/24",
-            "--as-of",
-            "2026-11-28T02:00:00Z",
-        ],
-    );
+    env.run_ok(&[
+        "block",
+        "203.0.113.7",
+        "--target",
+        "postfix",
+        "--for",
+        "7d",
+        "--as-of",
+        "2026-11-28T07:00:00Z",
+    ]);
+    env.run_ok(&[
+        "block",
+        "198.51.100.0/24",
+        "--target",
+        "firewall",
+        "--for",
+        "2h",
+        "--reason",
+        "<b>by hand</b> \"quoted\"",
+        "--as-of",
+        "2026-11-28T09:30:00Z",
+    ]);
+    env.run_ok(&[
+        "block",
+        "100.64.0.0/24",
+        "--target",
+        "postfix",
+        "--permanent",
+        "--as-of",
+        "2026-11-20T00:00:00Z",
+    ]);
+    env.run_ok(&[
+        "unblock",
+        "100.64.0.0/24",
+        "--as-of",
+        "2026-11-28T02:00:00Z",
+    ]);
     env
 }
 
@@ -394,32 +372,26 @@ fn have_chromium() -> bool {
 fn html_report_is_safe_and_renders_every_number() {
     let env = setup();
     let json: Value = serde_json::from_slice(
-        &run_ok(
-            &env,
-            &[
-                "report", "--period", "24h", "--format", "json", "--as-of", AS_OF,
-            ],
-        )
+        &env.run_ok(&[
+            "report", "--period", "24h", "--format", "json", "--as-of", AS_OF,
+        ])
         .stdout,
     )
     .expect("report JSON");
     assert_eq!(json["current"]["failures"], 11, "the log's truth");
 
     let html_path: PathBuf = env.path("report.html");
-    let written = run_ok(
-        &env,
-        &[
-            "report",
-            "--period",
-            "24h",
-            "--format",
-            "html",
-            "--as-of",
-            AS_OF,
-            "--output",
-            html_path.to_str().expect("utf-8 path"),
-        ],
-    );
+    let written = env.run_ok(&[
+        "report",
+        "--period",
+        "24h",
+        "--format",
+        "html",
+        "--as-of",
+        AS_OF,
+        "--output",
+        html_path.to_str().expect("utf-8 path"),
+    ]);
     assert!(written.stdout.is_empty(), "--output printed something");
 
     // The file itself: self-contained, nothing to run or fetch, attackers' text escaped.

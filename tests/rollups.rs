@@ -13,7 +13,6 @@ use std::process::Command;
 use chrono::DateTime;
 use common::*;
 use rusqlite::Connection;
-use serde_json::Value;
 
 const END: &str = "2026-11-27T12:00:00Z";
 
@@ -94,16 +93,6 @@ fn unix(rfc3339: &str) -> i64 {
     DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp()
 }
 
-fn json(env: &Env, args: &[&str]) -> Value {
-    let output = env.cmd().args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 #[test]
 fn rollups_equal_the_events_after_split_reads_rereads_and_retention() {
     let env = Env::new();
@@ -133,16 +122,7 @@ fn rollups_equal_the_events_after_split_reads_rereads_and_retention() {
     assert_eq!(assert_rollups_match(&env.db, "after a re-read"), events);
 
     // Retention from a cut that is not on a day: whole days go, the rest stays.
-    let output = env
-        .cmd()
-        .args(["prune", "--older-than", "50h30m", "--as-of", END])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    env.run_ok(&["prune", "--older-than", "50h30m", "--as-of", END]);
     let left = assert_rollups_match(&env.db, "after retention");
     assert!(left < events && left > 0, "{left} of {events} left");
     let cutoff_day = unix("2026-11-25T00:00:00Z");
@@ -175,7 +155,7 @@ fn a_database_from_before_the_rollups_gets_them_when_opened() {
     )
     .unwrap();
     drop(conn);
-    json(&env, &["top", "--format", "json", "--as-of", END]);
+    env.json(&["top", "--format", "json", "--as-of", END]);
     assert_eq!(assert_rollups_match(&env.db, "after the migration"), events);
 }
 
@@ -230,20 +210,17 @@ fn reports_from_rollups_equal_direct_counts_for_periods_off_the_hour() {
     let until = unix(as_of);
 
     // top over periods that start and end inside an hour, and all.
-    let rows = json(
-        &env,
-        &[
-            "top",
-            "--period",
-            "90m,26h5m,all",
-            "--limit",
-            "0",
-            "--format",
-            "json",
-            "--as-of",
-            as_of,
-        ],
-    );
+    let rows = env.json(&[
+        "top",
+        "--period",
+        "90m,26h5m,all",
+        "--limit",
+        "0",
+        "--format",
+        "json",
+        "--as-of",
+        as_of,
+    ]);
     let rows = rows.as_array().unwrap();
     for (index, seconds) in [(0, Some(5400)), (1, Some(26 * 3600 + 300)), (2, None)] {
         let since = seconds.map_or(i64::MIN, |s| until - s);
@@ -275,13 +252,10 @@ fn reports_from_rollups_equal_direct_counts_for_periods_off_the_hour() {
 
     // top --by user over a period off the hour.
     let since = until - (7 * 3600 + 1234);
-    let users = json(
-        &env,
-        &[
-            "top", "--by", "user", "--period", "7h20m34s", "--limit", "0", "--format", "json",
-            "--as-of", as_of,
-        ],
-    );
+    let users = env.json(&[
+        "top", "--by", "user", "--period", "7h20m34s", "--limit", "0", "--format", "json",
+        "--as-of", as_of,
+    ]);
     let printed: BTreeMap<String, (i64, String, String)> = users
         .as_array()
         .unwrap()
@@ -322,12 +296,9 @@ fn reports_from_rollups_equal_direct_counts_for_periods_off_the_hour() {
     assert_eq!(printed, direct);
 
     // report: totals, the hourly chart and the top usernames over 5 hours off the hour.
-    let report = json(
-        &env,
-        &[
-            "report", "--period", "5h", "--format", "json", "--as-of", as_of,
-        ],
-    );
+    let report = env.json(&[
+        "report", "--period", "5h", "--format", "json", "--as-of", as_of,
+    ]);
     let since = until - 5 * 3600;
     let direct = direct_per_address(&conn, since, until);
     let total: i64 = direct.values().map(|(n, _, _)| n).sum();
@@ -369,10 +340,7 @@ fn reports_from_rollups_equal_direct_counts_for_periods_off_the_hour() {
         .into_iter()
         .max_by_key(|(ip, (n, _, _))| (*n, std::cmp::Reverse(ip.clone())))
         .unwrap();
-    let shown = json(
-        &env,
-        &["show", &busiest.0, "--format", "json", "--as-of", as_of],
-    );
+    let shown = env.json(&["show", &busiest.0, "--format", "json", "--as-of", as_of]);
     assert_eq!(shown["failures"], busiest.1.0);
     assert_eq!(shown["first_seen"], time_text(busiest.1.1));
     assert_eq!(shown["last_seen"], time_text(busiest.1.2));

@@ -128,15 +128,6 @@ fn days(nonzero: &[(&str, i64)]) -> Value {
     Value::Array(days)
 }
 
-fn run_ok(env: &Env, args: &[&str]) {
-    let output = env.cmd().args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 #[test]
 fn an_address_shows_every_count_by_day_username_mechanism_and_service() {
     let env = setup();
@@ -208,39 +199,30 @@ fn blocks_covering_or_inside_are_listed_with_their_end_and_blocked_now_per_targe
     let env = setup();
     // An old firewall block of the /24 that expired, a postfix block of the address in
     // force now, and a block elsewhere that must not show.
-    run_ok(
-        &env,
-        &[
-            "block",
-            "203.0.113.0/24",
-            "--target",
-            "firewall",
-            "--for",
-            "1h",
-            "--reason",
-            "old",
-            "--as-of",
-            "2026-11-20T00:00:00Z",
-        ],
-    );
-    run_ok(&env, &["expire", "--as-of", AS_OF]);
-    run_ok(
-        &env,
-        &[
-            "block",
-            "203.0.113.7",
-            "--target",
-            "postfix",
-            "--for",
-            "7d",
-            "--as-of",
-            AS_OF,
-        ],
-    );
-    run_ok(
-        &env,
-        &["block", "198.51.100.0/24", "--permanent", "--as-of", AS_OF],
-    );
+    env.run_ok(&[
+        "block",
+        "203.0.113.0/24",
+        "--target",
+        "firewall",
+        "--for",
+        "1h",
+        "--reason",
+        "old",
+        "--as-of",
+        "2026-11-20T00:00:00Z",
+    ]);
+    env.run_ok(&["expire", "--as-of", AS_OF]);
+    env.run_ok(&[
+        "block",
+        "203.0.113.7",
+        "--target",
+        "postfix",
+        "--for",
+        "7d",
+        "--as-of",
+        AS_OF,
+    ]);
+    env.run_ok(&["block", "198.51.100.0/24", "--permanent", "--as-of", AS_OF]);
 
     let report = show(&env, &["203.0.113.7"]);
     let blocks = report["blocks"].as_array().unwrap();
@@ -280,7 +262,7 @@ fn blocks_covering_or_inside_are_listed_with_their_end_and_blocked_now_per_targe
     assert_eq!(other["blocks"].as_array().unwrap().len(), 2);
 
     // Unblocking ends the address's block; show keeps it, ended.
-    run_ok(&env, &["unblock", "203.0.113.7", "--as-of", AS_OF]);
+    env.run_ok(&["unblock", "203.0.113.7", "--as-of", AS_OF]);
     let report = show(&env, &["203.0.113.7"]);
     assert_eq!(report["blocks"][0]["end_reason"], "unblocked");
     assert_eq!(report["blocks"][0]["active"], false);

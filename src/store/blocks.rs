@@ -177,16 +177,7 @@ impl Store {
         work: impl FnOnce(&Store) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        match work(self) {
-            Ok(value) => {
-                self.conn.execute_batch("COMMIT")?;
-                Ok(value)
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        self.end_transaction(work(self))
     }
 
     /// Runs `work` in a transaction that is always rolled back: for dry runs.

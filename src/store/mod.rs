@@ -188,6 +188,23 @@ impl Store {
         details.join("\n")
     }
 
+    /// Commits the open transaction after `result`, or rolls it back; returns `result`.
+    pub(crate) fn end_transaction<T, E: From<rusqlite::Error>>(
+        &self,
+        result: std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        match result {
+            Ok(value) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     /// The schema version of this database.
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self

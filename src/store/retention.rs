@@ -30,7 +30,7 @@ impl Store {
                 .execute([before_hour])?;
             Ok(())
         })();
-        self.finish(totals)?;
+        self.end_transaction(totals)?;
 
         let ids: Vec<i64> = self
             .conn
@@ -65,23 +65,9 @@ impl Store {
                 }
                 Ok(n)
             })();
-            deleted += self.finish(result)?;
+            deleted += self.end_transaction(result)?;
         }
         Ok(deleted)
-    }
-
-    /// Commits the open transaction after `result`, or rolls it back.
-    fn finish<T>(&self, result: Result<T>) -> Result<T> {
-        match result {
-            Ok(value) => {
-                self.conn.execute_batch("COMMIT")?;
-                Ok(value)
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
     }
 
     /// Deletes addresses and texts no event refers to any more (after `prune_events`),

@@ -296,60 +296,57 @@ impl Rollups {
     /// Adds everything counted to the rollup tables (inside the caller's transaction)
     /// and starts over.
     pub fn flush(&mut self, conn: &Connection) -> Result<()> {
-        let mut rows: Vec<_> = self.address_hours.drain().collect();
-        rows.sort_unstable();
-        let mut stmt = conn.prepare_cached(
+        let rows = self.address_hours.drain();
+        upsert(
+            conn,
             "INSERT INTO address_hours (address_id, kind, hour, events) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (address_id, kind, hour) DO UPDATE SET events = events + excluded.events",
+            rows.map(|((address, kind, hour), n)| [address, kind, hour, n]),
         )?;
-        for ((address, kind, hour), n) in rows {
-            stmt.execute([address, kind, hour, n])?;
-        }
-
-        let mut rows: Vec<_> = self.address_days.drain().collect();
-        rows.sort_unstable();
-        let mut stmt = conn.prepare_cached(
+        let rows = self.address_days.drain();
+        upsert(
+            conn,
             "INSERT INTO address_days (address_id, kind, day, events) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (address_id, kind, day) DO UPDATE SET events = events + excluded.events",
+            rows.map(|((address, kind, day), n)| [address, kind, day, n]),
         )?;
-        for ((address, kind, day), n) in rows {
-            stmt.execute([address, kind, day, n])?;
-        }
-
-        let mut rows: Vec<_> = self.hour_totals.drain().collect();
-        rows.sort_unstable();
-        let mut stmt = conn.prepare_cached(
+        let rows = self.hour_totals.drain();
+        upsert(
+            conn,
             "INSERT INTO hour_totals (kind, hour, events) VALUES (?1, ?2, ?3)
              ON CONFLICT (kind, hour) DO UPDATE SET events = events + excluded.events",
+            rows.map(|((kind, hour), n)| [kind, hour, n]),
         )?;
-        for ((kind, hour), n) in rows {
-            stmt.execute([kind, hour, n])?;
-        }
-
-        let mut rows: Vec<_> = self.label_hours.drain().collect();
-        rows.sort_unstable();
-        let mut stmt = conn.prepare_cached(
+        let rows = self.label_hours.drain();
+        upsert(
+            conn,
             "INSERT INTO label_hours (dimension, hour, label_id, failures, first_ts, last_ts)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (dimension, hour, label_id) DO UPDATE SET
                  failures = failures + excluded.failures,
                  first_ts = MIN(first_ts, excluded.first_ts),
                  last_ts = MAX(last_ts, excluded.last_ts)",
-        )?;
-        for ((dimension, hour, label), (n, first, last)) in rows {
-            stmt.execute([dimension, hour, label, n, first, last])?;
-        }
-
-        Ok(())
+            rows.map(|((dimension, hour, label), (n, first, last))| {
+                [dimension, hour, label, n, first, last]
+            }),
+        )
     }
+}
 
-    /// Forgets everything counted (the batch was rolled back).
-    pub fn clear(&mut self) {
-        self.address_hours.clear();
-        self.address_days.clear();
-        self.hour_totals.clear();
-        self.label_hours.clear();
+/// Runs the upsert `sql` once per row, in key order (neighbouring rows share B-tree
+/// pages).
+fn upsert<const N: usize>(
+    conn: &Connection,
+    sql: &str,
+    rows: impl Iterator<Item = [i64; N]>,
+) -> Result<()> {
+    let mut rows: Vec<[i64; N]> = rows.collect();
+    rows.sort_unstable();
+    let mut stmt = conn.prepare_cached(sql)?;
+    for row in rows {
+        stmt.execute(rusqlite::params_from_iter(row))?;
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -45,6 +45,22 @@ impl Env {
         cmd
     }
 
+    /// Runs the binary with `args`; panics, showing its stderr, unless it succeeds.
+    pub fn run_ok(&self, args: &[&str]) -> std::process::Output {
+        let output = self.cmd().args(args).output().expect("run saslguard");
+        assert!(
+            output.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// Runs the binary with `args` and parses its stdout as JSON.
+    pub fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_slice(&self.run_ok(args).stdout).expect("JSON output")
+    }
+
     /// Runs `ingest --format json` on `paths`; panics unless it succeeds.
     pub fn ingest(&self, paths: &[&Path]) -> Value {
         self.ingest_with(paths, &[])
