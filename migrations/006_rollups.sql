@@ -2,31 +2,25 @@
 -- Ingest keeps them in the same transaction as the events they count (and only for
 -- events new to the store), and retention deletes from them what it deletes from
 -- events, so each always equals a GROUP BY over `events`: tests/rollups.rs checks that.
--- A period is read as its whole UTC hours from here plus its partial first and last
--- hours from `events` (see src/store/rollup.rs).
+-- A period is read as its whole UTC days and hours from here plus its partial first and
+-- last hours from `events` (see src/store/rollup.rs).
 -- hour = floor(ts / 3600): the UTC clock hour.
 
--- Events per address, kind and hour. (An address's first and last event in a period
--- need no rollup: they are one seek each into the primary key of `events`.)
-CREATE TABLE address_hours (
+-- Events per address, kind and UTC day (day = floor(ts / 86400)), and per hour of that
+-- day: `hours` holds 24 little-endian 32-bit counts (see hours_sum and hours_add in
+-- src/store/rollup.rs). One row per address and day keeps a first ingest cheap; a
+-- 30-day ranking reads at most 31 rows per address. (An address's first and last event
+-- in a period need no rollup: they are one seek each into the primary key of `events`.)
+CREATE TABLE address_days (
     address_id INTEGER NOT NULL,  -- addresses.id
     kind       INTEGER NOT NULL,  -- as events.kind
-    hour       INTEGER NOT NULL,
-    events     INTEGER NOT NULL,
-    PRIMARY KEY (address_id, kind, hour)
-) WITHOUT ROWID;
--- The addresses active in one hour: for a period's partial first and last hour.
-CREATE INDEX address_hours_by_hour ON address_hours(hour, kind);
-
--- The same per UTC day (day = floor(ts / 86400)): a 30-day ranking reads 30 rows per
--- address at most, plus the hours at either end.
-CREATE TABLE address_days (
-    address_id INTEGER NOT NULL,
-    kind       INTEGER NOT NULL,
     day        INTEGER NOT NULL,
     events     INTEGER NOT NULL,
+    hours      BLOB    NOT NULL,
     PRIMARY KEY (address_id, kind, day)
 ) WITHOUT ROWID;
+-- The addresses active on one day: for a period's partial first and last hour.
+CREATE INDEX address_days_by_day ON address_days(day, kind);
 
 -- Events per kind and hour, all addresses together: the failures-per-hour chart.
 CREATE TABLE hour_totals (
@@ -55,11 +49,14 @@ SELECT address_id, kind, ts, mechanism_id, COALESCE(username_id, 0) AS username_
        CASE WHEN ts >= 0 THEN ts / 86400 ELSE (ts - 86399) / 86400 END AS day
 FROM events;
 
-INSERT INTO address_hours
-SELECT address_id, kind, hour, COUNT(*) FROM hourly_events GROUP BY address_id, kind, hour;
-
-INSERT INTO address_days
-SELECT address_id, kind, day, COUNT(*) FROM hourly_events GROUP BY address_id, kind, day;
+INSERT INTO address_days (address_id, kind, day, events, hours)
+SELECT address_id, kind, day, n, hour_blob(hour, n)
+FROM (SELECT address_id, kind, day, hour, COUNT(*) AS n FROM hourly_events
+      GROUP BY address_id, kind, hour)
+WHERE true
+ON CONFLICT (address_id, kind, day) DO UPDATE SET
+    events = events + excluded.events,
+    hours = hours_add(hours, excluded.hours);
 
 INSERT INTO hour_totals
 SELECT kind, hour, COUNT(*) FROM hourly_events GROUP BY kind, hour;

@@ -19,11 +19,6 @@ const END: &str = "2026-11-27T12:00:00Z";
 /// Each rollup table and the GROUP BY over `events` it must equal, row for row.
 const CHECKS: &[(&str, &str, &str)] = &[
     (
-        "address_hours",
-        "SELECT address_id, kind, hour, events FROM address_hours",
-        "SELECT address_id, kind, ts / 3600, COUNT(*) FROM events GROUP BY 1, 2, 3",
-    ),
-    (
         "address_days",
         "SELECT address_id, kind, day, events FROM address_days",
         "SELECT address_id, kind, ts / 86400, COUNT(*) FROM events GROUP BY 1, 2, 3",
@@ -56,11 +51,51 @@ fn rows(conn: &Connection, sql: &str) -> BTreeSet<Vec<i64>> {
         .unwrap()
 }
 
+/// The hourly counts inside `address_days.hours` (24 little-endian u32 per day) as rows
+/// (address, kind, hour, events), hours without events left out.
+fn hourly_rows(conn: &Connection) -> BTreeSet<Vec<i64>> {
+    let mut stmt = conn
+        .prepare("SELECT address_id, kind, day, hours FROM address_days")
+        .unwrap();
+    let mut out = BTreeSet::new();
+    let rows = stmt
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, Vec<u8>>(3)?,
+            ))
+        })
+        .unwrap();
+    for row in rows {
+        let (address, kind, day, hours) = row.unwrap();
+        assert_eq!(hours.len(), 96, "an hours blob holds 24 counts");
+        for (hour, bytes) in hours.chunks_exact(4).enumerate() {
+            let n = u32::from_le_bytes(bytes.try_into().unwrap());
+            if n > 0 {
+                out.insert(vec![address, kind, day * 24 + hour as i64, i64::from(n)]);
+            }
+        }
+    }
+    out
+}
+
 /// Asserts every rollup equals its direct count; returns the number of events.
 fn assert_rollups_match(db: &Path, when: &str) -> i64 {
     let conn = Connection::open(db).unwrap();
-    for (table, rollup, direct) in CHECKS {
-        let (stored, counted) = (rows(&conn, rollup), rows(&conn, direct));
+    let hourly = [(
+        "address_days.hours",
+        hourly_rows(&conn),
+        rows(
+            &conn,
+            "SELECT address_id, kind, ts / 3600, COUNT(*) FROM events GROUP BY 1, 2, 3",
+        ),
+    )];
+    let tables = CHECKS
+        .iter()
+        .map(|(table, rollup, direct)| (*table, rows(&conn, rollup), rows(&conn, direct)));
+    for (table, stored, counted) in hourly.into_iter().chain(tables) {
         let missing: Vec<_> = counted.difference(&stored).take(5).collect();
         let extra: Vec<_> = stored.difference(&counted).take(5).collect();
         assert!(
@@ -121,6 +156,30 @@ fn rollups_equal_the_events_after_split_reads_rereads_and_retention() {
     assert_eq!(again["events"], 0, "{again}");
     assert_eq!(assert_rollups_match(&env.db, "after a re-read"), events);
 
+    // Back to the last line start before the last 200 bytes, with 5 new lines after it:
+    // the last chunk holds old lines and new ones, and only the new ones count.
+    let resume = generated[..generated.len() - 200]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+    Connection::open(&env.db)
+        .unwrap()
+        .execute("UPDATE streams SET read_offset = ?1", [resume as i64])
+        .unwrap();
+    let new_lines: String = (0..5)
+        .map(|i| iso_failure(i * 600, "192.0.2.200"))
+        .collect();
+    append(&log, &new_lines);
+    let mixed = env.ingest(&[&log]);
+    assert_eq!(mixed["events"], 5, "{mixed}");
+    assert!(mixed["duplicates"].as_i64().unwrap() > 0, "{mixed}");
+    assert_eq!(
+        assert_rollups_match(&env.db, "after old and new lines in one chunk"),
+        events + 5
+    );
+    let events = events + 5;
+
     // Retention from a cut that is not on a day: whole days go, the rest stays.
     env.run_ok(&["prune", "--older-than", "50h30m", "--as-of", END]);
     let left = assert_rollups_match(&env.db, "after retention");
@@ -150,7 +209,7 @@ fn a_database_from_before_the_rollups_gets_them_when_opened() {
     // Make it a version-5 database: the events without their rollups.
     let conn = Connection::open(&env.db).unwrap();
     conn.execute_batch(
-        "DROP TABLE address_hours; DROP TABLE address_days; DROP TABLE hour_totals; DROP TABLE label_hours;
+        "DROP TABLE address_days; DROP TABLE hour_totals; DROP TABLE label_hours;
          PRAGMA user_version = 5;",
     )
     .unwrap();
@@ -213,7 +272,7 @@ fn reports_from_rollups_equal_direct_counts_for_periods_off_the_hour() {
     let rows = env.json(&[
         "top",
         "--period",
-        "90m,26h5m,all",
+        "90m,12h,26h5m,all",
         "--limit",
         "0",
         "--format",
@@ -222,7 +281,13 @@ fn reports_from_rollups_equal_direct_counts_for_periods_off_the_hour() {
         as_of,
     ]);
     let rows = rows.as_array().unwrap();
-    for (index, seconds) in [(0, Some(5400)), (1, Some(26 * 3600 + 300)), (2, None)] {
+    // 12h crosses midnight without a whole day; 26h5m holds one.
+    for (index, seconds) in [
+        (0, Some(5400)),
+        (1, Some(12 * 3600)),
+        (2, Some(26 * 3600 + 300)),
+        (3, None),
+    ] {
         let since = seconds.map_or(i64::MIN, |s| until - s);
         let direct = direct_per_address(&conn, since, until);
         let printed: BTreeMap<String, i64> = rows
@@ -240,7 +305,7 @@ fn reports_from_rollups_equal_direct_counts_for_periods_off_the_hour() {
             .map(|(ip, (n, _, _))| (ip.clone(), *n))
             .collect();
         assert_eq!(printed, expected, "period {index}");
-        if index == 2 {
+        if index == 3 {
             // first and last seen come from the longest period.
             for row in rows {
                 let (_, first, last) = direct[row["ip"].as_str().unwrap()];

@@ -439,6 +439,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "cache_size", -32768)?;
     // Statement journals and sort files in memory, not in scratch files on disk.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    rollup::register_functions(conn)?;
     conn.create_scalar_function(
         "network_key",
         3,
@@ -602,8 +603,10 @@ pub struct EventWriter<'c> {
 }
 
 impl EventWriter<'_> {
-    /// Adds one event to the open batch, unless the same line was stored before.
-    pub fn insert(&mut self, row: &EventRow) -> Result<()> {
+    /// Adds one event to the open batch, unless the same line was stored before; true
+    /// when it was new. The caller counts each new event into the rollups, with
+    /// [`EventWriter::count`] or, for many at once, [`EventWriter::count_all`].
+    pub fn insert(&mut self, row: &EventRow) -> Result<bool> {
         self.begin()?;
         let s = &mut self.insert;
         s.raw_bind_parameter(1, row.address_id)?;
@@ -614,21 +617,34 @@ impl EventWriter<'_> {
         s.raw_bind_parameter(6, row.username_id)?;
         s.raw_bind_parameter(7, row.service_id)?;
         let stored = s.raw_execute()?;
-        if stored > 0 {
-            self.rollups.add(
-                row.address_id,
-                row.kind,
-                row.ts,
-                [
-                    row.username_id.unwrap_or(0),
-                    row.mechanism_id,
-                    row.service_id,
-                ],
-            );
-        }
         self.stored += stored as u64;
         self.offered += 1;
-        Ok(())
+        Ok(stored > 0)
+    }
+
+    /// Counts one event [`EventWriter::insert`] stored into the batch's rollups.
+    pub fn count(&mut self, row: &EventRow) {
+        self.rollups.add(
+            row.address_id,
+            row.kind,
+            row.ts,
+            [
+                row.username_id.unwrap_or(0),
+                row.mechanism_id,
+                row.service_id,
+            ],
+        );
+    }
+
+    /// Counts events that were all stored, already rolled up by the caller under its
+    /// own numbering (`address` and `label` map it to the store's ids).
+    pub fn count_all(
+        &mut self,
+        counted: rollup::Rollups,
+        address: impl Fn(i64) -> i64,
+        label: impl Fn(i64) -> i64,
+    ) {
+        self.rollups.merge(counted, address, label);
     }
 
     /// Records `progress` and commits it with every event added since the last commit.

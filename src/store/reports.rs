@@ -106,7 +106,7 @@ static RANGE_TOTALS: LazyLock<String> = LazyLock::new(|| {
 
 /// Counted failures of the addresses in the key range `:first..=:last` per UTC day of
 /// a split period starting at the midnight `:midnight`: the day is the offset from it
-/// in whole days. Whole hours from `address_hours`, partial ones from `events`.
+/// in whole days. Whole days and hours from `address_days`, partial hours from `events`.
 static RANGE_PER_DAY: LazyLock<String> = LazyLock::new(|| {
     let partial = |piece: &str| {
         format!(
@@ -116,16 +116,25 @@ static RANGE_PER_DAY: LazyLock<String> = LazyLock::new(|| {
                AND e.ts BETWEEN :{piece}_from AND :{piece}_to"
         )
     };
+    let hours = |piece: &str| {
+        format!(
+            "SELECT r.day - :midnight / 86400 AS day,
+                    hours_sum(r.hours, :{piece}_h1, :{piece}_h2) AS n
+             FROM addresses AS a CROSS JOIN address_days AS r ON r.address_id = a.id
+             WHERE a.ip BETWEEN :first AND :last AND r.kind = 0 AND r.day = :{piece}_day"
+        )
+    };
     format!(
         "SELECT day, SUM(n) FROM (
-             SELECT (h.hour * 3600 - :midnight) / 86400 AS day, h.events AS n
-             FROM addresses AS a CROSS JOIN address_hours AS h ON h.address_id = a.id
-             WHERE a.ip BETWEEN :first AND :last AND h.kind = 0
-               AND h.hour BETWEEN :hour_from AND :hour_to
-             UNION ALL {head}
-             UNION ALL {tail})
-         GROUP BY day ORDER BY day",
+             SELECT r.day - :midnight / 86400 AS day, r.events AS n
+             FROM addresses AS a CROSS JOIN address_days AS r ON r.address_id = a.id
+             WHERE a.ip BETWEEN :first AND :last AND r.kind = 0
+               AND r.day BETWEEN :day_from AND :day_to
+             UNION ALL {head} UNION ALL {lead} UNION ALL {trail} UNION ALL {tail})
+         GROUP BY day HAVING SUM(n) > 0 ORDER BY day",
         head = partial("head"),
+        lead = hours("lead"),
+        trail = hours("trail"),
         tail = partial("tail"),
     )
 });
@@ -398,18 +407,17 @@ mod tests {
                 "{name} does not take the network as an address range:\n{plan}"
             );
             assert!(
-                plan.contains("USING PRIMARY KEY (address_id=? AND kind=? AND hour>? AND hour<?)"),
-                "{name} does not read whole hours from address_hours:\n{plan}"
+                plan.contains("r USING PRIMARY KEY (address_id=? AND kind=? AND day>? AND day<?)"),
+                "{name} does not read whole days from address_days:\n{plan}"
+            );
+            assert!(
+                plan.contains("r USING PRIMARY KEY (address_id=? AND kind=? AND day=?)"),
+                "{name} does not read the whole hours from their day's row:\n{plan}"
             );
         }
-        let plan = store.query_plan(&RANGE_TOTALS);
-        assert!(
-            plan.contains("r USING PRIMARY KEY (address_id=? AND kind=? AND day>? AND day<?)"),
-            "range totals do not read whole days from address_days:\n{plan}"
-        );
         let plan = store.query_plan(&rank_labels_sql(LabelKind::Username));
         assert!(
-            plan.contains("address_hours_by_hour (hour=? AND kind=?)"),
+            plan.contains("address_days_by_day (day=? AND kind=?)"),
             "partial hours do not start from the addresses active then:\n{plan}"
         );
         let plan = store.query_plan(&BLOCKS_OVERLAPPING);

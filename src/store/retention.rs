@@ -45,12 +45,6 @@ impl Store {
                 for &id in chunk {
                     self.conn
                         .prepare_cached(
-                            "DELETE FROM address_hours
-                             WHERE address_id = ?1 AND kind IN (0, 1, 2) AND hour < ?2",
-                        )?
-                        .execute(params![id, before_hour])?;
-                    self.conn
-                        .prepare_cached(
                             "DELETE FROM address_days
                              WHERE address_id = ?1 AND kind IN (0, 1, 2) AND day < ?2",
                         )?

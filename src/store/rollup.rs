@@ -102,7 +102,14 @@ impl Split {
                     ((last_day + 1) * 24, last_whole),
                 )
             } else {
-                ((first_whole, last_whole), (1, 0), (1, 0))
+                // No whole day: the hours lie in one day or run over midnight into the
+                // next; each of lead and trail stays inside one day.
+                let midnight = (first_whole.div_euclid(24) + 1) * 24;
+                if last_whole < midnight {
+                    ((first_whole, last_whole), (1, 0), (1, 0))
+                } else {
+                    ((first_whole, midnight - 1), (1, 0), (midnight, last_whole))
+                }
             };
             Split {
                 from: lo,
@@ -145,9 +152,28 @@ impl Split {
     }
 
     /// Binds this split to the parameters `:{prefix}head_from`, ... that a statement
-    /// uses (those it does not use are skipped).
+    /// uses (those it does not use are skipped). The lead and trail hours are also bound
+    /// as the day they lie in and their first and last hour of that day (`lead_day`,
+    /// `lead_h1`, `lead_h2`); an empty one gets a day no row has.
     pub fn bind(&self, stmt: &mut Statement<'_>, prefix: &str) -> Result<()> {
+        let in_day = |from: i64, to: i64| {
+            if from > to {
+                (i64::MIN, 1, 0)
+            } else {
+                (from.div_euclid(24), from.rem_euclid(24), to.rem_euclid(24))
+            }
+        };
+        let (lead_day, lead_h1, lead_h2) = in_day(self.lead_from, self.lead_to);
+        let (trail_day, trail_h1, trail_h2) = in_day(self.trail_from, self.trail_to);
         for (name, value) in [
+            ("lead_day", lead_day),
+            ("lead_h1", lead_h1),
+            ("lead_h2", lead_h2),
+            ("trail_day", trail_day),
+            ("trail_h1", trail_h1),
+            ("trail_h2", trail_h2),
+            ("head_day", self.head_hour.div_euclid(24)),
+            ("tail_day", self.tail_hour.div_euclid(24)),
             ("from", self.from),
             ("to", self.to),
             ("head_from", self.head_from),
@@ -171,6 +197,51 @@ impl Split {
     }
 }
 
+/// A day row's `hours`: its events per hour of the day, 24 little-endian u32.
+pub fn hours_blob(hours: &[u32; 24]) -> Vec<u8> {
+    hours.iter().flat_map(|n| n.to_le_bytes()).collect()
+}
+
+/// The 24 hourly counts of an `hours` blob (missing bytes count as 0).
+pub fn hours_of_blob(blob: &[u8]) -> [u32; 24] {
+    let mut hours = [0u32; 24];
+    for (slot, bytes) in hours.iter_mut().zip(blob.chunks_exact(4)) {
+        *slot = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    }
+    hours
+}
+
+/// The SQL functions over `hours` blobs: `hours_add(a, b)` (hour by hour),
+/// `hours_sum(blob, first, last)` (the hours `first..=last` of the day) and
+/// `hour_blob(hour, n)` (`n` events in one hour, for the migration).
+pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("hours_add", 2, flags, |ctx| {
+        let a = hours_of_blob(&ctx.get::<Vec<u8>>(0)?);
+        let b = hours_of_blob(&ctx.get::<Vec<u8>>(1)?);
+        let sum: [u32; 24] = std::array::from_fn(|h| a[h].saturating_add(b[h]));
+        Ok(hours_blob(&sum))
+    })?;
+    conn.create_scalar_function("hours_sum", 3, flags, |ctx| {
+        let hours = hours_of_blob(&ctx.get::<Vec<u8>>(0)?);
+        let first = ctx.get::<i64>(1)?.clamp(0, 24) as usize;
+        let last = ctx.get::<i64>(2)?.clamp(-1, 23);
+        let last = usize::try_from(last + 1).unwrap_or(0);
+        Ok(hours
+            .get(first..last.max(first))
+            .map_or(0, |h| h.iter().map(|&n| i64::from(n)).sum::<i64>()))
+    })?;
+    conn.create_scalar_function("hour_blob", 2, flags, |ctx| {
+        let hour = ctx.get::<i64>(0)?.rem_euclid(24) as usize;
+        let n = u32::try_from(ctx.get::<i64>(1)?).unwrap_or(u32::MAX);
+        let mut hours = [0u32; 24];
+        hours[hour] = n;
+        Ok(hours_blob(&hours))
+    })?;
+    Ok(())
+}
+
 /// Binds `value` to the named parameter `name` if the statement has it.
 pub fn bind(stmt: &mut Statement<'_>, name: &str, value: &dyn ToSql) -> Result<()> {
     if let Some(index) = stmt.parameter_index(name)? {
@@ -179,40 +250,36 @@ pub fn bind(stmt: &mut Statement<'_>, name: &str, value: &dyn ToSql) -> Result<(
     Ok(())
 }
 
-/// The pieces of a split period in time order, for one address `a.id`: (table, its
-/// time column, the piece's parameter name, what to add up).
-const PIECES: [(&str, &str, &str, &str); 5] = [
-    ("events", "ts", "head", "COUNT(*)"),
-    (
-        "address_hours",
-        "hour",
-        "lead",
-        "COALESCE(SUM(r.events), 0)",
-    ),
-    ("address_days", "day", "day", "COALESCE(SUM(r.events), 0)"),
-    (
-        "address_hours",
-        "hour",
-        "trail",
-        "COALESCE(SUM(r.events), 0)",
-    ),
-    ("events", "ts", "tail", "COUNT(*)"),
-];
-
 /// SQL: events of `kind` of the address `a.id` inside the split period bound with
-/// `prefix`: whole days from `address_days`, the whole hours around them from
-/// `address_hours`, the partial hours from `events`. One seek into each per address.
+/// `prefix`: the whole days from `address_days`, the whole hours around them from the
+/// hourly counts of their day's row, the partial hours from `events`. One seek each.
 pub fn address_events(kind: i64, prefix: &str) -> String {
-    let parts: Vec<String> = PIECES
-        .iter()
-        .map(|(table, column, piece, sum)| {
-            format!(
-                "(SELECT {sum} FROM {table} AS r WHERE r.address_id = a.id AND r.kind = {kind}
-                  AND r.{column} BETWEEN :{prefix}{piece}_from AND :{prefix}{piece}_to)"
-            )
-        })
-        .collect();
-    format!("({})", parts.join(" + "))
+    let p = prefix;
+    let events = |piece: &str| {
+        format!(
+            "(SELECT COUNT(*) FROM events AS r WHERE r.address_id = a.id AND r.kind = {kind}
+              AND r.ts BETWEEN :{p}{piece}_from AND :{p}{piece}_to)"
+        )
+    };
+    let hours = |piece: &str| {
+        format!(
+            "(SELECT COALESCE(SUM(hours_sum(r.hours, :{p}{piece}_h1, :{p}{piece}_h2)), 0)
+              FROM address_days AS r WHERE r.address_id = a.id AND r.kind = {kind}
+              AND r.day = :{p}{piece}_day)"
+        )
+    };
+    let days = format!(
+        "(SELECT COALESCE(SUM(r.events), 0) FROM address_days AS r
+          WHERE r.address_id = a.id AND r.kind = {kind}
+          AND r.day BETWEEN :{p}day_from AND :{p}day_to)"
+    );
+    format!(
+        "({} + {} + {days} + {} + {})",
+        events("head"),
+        hours("lead"),
+        hours("trail"),
+        events("tail")
+    )
 }
 
 /// SQL: the first event of `kind` of the address `a.id` inside the split period: one
@@ -233,12 +300,12 @@ pub fn address_last(kind: i64, prefix: &str) -> String {
 }
 
 /// SQL: the events of `kind` in the partial hours of a split period (`head` or `tail`),
-/// as rows of `events AS e`: only the addresses active in that hour are visited.
+/// as rows of `events AS e`: only the addresses active on that day are visited.
 pub fn partial_hour_events(kind: i64, piece: &str, columns: &str) -> String {
     format!(
-        "SELECT {columns} FROM address_hours AS h
+        "SELECT {columns} FROM address_days AS h
          CROSS JOIN events AS e ON e.address_id = h.address_id AND e.kind = h.kind
-         WHERE h.hour = :{piece}_hour AND h.kind = {kind}
+         WHERE h.day = :{piece}_day AND h.kind = {kind}
            AND e.ts BETWEEN :{piece}_from AND :{piece}_to"
     )
 }
@@ -247,10 +314,8 @@ pub fn partial_hour_events(kind: i64, piece: &str, columns: &str) -> String {
 /// when the batch commits.
 #[derive(Debug, Default)]
 pub struct Rollups {
-    /// (address, kind, hour) -> events
-    address_hours: HashMap<(i64, i64, i64), i64>,
-    /// (address, kind, day) -> events
-    address_days: HashMap<(i64, i64, i64), i64>,
+    /// (address, kind, day) -> (events, events per hour of the day)
+    address_days: HashMap<(i64, i64, i64), (i64, [u32; 24])>,
     /// (kind, hour) -> events
     hour_totals: HashMap<(i64, i64), i64>,
     /// (dimension, hour, label) -> (failures, first, last)
@@ -270,14 +335,13 @@ impl Rollups {
     /// (kind 0) are rolled up per text.
     pub fn add(&mut self, address_id: i64, kind: i64, ts: i64, labels: [i64; DIMENSIONS]) {
         let hour = hour_of(ts);
-        *self
-            .address_hours
-            .entry((address_id, kind, hour))
-            .or_insert(0) += 1;
-        *self
+        let day = self
             .address_days
             .entry((address_id, kind, day_of(ts)))
-            .or_insert(0) += 1;
+            .or_insert((0, [0; 24]));
+        day.0 += 1;
+        let slot = &mut day.1[hour.rem_euclid(24) as usize];
+        *slot = slot.saturating_add(1);
         *self.hour_totals.entry((kind, hour)).or_insert(0) += 1;
         if kind != 0 {
             return;
@@ -293,23 +357,53 @@ impl Rollups {
         }
     }
 
+    /// Adds the counts of `other`, whose addresses and texts are numbered differently
+    /// (the parsing thread's own numbers): `address` and `label` give the store's ids.
+    pub fn merge(
+        &mut self,
+        other: Rollups,
+        address: impl Fn(i64) -> i64,
+        label: impl Fn(i64) -> i64,
+    ) {
+        for ((a, kind, day), (n, hours)) in other.address_days {
+            let entry = self
+                .address_days
+                .entry((address(a), kind, day))
+                .or_insert((0, [0; 24]));
+            entry.0 += n;
+            for (sum, add) in entry.1.iter_mut().zip(hours) {
+                *sum = sum.saturating_add(add);
+            }
+        }
+        for (key, n) in other.hour_totals {
+            *self.hour_totals.entry(key).or_insert(0) += n;
+        }
+        for ((dimension, hour, l), (n, first, last)) in other.label_hours {
+            let entry = self
+                .label_hours
+                .entry((dimension, hour, label(l)))
+                .or_insert((0, first, last));
+            entry.0 += n;
+            entry.1 = entry.1.min(first);
+            entry.2 = entry.2.max(last);
+        }
+    }
+
     /// Adds everything counted to the rollup tables (inside the caller's transaction)
     /// and starts over.
     pub fn flush(&mut self, conn: &Connection) -> Result<()> {
-        let rows = self.address_hours.drain();
-        upsert(
-            conn,
-            "INSERT INTO address_hours (address_id, kind, hour, events) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (address_id, kind, hour) DO UPDATE SET events = events + excluded.events",
-            rows.map(|((address, kind, hour), n)| [address, kind, hour, n]),
+        let mut rows: Vec<_> = self.address_days.drain().collect();
+        rows.sort_unstable();
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO address_days (address_id, kind, day, events, hours)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (address_id, kind, day) DO UPDATE SET
+                 events = events + excluded.events,
+                 hours = hours_add(hours, excluded.hours)",
         )?;
-        let rows = self.address_days.drain();
-        upsert(
-            conn,
-            "INSERT INTO address_days (address_id, kind, day, events) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (address_id, kind, day) DO UPDATE SET events = events + excluded.events",
-            rows.map(|((address, kind, day), n)| [address, kind, day, n]),
-        )?;
+        for ((address, kind, day), (n, hours)) in rows {
+            stmt.execute(rusqlite::params![address, kind, day, n, hours_blob(&hours)])?;
+        }
         let rows = self.hour_totals.drain();
         upsert(
             conn,
@@ -353,6 +447,29 @@ fn upsert<const N: usize>(
 mod tests {
     use super::*;
 
+    #[test]
+    fn hours_blobs_add_and_sum() {
+        let conn = Connection::open_in_memory().unwrap();
+        register_functions(&conn).unwrap();
+        let sum: i64 = conn
+            .query_row(
+                "SELECT hours_sum(hours_add(hour_blob(3, 5), hour_blob(4, 2)), 3, 3),
+                        hours_sum(hours_add(hour_blob(3, 5), hour_blob(4, 2)), 0, 23)
+                        * 100",
+                [],
+                |r| Ok(r.get::<_, i64>(0)? + r.get::<_, i64>(1)?),
+            )
+            .unwrap();
+        assert_eq!(sum, 5 + 700);
+        let empty: i64 = conn
+            .query_row("SELECT hours_sum(hour_blob(3, 5), 1, 0)", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(empty, 0);
+        let mut hours = [0u32; 24];
+        hours[23] = 7;
+        assert_eq!(hours_of_blob(&hours_blob(&hours)), hours);
+    }
+
     /// Every second of (since, until] is in exactly one piece, and whole hours are whole.
     #[test]
     fn split_covers_the_period_exactly_once() {
@@ -392,6 +509,11 @@ mod tests {
                         usize::from(inside),
                         "ts {ts} in ({since}, {until}] by days: {s:?}"
                     );
+                }
+                for (from, to) in [(s.lead_from, s.lead_to), (s.trail_from, s.trail_to)] {
+                    if from <= to {
+                        assert_eq!(from.div_euclid(24), to.div_euclid(24), "{s:?}");
+                    }
                 }
                 if s.day_from <= s.day_to {
                     assert!(s.day_from * DAY > since && s.day_to * DAY + DAY - 1 <= until);
