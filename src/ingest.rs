@@ -476,13 +476,9 @@ impl Ingest<'_, '_> {
                 }
                 // Events new to the store are rolled up: all of them at once from the
                 // parsing thread's counts, unless some were stored before.
-                let mut stored = Vec::with_capacity(chunk.events.len());
-                for event in &chunk.events {
-                    if event.offset > MAX_STREAM_OFFSET {
-                        bail!("log stream longer than {MAX_STREAM_OFFSET} bytes");
-                    }
+                let row = |event: &ParsedEvent| {
                     let label = |n: u32| label_ids[n as usize];
-                    let row = EventRow {
+                    EventRow {
                         address_id: address_ids[event.address as usize],
                         kind: event.kind.code(),
                         ts: event.time,
@@ -490,20 +486,24 @@ impl Ingest<'_, '_> {
                         mechanism_id: label(event.mechanism),
                         username_id: event.username.map(label),
                         service_id: label(event.service),
-                    };
-                    if self.writer.insert(&row)? {
-                        stored.push(row);
                     }
+                };
+                let mut new = Vec::with_capacity(chunk.events.len());
+                for event in &chunk.events {
+                    if event.offset > MAX_STREAM_OFFSET {
+                        bail!("log stream longer than {MAX_STREAM_OFFSET} bytes");
+                    }
+                    new.push(self.writer.insert(&row(event))?);
                 }
-                if stored.len() == chunk.events.len() {
+                if new.iter().all(|&new| new) {
                     self.writer.count_all(
                         chunk.rollups,
                         |n| address_ids[n as usize],
                         |n| usize::try_from(n).map_or(0, |n| label_ids[n]),
                     );
                 } else {
-                    for row in &stored {
-                        self.writer.count(row);
+                    for (event, _) in chunk.events.iter().zip(&new).filter(|(_, new)| **new) {
+                        self.writer.count(&row(event));
                     }
                 }
                 self.counters.lines += chunk.lines;
