@@ -407,3 +407,39 @@ fn refusals_are_attributed_to_the_block_whose_entry_matched() {
         "{table}"
     );
 }
+
+/// `show` gives each block the refusals of the address shown, like `report`.
+#[test]
+fn show_counts_the_refusals_of_each_block() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    let mut text = failure("2026-11-28T01:30:00Z", "203.0.113.7", Some("root"));
+    for time in [
+        "2026-11-28T01:00:00Z",
+        "2026-11-28T02:00:00Z",
+        "2026-11-28T02:30:00Z",
+    ] {
+        text += &refused(time, "203.0.113.7");
+    }
+    text += &refused("2026-11-28T02:40:00Z", "203.0.113.8");
+    std::fs::write(&log, text).unwrap();
+    env.ingest(&[&log]);
+    env.run_ok(&[
+        "block",
+        "203.0.113.7",
+        "--target",
+        "postfix",
+        "--for",
+        "2h",
+        "--as-of",
+        "2026-11-28T02:00:00Z",
+    ]);
+    let shown = env.json(&["show", "203.0.113.7", "--format", "json", "--as-of", AS_OF]);
+    assert_eq!(shown["refused"], 3, "{shown}");
+    assert_eq!(shown["refused_unattributed"], 1, "{shown}");
+    assert_eq!(shown["blocks"][0]["refused"], 2, "{shown}");
+    assert_eq!(shown["failures"], 1);
+    let table = env.run_ok(&["show", "203.0.113.7", "--as-of", AS_OF]);
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.contains("refused        3 connections"), "{table}");
+}

@@ -14,6 +14,8 @@
 
 use std::collections::HashMap;
 
+use ipnet::IpNet;
+
 use crate::parse::EventKind;
 use crate::store::blocks::{Block, BlockTarget};
 use crate::store::{Store, address};
@@ -34,8 +36,14 @@ pub struct Attribution {
     pub unattributed: i64,
 }
 
-/// Attributes the refusals in `(since, until]` to the postfix blocks.
-pub fn attribute(store: &Store, since: i64, until: i64) -> anyhow::Result<Attribution> {
+/// Attributes the refusals in `(since, until]` to the postfix blocks; with `within`,
+/// only those of the addresses inside that network.
+pub fn attribute(
+    store: &Store,
+    since: i64,
+    until: i64,
+    within: Option<&IpNet>,
+) -> anyhow::Result<Attribution> {
     let blocks: Vec<Block> = store
         .all_blocks()?
         .into_iter()
@@ -43,8 +51,14 @@ pub fn attribute(store: &Store, since: i64, until: i64) -> anyhow::Result<Attrib
         .collect();
     let mut out = Attribution::default();
     for (address_id, key, refused) in store.events_per_address(EventKind::Rejected, since, until)? {
+        let ip = address::from_key(&key);
+        if let (Some(network), Some(ip)) = (within, ip)
+            && !network.contains(&ip)
+        {
+            continue;
+        }
         out.total += refused;
-        let covering: Vec<&Block> = match address::from_key(&key) {
+        let covering: Vec<&Block> = match ip {
             Some(ip) => blocks.iter().filter(|b| b.network.contains(&ip)).collect(),
             None => Vec::new(),
         };

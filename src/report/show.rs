@@ -61,10 +61,24 @@ pub struct ShowReport {
     /// Counted failures per smtpd service that logged them, most first.
     pub services: Vec<ServiceCount>,
     /// Every block of any target, active or ended, that covers it or lies inside it,
-    /// newest first.
-    pub blocks: Vec<BlockView>,
+    /// newest first, with the connections it made Postfix refuse from here.
+    pub blocks: Vec<ShownBlock>,
+    /// Connections Postfix refused from here because of a map entry, and how many of
+    /// them no saslguard block explains (see `report`'s block efficacy).
+    pub refused: i64,
+    pub refused_unattributed: i64,
     /// Per target: whether a block in force now covers all of it.
     pub blocked_now: BlockedNow,
+}
+
+/// A block in `show`, with its share of the refused connections.
+#[derive(Debug, Serialize)]
+pub struct ShownBlock {
+    #[serde(flatten)]
+    pub block: BlockView,
+    /// Connections from the address or network shown that Postfix refused because of
+    /// this block's map entry (0 for firewall blocks: Postfix never sees them).
+    pub refused: i64,
 }
 
 /// Counted failures on one UTC date.
@@ -154,10 +168,14 @@ pub fn build(store: &Store, network: &IpNet, now: i64) -> anyhow::Result<ShowRep
         })
         .collect();
 
+    let refusals = super::efficacy::attribute(store, i64::MIN, now, Some(network))?;
     let blocks = store
         .blocks_overlapping(network)?
         .iter()
-        .map(|b| BlockView::new(b, now))
+        .map(|b| ShownBlock {
+            block: BlockView::new(b, now),
+            refused: refusals.per_block.get(&b.id).copied().unwrap_or(0),
+        })
         .collect();
     let blocked_now = BlockedNow {
         postfix: store.is_covered(network, BlockTarget::Postfix, now)?,
@@ -180,6 +198,8 @@ pub fn build(store: &Store, network: &IpNet, now: i64) -> anyhow::Result<ShowRep
         mechanisms,
         services,
         blocks,
+        refused: refusals.total,
+        refused_unattributed: refusals.unattributed,
         blocked_now,
     })
 }
@@ -236,6 +256,15 @@ pub fn to_table(report: &ShowReport) -> String {
             yes_no(report.blocked_now.firewall)
         ),
     ));
+    if report.refused > 0 {
+        summary.push((
+            "refused",
+            format!(
+                "{} connections by Postfix's map ({} not from a saslguard block)",
+                report.refused, report.refused_unattributed
+            ),
+        ));
+    }
     for (key, value) in &summary {
         let _ = writeln!(out, "{key:<14} {value}");
     }
@@ -319,14 +348,17 @@ fn counts_table(heading: &str, counts: &[(String, i64)]) -> String {
 fn blocks_table(report: &ShowReport) -> String {
     let mut table = new_table(
         [
-            "block", "target", "origin", "created", "expires", "ended", "active", "reason",
+            "block", "target", "origin", "created", "expires", "ended", "active", "refused",
+            "reason",
         ]
         .map(String::from)
         .to_vec(),
     );
-    for v in &report.blocks {
+    for shown in &report.blocks {
+        let v = &shown.block;
         let mut cells = v.cells();
         cells.push(if v.active { "yes" } else { "no" }.to_string());
+        cells.push(shown.refused.to_string());
         cells.push(printable(&v.reason));
         table.add_row(cells);
     }

@@ -211,7 +211,7 @@ pub fn build(
         }
     }
 
-    let refused = super::efficacy::attribute(store, since, until)?;
+    let refused = super::efficacy::attribute(store, since, until, None)?;
     let previous_rejected = store
         .events_per_address(EventKind::Rejected, previous_since, since)?
         .iter()
