@@ -335,6 +335,8 @@ fn refused(time: &str, ip: &str) -> String {
 ///   the /24), 04:10 and 05:00 (#2, in force; #1 expired)
 /// Refusal of 203.0.113.99 at 11-28 03:10 (#2). Refusal of 198.51.100.1 at 11-28 04:00:
 /// no block covers it (unattributed). One refusal in the previous period (11-27 11:00).
+/// Block #0, 198.51.100.50 from 11-27 10:00 to 11:50, ended before the period, but its
+/// map entry refused it at 12:10 (before the next run): listed, with that refusal.
 #[test]
 fn refusals_are_attributed_to_the_block_whose_entry_matched() {
     let env = Env::new();
@@ -350,13 +352,19 @@ fn refusals_are_attributed_to_the_block_whose_entry_matched() {
         ("2026-11-28T04:00:00Z", "198.51.100.1"),
         ("2026-11-28T04:10:00Z", "203.0.113.7"),
         ("2026-11-28T05:00:00Z", "203.0.113.7"),
+        ("2026-11-27T12:10:00Z", "198.51.100.50"),
     ] {
         text += &refused(time, ip);
     }
     std::fs::write(&log, text).unwrap();
     let summary = env.ingest(&[&log]);
-    assert_eq!(summary["events"], 10, "{summary}");
+    assert_eq!(summary["events"], 11, "{summary}");
     for (network, at, extra) in [
+        (
+            "198.51.100.50",
+            "2026-11-27T10:00:00Z",
+            &["--for", "1h50m"][..],
+        ),
         ("203.0.113.7", "2026-11-28T02:00:00Z", &["--for", "2h"][..]),
         (
             "203.0.113.0/24",
@@ -376,7 +384,7 @@ fn refusals_are_attributed_to_the_block_whose_entry_matched() {
     let r = report(&env, &["--period", "24h", "--as-of", AS_OF]);
     assert_eq!(
         r["efficacy"],
-        json!({"rejected": 8, "previous_rejected": 1, "unattributed": 2})
+        json!({"rejected": 9, "previous_rejected": 1, "unattributed": 2})
     );
     let per_block: Vec<(String, i64)> = r["block_timeline"]
         .as_array()
@@ -392,6 +400,7 @@ fn refusals_are_attributed_to_the_block_whose_entry_matched() {
     assert_eq!(
         per_block,
         [
+            ("198.51.100.50/32".to_string(), 1),
             ("203.0.113.7/32".to_string(), 3),
             ("203.0.113.0/24".to_string(), 3)
         ]
@@ -403,7 +412,7 @@ fn refusals_are_attributed_to_the_block_whose_entry_matched() {
     let table = env.run_ok(&["report", "--period", "24h", "--as-of", AS_OF]);
     let table = String::from_utf8(table.stdout).unwrap();
     assert!(
-        table.contains("connections Postfix refused because of a block: 8 (previous period 1"),
+        table.contains("connections Postfix refused because of a block: 9 (previous period 1"),
         "{table}"
     );
 }

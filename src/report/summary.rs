@@ -54,7 +54,9 @@ pub struct Summary {
     /// Blocks per target: created and ended in this period, in force at its end.
     pub blocks: Blocks,
     /// Every block in force at some moment of this period, oldest first: the block
-    /// timeline, and each block's share of the rejected connections.
+    /// timeline, and each block's share of the rejected connections. A block that ended
+    /// shortly before the period is listed too when its map entry, not yet rewritten,
+    /// refused connections in it.
     pub block_timeline: Vec<BlockInPeriod>,
     /// Connections Postfix refused because of a saslguard block.
     pub efficacy: Efficacy,
@@ -217,8 +219,21 @@ pub fn build(
         .iter()
         .map(|(_, _, n)| n)
         .sum();
-    let block_timeline = store
-        .blocks_during(since, until)?
+    // The blocks in force during the period, and any that ended just before it whose
+    // map entry still refused connections in it (until the next run rewrote the map).
+    let mut in_period = store.blocks_during(since, until)?;
+    if refused
+        .per_block
+        .keys()
+        .any(|id| !in_period.iter().any(|b| b.id == *id))
+    {
+        in_period.extend(store.all_blocks()?.into_iter().filter(|b| {
+            refused.per_block.contains_key(&b.id) && b.created_at <= since && !b.is_active(since)
+        }));
+        in_period.sort_by_key(|b| (b.created_at, b.id));
+        in_period.dedup_by_key(|b| b.id);
+    }
+    let block_timeline = in_period
         .iter()
         .map(|block| BlockInPeriod {
             block: BlockView::new(block, until),
