@@ -488,12 +488,18 @@ impl Ingest<'_, '_> {
                         service_id: label(event.service),
                     }
                 };
-                let mut new = Vec::with_capacity(chunk.events.len());
-                for event in &chunk.events {
+                let mut rows: Vec<(usize, EventRow)> = Vec::with_capacity(chunk.events.len());
+                for (index, event) in chunk.events.iter().enumerate() {
                     if event.offset > MAX_STREAM_OFFSET {
                         bail!("log stream longer than {MAX_STREAM_OFFSET} bytes");
                     }
-                    new.push(self.writer.insert(&row(event))?);
+                    rows.push((index, row(event)));
+                }
+                // In key order, so inserts for one address land in the same pages.
+                rows.sort_unstable_by_key(|(_, r)| (r.address_id, r.kind, r.ts, r.id));
+                let mut new = vec![false; chunk.events.len()];
+                for (index, r) in &rows {
+                    new[*index] = self.writer.insert(r)?;
                 }
                 if new.iter().all(|&new| new) {
                     self.writer.count_all(
