@@ -50,13 +50,9 @@ pub fn attribute(
         .filter(|b| b.target == BlockTarget::Postfix && b.created_at <= until)
         .collect();
     let mut out = Attribution::default();
-    for (address_id, key, refused) in store.events_per_address(EventKind::Rejected, since, until)? {
+    let refusing = store.events_per_address(EventKind::Rejected, since, until, within)?;
+    for (address_id, key, refused) in refusing {
         let ip = address::from_key(&key);
-        if let (Some(network), Some(ip)) = (within, ip)
-            && !network.contains(&ip)
-        {
-            continue;
-        }
         out.total += refused;
         let covering: Vec<&Block> = match ip {
             Some(ip) => blocks.iter().filter(|b| b.network.contains(&ip)).collect(),

@@ -215,7 +215,7 @@ pub fn build(
 
     let refused = super::efficacy::attribute(store, since, until, None)?;
     let previous_rejected = store
-        .events_per_address(EventKind::Rejected, previous_since, since)?
+        .events_per_address(EventKind::Rejected, previous_since, since, None)?
         .iter()
         .map(|(_, _, n)| n)
         .sum();
