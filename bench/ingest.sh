@@ -30,6 +30,8 @@
 #   SEED=42           generator seed          ATTACKERS=5000   distinct attackers
 #   SPAN=7d           time covered by the log
 #   SKIP_BUILD=1      use the binaries already in target/release
+#   BASELINE_BIN=PATH also time an older saslguard's fresh ingest, alternating with this
+#                     one REPEAT times, and print the ratio of the medians (step e)
 #   STRICT=1          also fail (exit 1) when a performance target is missed
 #
 # Exit status: 0 when the database matches the truth (and, with STRICT=1, every target
@@ -161,6 +163,26 @@ else
     echo "top failed (reported as n/a):" >&2
     cat "$OUT/top.txt" >&2
     echo "" > "$OUT/top.ms"
+fi
+
+if [[ -n ${BASELINE_BIN:-} ]]; then
+    step "e. fresh ingest: $BASELINE_BIN against $SG, alternating, $REPEAT times"
+    for r in $(seq "$REPEAT"); do
+        for which in baseline current; do
+            bin=$SG
+            [[ $which == baseline ]] && bin=$BASELINE_BIN
+            rm -f "$OUT/$which.db" "$OUT/$which.db-wal" "$OUT/$which.db-shm" "$OUT/$which.db.lock"
+            start=$EPOCHREALTIME
+            "$bin" --db "$OUT/$which.db" ingest --format json "$LOG" > /dev/null
+            ms_since "$start" >> "$OUT/$which.ms.$r"
+        done
+    done
+    base_ms=$(cat "$OUT"/baseline.ms.* | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    cur_ms=$(cat "$OUT"/current.ms.* | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    rm -f "$OUT"/baseline.ms.* "$OUT"/current.ms.* "$OUT"/baseline.db* "$OUT"/current.db*
+    printf 'fresh ingest, medians of %s: baseline binary %s ms, this binary %s ms, ratio %s\n' \
+        "$REPEAT" "$base_ms" "$cur_ms" \
+        "$(awk -v a="$cur_ms" -v b="$base_ms" 'BEGIN {printf "%.2f", a / b}')"
 fi
 
 step "verification: top --period all --limit 0 --format json vs $TRUTH"
