@@ -503,10 +503,12 @@ fn failures_per_address_sql(times: bool) -> String {
     };
     format!(
         "WITH counted AS MATERIALIZED (
-             SELECT a.id AS id, a.ip AS ip, {failures} AS failures FROM addresses AS a)
+             SELECT a.id AS id, a.ip AS ip, {failures} AS failures FROM addresses AS a
+             WHERE {active})
          SELECT a.ip, a.failures, {first} AS first_seen, {last} AS last_seen
          FROM counted AS a WHERE a.failures > 0",
         failures = rollup::address_events(0, ""),
+        active = rollup::address_active(0, ""),
     )
 }
 

@@ -51,12 +51,17 @@ static ADDRESS_PERIODS: LazyLock<String> = LazyLock::new(|| {
         "SELECT ip, failures, faults, previous_failures, previous_faults
          FROM (SELECT a.ip AS ip, {} AS failures, {} AS faults,
                       {} AS previous_failures, {} AS previous_faults
-               FROM addresses AS a)
+               FROM addresses AS a
+               WHERE {} OR {} OR {} OR {})
          WHERE failures + faults + previous_failures + previous_faults > 0",
         rollup::address_events(0, "c_"),
         rollup::address_events(1, "c_"),
         rollup::address_events(0, "p_"),
         rollup::address_events(1, "p_"),
+        rollup::address_active(0, "c_"),
+        rollup::address_active(1, "c_"),
+        rollup::address_active(0, "p_"),
+        rollup::address_active(1, "p_"),
     )
 });
 

@@ -165,7 +165,22 @@ impl Split {
         };
         let (lead_day, lead_h1, lead_h2) = in_day(self.lead_from, self.lead_to);
         let (trail_day, trail_h1, trail_h2) = in_day(self.trail_from, self.trail_to);
+        // The days the whole hours touch: lead's day, the whole days, trail's day.
+        let touched = [
+            (self.lead_from <= self.lead_to).then_some((lead_day, lead_day)),
+            (self.day_from <= self.day_to).then_some((self.day_from, self.day_to)),
+            (self.trail_from <= self.trail_to).then_some((trail_day, trail_day)),
+        ];
+        let (span_from, span_to) = touched
+            .into_iter()
+            .flatten()
+            .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+            .unwrap_or((1, 0));
         for (name, value) in [
+            ("from_day", day_of(self.from)),
+            ("to_day", day_of(self.to)),
+            ("span_from", span_from),
+            ("span_to", span_to),
             ("lead_day", lead_day),
             ("lead_h1", lead_h1),
             ("lead_h2", lead_h2),
@@ -251,8 +266,9 @@ pub fn bind(stmt: &mut Statement<'_>, name: &str, value: &dyn ToSql) -> Result<(
 }
 
 /// SQL: events of `kind` of the address `a.id` inside the split period bound with
-/// `prefix`: the whole days from `address_days`, the whole hours around them from the
-/// hourly counts of their day's row, the partial hours from `events`. One seek each.
+/// `prefix`: the whole days and the whole hours around them from one range of
+/// `address_days` (the hours from their day's hourly counts), the partial hours from
+/// `events`. Three seeks per address.
 pub fn address_events(kind: i64, prefix: &str) -> String {
     let p = prefix;
     let events = |piece: &str| {
@@ -261,24 +277,23 @@ pub fn address_events(kind: i64, prefix: &str) -> String {
               AND r.ts BETWEEN :{p}{piece}_from AND :{p}{piece}_to)"
         )
     };
-    let hours = |piece: &str| {
-        format!(
-            "(SELECT COALESCE(SUM(hours_sum(r.hours, :{p}{piece}_h1, :{p}{piece}_h2)), 0)
-              FROM address_days AS r WHERE r.address_id = a.id AND r.kind = {kind}
-              AND r.day = :{p}{piece}_day)"
-        )
-    };
     let days = format!(
-        "(SELECT COALESCE(SUM(r.events), 0) FROM address_days AS r
-          WHERE r.address_id = a.id AND r.kind = {kind}
-          AND r.day BETWEEN :{p}day_from AND :{p}day_to)"
+        "(SELECT COALESCE(SUM(CASE r.day
+                     WHEN :{p}lead_day THEN hours_sum(r.hours, :{p}lead_h1, :{p}lead_h2)
+                     WHEN :{p}trail_day THEN hours_sum(r.hours, :{p}trail_h1, :{p}trail_h2)
+                     ELSE r.events END), 0)
+          FROM address_days AS r WHERE r.address_id = a.id AND r.kind = {kind}
+          AND r.day BETWEEN :{p}span_from AND :{p}span_to)"
     );
+    format!("({} + {days} + {})", events("head"), events("tail"))
+}
+
+/// SQL: whether the address `a.id` has any event of `kind` on the days the split period
+/// touches: one seek, so that addresses idle in the period cost little more.
+pub fn address_active(kind: i64, prefix: &str) -> String {
     format!(
-        "({} + {} + {days} + {} + {})",
-        events("head"),
-        hours("lead"),
-        hours("trail"),
-        events("tail")
+        "EXISTS (SELECT 1 FROM address_days AS d WHERE d.address_id = a.id AND d.kind = {kind}
+                 AND d.day BETWEEN :{prefix}from_day AND :{prefix}to_day)"
     )
 }
 
