@@ -3,8 +3,8 @@
 //! `top --new`).
 //!
 //! Periods are read from the rollups (see [`super::rollup`]): whole hours from the
-//! hourly tables, partial hours from `events`. Queries about addresses walk `addresses`
-//! as the outer loop and seek into `address_hours` and `events` per address; `CROSS
+//! daily and hourly rollups, partial hours from `events`. Queries about addresses walk `addresses`
+//! as the outer loop and seek into `address_days` and `events` per address; `CROSS
 //! JOIN` pins that order, since left to itself the planner may scan a whole table.
 
 use std::collections::HashSet;

@@ -1,14 +1,17 @@
-//! Rollups: events counted per hour and per text beside the events themselves
-//! (`migrations/006_rollups.sql`), so a ranking over 30 days reads a few hundred
-//! thousand hourly rows instead of millions of events.
+//! Rollups: events counted per address and day (with the day's 24 hourly counts), per
+//! hour, and per text and hour, beside the events themselves
+//! (`migrations/006_rollups.sql`), so a ranking over 30 days reads at most 31 rows per
+//! address instead of millions of events.
 //!
-//! A period `(since, until]` is read in three pieces ([`Split`]): its whole UTC hours
-//! from the rollups, and the partial hours at either end straight from `events`, whose
-//! primary key (address, kind, time) makes those ranges cheap. The answer is exactly the
-//! count over the events, for any period, not only hour-aligned ones.
+//! A period `(since, until]` is read in pieces ([`Split`]): its whole UTC days and the
+//! whole hours around them from the rollups, and the partial hours at either end
+//! straight from `events`, whose primary key (address, kind, time) makes those ranges
+//! cheap. The answer is exactly the count over the events, for any period, not only
+//! hour-aligned ones.
 //!
 //! [`Rollups`] accumulates the counts of the events an ingest batch stored for the first
-//! time and adds them in the batch's transaction.
+//! time (the parsing thread counts each chunk, see `ingest.rs`) and adds them in the
+//! batch's transaction.
 
 use rustc_hash::FxHashMap as HashMap;
 
