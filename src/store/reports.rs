@@ -2,10 +2,10 @@
 //! (`show`), and rankings of the texts attackers tried (`top --by user|mechanism|service`,
 //! `top --new`).
 //!
-//! Periods are read from the rollups (see [`super::rollup`]): whole hours from the
-//! daily and hourly rollups, partial hours from `events`. Queries about addresses walk `addresses`
-//! as the outer loop and seek into `address_days` and `events` per address; `CROSS
-//! JOIN` pins that order, since left to itself the planner may scan a whole table.
+//! Periods are read from the rollups (see [`super::rollup`]): whole days and hours from
+//! the rollup tables, partial hours from `events`. Queries about addresses walk
+//! `addresses` as the outer loop and seek into `address_days` and `events` per address;
+//! `CROSS JOIN` pins that order, since left to itself the planner may scan a whole table.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
