@@ -125,16 +125,7 @@ fn setup() -> Env {
         "2026-11-27T20:00:00Z",
     ]);
     // Created in this period, active at its end.
-    env.run_ok(&[
-        "block",
-        "203.0.113.7",
-        "--target",
-        "postfix",
-        "--for",
-        "7d",
-        "--as-of",
-        "2026-11-28T07:30:00Z",
-    ]);
+    env.block_postfix("203.0.113.7", "7d", "2026-11-28T07:30:00Z");
     // After the period: counts nowhere.
     env.run_ok(&[
         "block",
@@ -433,16 +424,7 @@ fn show_counts_the_refusals_of_each_block() {
     text += &refused("2026-11-28T02:40:00Z", "203.0.113.8");
     std::fs::write(&log, text).unwrap();
     env.ingest(&[&log]);
-    env.run_ok(&[
-        "block",
-        "203.0.113.7",
-        "--target",
-        "postfix",
-        "--for",
-        "2h",
-        "--as-of",
-        "2026-11-28T02:00:00Z",
-    ]);
+    env.block_postfix("203.0.113.7", "2h", "2026-11-28T02:00:00Z");
     let shown = env.json(&["show", "203.0.113.7", "--format", "json", "--as-of", AS_OF]);
     assert_eq!(shown["refused"], 3, "{shown}");
     assert_eq!(shown["refused_unattributed"], 1, "{shown}");

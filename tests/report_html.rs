@@ -99,16 +99,7 @@ fn setup() -> Env {
     let summary = env.ingest_with(&[&log], &["--as-of", AS_OF]);
     assert_eq!(summary["unparsed"], 0, "{summary}");
 
-    env.run_ok(&[
-        "block",
-        "203.0.113.7",
-        "--target",
-        "postfix",
-        "--for",
-        "7d",
-        "--as-of",
-        "2026-11-28T07:00:00Z",
-    ]);
+    env.block_postfix("203.0.113.7", "7d", "2026-11-28T07:00:00Z");
     env.run_ok(&[
         "block",
         "198.51.100.0/24",

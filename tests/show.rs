@@ -212,16 +212,7 @@ fn blocks_covering_or_inside_are_listed_with_their_end_and_blocked_now_per_targe
         "2026-11-20T00:00:00Z",
     ]);
     env.run_ok(&["expire", "--as-of", AS_OF]);
-    env.run_ok(&[
-        "block",
-        "203.0.113.7",
-        "--target",
-        "postfix",
-        "--for",
-        "7d",
-        "--as-of",
-        AS_OF,
-    ]);
+    env.block_postfix("203.0.113.7", "7d", AS_OF);
     env.run_ok(&["block", "198.51.100.0/24", "--permanent", "--as-of", AS_OF]);
 
     let report = show(&env, &["203.0.113.7"]);

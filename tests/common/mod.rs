@@ -56,6 +56,13 @@ impl Env {
         output
     }
 
+    /// Blocks `network` in the Postfix map for `duration` from `at` (`block --as-of`).
+    pub fn block_postfix(&self, network: &str, duration: &str, at: &str) {
+        self.run_ok(&[
+            "block", network, "--target", "postfix", "--for", duration, "--as-of", at,
+        ]);
+    }
+
     /// Runs the binary with `args` and parses its stdout as JSON.
     pub fn json(&self, args: &[&str]) -> Value {
         serde_json::from_slice(&self.run_ok(args).stdout).expect("JSON output")
