@@ -63,7 +63,7 @@ pub fn attribute(
         let mut cuts = vec![since, until];
         for block in &covering {
             cuts.push(block.created_at - 1);
-            if let Some(end) = end_of(block) {
+            if let Some(end) = block.end() {
                 cuts.extend([end - 1, end + RENDER_LAG - 1]);
             }
         }
@@ -89,27 +89,19 @@ pub fn attribute(
     Ok(out)
 }
 
-/// When a block stopped being in force: the earlier of its end and its expiry.
-fn end_of(block: &Block) -> Option<i64> {
-    match (block.ended_at, block.expires_at) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 /// The block whose map entry refused a connection at `at`, among blocks covering the
 /// client.
 fn matching_block<'b>(covering: &[&'b Block], at: i64) -> Option<&'b Block> {
     let in_force = covering
         .iter()
-        .filter(|b| b.created_at <= at && end_of(b).is_none_or(|end| at < end))
+        .filter(|b| b.created_at <= at && b.end().is_none_or(|end| at < end))
         .max_by_key(|b| (b.network.prefix_len(), b.created_at, b.id));
     if let Some(block) = in_force {
         return Some(block);
     }
     covering
         .iter()
-        .filter_map(|b| Some((b, end_of(b)?)))
+        .filter_map(|b| Some((b, b.end()?)))
         .filter(|(b, end)| b.created_at <= at && *end <= at && at < end + RENDER_LAG)
         .max_by_key(|(b, end)| (*end, b.network.prefix_len(), b.id))
         .map(|(b, _)| *b)

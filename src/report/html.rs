@@ -572,16 +572,6 @@ fn unix(text: &str) -> Option<i64> {
         .or_else(|| text.parse().ok())
 }
 
-/// When a block stops: the earlier of its end and its expiry (None: neither, permanent).
-fn block_end(b: &BlockInPeriod) -> Option<i64> {
-    let ended = b.block.ended_at.as_deref().and_then(unix);
-    let expires = b.block.expires_at.as_deref().and_then(unix);
-    match (ended, expires) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 /// The x of moment `t` on an axis from `since` (at `left`) to `until` (at `left +
 /// width`), clamped to the axis.
 fn time_x(t: i64, since: i64, until: i64, left: f64, width: f64) -> f64 {
@@ -629,10 +619,6 @@ fn block_status(b: &BlockInPeriod, until: i64) -> String {
     }
 }
 
-fn target_name(target: BlockTarget) -> &'static str {
-    target.as_str()
-}
-
 fn write_blocks(out: &mut String, s: &Summary) -> fmt::Result {
     writeln!(out, "<section id=\"blocks\">")?;
     writeln!(out, "<h2>Blocks</h2>")?;
@@ -645,7 +631,7 @@ fn write_blocks(out: &mut String, s: &Summary) -> fmt::Result {
         (BlockTarget::Postfix, s.blocks.postfix),
         (BlockTarget::Firewall, s.blocks.firewall),
     ] {
-        let t = target_name(target);
+        let t = target.as_str();
         writeln!(
             out,
             "<tr><th scope=\"row\"><span class=\"swatch {t}\"></span> {t}</th>\
@@ -676,7 +662,7 @@ fn write_blocks(out: &mut String, s: &Summary) -> fmt::Result {
     let until = unix(&s.until).unwrap_or(i64::MAX);
     for b in &s.block_timeline {
         let v = &b.block;
-        let t = target_name(v.target);
+        let t = v.target.as_str();
         let end = match (&v.ended_at, &v.expires_at) {
             (Some(at), _) | (None, Some(at)) => format!("<time>{}</time>", Esc(at)),
             (None, None) => "permanent".to_string(),
@@ -761,7 +747,7 @@ fn write_timeline(out: &mut String, s: &Summary) -> fmt::Result {
     }
     for (index, b) in shown.iter().enumerate() {
         let v = &b.block;
-        let t = target_name(v.target);
+        let t = v.target.as_str();
         let row_y = TIMELINE_AXIS + TIMELINE_ROW * index as f64;
         writeln!(
             out,
@@ -771,7 +757,14 @@ fn write_timeline(out: &mut String, s: &Summary) -> fmt::Result {
             net = Esc(&v.network),
         )?;
         let created = unix(&v.created_at).unwrap_or(since);
-        if let Some((x, w)) = span_x(created, block_end(b), since, until, left, plot_w) {
+        if let Some((x, w)) = span_x(
+            created,
+            b.ends_at.as_deref().and_then(unix),
+            since,
+            until,
+            left,
+            plot_w,
+        ) {
             writeln!(
                 out,
                 "<rect class=\"span {t}\" data-block-id=\"{id}\" x=\"{x:.2}\" y=\"{y:.1}\" \
@@ -1190,10 +1183,12 @@ mod tests {
             block_timeline: vec![
                 BlockInPeriod {
                     block: view(1, "203.0.113.7/32", BlockTarget::Postfix, "<b>hand</b>"),
+                    ends_at: Some("2026-12-05T07:00:00Z".to_string()),
                     rejected: 4,
                 },
                 BlockInPeriod {
                     block: view(2, "198.51.100.0/24", BlockTarget::Firewall, "x"),
+                    ends_at: Some("2026-12-05T07:00:00Z".to_string()),
                     rejected: 0,
                 },
             ],

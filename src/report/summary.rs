@@ -67,6 +67,9 @@ pub struct Summary {
 pub struct BlockInPeriod {
     #[serde(flatten)]
     pub block: BlockView,
+    /// When it stopped (or will stop) being in force: the earlier of its end and its
+    /// expiry, RFC 3339 UTC; `None` while permanent.
+    pub ends_at: Option<String>,
     /// Postfix `NOQUEUE: reject` lines inside the period attributed to this block (the
     /// newest postfix block covering the client when the line was logged). Always 0 for
     /// firewall blocks: their packets never reach Postfix.
@@ -222,21 +225,21 @@ pub fn build(
     // The blocks in force during the period, and any that ended just before it whose
     // map entry still refused connections in it (until the next run rewrote the map).
     let mut in_period = store.blocks_during(since, until)?;
-    if refused
-        .per_block
-        .keys()
-        .any(|id| !in_period.iter().any(|b| b.id == *id))
-    {
-        in_period.extend(store.all_blocks()?.into_iter().filter(|b| {
-            refused.per_block.contains_key(&b.id) && b.created_at <= since && !b.is_active(since)
-        }));
+    let listed: HashSet<i64> = in_period.iter().map(|b| b.id).collect();
+    if refused.per_block.keys().any(|id| !listed.contains(id)) {
+        in_period.extend(
+            store
+                .all_blocks()?
+                .into_iter()
+                .filter(|b| refused.per_block.contains_key(&b.id) && !listed.contains(&b.id)),
+        );
         in_period.sort_by_key(|b| (b.created_at, b.id));
-        in_period.dedup_by_key(|b| b.id);
     }
     let block_timeline = in_period
         .iter()
         .map(|block| BlockInPeriod {
             block: BlockView::new(block, until),
+            ends_at: block.end().map(format_time),
             rejected: refused.per_block.get(&block.id).copied().unwrap_or(0),
         })
         .collect();

@@ -103,6 +103,15 @@ impl Block {
     pub fn is_active(&self, now: i64) -> bool {
         self.ended_at.is_none() && self.expires_at.is_none_or(|end| end > now)
     }
+
+    /// When the block stopped (or will stop) being in force: the earlier of its end and
+    /// its expiry; `None` for a permanent block not ended.
+    pub fn end(&self) -> Option<i64> {
+        match (self.ended_at, self.expires_at) {
+            (Some(ended), Some(expires)) => Some(ended.min(expires)),
+            (ended, expires) => ended.or(expires),
+        }
+    }
 }
 
 /// A block about to be recorded.
