@@ -116,25 +116,16 @@ static RANGE_PER_DAY: LazyLock<String> = LazyLock::new(|| {
                AND e.ts BETWEEN :{piece}_from AND :{piece}_to"
         )
     };
-    let hours = |piece: &str| {
-        format!(
-            "SELECT r.day - :midnight / 86400 AS day,
-                    hours_sum(r.hours, :{piece}_h1, :{piece}_h2) AS n
-             FROM addresses AS a CROSS JOIN address_days AS r ON r.address_id = a.id
-             WHERE a.ip BETWEEN :first AND :last AND r.kind = 0 AND r.day = :{piece}_day"
-        )
-    };
     format!(
         "SELECT day, SUM(n) FROM (
-             SELECT r.day - :midnight / 86400 AS day, r.events AS n
+             SELECT r.day - :midnight / 86400 AS day, {rollup} AS n
              FROM addresses AS a CROSS JOIN address_days AS r ON r.address_id = a.id
              WHERE a.ip BETWEEN :first AND :last AND r.kind = 0
-               AND r.day BETWEEN :day_from AND :day_to
-             UNION ALL {head} UNION ALL {lead} UNION ALL {trail} UNION ALL {tail})
+               AND r.day BETWEEN :span_from AND :span_to
+             UNION ALL {head} UNION ALL {tail})
          GROUP BY day HAVING SUM(n) > 0 ORDER BY day",
+        rollup = rollup::day_row_events(""),
         head = partial("head"),
-        lead = hours("lead"),
-        trail = hours("trail"),
         tail = partial("tail"),
     )
 });
@@ -411,11 +402,6 @@ mod tests {
                 "{name} does not read whole days from address_days:\n{plan}"
             );
         }
-        let plan = store.query_plan(&RANGE_PER_DAY);
-        assert!(
-            plan.contains("r USING PRIMARY KEY (address_id=? AND kind=? AND day=?)"),
-            "range per day does not read the whole hours from their day's row:\n{plan}"
-        );
         let plan = store.query_plan(&rank_labels_sql(LabelKind::Username));
         assert!(
             plan.contains("address_days_by_day (day=? AND kind=?)"),

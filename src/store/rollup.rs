@@ -281,14 +281,25 @@ pub fn address_events(kind: i64, prefix: &str) -> String {
         )
     };
     let days = format!(
-        "(SELECT COALESCE(SUM(CASE r.day
-                     WHEN :{p}lead_day THEN hours_sum(r.hours, :{p}lead_h1, :{p}lead_h2)
-                     WHEN :{p}trail_day THEN hours_sum(r.hours, :{p}trail_h1, :{p}trail_h2)
-                     ELSE r.events END), 0)
+        "(SELECT COALESCE(SUM({}), 0)
           FROM address_days AS r WHERE r.address_id = a.id AND r.kind = {kind}
-          AND r.day BETWEEN :{p}span_from AND :{p}span_to)"
+          AND r.day BETWEEN :{p}span_from AND :{p}span_to)",
+        day_row_events(prefix)
     );
     format!("({} + {days} + {})", events("head"), events("tail"))
+}
+
+/// SQL: what an `address_days AS r` row with `r.day` between `:{prefix}span_from` and
+/// `:{prefix}span_to` holds of the split period: the lead or trail hours of its day, or
+/// all its events for a whole day.
+pub fn day_row_events(prefix: &str) -> String {
+    let p = prefix;
+    format!(
+        "CASE r.day
+             WHEN :{p}lead_day THEN hours_sum(r.hours, :{p}lead_h1, :{p}lead_h2)
+             WHEN :{p}trail_day THEN hours_sum(r.hours, :{p}trail_h1, :{p}trail_h2)
+             ELSE r.events END"
+    )
 }
 
 /// SQL: whether the address `a.id` has any event of `kind` on the days the split period
