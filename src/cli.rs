@@ -315,6 +315,15 @@ pub struct PruneArgs {
     /// and `block_retention` from the config, 400d].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub older_than: Option<Duration>,
+
+    /// Allow an `--older-than` shorter than one day, which deletes recent events too
+    /// (with `0`, every event).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Where a manual block applies.

@@ -487,8 +487,33 @@ impl Config {
                 origin.display()
             );
         }
+        self.validate_retention(origin)?;
         if let Some(zone) = &self.timezone {
             validate_zone(zone).with_context(|| format!("{}: timezone", origin.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// `retention` and `block_retention` must keep at least a day: a shorter one (a typo
+    /// like `1m`) would delete the failures the policy is counting, once a day and
+    /// without a word.
+    fn validate_retention(&self, origin: &Path) -> anyhow::Result<()> {
+        for (name, span) in [
+            ("retention", Some(self.retention)),
+            ("block_retention", self.block_retention),
+        ] {
+            if let Some(seconds) = span.and_then(Span::seconds)
+                && seconds < 86400
+            {
+                bail!(
+                    "{}: {name} = {} is shorter than one day: it would delete the failures \
+                     the policy is counting",
+                    origin.display(),
+                    humantime::format_duration(std::time::Duration::from_secs(seconds as u64))
+                );
+            }
         }
         Ok(())
     }

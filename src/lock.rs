@@ -4,6 +4,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -31,11 +32,14 @@ pub fn acquire(
     on_wait: impl FnOnce(Option<u32>),
 ) -> anyhow::Result<DbLock> {
     let path = lock_path(db);
+    // Only the pid is in it, but nobody else needs to open it either: 0600 whatever the
+    // umask (readers take no lock).
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o600)
         .open(&path)
         .with_context(|| format!("cannot open lock file {}", path.display()))?;
     let deadline = Instant::now() + wait;

@@ -22,6 +22,29 @@ const LAST_PRUNE: &str = "last_prune";
 /// How often `run` prunes on its own.
 const PRUNE_EVERY: i64 = 86400;
 
+/// The moments before which history goes: events and run records, and ended blocks
+/// (unix seconds; `None`: kept forever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cutoffs {
+    pub events_before: Option<i64>,
+    pub blocks_before: Option<i64>,
+}
+
+impl Cutoffs {
+    /// The cutoffs as of `now`: `older_than` for everything when given, otherwise the
+    /// configured `retention` and `block_retention`.
+    pub fn new(config: &Config, now: i64, older_than: Option<Duration>) -> Cutoffs {
+        let cutoff = |seconds: Option<i64>| seconds.map(|s| now.saturating_sub(s));
+        let forced = older_than.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        Cutoffs {
+            events_before: cutoff(forced.or(config.retention.seconds())),
+            blocks_before: cutoff(
+                forced.or(config.block_retention.unwrap_or(config.retention).seconds()),
+            ),
+        }
+    }
+}
+
 /// Deletes what is older than `older_than` (all kinds), or than the configured
 /// retentions when `None`, as of `now`.
 pub fn prune(
@@ -30,23 +53,38 @@ pub fn prune(
     now: i64,
     older_than: Option<Duration>,
 ) -> anyhow::Result<Pruned> {
-    let cutoff = |seconds: Option<i64>| seconds.map(|s| now.saturating_sub(s));
-    let forced = older_than.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let events_before = cutoff(forced.or(config.retention.seconds()));
-    let blocks_before =
-        cutoff(forced.or(config.block_retention.unwrap_or(config.retention).seconds()));
+    let cutoffs = Cutoffs::new(config, now, older_than);
     let mut pruned = Pruned::default();
-    if let Some(before) = events_before {
+    if let Some(before) = cutoffs.events_before {
         pruned.events = store.prune_events(before)?;
         pruned.runs = store.prune_runs(before)?;
         if pruned.events > 0 {
             store.prune_unreferenced()?;
         }
     }
-    if let Some(before) = blocks_before {
+    if let Some(before) = cutoffs.blocks_before {
         pruned.blocks = store.prune_blocks(before)?;
     }
     store.set_state(LAST_PRUNE, now)?;
+    Ok(pruned)
+}
+
+/// What [`prune`] with the same arguments would delete; deletes nothing.
+pub fn would_prune(
+    store: &Store,
+    config: &Config,
+    now: i64,
+    older_than: Option<Duration>,
+) -> anyhow::Result<Pruned> {
+    let cutoffs = Cutoffs::new(config, now, older_than);
+    let mut pruned = Pruned::default();
+    if let Some(before) = cutoffs.events_before {
+        pruned.events = store.count_events_before(before)?;
+        pruned.runs = store.count_runs_before(before)?;
+    }
+    if let Some(before) = cutoffs.blocks_before {
+        pruned.blocks = store.count_blocks_ended_before(before)?;
+    }
     Ok(pruned)
 }
 

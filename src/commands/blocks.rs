@@ -193,10 +193,38 @@ pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
 pub fn prune(ctx: &Context, args: &crate::cli::PruneArgs) -> anyhow::Result<()> {
     let _lock = ctx.lock(LOCK_WAIT)?;
     let store = ctx.open_store()?;
-    let pruned = crate::retention::prune(&store, &ctx.config, ctx.clock.unix(), args.older_than)?;
+    let now = ctx.clock.unix();
+    if args.dry_run {
+        let would = crate::retention::would_prune(&store, &ctx.config, now, args.older_than)?;
+        println!(
+            "prune --dry-run: would delete {} events, {} run records and {} ended blocks",
+            would.events, would.runs, would.blocks
+        );
+        return Ok(());
+    }
+    if let Some(older_than) = args.older_than
+        && older_than < MIN_PRUNE_AGE
+        && !args.force
+    {
+        let would = crate::retention::would_prune(&store, &ctx.config, now, args.older_than)?;
+        bail!(
+            "refusing to prune history younger than one day (--older-than {}): that would \
+             delete {} events, {} run records and {} ended blocks, including recent failures \
+             the policy still counts; pass --force to do it anyway, or --dry-run to see what goes",
+            humantime::format_duration(older_than),
+            would.events,
+            would.runs,
+            would.blocks
+        );
+    }
+    let pruned = crate::retention::prune(&store, &ctx.config, now, args.older_than)?;
     crate::ui::info(format!(
         "deleted {} events, {} run records and {} ended blocks",
         pruned.events, pruned.runs, pruned.blocks
     ));
     Ok(())
 }
+
+/// The youngest history `prune --older-than` deletes without `--force`: anything
+/// shorter would delete the failures the policy's windows are counting now.
+const MIN_PRUNE_AGE: std::time::Duration = std::time::Duration::from_secs(86400);

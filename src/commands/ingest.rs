@@ -38,16 +38,12 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> anyhow::Result<()> {
         reject_marker: Some(&marker),
     };
     let result = ingest::ingest(&store, run_id, inputs, ctx.clock.now(), options);
-    let counters = match &result {
-        Ok(counters) => *counters,
-        Err(_) => RunCounters::default(),
-    };
     let error = result.as_ref().err().map(|e| format!("{e:#}"));
     store
         .finish_run(
             run_id,
             ctx.clock.unix(),
-            &counters,
+            result.as_ref().ok(),
             error.as_deref(),
             started.elapsed(),
         )

@@ -56,8 +56,12 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
             progress: Options::progress_if_terminal(),
             reject_marker: Some(&marker),
         };
+        // Only an ingest that finished knows its final counters; a failed one leaves
+        // those its committed batches stored.
+        let mut ingested = None;
         let result =
             ingest::ingest(&store, run_id, inputs, ctx.clock.now(), options).and_then(|counters| {
+                ingested = Some(counters);
                 summary.ingest = counters;
                 steps(ctx, &store, now, RenderMode::WhenChanged, &mut summary)
             });
@@ -66,7 +70,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
             .finish_run(
                 run_id,
                 now,
-                &summary.ingest,
+                ingested.as_ref(),
                 error.as_deref(),
                 started.elapsed(),
             )

@@ -49,6 +49,12 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    /// The database file could not be created private, or made private.
+    #[error("cannot create or restrict the permissions of database {path}: {source}")]
+    Permissions {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A query failed.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
@@ -138,11 +144,22 @@ pub struct RankedOffender {
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    ///
+    /// The database holds attackers' usernames (often mistyped passwords) and the first
+    /// line of every log read, so a new file is created mode 0600 whatever the umask, and
+    /// an existing one loses any permission for "other" users. SQLite gives the `-wal`
+    /// and `-shm` files the database file's mode and owner, so an admin who wants a
+    /// reader group sets it on the database file (`chgrp` and mode 0640) and the rest
+    /// follows.
     pub fn open(path: &Path) -> Result<Store> {
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
             source,
         };
+        restrict_database_file(path).map_err(|e| StoreError::Permissions {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         let conn = Connection::open(path).map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
         let mut store = Store { conn };
@@ -313,28 +330,33 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Ends a run with its final counters, outcome and wall-clock duration.
+    /// Ends a run with its outcome and wall-clock duration, and its final counters when
+    /// known. `None` (an ingest that failed part way) keeps the counters each committed
+    /// batch already stored, so the record still shows the work that was kept.
     pub fn finish_run(
         &self,
         run_id: i64,
         now: i64,
-        counters: &RunCounters,
+        counters: Option<&RunCounters>,
         error: Option<&str>,
         duration: std::time::Duration,
     ) -> Result<()> {
+        let count = |pick: fn(&RunCounters) -> u64| counters.map(|c| pick(c) as i64);
         self.conn.execute(
-            "UPDATE runs SET ended_at = ?2, status = ?3, error = ?4, lines = ?5, bytes = ?6,
-                             events = ?7, unparsed = ?8, duration = ?9
+            "UPDATE runs SET ended_at = ?2, status = ?3, error = ?4,
+                             lines = COALESCE(?5, lines), bytes = COALESCE(?6, bytes),
+                             events = COALESCE(?7, events), unparsed = COALESCE(?8, unparsed),
+                             duration = ?9
              WHERE id = ?1",
             params![
                 run_id,
                 now,
                 if error.is_some() { "failed" } else { "ok" },
                 error,
-                counters.lines as i64,
-                counters.bytes as i64,
-                counters.events as i64,
-                counters.unparsed as i64,
+                count(|c| c.lines),
+                count(|c| c.bytes),
+                count(|c| c.events),
+                count(|c| c.unparsed),
                 duration.as_secs_f64(),
             ],
         )?;
@@ -426,6 +448,53 @@ impl Store {
 
 /// Connection settings: WAL so readers never block the ingest, a busy timeout so two
 /// writers wait instead of failing, and the SQL functions the queries use.
+/// Mode of a database file saslguard creates: only its owner (root) reads it.
+pub const DATABASE_MODE: u32 = 0o600;
+
+/// Creates the database file at `path` with [`DATABASE_MODE`] if it does not exist, or
+/// takes every permission for "other" users away from an existing one (its owner's and
+/// group's stay as the admin set them), and does the same for an existing `-wal` and
+/// `-shm` file. The mode is set explicitly, so the umask cannot widen it.
+fn restrict_database_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(DATABASE_MODE)
+        .open(path)
+    {
+        Ok(file) => file.set_permissions(std::fs::Permissions::from_mode(DATABASE_MODE)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            for file in [
+                path.to_path_buf(),
+                with_suffix(path, "-wal"),
+                with_suffix(path, "-shm"),
+            ] {
+                let mode = match std::fs::metadata(&file) {
+                    Ok(meta) => meta.permissions().mode(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                if mode & 0o007 != 0 {
+                    std::fs::set_permissions(
+                        &file,
+                        std::fs::Permissions::from_mode(mode & 0o7770),
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `path` with `suffix` appended to its file name (`state.db` -> `state.db-wal`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     // Larger pages make the bulk inserts of a first ingest cheaper; this only takes

@@ -88,6 +88,37 @@ impl Store {
             .execute([before])?)
     }
 
+    /// How many events [`Store::prune_events`] with the same `before` would delete.
+    pub fn count_events_before(&self, before: i64) -> Result<u64> {
+        let total: f64 = self
+            .conn
+            .prepare_cached("SELECT TOTAL(events) FROM address_days WHERE day < ?1")?
+            .query_row([rollup::day_of(before)], |row| row.get(0))?;
+        Ok(total as u64)
+    }
+
+    /// How many run records [`Store::prune_runs`] with the same `before` would delete.
+    pub fn count_runs_before(&self, before: i64) -> Result<usize> {
+        let count: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM runs WHERE started_at < ?1 AND status != 'running'",
+            )?
+            .query_row([before], |row| row.get(0))?;
+        Ok(count as usize)
+    }
+
+    /// How many blocks `prune_blocks` with the same `before` would delete.
+    pub fn count_blocks_ended_before(&self, before: i64) -> Result<usize> {
+        let count: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM blocks WHERE ended_at IS NOT NULL AND ended_at < ?1",
+            )?
+            .query_row([before], |row| row.get(0))?;
+        Ok(count as usize)
+    }
+
     /// A named value kept between runs.
     pub fn state(&self, key: &str) -> Result<Option<i64>> {
         Ok(self
