@@ -384,6 +384,14 @@ fn html_report_is_safe_and_renders_every_number() {
         html_path.to_str().expect("utf-8 path"),
     ]);
     assert!(written.stdout.is_empty(), "--output printed something");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&html_path)
+            .expect("the page")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the page holds attackers' usernames");
+    }
 
     // The file itself: self-contained, nothing to run or fetch, attackers' text escaped.
     let page = std::fs::read_to_string(&html_path).expect("read the page");

@@ -8,7 +8,7 @@ use crate::report::Period;
 use crate::report::summary;
 
 /// Runs `report`: builds the summary up to now (or `--as-of`) and prints it, or writes
-/// it atomically to `--output`.
+/// it atomically to `--output` (mode 0600: it holds attacker-chosen usernames).
 pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<()> {
     let Period::Last { label, seconds } = &args.period else {
         anyhow::bail!("report needs a period with a length, like 24h, 7d or 30d");
@@ -27,7 +27,11 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<()> {
         ReportFormat::Html => crate::report::html::to_html(&report),
     };
     match &args.output {
-        Some(path) => crate::render::atomic::write_atomically(path, text.as_bytes()),
+        Some(path) => crate::render::atomic::write_atomically_with_mode(
+            path,
+            text.as_bytes(),
+            crate::render::atomic::PRIVATE_MODE,
+        ),
         None => {
             std::io::stdout().lock().write_all(text.as_bytes())?;
             Ok(())

@@ -24,7 +24,19 @@ pub const FILE_MODE: u32 = 0o644;
 /// A missing directory is an error naming it, and nothing is written. On any error the
 /// old file is left as it was and the temporary file is removed.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomically_with_mode(path, bytes, FILE_MODE)
+}
+
+/// Mode of files that hold attacker-chosen text read from logs (a report's usernames
+/// are often mistyped passwords): only the owner reads them.
+pub const PRIVATE_MODE: u32 = 0o600;
+
+/// [`write_atomically`] with the file's mode chosen by the caller.
+pub fn write_atomically_with_mode(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
     let mut temp = temp_file_beside(path)?;
+    temp.as_file()
+        .set_permissions(Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the mode of {}", temp.path().display()))?;
     temp.write_all(bytes)
         .and_then(|()| temp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", temp.path().display()))?;
