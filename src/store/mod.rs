@@ -205,6 +205,23 @@ impl Store {
         details.join("\n")
     }
 
+    /// The lines of a query plan that read all of one of `tables` (given by their
+    /// aliases in the query): `SCAN t`, also through an index (`SCAN t USING COVERING
+    /// INDEX ...` reads the whole index, which grows with the table just the same).
+    #[cfg(test)]
+    pub(crate) fn full_scans<'a>(plan: &'a str, tables: &[&str]) -> Vec<&'a str> {
+        plan.lines()
+            .map(str::trim)
+            .filter(|line| {
+                tables.iter().any(|table| {
+                    line.strip_prefix("SCAN ")
+                        .and_then(|rest| rest.strip_prefix(table))
+                        .is_some_and(|after| after.is_empty() || after.starts_with(' '))
+                })
+            })
+            .collect()
+    }
+
     /// Commits the open transaction after `result`, or rolls it back; returns `result`.
     pub(crate) fn end_transaction<T, E: From<rusqlite::Error>>(
         &self,
@@ -809,3 +826,19 @@ impl Drop for EventWriter<'_> {
 
 /// The largest byte offset an event id can hold (1 TiB per stream).
 pub const MAX_STREAM_OFFSET: u64 = (1 << OFFSET_BITS) - 1;
+
+#[cfg(test)]
+mod plan_tests {
+    use super::Store;
+
+    #[test]
+    fn a_full_scan_through_an_index_is_a_full_scan() {
+        let plan = "SEARCH a USING INDEX x (ip>?)\nSCAN e USING COVERING INDEX k\nSCAN h\n\
+                    SCAN events_extra\nSEARCH e USING PRIMARY KEY (address_id=?)";
+        assert_eq!(
+            Store::full_scans(plan, &["e", "h"]),
+            ["SCAN e USING COVERING INDEX k", "SCAN h"]
+        );
+        assert!(Store::full_scans(plan, &["r"]).is_empty());
+    }
+}

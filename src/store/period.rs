@@ -293,12 +293,8 @@ mod tests {
         ] {
             let plan = store.query_plan(sql);
             println!("-- {name}\n{plan}\n");
-            for table in ["e", "h", "r", "hour_totals"] {
-                assert!(
-                    !plan.lines().any(|l| l.trim() == format!("SCAN {table}")),
-                    "{name} scans {table}:\n{plan}"
-                );
-            }
+            let scans = Store::full_scans(&plan, &["e", "h", "r", "hour_totals"]);
+            assert!(scans.is_empty(), "{name} scans {scans:?}:\n{plan}");
         }
         let plan = store.query_plan(&ADDRESS_PERIODS);
         assert!(
