@@ -20,12 +20,48 @@ fn stdout(env: &Env, args: &[&str]) -> String {
 #[test]
 fn completions_know_every_subcommand() {
     let env = Env::new();
+    use clap::CommandFactory;
+    let subcommands: Vec<String> = saslguard::cli::Cli::command()
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_string())
+        .collect();
+    assert!(subcommands.len() >= 19, "{subcommands:?}");
+    // How each shell's script offers a subcommand after `saslguard`, and the global
+    // --as-of option of one of them.
+    let offers = |shell: &str, sub: &str| match shell {
+        "bash" => format!("saslguard,{sub})"),
+        "zsh" => format!("'{sub}:"),
+        _ => format!("-f -a \"{sub}\""),
+    };
+    // The text of the script that completes `saslguard unblock ...`.
+    let unblock_section = |shell: &str, script: &str| -> String {
+        let start = match shell {
+            "bash" => "        saslguard__subcmd__unblock)\n",
+            "zsh" => "(unblock)\n",
+            _ => "__fish_saslguard_using_subcommand unblock\"",
+        };
+        let at = script.find(start).expect("an unblock section");
+        script[at..].lines().take(6).collect::<Vec<_>>().join("\n")
+    };
     for shell in ["bash", "zsh", "fish"] {
         let script = stdout(&env, &["completions", shell]);
-        for sub in ["ingest", "run", "unblock", "allow", "doctor", "show", "top"] {
-            assert!(script.contains(sub), "{shell} completion lacks {sub}");
+        for sub in &subcommands {
+            let offer = offers(shell, sub);
+            assert!(
+                script.contains(&offer),
+                "{shell} completion lacks {offer:?}"
+            );
         }
-        assert!(script.contains("--as-of"), "{shell}: global options");
+        let section = unblock_section(shell, &script);
+        let as_of = match shell {
+            "bash" => " --as-of ",
+            "zsh" => "'--as-of=[",
+            _ => " -l as-of ",
+        };
+        assert!(
+            section.contains(as_of),
+            "{shell}: the global --as-of is not offered after unblock:\n{section}"
+        );
     }
     let output = env.cmd().args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));

@@ -232,8 +232,16 @@ fn period_all_is_refused() {
         .args(["report", "--period", "all"])
         .output()
         .unwrap();
-    assert!(!output.status.success(), "--period all succeeded");
-    assert!(!output.stderr.is_empty());
+    assert_eq!(output.status.code(), Some(2), "a usage error");
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "invalid value 'all' for '--period <DURATION>': report needs a period with a \
+             length, like 24h, 7d or 30d"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]
