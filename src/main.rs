@@ -35,23 +35,50 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         _ => {}
     }
     let ctx = Context::from_cli(cli)?;
+    dispatch(cli, &ctx).map_err(|err| name_the_database(err, &ctx))
+}
+
+/// A database error deep inside a command ("attempt to write a readonly database")
+/// says which file it is about.
+fn name_the_database(err: anyhow::Error, ctx: &Context) -> anyhow::Error {
+    use saslguard::store::StoreError;
+    let from_sqlite = err.chain().any(|cause| {
+        cause.downcast_ref::<rusqlite::Error>().is_some()
+            || matches!(
+                cause.downcast_ref::<StoreError>(),
+                Some(StoreError::Sqlite(_))
+            )
+    });
+    let named = err.chain().any(|cause| {
+        cause
+            .downcast_ref::<StoreError>()
+            .is_some_and(|e| !matches!(e, StoreError::Sqlite(_)))
+    });
+    if from_sqlite && !named {
+        err.context(format!("database {}", ctx.db_path.display()))
+    } else {
+        err
+    }
+}
+
+fn dispatch(cli: &Cli, ctx: &Context) -> anyhow::Result<()> {
     match &cli.command {
-        Command::Ingest(args) => commands::ingest::run(&ctx, args),
-        Command::Top(args) => commands::top::run(&ctx, args),
-        Command::Show(args) => commands::show::run(&ctx, args),
-        Command::Report(args) => commands::report::run(&ctx, args),
-        Command::Run(args) => commands::run::run(&ctx, args),
-        Command::Block(args) => commands::blocks::block(&ctx, args),
-        Command::Unblock(args) => commands::blocks::unblock(&ctx, args),
-        Command::Expire => commands::blocks::expire(&ctx),
-        Command::Blocks(args) => commands::blocks::list(&ctx, args),
-        Command::Allow(args) => commands::allow::run(&ctx, args),
-        Command::Render(args) => commands::render::render(&ctx, args),
-        Command::Status(args) => commands::render::status(&ctx, args),
-        Command::Prune(args) => commands::blocks::prune(&ctx, args),
-        Command::Doctor(args) => commands::doctor::run(&ctx, args),
-        Command::Metrics => commands::metrics::run(&ctx),
-        Command::Import(args) => commands::import::run(&ctx, args),
+        Command::Ingest(args) => commands::ingest::run(ctx, args),
+        Command::Top(args) => commands::top::run(ctx, args),
+        Command::Show(args) => commands::show::run(ctx, args),
+        Command::Report(args) => commands::report::run(ctx, args),
+        Command::Run(args) => commands::run::run(ctx, args),
+        Command::Block(args) => commands::blocks::block(ctx, args),
+        Command::Unblock(args) => commands::blocks::unblock(ctx, args),
+        Command::Expire => commands::blocks::expire(ctx),
+        Command::Blocks(args) => commands::blocks::list(ctx, args),
+        Command::Allow(args) => commands::allow::run(ctx, args),
+        Command::Render(args) => commands::render::render(ctx, args),
+        Command::Status(args) => commands::render::status(ctx, args),
+        Command::Prune(args) => commands::blocks::prune(ctx, args),
+        Command::Doctor(args) => commands::doctor::run(ctx, args),
+        Command::Metrics => commands::metrics::run(ctx),
+        Command::Import(args) => commands::import::run(ctx, args),
         Command::Completions(_) | Command::Man | Command::Config(_) => Ok(()),
     }
 }

@@ -89,7 +89,7 @@ fn list(ctx: &Context, format: TableFormat) -> anyhow::Result<()> {
         }
     }
     if ctx.db_path.exists() {
-        for entry in ctx.open_store()?.allowlist()? {
+        for entry in ctx.open_existing_store()?.allowlist()? {
             views.push(AllowView {
                 network: entry.network.to_string(),
                 source: "manual",

@@ -100,7 +100,8 @@ impl Context {
         Ok(Store::open(&self.db_path)?)
     }
 
-    /// Opens an existing database for a command that only reads it.
+    /// Opens an existing database read-only for a command that only reads it, so any
+    /// user allowed to read the file can run it.
     pub fn open_existing_store(&self) -> anyhow::Result<Store> {
         if !Path::new(&self.db_path).exists() {
             bail!(
@@ -108,7 +109,7 @@ impl Context {
                 self.db_path.display()
             );
         }
-        self.open_store()
+        Ok(Store::open_read_only(&self.db_path)?)
     }
 }
 

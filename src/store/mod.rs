@@ -43,6 +43,24 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    /// A reading command found a database not yet upgraded to this version's schema.
+    #[error(
+        "database {path} has schema version {found}, older than this saslguard's \
+         ({supported}); run `saslguard run` (or `ingest`) once as its owner to upgrade it"
+    )]
+    SchemaTooOld {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    /// A reader without write access to the directory found no `-wal`/`-shm` files
+    /// beside the database (saslguard's writers keep them; an older version did not).
+    #[error(
+        "cannot read database {path}: in WAL mode a reader needs its -wal and -shm files, \
+         which are missing, and this user cannot create them in its directory; run \
+         `saslguard run` once as the database's owner (it keeps them from then on)"
+    )]
+    ReaderCannotOpen { path: PathBuf },
     /// The file could not be opened or set up as a saslguard database.
     #[error("cannot open database {path}: {source}")]
     Open {
@@ -165,6 +183,46 @@ impl Store {
         let mut store = Store { conn };
         store.migrate(path)?;
         Ok(store)
+    }
+
+    /// Opens an existing database for reading only: for the commands that only report
+    /// (`top`, `show`, `report`, `blocks`, `status`, `metrics`), so any user allowed to
+    /// read the file can run them, and they can never change it. Nothing is created or
+    /// migrated: a database of an older schema is an error saying how to upgrade it.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        use rusqlite::OpenFlags;
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let reader_err = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ReadOnly) => StoreError::ReaderCannotOpen {
+                path: path.to_path_buf(),
+            },
+            _ => open_err(e),
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        configure_reader(&conn).map_err(reader_err)?;
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(reader_err)?;
+        let supported = MIGRATIONS.len() as i64;
+        if found > supported {
+            return Err(StoreError::SchemaTooNew {
+                path: path.to_path_buf(),
+                found,
+                supported,
+            });
+        }
+        if found < supported {
+            return Err(StoreError::SchemaTooOld {
+                path: path.to_path_buf(),
+                found,
+                supported,
+            });
+        }
+        Ok(Store { conn })
     }
 
     fn migrate(&mut self, path: &Path) -> Result<()> {
@@ -468,41 +526,45 @@ impl Store {
 /// Mode of a database file saslguard creates: only its owner (root) reads it.
 pub const DATABASE_MODE: u32 = 0o600;
 
-/// Creates the database file at `path` with [`DATABASE_MODE`] if it does not exist, or
-/// takes every permission for "other" users away from an existing one (its owner's and
-/// group's stay as the admin set them), and does the same for an existing `-wal` and
-/// `-shm` file. The mode is set explicitly, so the umask cannot widen it.
+/// Creates the database file at `path` with [`DATABASE_MODE`] if it does not exist;
+/// otherwise takes every permission for "other" users away from it (its owner's and
+/// group's stay as the admin set them, the owner always keeping read and write) and gives
+/// an existing `-wal` and `-shm` file the same mode, owner and group, so readers in the
+/// database's group can open them and a file left read-only cannot stop the writer.
+/// Modes are set explicitly, so the umask cannot widen them.
 fn restrict_database_file(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    match std::fs::OpenOptions::new()
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(DATABASE_MODE)
-        .open(path)
-    {
-        Ok(file) => file.set_permissions(std::fs::Permissions::from_mode(DATABASE_MODE)),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            for file in [
-                path.to_path_buf(),
-                with_suffix(path, "-wal"),
-                with_suffix(path, "-shm"),
-            ] {
-                let mode = match std::fs::metadata(&file) {
-                    Ok(meta) => meta.permissions().mode(),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e),
-                };
-                if mode & 0o007 != 0 {
-                    std::fs::set_permissions(
-                        &file,
-                        std::fs::Permissions::from_mode(mode & 0o7770),
-                    )?;
-                }
-            }
-            Ok(())
-        }
-        Err(e) => Err(e),
+        .open(path);
+    match created {
+        Ok(file) => return file.set_permissions(std::fs::Permissions::from_mode(DATABASE_MODE)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
     }
+    let database = std::fs::metadata(path)?;
+    let mode = (database.mode() & 0o7770) | 0o600;
+    for file in [
+        path.to_path_buf(),
+        with_suffix(path, "-wal"),
+        with_suffix(path, "-shm"),
+    ] {
+        let meta = match std::fs::metadata(&file) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if (meta.uid(), meta.gid()) != (database.uid(), database.gid()) {
+            // Only root may give a file away; anyone else keeps what is there.
+            let _ = std::os::unix::fs::chown(&file, Some(database.uid()), Some(database.gid()));
+        }
+        if meta.mode() & 0o7777 != mode {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
 }
 
 /// `path` with `suffix` appended to its file name (`state.db` -> `state.db-wal`).
@@ -512,12 +574,25 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The settings of a read-only connection: those of [`configure`] that change nothing
+/// in the file.
+fn configure_reader(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "cache_size", -32768)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    register_functions(conn)
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     // Larger pages make the bulk inserts of a first ingest cheaper; this only takes
     // effect on a new, empty database.
     conn.pragma_update(None, "page_size", 16384)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
+    // Keep the -wal and -shm files when the last writer closes: a reader without write
+    // access to the directory (a person in the database's group) can open a WAL
+    // database read-only only while they exist. They get the database file's mode.
+    conn.file_control(None::<&str>, rusqlite::FileControl::PersistWal(&mut 1))?;
     // NORMAL in WAL mode: a crash of the process loses nothing committed; only a power
     // loss can lose the last transactions, never corrupt the file.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -525,6 +600,11 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "cache_size", -32768)?;
     // Statement journals and sort files in memory, not in scratch files on disk.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    register_functions(conn)
+}
+
+/// The SQL functions saslguard's queries and migrations call.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     rollup::register_functions(conn)?;
     conn.create_scalar_function(
         "network_key",
