@@ -106,11 +106,11 @@ fn list(ctx: &Context, format: TableFormat) -> anyhow::Result<()> {
             for v in &views {
                 writeln!(
                     out,
-                    "{},{},{},\"{}\"",
+                    "{},{},{},{}",
                     v.network,
                     v.source,
                     v.created_at.as_deref().unwrap_or(""),
-                    v.comment.as_deref().unwrap_or("").replace('"', "\"\"")
+                    crate::report::csv::cell(v.comment.as_deref().unwrap_or(""))
                 )?;
             }
         }

@@ -9,7 +9,7 @@ use crate::cli::{BlockArgs, BlocksArgs, TableFormat, TargetChoice, UnblockArgs};
 use crate::commands::{Context, LOCK_WAIT};
 use crate::enforce;
 pub use crate::report::BlockView;
-use crate::report::{format_time, new_table};
+use crate::report::{csv, format_time, new_table};
 use crate::store::blocks::{BlockTarget, NewBlock, Origin};
 
 /// The shortest prefixes a block may have: anything wider is almost surely a mistake.
@@ -151,7 +151,7 @@ pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
             for v in &views {
                 writeln!(
                     out,
-                    "{},{},{},{},{},{},{},\"{}\"",
+                    "{},{},{},{},{},{},{},{}",
                     v.network,
                     v.target.as_str(),
                     if v.origin == Origin::Manual {
@@ -165,7 +165,7 @@ pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
                     v.end_reason
                         .map(|r| format!("{r:?}").to_lowercase())
                         .unwrap_or_default(),
-                    v.reason.replace('"', "\"\"")
+                    csv::cell(&v.reason)
                 )?;
             }
         }

@@ -1,6 +1,7 @@
 //! What people read: rankings and per-address reports built from the store alone.
 //! Reports never touch log files or the firewall.
 
+pub mod csv;
 pub mod efficacy;
 pub mod html;
 pub mod show;

@@ -357,7 +357,7 @@ pub fn to_table(rows: &[TopRow], periods: &[Period], subject: Subject) -> String
 }
 
 /// The rows as CSV with a header; with several periods, a failures and rank column each.
-/// Usernames, mechanisms and services are quoted when they hold a comma, quote or line break (they are attacker-chosen text).
+/// Usernames, mechanisms and services (attacker-chosen text) go through [`super::csv::cell`].
 pub fn to_csv(rows: &[TopRow], periods: &[Period], subject: Subject) -> String {
     let mut out = String::new();
     let _ = write!(out, "rank,{},failures", subject.field());
@@ -370,7 +370,12 @@ pub fn to_csv(rows: &[TopRow], periods: &[Period], subject: Subject) -> String {
     out.push('\n');
     for row in rows {
         let rank = row.rank.map(|r| r.to_string()).unwrap_or_default();
-        let _ = write!(out, "{rank},{},{}", csv_field(row.subject()), row.failures);
+        let _ = write!(
+            out,
+            "{rank},{},{}",
+            super::csv::cell(row.subject()),
+            row.failures
+        );
         let _ = write!(out, ",{},{}", row.first_seen, row.last_seen);
         if periods.len() > 1 {
             for p in &row.periods {
@@ -381,15 +386,6 @@ pub fn to_csv(rows: &[TopRow], periods: &[Period], subject: Subject) -> String {
         out.push('\n');
     }
     out
-}
-
-/// A CSV field, quoted (RFC 4180) when it holds a comma, quote or line break.
-fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\"")).into()
-    } else {
-        text.into()
-    }
 }
 
 #[cfg(test)]
@@ -409,12 +405,5 @@ mod tests {
         assert_eq!(Period::parse("15m").unwrap().since(1000), Some(100));
         assert!(Period::parse("7 parsecs").is_err());
         assert!(Period::parse("0s").is_err());
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(csv_field("root"), "root");
-        assert_eq!(csv_field("john smith, sales"), "\"john smith, sales\"");
-        assert_eq!(csv_field("a\"b"), "\"a\"\"b\"");
     }
 }

@@ -1,0 +1,62 @@
+//! Exports people open in other tools: CSV cells an attacker chose are never live
+//! formulas and never carry raw control characters.
+
+mod common;
+
+use std::fs;
+
+use common::Env;
+
+/// A failure at 2026-11-27T00:00:SS with `user` as the username.
+fn failure_of(second: u32, user: &str) -> String {
+    format!(
+        "2026-11-27T00:00:{second:02}+00:00 mx postfix/smtpd[1]: warning: unknown[203.0.113.7]: \
+         SASL LOGIN authentication failed: authentication failure, sasl_username={user}\n"
+    )
+}
+
+#[test]
+fn csv_neutralises_formulas_and_escapes_control_characters() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    let users = [
+        "=HYPERLINK(\"http://evil.example\",\"x\")",
+        "@SUM(1+1)",
+        "evil\u{1b}[2J\u{7}",
+        "-1+2",
+        "bob",
+    ];
+    let text: String = users
+        .iter()
+        .enumerate()
+        .map(|(i, user)| failure_of(i as u32, user))
+        .collect();
+    fs::write(&log, text).unwrap();
+    env.ingest(&[&log]);
+    let output = env.run_ok(&[
+        "top",
+        "--by",
+        "user",
+        "--period",
+        "all",
+        "--format",
+        "csv",
+        "--as-of",
+        "2026-11-27T01:00:00Z",
+    ]);
+    let csv = String::from_utf8(output.stdout).unwrap();
+    let mut lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.remove(0), "rank,user,failures,first_seen,last_seen");
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "1,\"'-1+2\",1,2026-11-27T00:00:03Z,2026-11-27T00:00:03Z",
+            "1,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",1,2026-11-27T00:00:00Z,2026-11-27T00:00:00Z",
+            "1,\"'@SUM(1+1)\",1,2026-11-27T00:00:01Z,2026-11-27T00:00:01Z",
+            "1,bob,1,2026-11-27T00:00:04Z,2026-11-27T00:00:04Z",
+            "1,evil\\u{1b}[2J\\u{7},1,2026-11-27T00:00:02Z,2026-11-27T00:00:02Z",
+        ]
+    );
+    assert!(!csv.contains('\u{1b}') && !csv.contains('\u{7}'));
+}
