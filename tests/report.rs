@@ -411,7 +411,10 @@ fn refusals_are_attributed_to_the_block_whose_entry_matched() {
     let table = env.run_ok(&["report", "--period", "24h", "--as-of", AS_OF]);
     let table = String::from_utf8(table.stdout).unwrap();
     assert!(
-        table.contains("connections Postfix refused because of a block: 9 (previous period 1"),
+        table.contains(
+            "connections Postfix refused because of a block: 9 (previous period: 1, \
+             change: +8 (+800%)); refused by no saslguard block: 2\n"
+        ),
         "{table}"
     );
 }

@@ -109,7 +109,14 @@ impl Context {
                 self.db_path.display()
             );
         }
-        Ok(Store::open_read_only(&self.db_path)?)
+        match Store::open_read_only(&self.db_path) {
+            // A database from before an upgrade: whoever may write it upgrades it now
+            // (in one transaction per step, like any writer); others are told how.
+            Err(too_old @ crate::store::StoreError::SchemaTooOld { .. }) => {
+                Store::open(&self.db_path).map_err(|_| too_old.into())
+            }
+            opened => Ok(opened?),
+        }
     }
 }
 

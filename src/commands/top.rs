@@ -5,7 +5,7 @@ use std::io::Write;
 
 use crate::cli::{TableFormat, TopArgs, TopBy};
 use crate::commands::Context;
-use crate::report::top::{self, Subject};
+use crate::report::top::{self, Period, Subject};
 use crate::store::Grouping;
 use crate::store::reports::LabelKind;
 
@@ -35,19 +35,24 @@ pub fn run(ctx: &Context, args: &TopArgs) -> anyhow::Result<()> {
         TableFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?,
         TableFormat::Csv => write!(out, "{}", top::to_csv(&rows, &args.period, subject))?,
         TableFormat::Table if rows.is_empty() => {
-            let first = args.period.first().map_or("period", |p| p.label());
+            let when = |period: Option<&Period>| match period {
+                Some(Period::Last { label, .. }) => format!("in the last {label}"),
+                Some(Period::All) | None => "ever".to_string(),
+            };
             if args.new {
                 writeln!(
                     out,
-                    "no {} failed for the first time in the last {first}",
-                    subject.heading()
+                    "no {} failed for the first time {}",
+                    subject.heading(),
+                    when(args.period.first())
                 )?;
             } else {
-                writeln!(
-                    out,
-                    "no failed authentications in the last {}",
-                    args.period.last().map_or("period", |p| p.label())
-                )?;
+                // Rows come from any period, so none means none in the longest.
+                let longest = args
+                    .period
+                    .iter()
+                    .max_by_key(|p| p.since(0).map_or(i64::MAX, |since| -since));
+                writeln!(out, "no failed authentications {}", when(longest))?;
             }
         }
         TableFormat::Table => writeln!(out, "{}", top::to_table(&rows, &args.period, subject))?,

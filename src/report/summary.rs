@@ -390,8 +390,8 @@ pub fn to_table(summary: &Summary) -> String {
     let e = &summary.efficacy;
     let _ = writeln!(
         out,
-        "\nconnections Postfix refused because of a block: {} (previous period {}, {}), \
-         {} not from a saslguard block",
+        "\nconnections Postfix refused because of a block: {} (previous period: {}, \
+         change: {}); refused by no saslguard block: {}",
         e.rejected,
         e.previous_rejected,
         change(e.rejected, e.previous_rejected),

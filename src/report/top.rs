@@ -114,9 +114,10 @@ pub struct TopRow {
     pub service: Option<String>,
     /// Failures in the first period.
     pub failures: i64,
-    /// First and last failure inside the longest period, RFC 3339 UTC.
-    pub first_seen: String,
-    pub last_seen: String,
+    /// First and last failure inside the first period, RFC 3339 UTC; `None` for a row
+    /// with no failure in it (listed for a later period).
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
     /// Count and rank for each period, in the order asked.
     pub periods: Vec<PeriodCount>,
 }
@@ -156,8 +157,8 @@ struct Ranked {
 
 /// Ranks `subject` over `periods` ending at `until`, sorted by rank in the first
 /// period, then the next; `limit` 0 keeps every row. With `only_new`, only rows whose
-/// first counted failure ever lies inside the first period remain (ranks are still
-/// those among everyone, and `limit` applies after).
+/// first counted failure ever lies inside the first period remain, ranked among
+/// themselves (`limit` applies after).
 pub fn rank(
     store: &Store,
     periods: &[Period],
@@ -166,29 +167,19 @@ pub fn rank(
     limit: usize,
     only_new: bool,
 ) -> anyhow::Result<Vec<TopRow>> {
-    struct Entry {
-        counts: Vec<Option<(i64, i64)>>,
-        first: i64,
-        last: i64,
-    }
     let mut entries: HashMap<Key, Entry> = HashMap::new();
-    // First and last seen come from the longest period, which holds every other one.
-    let longest = periods
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, p)| p.since(until).unwrap_or(i64::MIN))
-        .map_or(0, |(index, _)| index);
     for (index, period) in periods.iter().enumerate() {
-        let times = index == longest;
+        // First and last seen are those of the first period, the one rows rank by.
+        let times = index == 0;
         for ranked in ranked_in(store, period.since(until), until, subject, times)? {
             let entry = entries.entry(ranked.key).or_insert_with(|| Entry {
                 counts: vec![None; periods.len()],
-                first: ranked.first_seen,
-                last: ranked.last_seen,
+                seen: None,
             });
             entry.counts[index] = Some((ranked.failures, ranked.rank));
-            entry.first = entry.first.min(ranked.first_seen);
-            entry.last = entry.last.max(ranked.last_seen);
+            if times {
+                entry.seen = Some((ranked.first_seen, ranked.last_seen));
+            }
         }
     }
     if only_new {
@@ -197,6 +188,7 @@ pub fn rank(
             None => HashSet::new(),
         };
         entries.retain(|key, entry| entry.counts[0].is_some() && !seen_before.contains(key));
+        rerank(&mut entries, periods.len());
     }
     let mut sorted: Vec<(Key, Entry)> = entries.into_iter().collect();
     sorted.sort_by(|(key_a, a), (key_b, b)| {
@@ -231,8 +223,8 @@ pub fn rank(
                 mechanism: None,
                 service: None,
                 failures: periods[0].failures,
-                first_seen: format_time(entry.first),
-                last_seen: format_time(entry.last),
+                first_seen: entry.seen.map(|(first, _)| format_time(first)),
+                last_seen: entry.seen.map(|(_, last)| format_time(last)),
                 periods,
             };
             match (subject, key) {
@@ -259,6 +251,31 @@ pub fn rank(
             row
         })
         .collect())
+}
+
+/// One ranked subject across the periods being merged.
+struct Entry {
+    /// (failures, rank) per period; `None` where it has no failure.
+    counts: Vec<Option<(i64, i64)>>,
+    /// First and last failure in the first period.
+    seen: Option<(i64, i64)>,
+}
+
+/// Ranks the remaining entries among themselves in every period (`RANK()`: ties share
+/// a rank, the next rank skips), after `--new` left only some of them.
+fn rerank(entries: &mut HashMap<Key, Entry>, periods: usize) {
+    for index in 0..periods {
+        let mut failures: Vec<i64> = entries
+            .values()
+            .filter_map(|e| e.counts[index].map(|(n, _)| n))
+            .collect();
+        failures.sort_unstable_by(|a, b| b.cmp(a));
+        for entry in entries.values_mut() {
+            if let Some((n, rank)) = &mut entry.counts[index] {
+                *rank = failures.partition_point(|more| more > n) as i64 + 1;
+            }
+        }
+    }
 }
 
 /// One period's ranking of `subject` from the store; offenders' first and last seen
@@ -343,8 +360,8 @@ pub fn to_table(rows: &[TopRow], periods: &[Period], subject: Subject) -> String
                 None => "0".to_string(),
             }));
         }
-        cells.push(row.first_seen.clone());
-        cells.push(row.last_seen.clone());
+        cells.push(row.first_seen.clone().unwrap_or_default());
+        cells.push(row.last_seen.clone().unwrap_or_default());
         table.add_row(Row::from(cells));
     }
     let numeric = periods.len().max(1);
@@ -376,7 +393,12 @@ pub fn to_csv(rows: &[TopRow], periods: &[Period], subject: Subject) -> String {
             super::csv::cell(row.subject()),
             row.failures
         );
-        let _ = write!(out, ",{},{}", row.first_seen, row.last_seen);
+        let _ = write!(
+            out,
+            ",{},{}",
+            row.first_seen.as_deref().unwrap_or(""),
+            row.last_seen.as_deref().unwrap_or("")
+        );
         if periods.len() > 1 {
             for p in &row.periods {
                 let rank = p.rank.map(|r| r.to_string()).unwrap_or_default();

@@ -1,0 +1,81 @@
+//! Small untruths fixed for good: what `top` and `report` print says exactly what is.
+
+mod common;
+
+use std::fs;
+
+use common::{Env, failures};
+
+/// 2026-11-27T00:00Z plus `hours`.
+fn at(hours: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp(1_795_737_600 + hours * 3600, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// 198.51.100.1 failed 5 times two days back (and 10 times an hour back); 203.0.113.2 and
+/// 203.0.113.3 failed for the first time in the last day (3 and 2 times).
+fn env_with_old_and_new_offenders() -> Env {
+    let env = Env::new();
+    let log = env.path("maillog");
+    let mut text = failures(0, 5, "198.51.100.1");
+    text.push_str(&failures(47 * 3600, 3, "203.0.113.2"));
+    text.push_str(&failures(47 * 3600 + 100, 2, "203.0.113.3"));
+    text.push_str(&failures(47 * 3600 + 200, 10, "198.51.100.1"));
+    fs::write(&log, text).unwrap();
+    env.ingest(&[&log]);
+    env
+}
+
+#[test]
+fn top_new_ranks_the_new_offenders_among_themselves() {
+    // Among everyone in the last 24h, 198.51.100.1 (10) ranks first; it is not new.
+    let env = env_with_old_and_new_offenders();
+    let rows = env.top(&["--period", "24h", "--new", "--as-of", &at(48)]);
+    let ranked: Vec<(&str, i64)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["ip"].as_str().unwrap(), r["rank"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(ranked, [("203.0.113.2", 1), ("203.0.113.3", 2)]);
+}
+
+#[test]
+fn first_and_last_seen_are_those_of_the_first_period() {
+    let env = env_with_old_and_new_offenders();
+    let rows = env.top(&["--period", "24h,all", "--as-of", &at(48)]);
+    let old = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ip"] == "198.51.100.1")
+        .unwrap();
+    // In the last 24h it failed from 47:03:20 to 47:03:29; its first failure ever is
+    // at 00:00, two days earlier.
+    assert_eq!(old["first_seen"], "2026-11-28T23:03:20Z");
+    assert_eq!(old["last_seen"], "2026-11-28T23:03:29Z");
+    let rows = env.top(&["--period", "1h,all", "--as-of", &at(24)]);
+    assert_eq!(rows[0]["ip"], "198.51.100.1");
+    assert!(
+        rows[0]["first_seen"].is_null(),
+        "no failure in the first period"
+    );
+}
+
+#[test]
+fn an_empty_ranking_names_its_period_in_words() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    fs::write(&log, "").unwrap();
+    env.ingest(&[&log]);
+    for (period, said) in [
+        ("all", "no failed authentications ever\n"),
+        ("24h", "no failed authentications in the last 24h\n"),
+        ("24h,all", "no failed authentications ever\n"),
+        ("1h,7d", "no failed authentications in the last 7d\n"),
+    ] {
+        let output = env.run_ok(&["top", "--period", period]);
+        assert_eq!(String::from_utf8_lossy(&output.stdout), said, "{period}");
+    }
+}
