@@ -29,7 +29,10 @@ install -d -m 750 "$ROOT/var/lib/saslguard"
 install -d "$ROOT/usr/share/man/man1" "$ROOT/usr/share/bash-completion/completions" \
     "$ROOT/usr/share/zsh/vendor-completions" "$ROOT/usr/share/fish/vendor_completions.d" \
     "$ROOT/usr/share/doc/saslguard"
-"$BINARY" man | gzip -9n > "$ROOT/usr/share/man/man1/saslguard.1.gz"
+# saslguard.1 and one page per subcommand (saslguard.1 refers to them).
+"$BINARY" man --dir "$ROOT/usr/share/man/man1"
+gzip -9n "$ROOT"/usr/share/man/man1/*.1
+chmod 644 "$ROOT"/usr/share/man/man1/*.1.gz
 "$BINARY" completions bash > "$ROOT/usr/share/bash-completion/completions/saslguard"
 "$BINARY" completions zsh > "$ROOT/usr/share/zsh/vendor-completions/_saslguard"
 "$BINARY" completions fish > "$ROOT/usr/share/fish/vendor_completions.d/saslguard.fish"

@@ -30,7 +30,9 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Act as if now were this moment (RFC 3339, e.g. 2026-11-27T12:00:00Z): for
-    /// reproducible reports and tests.
+    /// reproducible reports and tests. Commands that write (ingest, run, block, unblock,
+    /// expire, allow, render, prune, import) change the real database, map and firewall
+    /// as if it were then.
     #[arg(long, global = true, value_name = "TIME", value_parser = parse_time)]
     pub as_of: Option<DateTime<Utc>>,
 
@@ -102,8 +104,9 @@ pub enum Command {
     Config(ConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
-    /// Print the man page (roff), generated from this command line definition.
-    Man,
+    /// Print the man page (roff), generated from this command line definition; with
+    /// --dir, write it and one page per subcommand (saslguard-top.1, ...) there.
+    Man(ManArgs),
     /// Print figures for monitoring in Prometheus text format: events, unparsed lines,
     /// active blocks per target, the last run and its duration, drift.
     Metrics,
@@ -306,6 +309,42 @@ pub struct StatusArgs {
     /// How to print it.
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
     pub format: SummaryFormat,
+}
+
+impl Command {
+    /// Whether the command changes the database, the map or the firewall.
+    pub fn writes(&self) -> bool {
+        match self {
+            Command::Run(args) => !args.dry_run,
+            Command::Render(args) => !args.dry_run,
+            Command::Prune(args) => !args.dry_run,
+            Command::Ingest(_)
+            | Command::Block(_)
+            | Command::Unblock(_)
+            | Command::Expire
+            | Command::Import(_) => true,
+            Command::Allow(args) => !matches!(args.action, AllowAction::List { .. }),
+            Command::Top(_)
+            | Command::Show(_)
+            | Command::Report(_)
+            | Command::Blocks(_)
+            | Command::Status(_)
+            | Command::Doctor(_)
+            | Command::Config(_)
+            | Command::Completions(_)
+            | Command::Man(_)
+            | Command::Metrics => false,
+        }
+    }
+}
+
+/// Options of `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write saslguard.1 and a page for every subcommand (which saslguard.1 refers to)
+    /// into this directory instead of printing saslguard.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Options of `prune`.

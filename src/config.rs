@@ -372,13 +372,14 @@ impl Config {
     /// next. Empty when the text is a valid configuration.
     pub fn check_all(text: &str, origin: &Path) -> Vec<String> {
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-        let mut errors = Vec::new();
+        // (line, message): shown in line order, errors without a line last.
+        let mut errors: Vec<(usize, String)> = Vec::new();
         for _ in 0..=lines.len() {
             let current = lines.join("\n");
             match toml::from_str::<Config>(&current) {
                 Ok(config) => {
                     if let Err(e) = config.validate(origin) {
-                        errors.push(format!("{e:#}"));
+                        errors.push((usize::MAX, format!("{e:#}")));
                     }
                     break;
                 }
@@ -390,29 +391,69 @@ impl Config {
                     });
                     let message = e.message().trim_end().to_string();
                     match line {
-                        Some(line)
-                            if line < lines.len()
-                                && !lines[line].starts_with("#saslguard-check#") =>
-                        {
-                            errors.push(format!(
-                                "{}:{}: {message}: {}",
-                                origin.display(),
-                                line + 1,
-                                lines[line].trim()
-                            ));
-                            lines[line] = format!("#saslguard-check# {}", lines[line]);
+                        Some(line) if line < lines.len() && !lines[line].starts_with(SET_ASIDE) => {
+                            // A table's header is blamed for a key it lacks: when that key
+                            // was set aside here for an error already reported, the
+                            // complaint is ours, not the file's.
+                            let ours = is_header(&lines[line])
+                                && lines[line..]
+                                    .iter()
+                                    .skip(1)
+                                    .take_while(|l| !is_header(l))
+                                    .any(|l| l.starts_with(SET_ASIDE));
+                            if !ours {
+                                errors.push((
+                                    line,
+                                    format!(
+                                        "{}:{}: {message}: {}",
+                                        origin.display(),
+                                        line + 1,
+                                        lines[line].trim()
+                                    ),
+                                ));
+                            }
+                            set_aside(&mut lines, line);
                         }
                         _ => {
-                            errors.push(format!("{}: {message}", origin.display()));
+                            errors.push((usize::MAX, format!("{}: {message}", origin.display())));
                             break;
                         }
                     }
                 }
             }
         }
-        errors
+        errors.sort_by_key(|(line, _)| *line);
+        errors.into_iter().map(|(_, message)| message).collect()
     }
+}
 
+/// The marker `check_all` puts before the lines it sets aside.
+const SET_ASIDE: &str = "#saslguard-check# ";
+
+/// Whether a line opens a table (`[postfix]`) or an array entry (`[[policy.tier]]`).
+fn is_header(line: &str) -> bool {
+    line.trim_start().starts_with('[')
+}
+
+/// Sets aside a line with an error for the next pass: a key alone (its table reports
+/// the next error of its own), or a table header with its whole table (without the
+/// header its keys would land at the top level and report bogus errors).
+fn set_aside(lines: &mut [String], line: usize) {
+    let end = if is_header(&lines[line]) {
+        (line + 1..lines.len())
+            .find(|&i| is_header(&lines[i]))
+            .unwrap_or(lines.len())
+    } else {
+        line + 1
+    };
+    for text in &mut lines[line..end] {
+        if !text.starts_with(SET_ASIDE) {
+            *text = format!("{SET_ASIDE}{text}");
+        }
+    }
+}
+
+impl Config {
     /// Reads the configuration: `path` when given (it must exist), otherwise the default
     /// file if present, otherwise the built-in defaults.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {

@@ -30,11 +30,20 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     // These need no configuration: they describe saslguard itself, or check a config.
     match &cli.command {
         Command::Completions(args) => return commands::meta::completions(args),
-        Command::Man => return commands::meta::man(),
+        Command::Man(args) => return commands::meta::man(args),
         Command::Config(args) => return commands::meta::config(cli, args),
         _ => {}
     }
     let ctx = Context::from_cli(cli)?;
+    if let Some(as_of) = cli.as_of
+        && cli.command.writes()
+    {
+        ui::warn(format!(
+            "--as-of {}: this command changes the real database (and map and firewall) \
+             as if now were then",
+            as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
     dispatch(cli, &ctx).map_err(|err| name_the_database(err, &ctx))
 }
 
@@ -79,7 +88,7 @@ fn dispatch(cli: &Cli, ctx: &Context) -> anyhow::Result<()> {
         Command::Doctor(args) => commands::doctor::run(ctx, args),
         Command::Metrics => commands::metrics::run(ctx),
         Command::Import(args) => commands::import::run(ctx, args),
-        Command::Completions(_) | Command::Man | Command::Config(_) => Ok(()),
+        Command::Completions(_) | Command::Man(_) | Command::Config(_) => Ok(()),
     }
 }
 

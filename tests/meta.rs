@@ -127,6 +127,33 @@ fn config_check_names_the_file_line_and_key() {
     ] {
         assert!(stderr.contains(needle), "{needle}: {stderr}");
     }
+    // One bad value inside a table is one error: setting its line aside does not make
+    // the table report a missing key, or its other keys land at the top level.
+    fs::write(
+        &path,
+        "[[policy.tier]]\ntarget = \"postfix\"\nthreshold = \"x\"\nwindow = \"7d\"\n\
+         duration = \"1d\"\n[postfix]\nmap_typ = \"cidr\"\n",
+    )
+    .unwrap();
+    let output = env
+        .cmd()
+        .args(["config", "check"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let errors: Vec<&str> = stderr.lines().collect();
+    assert_eq!(errors.len(), 3, "{stderr}");
+    assert!(
+        errors[0]
+            .ends_with("bad.toml:3: invalid type: string \"x\", expected u64: threshold = \"x\""),
+        "{stderr}"
+    );
+    assert!(
+        errors[1].contains("bad.toml:7: unknown field `map_typ`"),
+        "{stderr}"
+    );
+    assert!(errors[2].ends_with("bad.toml: 2 error(s)"), "{stderr}");
     // Values are checked too, not only names.
     fs::write(&path, "[[policy.tier]]\ntarget = \"postfix\"\nthreshold = 0\nwindow = \"1d\"\nduration = \"1d\"\n").unwrap();
     let output = env

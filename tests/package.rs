@@ -49,6 +49,32 @@ fn the_debian_package_installs_binary_config_units_man_page_and_completions() {
         );
     }
     assert!(listing.contains("-rwxr-xr-x root/root"), "{listing}");
+    // Every page a man page refers to (SEE ALSO, SUBCOMMANDS) is in the package.
+    let pages = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_saslguard"))
+        .args(["man", "--dir"])
+        .arg(pages.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut referred = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(pages.path()).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for (at, _) in text.match_indices("(1)") {
+            let start = text[..at]
+                .rfind(|c: char| c.is_whitespace() || c == '"')
+                .map_or(0, |i| i + 1);
+            referred.insert(text[start..at].replace("\\-", "-"));
+        }
+    }
+    assert!(referred.contains("saslguard-top"), "{referred:?}");
+    for page in &referred {
+        let path = format!(" ./usr/share/man/man1/{page}.1.gz");
+        assert!(
+            listing.lines().any(|l| l.ends_with(&path)),
+            "{page}(1) is referred to but not in the package:\n{listing}"
+        );
+    }
     let control = Command::new("dpkg-deb")
         .args(["-f", &deb, "Package", "Version", "Section"])
         .output()

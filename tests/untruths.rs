@@ -79,3 +79,25 @@ fn an_empty_ranking_names_its_period_in_words() {
         assert_eq!(String::from_utf8_lossy(&output.stdout), said, "{period}");
     }
 }
+
+#[test]
+fn a_writing_command_under_as_of_says_it_changes_real_state() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    fs::write(&log, failures(0, 1, "203.0.113.7")).unwrap();
+    let warning = "saslguard: warning: --as-of 2026-11-28T00:00:00Z: this command changes the \
+                   real database (and map and firewall) as if now were then\n";
+    let output = env.run_ok(&["ingest", log.to_str().unwrap(), "--as-of", &at(24)]);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(warning),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for reading in [
+        &["top", "--as-of", &at(24)][..],
+        &["prune", "--dry-run", "--as-of", &at(24)],
+    ] {
+        let output = env.run_ok(reading);
+        assert!(output.stderr.is_empty(), "{reading:?}: {output:?}");
+    }
+}

@@ -5,9 +5,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use clap::CommandFactory;
 
-use crate::cli::{Cli, CompletionsArgs, ConfigAction, ConfigArgs};
+use crate::cli::{Cli, CompletionsArgs, ConfigAction, ConfigArgs, ManArgs};
 use crate::config::{self, Config};
 
 /// Runs `completions SHELL`.
@@ -20,9 +21,14 @@ pub fn completions(args: &CompletionsArgs) -> anyhow::Result<()> {
 }
 
 /// Runs `man`: the page for saslguard, with its subcommands listed.
-pub fn man() -> anyhow::Result<()> {
+pub fn man(args: &ManArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.dir {
+        return clap_mangen::generate_to(Cli::command(), dir)
+            .with_context(|| format!("cannot write the man pages to {}", dir.display()));
+    }
     let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    // As generate_to does: no `help` subcommand, which has no page of its own.
+    clap_mangen::Man::new(Cli::command().disable_help_subcommand(true)).render(&mut page)?;
     let mut out = std::io::stdout().lock();
     out.write_all(&page)?;
     out.flush()?;
