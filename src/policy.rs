@@ -17,9 +17,10 @@ pub struct Allowlist {
 }
 
 impl Allowlist {
-    /// The allowlist from the config plus stored entries.
+    /// The allowlist from the config plus stored entries, every network normalised
+    /// (IPv4-mapped IPv6 is IPv4: see [`crate::network::canonical`]).
     pub fn new(config: &AllowConfig, stored: impl IntoIterator<Item = IpNet>) -> Allowlist {
-        let mut networks: Vec<IpNet> = config.networks.iter().map(IpNet::trunc).collect();
+        let mut networks: Vec<IpNet> = config.networks.clone();
         if config.loopback {
             networks.push(IpNet::V4(Ipv4Net::new_assert(
                 Ipv4Addr::new(127, 0, 0, 0),
@@ -28,20 +29,91 @@ impl Allowlist {
             networks.push(IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128)));
         }
         networks.extend(stored);
+        for network in &mut networks {
+            *network = crate::network::canonical(*network).trunc();
+        }
         Allowlist { networks }
     }
 
     /// The allowlisted network sharing an address with `network`, if any: blocking
-    /// `network` would block an allowlisted address.
+    /// `network` would block an allowlisted address. Networks of different families
+    /// never share an address.
     pub fn overlapping(&self, network: &IpNet) -> Option<&IpNet> {
+        let network = crate::network::canonical(*network);
         self.networks
             .iter()
-            .find(|allowed| allowed.contains(network) || network.contains(*allowed))
+            .find(|allowed| allowed.contains(&network) || network.contains(*allowed))
     }
 
     /// Every network on the list.
     pub fn networks(&self) -> &[IpNet] {
         &self.networks
+    }
+}
+
+/// The shortest IPv4 prefix a block may have: anything wider is almost surely a mistake.
+pub const MIN_IPV4_PREFIX: u8 = 8;
+/// The shortest IPv6 prefix a block may have.
+pub const MIN_IPV6_PREFIX: u8 = 16;
+
+/// Why a network may not be blocked; its text says so in full
+/// (`refusing to block 0.0.0.0/0: wider than ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Wider than [`MIN_IPV4_PREFIX`] or [`MIN_IPV6_PREFIX`].
+    TooWide { network: IpNet },
+    /// It holds an allowlisted address (loopback included unless switched off).
+    Allowlisted { network: IpNet, allowed: IpNet },
+}
+
+impl Refusal {
+    /// The network refused.
+    pub fn network(&self) -> IpNet {
+        match self {
+            Refusal::TooWide { network } | Refusal::Allowlisted { network, .. } => *network,
+        }
+    }
+
+    /// Why, without the network: `wider than /8 (IPv4) or /16 (IPv6), ...`.
+    pub fn reason(&self) -> String {
+        match self {
+            Refusal::TooWide { .. } => format!(
+                "wider than /{MIN_IPV4_PREFIX} (IPv4) or /{MIN_IPV6_PREFIX} (IPv6), almost \
+                 surely a mistake"
+            ),
+            Refusal::Allowlisted { allowed, .. } => {
+                format!("it overlaps the allowlisted {allowed}")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refusing to block {}: {}", self.network(), self.reason())
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// Whether `network` may be blocked: the one rule `block`, `import` and the policy
+/// (tiers and aggregation) all apply. Not wider than /8 (IPv4) or /16 (IPv6), and no
+/// allowlisted address inside. IPv4-mapped IPv6 is judged as the IPv4 network it is.
+pub fn blockable(network: &IpNet, allow: &Allowlist) -> Result<(), Refusal> {
+    let network = crate::network::canonical(*network);
+    let too_wide = match network {
+        IpNet::V4(v4) => v4.prefix_len() < MIN_IPV4_PREFIX,
+        IpNet::V6(v6) => v6.prefix_len() < MIN_IPV6_PREFIX,
+    };
+    if too_wide {
+        return Err(Refusal::TooWide { network });
+    }
+    match allow.overlapping(&network) {
+        Some(allowed) => Err(Refusal::Allowlisted {
+            network,
+            allowed: *allowed,
+        }),
+        None => Ok(()),
     }
 }
 
@@ -84,7 +156,7 @@ pub fn block_seconds(duration: Span, earlier_blocks: i64, policy: &PolicyConfig)
 
 /// Networks to block as a whole: every aggregate network (IPv4 `/aggregate_ipv4_prefix`,
 /// IPv6 `/aggregate_ipv6_prefix`) holding at least `aggregate_min` distinct blocked
-/// networks, unless it holds an allowlisted address. Returns each with how many it holds.
+/// networks, unless [`blockable`] refuses it. Returns each with how many it holds.
 pub fn aggregates(
     blocked: &[IpNet],
     policy: &PolicyConfig,
@@ -108,7 +180,7 @@ pub fn aggregates(
     }
     members
         .into_iter()
-        .filter(|(outer, n)| *n >= policy.aggregate_min && allow.overlapping(outer).is_none())
+        .filter(|(outer, n)| *n >= policy.aggregate_min && blockable(outer, allow).is_ok())
         .collect()
 }
 
