@@ -21,6 +21,15 @@ WHERE ended_at IS NULL AND instr(network, ':') > 0
   AND substr(net_last, 1, 12) = X'00000000000000000000FFFF'
   AND CAST(substr(network, instr(network, '/') + 1) AS INTEGER) < 96 + 8;
 
+-- A pardon written as IPv4-mapped IPv6 can only have come from an allowlist entry of the
+-- config (the command line always wrote IPv4): allowlist entries no longer leave
+-- forgiveness behind that outlives them, so it goes.
+DELETE FROM pardons
+WHERE instr(network, ':') > 0
+  AND length(net_first) = 16 AND length(net_last) = 16
+  AND substr(net_first, 1, 12) = X'00000000000000000000FFFF'
+  AND substr(net_last, 1, 12) = X'00000000000000000000FFFF';
+
 UPDATE addresses
 SET ip = unhex(CASE WHEN substr(ip, 1, 12) = X'00000000000000000000FFFF' THEN '04' ELSE '06' END
                || hex(ip))

@@ -426,3 +426,111 @@ fn unblock_allow_and_import_explain_every_argument() {
         }
     }
 }
+
+#[test]
+fn a_database_of_16_byte_keys_is_migrated_in_place() {
+    let rig = Rig::new("loopback = false");
+    for ip in ["::1", "203.0.113.7", "198.51.100.7", "2001:db8::1"] {
+        append(&rig.log, &failures(0, 5, ip));
+    }
+    rig.run_at(HOUR);
+    rig.ok(&["unblock", "198.51.100.7", "--as-of", &at(HOUR + 1)]);
+    let top = rig
+        .ok(&[
+            "top",
+            "--period",
+            "all",
+            "--format",
+            "json",
+            "--as-of",
+            &at(2 * HOUR),
+        ])
+        .stdout;
+    let show = |net: &str| -> Value {
+        let out = rig.ok(&["show", net, "--format", "json", "--as-of", &at(2 * HOUR)]);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let shown_before = show("203.0.113.7");
+
+    // Back to the layout of schema 6 (16-byte keys, IPv4 as ::ffff:a.b.c.d), with what
+    // the binary of then wrote as IPv4-mapped IPv6: an imported ::ffff:0:0/96 (all of
+    // IPv4) and ::ffff:192.0.2.0/120, and the pardon of a mapped allowlist entry.
+    let conn = rusqlite::Connection::open(&rig.env.db).unwrap();
+    conn.execute_batch(
+        "UPDATE addresses SET ip = substr(ip, 2);
+         UPDATE blocks SET net_first = substr(net_first, 2), net_last = substr(net_last, 2);
+         UPDATE pardons SET net_first = substr(net_first, 2), net_last = substr(net_last, 2);
+         INSERT INTO blocks (network, net_first, net_last, target, origin, reason, created_at)
+         VALUES ('::ffff:0.0.0.0/96', X'00000000000000000000FFFF00000000',
+                 X'00000000000000000000FFFFFFFFFFFF', 'postfix', 'manual', 'imported', 1795741200),
+                ('::ffff:192.0.2.0/120', X'00000000000000000000FFFFC0000200',
+                 X'00000000000000000000FFFFC00002FF', 'postfix', 'manual', 'imported', 1795741200);
+         INSERT INTO pardons (network, net_first, net_last, until)
+         VALUES ('::ffff:203.0.113.7/128', X'00000000000000000000FFFFCB007107',
+                 X'00000000000000000000FFFFCB007107', 1795741200);
+         PRAGMA user_version = 6;",
+    )
+    .unwrap();
+    drop(conn);
+
+    // Opening migrates: the same rankings, and the mapped rows are IPv4.
+    let top_after = rig
+        .ok(&[
+            "top",
+            "--period",
+            "all",
+            "--format",
+            "json",
+            "--as-of",
+            &at(2 * HOUR),
+        ])
+        .stdout;
+    assert_eq!(
+        serde_json::from_slice::<Value>(&top_after).unwrap(),
+        serde_json::from_slice::<Value>(&top).unwrap()
+    );
+    let mut shown = show("203.0.113.7");
+    assert_eq!(
+        shown["forgiven"],
+        serde_json::json!([]),
+        "the mapped allowlist pardon is gone"
+    );
+    let blocks = shown["blocks"].as_array_mut().unwrap();
+    assert_eq!(blocks[0]["network"], "0.0.0.0/0");
+    assert_eq!(blocks[0]["end_reason"], "unblocked");
+    blocks.remove(0);
+    assert_eq!(shown, shown_before);
+    assert_eq!(show("::/64")["failures"], 5);
+    assert_eq!(show("::/0")["failures"], 10);
+    assert_eq!(
+        show("198.51.100.7")["forgiven"][0]["network"],
+        "198.51.100.7/32"
+    );
+    assert_eq!(
+        rig.blocked(2 * HOUR),
+        [
+            "192.0.2.0/24 postfix",
+            "2001:db8::/64 postfix",
+            "203.0.113.7/32 postfix",
+            "::/64 postfix"
+        ],
+        "all of IPv4, never enforced as written, is not enforced now either"
+    );
+    let all = rig.history(2 * HOUR);
+    assert!(
+        all.contains(&"0.0.0.0/0 \"unblocked\"".to_string()),
+        "{all:?}"
+    );
+    let version: i64 = rusqlite::Connection::open(&rig.env.db)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 7);
+    rig.run_at(2 * HOUR);
+    let mut keys = rig.map_keys();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["192.0.2.0/24", "2001:db8::/64", "203.0.113.7", "::/64"]
+    );
+}
