@@ -582,6 +582,44 @@ mod tests {
     }
 
     #[test]
+    fn allow_networks_are_read_like_the_command_line() {
+        let config = Config::parse(
+            "[allow]\nnetworks = [\"::ffff:203.0.113.7/128\", \"::ffff:198.51.100.9\", \"2001:db8::/32\"]\n",
+            Path::new("/etc/sg/c.toml"),
+        )
+        .unwrap();
+        let nets: Vec<String> = config
+            .allow
+            .networks
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(nets, ["203.0.113.7/32", "198.51.100.9/32", "2001:db8::/32"]);
+        for (value, meant) in [
+            ("10.0.0.0/0", "0.0.0.0/0"),
+            ("192.0.2.1/24", "192.0.2.0/24"),
+        ] {
+            let text = format!("[allow]\nnetworks = [\"{value}\"]\n");
+            let err = format!(
+                "{:#}",
+                Config::parse(&text, Path::new("/etc/sg/c.toml")).unwrap_err()
+            );
+            assert!(
+                err.contains("/etc/sg/c.toml")
+                    && err.contains(&format!("allow.networks: {value} has host bits set"))
+                    && err.contains(&format!("did you mean {meant}?")),
+                "{err}"
+            );
+            let all = Config::check_all(&text, Path::new("/etc/sg/c.toml"));
+            assert_eq!(all.len(), 1, "{all:?}");
+            assert!(
+                all[0].starts_with("/etc/sg/c.toml:2: allow.networks"),
+                "{all:?}"
+            );
+        }
+    }
+
+    #[test]
     fn prefix_lengths_are_checked() {
         assert!(Config::parse("[networks]\nipv4_prefix = 33", Path::new("c")).is_err());
         assert!(Config::parse("[networks]\nipv6_prefix = 0", Path::new("c")).is_err());

@@ -232,6 +232,103 @@ mod tests {
     }
 
     #[test]
+    fn an_allowlist_entry_written_as_mapped_ipv6_protects_the_ipv4_address() {
+        let allow = Allowlist::new(
+            &AllowConfig {
+                networks: vec![net("::ffff:203.0.113.7/128")],
+                loopback: false,
+            },
+            [net("::ffff:198.51.100.0/120")],
+        );
+        assert_eq!(
+            allow.overlapping(&net("203.0.113.7/32")),
+            Some(&net("203.0.113.7/32"))
+        );
+        assert_eq!(
+            allow.overlapping(&net("203.0.113.0/24")),
+            Some(&net("203.0.113.7/32"))
+        );
+        assert_eq!(
+            allow.overlapping(&net("198.51.100.9/32")),
+            Some(&net("198.51.100.0/24"))
+        );
+        assert_eq!(
+            allow.overlapping(&net("::ffff:198.51.100.9/128")),
+            Some(&net("198.51.100.0/24"))
+        );
+    }
+
+    #[test]
+    fn families_never_overlap() {
+        let allow = Allowlist::new(&AllowConfig::default(), [net("10.0.0.0/8")]);
+        for v6 in ["::/0", "::/64", "::fffe:0:0/95", "::ffff:0:0/95", "::/96"] {
+            let network = net(v6);
+            assert_eq!(
+                allow.overlapping(&network),
+                Some(&net("::1/128")).filter(|one| network.contains(*one)),
+                "{v6}"
+            );
+        }
+        assert_eq!(allow.overlapping(&net("::fffe:0:0/95")), None);
+        assert_eq!(
+            allow.overlapping(&net("0.0.0.0/0")),
+            Some(&net("127.0.0.0/8"))
+        );
+    }
+
+    #[test]
+    fn one_rule_decides_what_may_be_blocked() {
+        let allow = Allowlist::new(
+            &AllowConfig {
+                networks: vec![net("192.0.2.5/32")],
+                loopback: true,
+            },
+            [],
+        );
+        let refused = |text: &str| blockable(&net(text), &allow).map_err(|r| r.to_string());
+        assert_eq!(refused("203.0.113.7/32"), Ok(()));
+        assert_eq!(refused("10.0.0.0/8"), Ok(()), "as wide as it may be");
+        assert_eq!(refused("2001:db8::/16"), Ok(()));
+        assert_eq!(
+            refused("::fffe:0:0/95"),
+            Ok(()),
+            "IPv6, holding no IPv4 address"
+        );
+        for wide in [
+            "0.0.0.0/0",
+            "128.0.0.0/1",
+            "10.0.0.0/7",
+            "::/0",
+            "2000::/3",
+            "::ffff:0:0/96",
+        ] {
+            let text = refused(wide).unwrap_err();
+            assert!(
+                text.contains("wider than /8 (IPv4) or /16 (IPv6)"),
+                "{wide}: {text}"
+            );
+        }
+        assert_eq!(
+            refused("::ffff:0:0/96").unwrap_err(),
+            "refusing to block 0.0.0.0/0: wider than /8 (IPv4) or /16 (IPv6), almost surely a \
+             mistake",
+            "IPv4-mapped IPv6 is judged as IPv4"
+        );
+        assert_eq!(
+            refused("192.0.2.0/24"),
+            Err("refusing to block 192.0.2.0/24: it overlaps the allowlisted 192.0.2.5/32".into())
+        );
+        assert_eq!(
+            refused("::ffff:127.0.0.9/128"),
+            Err("refusing to block 127.0.0.9/32: it overlaps the allowlisted 127.0.0.0/8".into())
+        );
+        assert_eq!(
+            refused("::/64"),
+            Err("refusing to block ::/64: it overlaps the allowlisted ::1/128".into())
+        );
+    }
+
+    #[test]
     fn ipv6_is_counted_per_configured_prefix() {
         let units = units_over(
             [
