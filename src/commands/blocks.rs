@@ -70,7 +70,7 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
         && !args.force
     {
         bail!(
-            "not unblocking {network}: {}, which `block` refuses; add --force to unblock \
+            "not unblocking {network}: `block` would refuse it ({}); add --force to unblock \
              (and with --forgive, forgive) everything inside it",
             refusal.reason()
         );
