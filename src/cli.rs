@@ -109,6 +109,11 @@ pub enum Command {
     /// active blocks per target, the last run and its duration, drift.
     Metrics,
     /// Turn the classic script's state into manual blocks (nothing old is deleted).
+    ///
+    /// Every network goes through the checks of `block` (not wider than /8 IPv4 or /16
+    /// IPv6, no allowlisted address inside; IPv4-mapped IPv6 is IPv4): a line that fails
+    /// them is refused with its file and line, the rest is imported, and the exit status
+    /// is 1.
     Import(ImportArgs),
 }
 
@@ -143,9 +148,7 @@ pub enum ImportSource {
     },
 }
 
-/// How imported blocks are recorded. Every network goes through the checks of `block`
-/// (not wider than /8 or /16, no allowlisted address inside): a line that fails them is
-/// refused with its file and line, the rest is imported, and the exit status is 1.
+/// How imported blocks are recorded.
 #[derive(Debug, Args)]
 pub struct ImportBlock {
     /// How long the imported blocks last.

@@ -177,6 +177,15 @@ proptest! {
             let totals = store.range_totals(&network, NOW)?;
             same!(totals.failures, expected_failures, "show {network}");
             same!(totals.addresses, inside.len() as i64, "show {network}");
+            let [_, mechanisms, _] = store.range_label_counts(&network, NOW)?;
+            let labelled: i64 = mechanisms.iter().map(|m| m.failures).sum();
+            same!(labelled, expected_failures, "show's mechanisms of {network}");
+            let per_day: i64 = store
+                .range_failures_per_day(&network, 0, NOW)?
+                .iter()
+                .map(|(_, n)| n)
+                .sum();
+            same!(per_day, expected_failures, "show's days of {network}");
             let mut shown: Vec<IpNet> = store
                 .blocks_overlapping(&network)?
                 .into_iter()
