@@ -82,7 +82,8 @@ pub enum Command {
     /// End every active block that equals or lies inside a network.
     ///
     /// The failures behind those blocks no longer count, so the next run does not block
-    /// the same address again for them; new failures do count.
+    /// the same address again for them; new failures do count. Without an active block
+    /// inside the network nothing changes and the exit status is 1, unless --forgive.
     Unblock(UnblockArgs),
     /// End the blocks whose time is over.
     Expire,
@@ -111,6 +112,11 @@ pub enum Command {
     /// active blocks per target, the last run and its duration, drift.
     Metrics,
     /// Turn the classic script's state into manual blocks (nothing old is deleted).
+    ///
+    /// Every network goes through the checks of `block` (not wider than /8 IPv4 or /16
+    /// IPv6, no allowlisted address inside; IPv4-mapped IPv6 is IPv4): a line that fails
+    /// them is refused with its file and line, the rest is imported, and the exit status
+    /// is 1.
     Import(ImportArgs),
 }
 
@@ -127,6 +133,7 @@ pub enum ImportSource {
     /// A Postfix access file such as /etc/postfix/reject_client (`1.2.3.4 REJECT`,
     /// `1.2.3 REJECT`, `# comments`): blocks for the Postfix map by default.
     RejectClient {
+        /// The access file to read (it is not changed).
         #[arg(value_name = "FILE")]
         file: PathBuf,
         #[command(flatten)]
@@ -135,6 +142,8 @@ pub enum ImportSource {
     /// `iptables-save` output (FILE, or run iptables-save and ip6tables-save): INPUT rules
     /// dropping one source become firewall blocks by default.
     Iptables {
+        /// Saved `iptables-save` output to read [default: run iptables-save and
+        /// ip6tables-save].
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
         #[command(flatten)]
@@ -239,9 +248,19 @@ pub struct BlockArgs {
 /// Options of `unblock`.
 #[derive(Debug, Args)]
 pub struct UnblockArgs {
-    /// An address or network: every active block equal to it or inside it ends.
+    /// An address or network: every active block equal to it or inside it ends, and
+    /// the failures behind those blocks no longer count.
     #[arg(value_name = "ADDR|CIDR", value_parser = parse_network)]
     pub network: IpNet,
+
+    /// Also forgive every failure inside the network up to now, blocked or not (shown
+    /// by `show` and `blocks`); works without an active block.
+    #[arg(long)]
+    pub forgive: bool,
+
+    /// Accept a network wider than `block` would (wider than /8 IPv4 or /16 IPv6).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Options of `blocks`.
@@ -254,6 +273,11 @@ pub struct BlocksArgs {
     /// Every block ever made, ended ones included.
     #[arg(long)]
     pub all: bool,
+
+    /// List the forgiven networks instead (`unblock`, `unblock --forgive`): failures
+    /// inside them up to the time shown no longer count.
+    #[arg(long, conflicts_with_all = ["active", "all"])]
+    pub forgiven: bool,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
@@ -271,7 +295,11 @@ pub struct AllowArgs {
 #[derive(Debug, Subcommand)]
 pub enum AllowAction {
     /// Never block this network; ends the active blocks it covers.
+    ///
+    /// Nothing is forgiven: once the entry is removed, the failures inside it count as
+    /// before (`unblock --forgive` forgives them).
     Add {
+        /// An address or network never to block (IPv4-mapped IPv6 is taken as IPv4).
         #[arg(value_name = "ADDR|CIDR", value_parser = parse_network)]
         network: IpNet,
         /// Why (a customer's office, a monitoring host, ...).
@@ -280,6 +308,8 @@ pub enum AllowAction {
     },
     /// Remove a network added with `allow add`.
     Remove {
+        /// The network exactly as listed by `allow list` (entries of the config file are
+        /// removed there).
         #[arg(value_name = "ADDR|CIDR", value_parser = parse_network)]
         network: IpNet,
     },
@@ -522,30 +552,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{e} (expected a duration like 15m, 24h, 7d)"))
 }
 
-/// Parses an address (a host network) or a CIDR network with no host bits set.
+/// Parses an address (a host network) or a CIDR network with no host bits set; see
+/// [`crate::network::parse_network`], which the config and `import` use too.
 pub fn parse_network(text: &str) -> Result<IpNet, String> {
-    let text = text.trim();
-    if let Ok(addr) = text.parse::<std::net::IpAddr>() {
-        return Ok(IpNet::from(addr.to_canonical()));
-    }
-    let mut network: IpNet = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not an IP address or CIDR network"))?;
-    // Postfix logs and looks up IPv4-mapped clients as plain IPv4.
-    if let IpNet::V6(v6) = network
-        && v6.prefix_len() >= 96
-        && let Some(v4) = v6.addr().to_ipv4_mapped()
-        && let Ok(mapped) = ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
-    {
-        network = IpNet::V4(mapped);
-    }
-    if network.trunc() != network {
-        return Err(format!(
-            "{text} has host bits set; did you mean {}?",
-            network.trunc()
-        ));
-    }
-    Ok(network)
+    crate::network::parse_network(text)
 }
 
 fn parse_period(text: &str) -> Result<Period, String> {

@@ -189,6 +189,10 @@ impl Default for PolicyConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AllowConfig {
+    /// Written like the command line's networks and normalised the same way
+    /// ([`crate::network::parse_network`]): IPv4-mapped IPv6 is IPv4, and host bits set
+    /// (`10.0.0.0/0`, `192.0.2.1/24`) are an error saying what was probably meant.
+    #[serde(deserialize_with = "allow_networks")]
     pub networks: Vec<ipnet::IpNet>,
     /// Allow 127.0.0.0/8 and ::1.
     pub loopback: bool,
@@ -201,6 +205,21 @@ impl Default for AllowConfig {
             loopback: true,
         }
     }
+}
+
+/// `[allow] networks`, each parsed by [`crate::network::parse_network`]; an error names
+/// the key and the value (the file and line are added by the caller).
+fn allow_networks<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let texts = Vec::<String>::deserialize(deserializer)?;
+    texts
+        .iter()
+        .map(|text| {
+            crate::network::parse_network(text)
+                .map_err(|e| serde::de::Error::custom(format!("allow.networks: {e}")))
+        })
+        .collect()
 }
 
 /// Lookup table types saslguard can render.
@@ -494,14 +513,27 @@ impl Config {
                 p.escalation
             );
         }
-        for (name, value, max) in [
-            ("policy.ipv6_prefix", p.ipv6_prefix, 128),
-            ("policy.aggregate_ipv4_prefix", p.aggregate_ipv4_prefix, 32),
-            ("policy.aggregate_ipv6_prefix", p.aggregate_ipv6_prefix, 128),
+        // Never wider than a block may be (`policy::blockable`), or every unit or
+        // aggregate of that family would be refused.
+        use crate::policy::{MIN_IPV4_PREFIX, MIN_IPV6_PREFIX};
+        for (name, value, min, max) in [
+            ("policy.ipv6_prefix", p.ipv6_prefix, MIN_IPV6_PREFIX, 128),
+            (
+                "policy.aggregate_ipv4_prefix",
+                p.aggregate_ipv4_prefix,
+                MIN_IPV4_PREFIX,
+                32,
+            ),
+            (
+                "policy.aggregate_ipv6_prefix",
+                p.aggregate_ipv6_prefix,
+                MIN_IPV6_PREFIX,
+                128,
+            ),
         ] {
-            if !(8..=max).contains(&value) {
+            if !(min..=max).contains(&value) {
                 bail!(
-                    "{}: {name} must be 8..={max}, not {value}",
+                    "{}: {name} must be {min}..={max}, not {value}",
                     origin.display()
                 );
             }
@@ -613,6 +645,44 @@ mod tests {
             config.logs,
             [PathBuf::from("/etc/sg/maillog"), PathBuf::from("/abs/log")]
         );
+    }
+
+    #[test]
+    fn allow_networks_are_read_like_the_command_line() {
+        let config = Config::parse(
+            "[allow]\nnetworks = [\"::ffff:203.0.113.7/128\", \"::ffff:198.51.100.9\", \"2001:db8::/32\"]\n",
+            Path::new("/etc/sg/c.toml"),
+        )
+        .unwrap();
+        let nets: Vec<String> = config
+            .allow
+            .networks
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(nets, ["203.0.113.7/32", "198.51.100.9/32", "2001:db8::/32"]);
+        for (value, meant) in [
+            ("10.0.0.0/0", "0.0.0.0/0"),
+            ("192.0.2.1/24", "192.0.2.0/24"),
+        ] {
+            let text = format!("[allow]\nnetworks = [\"{value}\"]\n");
+            let err = format!(
+                "{:#}",
+                Config::parse(&text, Path::new("/etc/sg/c.toml")).unwrap_err()
+            );
+            assert!(
+                err.contains("/etc/sg/c.toml")
+                    && err.contains(&format!("allow.networks: {value} has host bits set"))
+                    && err.contains(&format!("did you mean {meant}?")),
+                "{err}"
+            );
+            let all = Config::check_all(&text, Path::new("/etc/sg/c.toml"));
+            assert_eq!(all.len(), 1, "{all:?}");
+            assert!(
+                all[0].starts_with("/etc/sg/c.toml:2: allow.networks"),
+                "{all:?}"
+            );
+        }
     }
 
     #[test]

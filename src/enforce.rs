@@ -21,16 +21,14 @@ pub fn allowlist(store: &Store, config: &Config) -> anyhow::Result<Allowlist> {
     Ok(Allowlist::new(&config.allow, stored))
 }
 
-/// Ends every active block that would block an allowlisted address, pardoning the
-/// failures behind it; returns the blocks ended.
+/// Ends every active block that would block an allowlisted address; returns the
+/// blocks ended. Nothing is pardoned: an allowlisted address is never blocked while
+/// its entry stands, and once the entry is gone its failures count as before (an entry
+/// leaves nothing behind that outlives it, a typo in the config included).
 pub fn end_allowlisted(store: &Store, allow: &Allowlist, now: i64) -> anyhow::Result<Vec<Block>> {
     let mut ended = Vec::new();
     for allowed in allow.networks() {
-        let blocks = store.end_blocks(allowed, true, now, EndReason::Allowlisted)?;
-        if !blocks.is_empty() {
-            store.add_pardon(allowed, now)?;
-        }
-        ended.extend(blocks);
+        ended.extend(store.end_blocks(allowed, true, now, EndReason::Allowlisted)?);
     }
     Ok(ended)
 }
@@ -58,7 +56,7 @@ pub fn apply_policy(
         let since = now.saturating_sub(window);
         let counts = store.failures_per_address(since, now)?;
         for (unit, _) in policy::units_over(counts, policy.ipv6_prefix, tier.threshold) {
-            if allow.overlapping(&unit).is_some()
+            if policy::blockable(&unit, allow).is_err()
                 || covered(&active, &unit, tier.target)
                 || store.is_covered(&unit, tier.target, now)?
             {

@@ -49,23 +49,27 @@ pub fn reject_client(text: &str) -> Vec<Line> {
             continue;
         }
         match access_key(key) {
-            Some(network) => out.push(Line::Block { network, line }),
-            None => out.push(left("not an address, network or octet-truncated prefix")),
+            Ok(network) => out.push(Line::Block { network, line }),
+            Err(why) => out.push(left(&why)),
         }
     }
     out
 }
 
 /// An access-map key as a network: `1.2.3.4`, `1.2.3` (a /24), `1.2` (/16), `1` (/8),
-/// `2001:db8::1`, or CIDR `1.2.3.0/24`.
-fn access_key(key: &str) -> Option<IpNet> {
+/// `2001:db8::1`, or CIDR `1.2.3.0/24`; addresses and CIDR networks are read like the
+/// command line's ([`crate::network::parse_network`]: IPv4-mapped IPv6 is IPv4, host
+/// bits are refused). The error says why the key is no network.
+fn access_key(key: &str) -> Result<IpNet, String> {
     let key = key.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(addr) = key.parse::<IpAddr>() {
-        return Some(IpNet::from(addr.to_canonical()));
+    if key.contains(['/', ':']) || key.parse::<IpAddr>().is_ok() {
+        return crate::network::parse_network(key);
     }
-    if let Ok(net) = key.parse::<IpNet>() {
-        return (net.trunc() == net).then_some(net);
-    }
+    octet_prefix(key).ok_or_else(|| "not an address, network or octet-truncated prefix".into())
+}
+
+/// An octet-truncated IPv4 prefix (`1.2.3` = 1.2.3.0/24) as a network.
+fn octet_prefix(key: &str) -> Option<IpNet> {
     let octets: Vec<u8> = key
         .split('.')
         .map(|o| o.parse::<u8>().ok())
@@ -130,8 +134,8 @@ pub fn iptables_save(text: &str) -> Vec<Line> {
         }
         match (source, target, other) {
             (Some(source), Some("DROP" | "REJECT"), false) => match access_key(source) {
-                Some(network) => out.push(Line::Block { network, line }),
-                None => out.push(left("the source is not an address or network")),
+                Ok(network) => out.push(Line::Block { network, line }),
+                Err(why) => out.push(left(&format!("the source is no network: {why}"))),
             },
             (_, Some("DROP" | "REJECT"), true) => out.push(left(
                 "matches more than a source address (ports, interfaces, ...)",
@@ -187,6 +191,34 @@ mod tests {
             })
             .collect();
         assert_eq!(left, [7, 8]);
+    }
+
+    #[test]
+    fn keys_are_read_like_the_command_line() {
+        let lines = reject_client(
+            "::ffff:0:0/96 REJECT\n\
+             ::ffff:198.51.100.7 REJECT\n\
+             [::ffff:192.0.2.0]/120 REJECT\n\
+             ::ffff:192.0.2.0/120 REJECT\n\
+             203.0.113.7/24 REJECT\n",
+        );
+        assert_eq!(
+            blocks(&lines),
+            ["0.0.0.0/0", "198.51.100.7/32", "192.0.2.0/24"]
+        );
+        assert_eq!(
+            lines[4],
+            Line::Left {
+                line: 5,
+                text: "203.0.113.7/24 REJECT".into(),
+                why: "203.0.113.7/24 has host bits set; did you mean 203.0.113.0/24?".into(),
+            }
+        );
+        assert!(
+            matches!(&lines[2], Line::Left { why, .. } if why.contains("not an IP address")),
+            "{:?}",
+            lines[2]
+        );
     }
 
     #[test]

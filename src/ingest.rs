@@ -570,7 +570,7 @@ struct ParsedEvent {
 struct Chunk {
     events: Vec<ParsedEvent>,
     /// Addresses and texts numbered for the first time in this chunk, in number order.
-    new_addresses: Vec<[u8; 16]>,
+    new_addresses: Vec<address::Key>,
     new_labels: Vec<String>,
     /// The numbering started over before this chunk (it had grown too large).
     restart_numbers: bool,
@@ -612,12 +612,12 @@ const MAX_NUMBERED: usize = 100_000;
 /// Numbers addresses and texts in the order first seen.
 #[derive(Default)]
 struct Numbering {
-    addresses: HashMap<[u8; 16], u32>,
+    addresses: HashMap<address::Key, u32>,
     labels: HashMap<String, u32>,
 }
 
 impl Numbering {
-    fn address(&mut self, key: [u8; 16], chunk: &mut Chunk) -> u32 {
+    fn address(&mut self, key: address::Key, chunk: &mut Chunk) -> u32 {
         let next = self.addresses.len() as u32;
         *self.addresses.entry(key).or_insert_with(|| {
             chunk.new_addresses.push(key);

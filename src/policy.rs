@@ -17,9 +17,10 @@ pub struct Allowlist {
 }
 
 impl Allowlist {
-    /// The allowlist from the config plus stored entries.
+    /// The allowlist from the config plus stored entries, every network normalised
+    /// (IPv4-mapped IPv6 is IPv4: see [`crate::network::canonical`]).
     pub fn new(config: &AllowConfig, stored: impl IntoIterator<Item = IpNet>) -> Allowlist {
-        let mut networks: Vec<IpNet> = config.networks.iter().map(IpNet::trunc).collect();
+        let mut networks: Vec<IpNet> = config.networks.clone();
         if config.loopback {
             networks.push(IpNet::V4(Ipv4Net::new_assert(
                 Ipv4Addr::new(127, 0, 0, 0),
@@ -28,20 +29,91 @@ impl Allowlist {
             networks.push(IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128)));
         }
         networks.extend(stored);
+        for network in &mut networks {
+            *network = crate::network::canonical(*network).trunc();
+        }
         Allowlist { networks }
     }
 
     /// The allowlisted network sharing an address with `network`, if any: blocking
-    /// `network` would block an allowlisted address.
+    /// `network` would block an allowlisted address. Networks of different families
+    /// never share an address.
     pub fn overlapping(&self, network: &IpNet) -> Option<&IpNet> {
+        let network = crate::network::canonical(*network);
         self.networks
             .iter()
-            .find(|allowed| allowed.contains(network) || network.contains(*allowed))
+            .find(|allowed| allowed.contains(&network) || network.contains(*allowed))
     }
 
     /// Every network on the list.
     pub fn networks(&self) -> &[IpNet] {
         &self.networks
+    }
+}
+
+/// The shortest IPv4 prefix a block may have: anything wider is almost surely a mistake.
+pub const MIN_IPV4_PREFIX: u8 = 8;
+/// The shortest IPv6 prefix a block may have.
+pub const MIN_IPV6_PREFIX: u8 = 16;
+
+/// Why a network may not be blocked; its text says so in full
+/// (`refusing to block 0.0.0.0/0: wider than ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Wider than [`MIN_IPV4_PREFIX`] or [`MIN_IPV6_PREFIX`].
+    TooWide { network: IpNet },
+    /// It holds an allowlisted address (loopback included unless switched off).
+    Allowlisted { network: IpNet, allowed: IpNet },
+}
+
+impl Refusal {
+    /// The network refused.
+    pub fn network(&self) -> IpNet {
+        match self {
+            Refusal::TooWide { network } | Refusal::Allowlisted { network, .. } => *network,
+        }
+    }
+
+    /// Why, without the network: `wider than /8 (IPv4) or /16 (IPv6), ...`.
+    pub fn reason(&self) -> String {
+        match self {
+            Refusal::TooWide { .. } => format!(
+                "wider than /{MIN_IPV4_PREFIX} (IPv4) or /{MIN_IPV6_PREFIX} (IPv6), almost \
+                 surely a mistake"
+            ),
+            Refusal::Allowlisted { allowed, .. } => {
+                format!("it overlaps the allowlisted {allowed}")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refusing to block {}: {}", self.network(), self.reason())
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// Whether `network` may be blocked: the one rule `block`, `import` and the policy
+/// (tiers and aggregation) all apply. Not wider than /8 (IPv4) or /16 (IPv6), and no
+/// allowlisted address inside. IPv4-mapped IPv6 is judged as the IPv4 network it is.
+pub fn blockable(network: &IpNet, allow: &Allowlist) -> Result<(), Refusal> {
+    let network = crate::network::canonical(*network);
+    let too_wide = match network {
+        IpNet::V4(v4) => v4.prefix_len() < MIN_IPV4_PREFIX,
+        IpNet::V6(v6) => v6.prefix_len() < MIN_IPV6_PREFIX,
+    };
+    if too_wide {
+        return Err(Refusal::TooWide { network });
+    }
+    match allow.overlapping(&network) {
+        Some(allowed) => Err(Refusal::Allowlisted {
+            network,
+            allowed: *allowed,
+        }),
+        None => Ok(()),
     }
 }
 
@@ -84,7 +156,7 @@ pub fn block_seconds(duration: Span, earlier_blocks: i64, policy: &PolicyConfig)
 
 /// Networks to block as a whole: every aggregate network (IPv4 `/aggregate_ipv4_prefix`,
 /// IPv6 `/aggregate_ipv6_prefix`) holding at least `aggregate_min` distinct blocked
-/// networks, unless it holds an allowlisted address. Returns each with how many it holds.
+/// networks, unless [`blockable`] refuses it. Returns each with how many it holds.
 pub fn aggregates(
     blocked: &[IpNet],
     policy: &PolicyConfig,
@@ -108,7 +180,7 @@ pub fn aggregates(
     }
     members
         .into_iter()
-        .filter(|(outer, n)| *n >= policy.aggregate_min && allow.overlapping(outer).is_none())
+        .filter(|(outer, n)| *n >= policy.aggregate_min && blockable(outer, allow).is_ok())
         .collect()
 }
 
@@ -157,6 +229,103 @@ mod tests {
             "inside an allowed net"
         );
         assert!(allow.overlapping(&net("192.0.2.6/32")).is_none());
+    }
+
+    #[test]
+    fn an_allowlist_entry_written_as_mapped_ipv6_protects_the_ipv4_address() {
+        let allow = Allowlist::new(
+            &AllowConfig {
+                networks: vec![net("::ffff:203.0.113.7/128")],
+                loopback: false,
+            },
+            [net("::ffff:198.51.100.0/120")],
+        );
+        assert_eq!(
+            allow.overlapping(&net("203.0.113.7/32")),
+            Some(&net("203.0.113.7/32"))
+        );
+        assert_eq!(
+            allow.overlapping(&net("203.0.113.0/24")),
+            Some(&net("203.0.113.7/32"))
+        );
+        assert_eq!(
+            allow.overlapping(&net("198.51.100.9/32")),
+            Some(&net("198.51.100.0/24"))
+        );
+        assert_eq!(
+            allow.overlapping(&net("::ffff:198.51.100.9/128")),
+            Some(&net("198.51.100.0/24"))
+        );
+    }
+
+    #[test]
+    fn families_never_overlap() {
+        let allow = Allowlist::new(&AllowConfig::default(), [net("10.0.0.0/8")]);
+        for v6 in ["::/0", "::/64", "::fffe:0:0/95", "::ffff:0:0/95", "::/96"] {
+            let network = net(v6);
+            assert_eq!(
+                allow.overlapping(&network),
+                Some(&net("::1/128")).filter(|one| network.contains(*one)),
+                "{v6}"
+            );
+        }
+        assert_eq!(allow.overlapping(&net("::fffe:0:0/95")), None);
+        assert_eq!(
+            allow.overlapping(&net("0.0.0.0/0")),
+            Some(&net("127.0.0.0/8"))
+        );
+    }
+
+    #[test]
+    fn one_rule_decides_what_may_be_blocked() {
+        let allow = Allowlist::new(
+            &AllowConfig {
+                networks: vec![net("192.0.2.5/32")],
+                loopback: true,
+            },
+            [],
+        );
+        let refused = |text: &str| blockable(&net(text), &allow).map_err(|r| r.to_string());
+        assert_eq!(refused("203.0.113.7/32"), Ok(()));
+        assert_eq!(refused("10.0.0.0/8"), Ok(()), "as wide as it may be");
+        assert_eq!(refused("2001:db8::/16"), Ok(()));
+        assert_eq!(
+            refused("::fffe:0:0/95"),
+            Ok(()),
+            "IPv6, holding no IPv4 address"
+        );
+        for wide in [
+            "0.0.0.0/0",
+            "128.0.0.0/1",
+            "10.0.0.0/7",
+            "::/0",
+            "2000::/3",
+            "::ffff:0:0/96",
+        ] {
+            let text = refused(wide).unwrap_err();
+            assert!(
+                text.contains("wider than /8 (IPv4) or /16 (IPv6)"),
+                "{wide}: {text}"
+            );
+        }
+        assert_eq!(
+            refused("::ffff:0:0/96").unwrap_err(),
+            "refusing to block 0.0.0.0/0: wider than /8 (IPv4) or /16 (IPv6), almost surely a \
+             mistake",
+            "IPv4-mapped IPv6 is judged as IPv4"
+        );
+        assert_eq!(
+            refused("192.0.2.0/24"),
+            Err("refusing to block 192.0.2.0/24: it overlaps the allowlisted 192.0.2.5/32".into())
+        );
+        assert_eq!(
+            refused("::ffff:127.0.0.9/128"),
+            Err("refusing to block 127.0.0.9/32: it overlaps the allowlisted 127.0.0.0/8".into())
+        );
+        assert_eq!(
+            refused("::/64"),
+            Err("refusing to block ::/64: it overlaps the allowlisted ::1/128".into())
+        );
     }
 
     #[test]

@@ -243,14 +243,11 @@ fn direct_per_address(
     .collect()
 }
 
-/// The printed form of a 16-byte address key (IPv4 as `::ffff:a.b.c.d`).
+/// The printed form of a stored address key.
 fn address_text(key: &[u8]) -> String {
-    let octets: [u8; 16] = key.try_into().unwrap();
-    let v6 = std::net::Ipv6Addr::from(octets);
-    match v6.to_ipv4_mapped() {
-        Some(v4) => v4.to_string(),
-        None => v6.to_string(),
-    }
+    saslguard::store::address::from_key(key)
+        .expect("a stored address key")
+        .to_string()
 }
 
 fn time_text(unix: i64) -> String {
@@ -425,10 +422,7 @@ fn reports_from_rollups_equal_direct_counts_for_periods_off_the_hour() {
         )
         .unwrap();
     let ip: std::net::IpAddr = busiest.0.parse().unwrap();
-    let key: Vec<u8> = match ip {
-        std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets().to_vec(),
-        std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
-    };
+    let key: Vec<u8> = saslguard::store::address::to_key(ip).to_vec();
     let direct: BTreeMap<String, i64> = stmt
         .query_map(rusqlite::params![key, until], |row| {
             Ok((row.get(0)?, row.get(1)?))

@@ -357,10 +357,9 @@ fn by_user_merges_periods_like_addresses() {
             {"period": "all", "failures": 6, "rank": 1},
         ])
     );
-    assert_eq!(
-        alice["first_seen"], "2026-10-29T08:00:00Z",
-        "longest period"
-    );
+    // First and last seen are those of the first period (24h: 11-28 06:00 .. 10:00).
+    assert_eq!(alice["first_seen"], "2026-11-28T06:00:00Z", "first period");
+    assert_eq!(alice["last_seen"], "2026-11-28T10:00:00Z", "first period");
 }
 
 #[test]
@@ -471,17 +470,18 @@ fn new_keeps_only_first_failures_inside_the_first_period() {
             .map(|r| format!("{} {}", r[field].as_str().unwrap(), r["rank"]))
             .collect()
     };
-    // 203.0.113.7 and 2001:db8::5 failed before the last 24h; ranks stay those among all.
+    // 203.0.113.7 and 2001:db8::5 failed before the last 24h; the new ones are ranked
+    // among themselves.
     assert_eq!(new("ip", "24h"), ["198.51.100.20 1", "203.0.113.9 2"]);
-    // The /24 of 203.0.113.9 (7 failures in 24h, rank 1) is not new: 203.0.113.7 failed
-    // in it long ago.
-    assert_eq!(new("net", "24h"), ["198.51.100.0/24 2"]);
+    // The /24 of 203.0.113.9 (7 failures in 24h, rank 1 among all) is not new:
+    // 203.0.113.7 failed in it long ago. 198.51.100.0/24 is first among the new.
+    assert_eq!(new("net", "24h"), ["198.51.100.0/24 1"]);
     assert_eq!(
         new("user", "24h"),
-        ["root 1", "carol@example.com 2", "bob@example.com 4"]
+        ["root 1", "carol@example.com 2", "bob@example.com 3"]
     );
     assert!(new("mechanism", "24h").is_empty());
-    assert_eq!(new("service", "3d"), ["postfix/submission/smtpd 2"]);
+    assert_eq!(new("service", "3d"), ["postfix/submission/smtpd 1"]);
     // Over all time everyone is new.
     assert_eq!(new("ip", "all").len(), 4);
     // Only the first period decides, and rows absent from it go.

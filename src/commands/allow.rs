@@ -27,10 +27,10 @@ pub fn run(ctx: &Context, args: &AllowArgs) -> anyhow::Result<()> {
             let _lock = ctx.lock(LOCK_WAIT)?;
             let store = ctx.open_store()?;
             let now = ctx.clock.unix();
+            // No pardon: the entry protects while it stands, and leaves nothing behind.
             let (added, ended) = store.atomically(|store| {
                 let added = store.allowlist_add(network, comment.as_deref(), now)?;
                 let ended = store.end_blocks(network, true, now, EndReason::Allowlisted)?;
-                store.add_pardon(network, now)?;
                 Ok((added, ended))
             })?;
             if added {
@@ -50,13 +50,7 @@ pub fn run(ctx: &Context, args: &AllowArgs) -> anyhow::Result<()> {
             let _lock = ctx.lock(LOCK_WAIT)?;
             let store = ctx.open_store()?;
             if !store.allowlist_remove(network)? {
-                if ctx
-                    .config
-                    .allow
-                    .networks
-                    .iter()
-                    .any(|n| n.trunc() == *network)
-                {
+                if ctx.config.allow.networks.iter().any(|n| n == network) {
                     bail!("{network} is allowed by the config file; remove it there");
                 }
                 bail!("{network} is not on the allowlist (`saslguard allow list` shows it)");
@@ -72,7 +66,7 @@ fn list(ctx: &Context, format: TableFormat) -> anyhow::Result<()> {
     let mut views: Vec<AllowView> = Vec::new();
     for network in &ctx.config.allow.networks {
         views.push(AllowView {
-            network: network.trunc().to_string(),
+            network: network.to_string(),
             source: "config",
             comment: None,
             created_at: None,

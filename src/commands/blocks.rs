@@ -8,32 +8,20 @@ use ipnet::IpNet;
 use crate::cli::{BlockArgs, BlocksArgs, TableFormat, TargetChoice, UnblockArgs};
 use crate::commands::{Context, LOCK_WAIT};
 use crate::enforce;
+use crate::policy::{self, Allowlist, Refusal};
 pub use crate::report::BlockView;
+use crate::report::show::ForgivenView;
 use crate::report::{csv, format_time, new_table};
-use crate::store::blocks::{BlockTarget, NewBlock, Origin};
-
-/// The shortest prefixes a block may have: anything wider is almost surely a mistake.
-const MIN_IPV4_PREFIX: u8 = 8;
-const MIN_IPV6_PREFIX: u8 = 16;
+use crate::store::blocks::{BlockTarget, EndReason, NewBlock, Origin};
 
 /// Runs `block`.
 pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
     let network = args.network;
-    let too_wide = match network {
-        IpNet::V4(v4) => v4.prefix_len() < MIN_IPV4_PREFIX,
-        IpNet::V6(v6) => v6.prefix_len() < MIN_IPV6_PREFIX,
-    };
-    if too_wide {
-        bail!(
-            "refusing to block {network}: wider than /{MIN_IPV4_PREFIX} (IPv4) or /{MIN_IPV6_PREFIX} (IPv6)"
-        );
-    }
+    policy::blockable(&network, &Allowlist::default())?;
     let _lock = ctx.lock(LOCK_WAIT)?;
     let store = ctx.open_store()?;
     let allow = enforce::allowlist(&store, &ctx.config)?;
-    if let Some(allowed) = allow.overlapping(&network) {
-        bail!("refusing to block {network}: it overlaps the allowlisted {allowed}");
-    }
+    policy::blockable(&network, &allow)?;
     let now = ctx.clock.unix();
     let expires_at = if args.permanent {
         None
@@ -71,20 +59,38 @@ pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `unblock`.
+/// Runs `unblock`: ends the active blocks inside the network and forgives the failures
+/// behind them (with `--forgive`, every failure inside the network up to now). Nothing
+/// to end and nothing asked to forgive is an error that changes nothing.
 pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
+    let network = args.network;
+    // Wider than `block` would accept (whatever the allowlist): only with --force.
+    if let Err(refusal @ Refusal::TooWide { .. }) =
+        policy::blockable(&network, &Allowlist::default())
+        && !args.force
+    {
+        bail!(
+            "not unblocking {network}: `block` would refuse it ({}); add --force to unblock \
+             (and with --forgive, forgive) everything inside it",
+            refusal.reason()
+        );
+    }
     let _lock = ctx.lock(LOCK_WAIT)?;
     let store = ctx.open_store()?;
     let now = ctx.clock.unix();
-    let network = args.network;
     let ended = store.atomically(|store| {
-        let ended = store.end_blocks(
-            &network,
-            false,
-            now,
-            crate::store::blocks::EndReason::Unblocked,
-        )?;
-        store.add_pardon(&network, now)?;
+        let ended = store.end_blocks(&network, false, now, EndReason::Unblocked)?;
+        // The failures behind each ended block no longer count; with --forgive, every
+        // failure inside the network.
+        let mut forgiven: Vec<IpNet> = ended.iter().map(|b| b.network).collect();
+        if args.forgive {
+            forgiven = vec![network];
+        }
+        forgiven.sort();
+        forgiven.dedup();
+        for net in &forgiven {
+            store.add_pardon(net, now)?;
+        }
         Ok(ended)
     })?;
     for block in &ended {
@@ -94,13 +100,16 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
             block.target.as_str()
         ));
     }
-    if ended.is_empty() {
-        crate::ui::info(format!("no active block equals or lies inside {network}"));
+    if args.forgive {
+        crate::ui::info(format!(
+            "forgave every failure inside {network} up to {}",
+            format_time(now)
+        ));
     }
     let still = store
         .active_blocks(None, now)?
         .into_iter()
-        .filter(|b| b.network.contains(&network));
+        .filter(|b| b.network.contains(&network) && b.network != network);
     for block in still {
         crate::ui::warn(format!(
             "{network} is still inside the active block of {} ({}); unblock that network, \
@@ -108,6 +117,12 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
             block.network,
             block.target.as_str()
         ));
+    }
+    if ended.is_empty() && !args.forgive {
+        bail!(
+            "no active block in {network}: nothing changed (`saslguard unblock --forgive \
+             {network}` forgives its failures without a block)"
+        );
     }
     Ok(())
 }
@@ -132,6 +147,10 @@ pub fn expire(ctx: &Context) -> anyhow::Result<()> {
 pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
     let store = ctx.open_existing_store()?;
     let now = ctx.clock.unix();
+    let forgiven: Vec<ForgivenView> = store.pardons()?.iter().map(ForgivenView::new).collect();
+    if args.forgiven {
+        return list_forgiven(&forgiven, args.format);
+    }
     let blocks = if args.all {
         store.all_blocks()?
     } else {
@@ -169,7 +188,10 @@ pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
                 )?;
             }
         }
-        TableFormat::Table if views.is_empty() => writeln!(out, "no blocks")?,
+        TableFormat::Table if views.is_empty() => {
+            writeln!(out, "no blocks")?;
+            write_forgiven_section(&mut out, &forgiven)?;
+        }
         TableFormat::Table => {
             let mut table = new_table(
                 [
@@ -184,7 +206,46 @@ pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
                 table.add_row(cells);
             }
             writeln!(out, "{table}")?;
+            write_forgiven_section(&mut out, &forgiven)?;
         }
+    }
+    Ok(())
+}
+
+/// After the blocks table: the forgiven networks, when there are any.
+fn write_forgiven_section(out: &mut impl Write, forgiven: &[ForgivenView]) -> anyhow::Result<()> {
+    if forgiven.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\nforgiven (failures inside up to the time shown no longer count):"
+    )?;
+    writeln!(out, "{}", forgiven_table(forgiven))?;
+    Ok(())
+}
+
+fn forgiven_table(forgiven: &[ForgivenView]) -> comfy_table::Table {
+    let mut table = new_table(vec!["network".to_string(), "forgiven up to".to_string()]);
+    for f in forgiven {
+        table.add_row(vec![f.network.clone(), f.until.clone()]);
+    }
+    table
+}
+
+/// `blocks --forgiven`: every pardon, in the asked format.
+fn list_forgiven(forgiven: &[ForgivenView], format: TableFormat) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        TableFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(forgiven)?)?,
+        TableFormat::Csv => {
+            writeln!(out, "network,until")?;
+            for f in forgiven {
+                writeln!(out, "{},{}", f.network, f.until)?;
+            }
+        }
+        TableFormat::Table if forgiven.is_empty() => writeln!(out, "nothing forgiven")?,
+        TableFormat::Table => writeln!(out, "{}", forgiven_table(forgiven))?,
     }
     Ok(())
 }

@@ -4,12 +4,13 @@
 
 use std::io::Write;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 
 use crate::cli::{ImportArgs, ImportSource, TargetChoice};
 use crate::commands::{Context, LOCK_WAIT};
 use crate::enforce;
 use crate::import::{self, Line};
+use crate::policy;
 use crate::render::command;
 use crate::store::blocks::{BlockTarget, NewBlock, Origin};
 
@@ -57,17 +58,18 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
         Some(now + i64::try_from(block.duration.as_secs()).unwrap_or(i64::MAX / 4))
     };
     let allow = enforce::allowlist(&store, &ctx.config)?;
-    let (taken, left) = store.atomically(|store| {
+    let (taken, left, refused) = store.atomically(|store| {
         let mut taken = Vec::new();
         let mut left = Vec::new();
+        let mut refused = Vec::new();
         for line in &lines {
             match line {
                 Line::Left { line, text, why } => left.push(format!("line {line}: {text} ({why})")),
                 Line::Block { network, line } => {
-                    if let Some(allowed) = allow.overlapping(network) {
-                        left.push(format!(
-                            "line {line}: {network} (overlaps the allowlisted {allowed})"
-                        ));
+                    // The checks of `block`: a block the file asks for and saslguard
+                    // will not make is refused, and the exit status says so.
+                    if let Err(refusal) = policy::blockable(network, &allow) {
+                        refused.push(format!("{origin}:{line}: {refusal}"));
                         continue;
                     }
                     for &target in targets {
@@ -93,7 +95,7 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        Ok((taken, left))
+        Ok((taken, left, refused))
     })?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "took {} blocks from {origin}:", taken.len())?;
@@ -104,8 +106,16 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
     for l in &left {
         writeln!(out, "  - {l}")?;
     }
+    drop(out);
     if !taken.is_empty() {
         crate::ui::info("`saslguard render` or the next run applies them");
+    }
+    if !refused.is_empty() {
+        bail!(
+            "refused {} lines of {origin} (the rest was imported):\n  {}",
+            refused.len(),
+            refused.join("\n  ")
+        );
     }
     Ok(())
 }

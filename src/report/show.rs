@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::report::{BlockView, format_time, new_table, printable};
 use crate::store::Store;
-use crate::store::blocks::BlockTarget;
+use crate::store::blocks::{BlockTarget, Pardon};
 use crate::store::reports::LabelCount;
 
 /// How many days `per_day` covers: the last 30 UTC dates, the report's date included.
@@ -25,6 +25,24 @@ const TABLE_ROWS: usize = 20;
 
 /// Width of the longest bar in the per-day table.
 const BAR_WIDTH: i64 = 40;
+
+/// A forgiven network (a pardon): failures inside it up to `until` no longer count.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForgivenView {
+    pub network: String,
+    /// RFC 3339 UTC.
+    pub until: String,
+}
+
+impl ForgivenView {
+    /// The pardon for output.
+    pub fn new(pardon: &Pardon) -> ForgivenView {
+        ForgivenView {
+            network: pardon.network.to_string(),
+            until: format_time(pardon.until),
+        }
+    }
+}
 
 /// Everything about one address or network, as `show --format json` prints it.
 #[derive(Debug, Serialize)]
@@ -69,6 +87,9 @@ pub struct ShowReport {
     pub refused_unattributed: i64,
     /// Per target: whether a block in force now covers all of it.
     pub blocked_now: BlockedNow,
+    /// Forgiven networks sharing an address with it (`unblock`, `unblock --forgive`):
+    /// failures inside them up to `until` no longer count toward blocks.
+    pub forgiven: Vec<ForgivenView>,
 }
 
 /// A block in `show`, with its share of the refused connections.
@@ -201,6 +222,11 @@ pub fn build(store: &Store, network: &IpNet, now: i64) -> anyhow::Result<ShowRep
         refused: refusals.total,
         refused_unattributed: refusals.unattributed,
         blocked_now,
+        forgiven: store
+            .pardons_overlapping(network)?
+            .iter()
+            .map(ForgivenView::new)
+            .collect(),
     })
 }
 
@@ -223,6 +249,9 @@ pub fn to_table(report: &ShowReport) -> String {
             "{who}: no failed authentications or server faults stored up to {}",
             report.as_of
         );
+        for f in &report.forgiven {
+            let _ = writeln!(out, "forgiven: {} up to {}", f.network, f.until);
+        }
         if !report.blocks.is_empty() {
             out.push('\n');
             out.push_str(&blocks_table(report));
@@ -264,6 +293,9 @@ pub fn to_table(report: &ShowReport) -> String {
                 report.refused, report.refused_unattributed
             ),
         ));
+    }
+    for f in &report.forgiven {
+        summary.push(("forgiven", format!("{} up to {}", f.network, f.until)));
     }
     for (key, value) in &summary {
         let _ = writeln!(out, "{key:<14} {value}");

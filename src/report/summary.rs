@@ -149,12 +149,12 @@ pub fn build(
 
     let totals = |failures: fn(&crate::store::period::AddressPeriods) -> i64,
                   faults: fn(&crate::store::period::AddressPeriods) -> i64| {
-        let failing: Vec<&[u8; 16]> = rows
+        let failing: Vec<&address::Key> = rows
             .iter()
             .filter(|r| failures(r) > 0)
             .map(|r| &r.key)
             .collect();
-        let nets: HashSet<[u8; 16]> = failing
+        let nets: HashSet<address::Key> = failing
             .iter()
             .map(|k| address::network_key(k, networks.ipv4_prefix, networks.ipv6_prefix))
             .collect();

@@ -142,7 +142,7 @@ impl TopRow {
 /// text (texts are unique in the store).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Key {
-    Address([u8; 16]),
+    Address(crate::store::address::Key),
     Label(String),
 }
 

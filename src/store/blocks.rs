@@ -135,12 +135,19 @@ pub struct AllowEntry {
     pub created_at: i64,
 }
 
-/// The first and last address of a network as stored keys: a network is a key range.
-pub fn key_range(network: &IpNet) -> ([u8; 16], [u8; 16]) {
-    (
-        address::to_key(network.network()),
-        address::to_key(network.broadcast()),
-    )
+/// The first and last address of a network as stored keys: a network is a key range,
+/// of its own family only (see [`address::key_range`]).
+pub fn key_range(network: &IpNet) -> (address::Key, address::Key) {
+    address::key_range(network)
+}
+
+/// A record that failures of addresses inside `network` up to `until` do not count:
+/// written by `unblock` (for the blocks it ends, or for a whole network with
+/// `--forgive`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pardon {
+    pub network: IpNet,
+    pub until: i64,
 }
 
 /// The columns `block_from_row` reads, in order.
@@ -156,9 +163,16 @@ pub(super) fn block_from_row(row: &Row<'_>) -> rusqlite::Result<Block> {
     let end_reason: Option<String> = row.get(10)?;
     Ok(Block {
         id: row.get(0)?,
-        network: network.parse().map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
-        })?,
+        network: network
+            .parse::<IpNet>()
+            .map(crate::network::canonical)
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    1,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?,
         target: BlockTarget::from_db(&target),
         origin: if origin == "manual" {
             Origin::Manual
@@ -202,7 +216,8 @@ impl Store {
 
     /// Records a block; returns its id.
     pub fn insert_block(&self, block: &NewBlock) -> Result<i64> {
-        let (first, last) = key_range(&block.network);
+        let network = crate::network::canonical(block.network);
+        let (first, last) = key_range(&network);
         self.conn
             .prepare_cached(
                 "INSERT INTO blocks (network, net_first, net_last, target, origin, reason,
@@ -210,7 +225,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
-                block.network.to_string(),
+                network.to_string(),
                 &first[..],
                 &last[..],
                 block.target.as_str(),
@@ -305,6 +320,8 @@ impl Store {
 
     /// How many blocks of `target` ever covered `network`, and when the latest of them
     /// was created: for escalation, and so the failures behind a block never count twice.
+    /// Blocks ended because an allowlist entry covered them are left out: the entry
+    /// withdrew them, and once it is gone the failures count as if it never was.
     pub fn block_history(
         &self,
         network: &IpNet,
@@ -315,7 +332,8 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT COUNT(*), MAX(created_at) FROM blocks
-             WHERE target = ?3 AND net_first <= ?1 AND net_last >= ?2",
+                 WHERE target = ?3 AND net_first <= ?1 AND net_last >= ?2
+                   AND end_reason IS NOT 'allowlisted'",
             )?
             .query_row(params![&first[..], &last[..], target.as_str()], |row| {
                 Ok((row.get(0)?, row.get(1)?))
@@ -324,13 +342,53 @@ impl Store {
 
     /// From now on, failures of addresses inside `network` up to `until` do not count.
     pub fn add_pardon(&self, network: &IpNet, until: i64) -> Result<()> {
-        let (first, last) = key_range(network);
+        let network = crate::network::canonical(*network);
+        let (first, last) = key_range(&network);
         self.conn
             .prepare_cached(
                 "INSERT INTO pardons (network, net_first, net_last, until) VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![network.to_string(), &first[..], &last[..], until])?;
         Ok(())
+    }
+
+    /// Every pardon, ordered by address, then time.
+    pub fn pardons(&self) -> Result<Vec<Pardon>> {
+        self.pardons_where("true", params![])
+    }
+
+    /// The pardons sharing any address with `network`, ordered by address, then time.
+    pub fn pardons_overlapping(&self, network: &IpNet) -> Result<Vec<Pardon>> {
+        let (first, last) = key_range(network);
+        self.pardons_where(
+            "net_first <= ?2 AND net_last >= ?1",
+            params![&first[..], &last[..]],
+        )
+    }
+
+    fn pardons_where(
+        &self,
+        condition: &str,
+        values: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<Pardon>> {
+        let sql = format!(
+            "SELECT network, until FROM pardons WHERE {condition} ORDER BY net_first, net_last, until"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(values, |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (network, until) = row?;
+            if let Ok(network) = network.parse() {
+                out.push(Pardon {
+                    network: crate::network::canonical(network),
+                    until,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Counted failures per address in `(since, until]`, pardons not applied: the cheap
@@ -371,7 +429,8 @@ impl Store {
 
     /// Adds an allowlist entry; false when it was already there.
     pub fn allowlist_add(&self, network: &IpNet, comment: Option<&str>, now: i64) -> Result<bool> {
-        let (first, last) = key_range(network);
+        let network = crate::network::canonical(*network);
+        let (first, last) = key_range(&network);
         let added = self
             .conn
             .prepare_cached(
@@ -393,7 +452,7 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached("DELETE FROM allowlist WHERE network = ?1")?
-            .execute([network.to_string()])?
+            .execute([crate::network::canonical(*network).to_string()])?
             > 0)
     }
 
@@ -411,7 +470,7 @@ impl Store {
             let (network, comment, created_at) = row?;
             if let Ok(network) = network.parse() {
                 out.push(AllowEntry {
-                    network,
+                    network: crate::network::canonical(network),
                     comment,
                     created_at,
                 });

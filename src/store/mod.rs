@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/004_state.sql"),
     include_str!("../../migrations/005_journal_cursor.sql"),
     include_str!("../../migrations/006_rollups.sql"),
+    include_str!("../../migrations/007_address_families.sql"),
 ];
 
 /// Bits of an event id that hold the byte offset; the stream id sits above them.
@@ -150,7 +151,7 @@ pub enum Grouping {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RankedOffender {
     /// The address key, or the masked network key (see [`address`]).
-    pub key: [u8; 16],
+    pub key: address::Key,
     /// Counted failures inside the period.
     pub failures: i64,
     /// First and last failure inside the period (unix seconds), when asked for.
@@ -510,7 +511,7 @@ impl Store {
         let rows = rows.mapped(|row| {
             let key: Vec<u8> = row.get(0)?;
             Ok(RankedOffender {
-                key: key.as_slice().try_into().unwrap_or([0; 16]),
+                key: address::key_of(&key).unwrap_or([0; address::KEY_LEN]),
                 failures: row.get(1)?,
                 first_seen: row.get(2)?,
                 last_seen: row.get(3)?,
@@ -614,11 +615,25 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
             let key: Vec<u8> = ctx.get(0)?;
             let v4: i64 = ctx.get(1)?;
             let v6: i64 = ctx.get(2)?;
-            let Ok(key) = <[u8; 16]>::try_from(key.as_slice()) else {
+            let Some(key) = address::key_of(&key) else {
                 return Ok(key);
             };
             let clamp = |bits: i64, max: i64| bits.clamp(0, max) as u8;
             Ok(address::network_key(&key, clamp(v4, 32), clamp(v6, 128)).to_vec())
+        },
+    )?;
+    // For migration 007: a stored CIDR text as saslguard keeps it (IPv4-mapped IPv6 as
+    // IPv4, see `crate::network::canonical`); text that is no network stays as it is.
+    conn.create_scalar_function(
+        "canonical_network",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let text: String = ctx.get(0)?;
+            Ok(match text.parse::<ipnet::IpNet>() {
+                Ok(network) => crate::network::canonical(network).to_string(),
+                Err(_) => text,
+            })
         },
     )?;
     Ok(())
@@ -850,8 +865,9 @@ impl EventWriter<'_> {
         Ok(())
     }
 
-    /// The id of an address (its 16-byte key), recorded if new. Part of the open batch.
-    pub fn address_id(&mut self, key: &[u8; 16]) -> Result<i64> {
+    /// The id of an address (its key, see [`address`]), recorded if new. Part of the
+    /// open batch.
+    pub fn address_id(&mut self, key: &address::Key) -> Result<i64> {
         self.begin()?;
         self.id_of(
             "SELECT id FROM addresses WHERE ip = ?1",

@@ -19,7 +19,7 @@ use crate::parse::EventKind;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressPeriods {
     /// The address key (see [`super::address`]).
-    pub key: [u8; 16],
+    pub key: super::address::Key,
     /// Counted failures (kind 0) in the current period.
     pub failures: i64,
     /// Server faults (kind 1) in the current period.
@@ -167,7 +167,7 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (key, failures, server_faults, previous_failures, previous_server_faults) = row?;
-            let Ok(key) = <[u8; 16]>::try_from(key.as_slice()) else {
+            let Some(key) = super::address::key_of(&key) else {
                 continue;
             };
             out.push(AddressPeriods {
@@ -200,8 +200,12 @@ impl Store {
         since: i64,
         until: i64,
         within: Option<&ipnet::IpNet>,
-    ) -> Result<Vec<(i64, [u8; 16], i64)>> {
-        let (first, last) = within.map_or(([0; 16], [0xff; 16]), super::blocks::key_range);
+    ) -> Result<Vec<(i64, super::address::Key, i64)>> {
+        let everything = (
+            [0; super::address::KEY_LEN],
+            [0xff; super::address::KEY_LEN],
+        );
+        let (first, last) = within.map_or(everything, super::blocks::key_range);
         let mut stmt = self
             .conn
             .prepare_cached(&EVENTS_PER_ADDRESS[kind.code() as usize])?;
@@ -218,7 +222,7 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (id, key, n) = row?;
-            if let Ok(key) = <[u8; 16]>::try_from(key.as_slice()) {
+            if let Some(key) = super::address::key_of(&key) {
                 out.push((id, key, n));
             }
         }

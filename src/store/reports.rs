@@ -239,14 +239,14 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The 16-byte keys of the addresses that failed at or before `at`: whoever is not
-    /// among them failed for the first time after `at` (for `top --new`).
-    pub fn addresses_failing_by(&self, at: i64) -> Result<HashSet<[u8; 16]>> {
+    /// The keys of the addresses that failed at or before `at`: whoever is not among
+    /// them failed for the first time after `at` (for `top --new`).
+    pub fn addresses_failing_by(&self, at: i64) -> Result<HashSet<super::address::Key>> {
         let mut stmt = self.conn.prepare_cached(ADDRESSES_FAILING_BY)?;
         let rows = stmt.query_map([at], |row| row.get::<_, Vec<u8>>(0))?;
         let mut keys = HashSet::new();
         for key in rows {
-            if let Ok(key) = <[u8; 16]>::try_from(key?.as_slice()) {
+            if let Some(key) = super::address::key_of(&key?) {
                 keys.insert(key);
             }
         }
