@@ -481,10 +481,11 @@ impl Config {
                 );
             }
         }
-        if self.postfix.reject_text.contains('\n') || self.postfix.reject_text.trim().is_empty() {
+        if let Err(why) = crate::render::postfix::check_reject_text(&self.postfix.reject_text) {
             bail!(
-                "{}: postfix.reject_text must be one non-empty line",
-                origin.display()
+                "{}: postfix.reject_text = {:?} is refused: {why}",
+                origin.display(),
+                self.postfix.reject_text
             );
         }
         if let Some(zone) = &self.timezone {
