@@ -190,6 +190,25 @@ fn an_entry_a_hash_map_cannot_hold_never_freezes_the_others() {
     );
     assert_eq!(place["missing"], serde_json::json!([]), "{status}");
 
+    // doctor names it too (and warns that the policy's /64s may not all fit).
+    let findings = doctor_findings(&env, "map capacity");
+    assert!(
+        findings.iter().any(|f| f["verdict"] == "fail"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("2001:db8:1:20::/60")),
+        "{findings:?}"
+    );
+    assert!(
+        findings.iter().any(|f| f["verdict"] == "warn"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("policy.ipv6_prefix = 64")),
+        "{findings:?}"
+    );
+
     // And indeed run does not repair it: same exit, same name, same map.
     let output = saslguard(&env, &["run"]);
     assert_eq!(output.status.code(), Some(1));
@@ -209,6 +228,19 @@ fn an_entry_a_hash_map_cannot_hold_never_freezes_the_others() {
     assert!(output.status.success(), "{}", stderr(&output));
     let output = saslguard(&env, &["status"]);
     assert!(stdout(&output).contains("in sync"), "{}", stdout(&output));
+}
+
+/// `doctor --format json`'s findings of `check`.
+fn doctor_findings(env: &Env, check: &str) -> Vec<Value> {
+    let output = saslguard(env, &["doctor", "--format", "json"]);
+    let findings: Value = serde_json::from_str(&stdout(&output)).expect("doctor JSON");
+    findings
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["check"] == check)
+        .cloned()
+        .collect()
 }
 
 /// Point 1: `config check` and `doctor` say when the map type cannot hold what the
@@ -370,6 +402,9 @@ fn a_failed_reload_is_owed_and_retried_until_it_succeeds() {
         "{}",
         stdout(&output)
     );
+    let findings = doctor_findings(&env, "map reload");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["verdict"], "fail");
 
     // Still failing: still owed, still an error.
     let output = saslguard(&env, &["run"]);
