@@ -283,7 +283,7 @@ fn hash_map_and_ipv6_clients_through_xclient() {
     let Some(rig) = Rig::start("hash_map_ipv6", "hash") else {
         return;
     };
-    // Hash maps hold whole addresses only: count and block IPv6 per /128.
+    // Count and block IPv6 per address (/128) here: the /64 forms have their own test.
     let guard = Saslguard::new(&rig, "ipv6_prefix = 128");
 
     let mut attempts = wrong_attempts("127.0.0.5", Some("2001:db8::66"), 55);
@@ -332,6 +332,92 @@ fn hash_map_and_ipv6_clients_through_xclient() {
     );
     assert_logs_in(&rig, Attempt::correct("127.0.0.5", "LOGIN"));
     assert_eq!(guard.counts(), logged);
+}
+
+/// The IPv6 prefix keys saslguard writes into exact-match tables (hash, lmdb,
+/// texthash) are what smtpd really matches: it looks up the client's compressed
+/// address text, then drops the last `:component` again and again. Each key form is
+/// proven with `postmap -q` and with real clients (XCLIENT) inside and outside each
+/// network: groups written out (`2001:db8:1:2`), groups with trailing zero groups
+/// (`2001:db8:0:0`, matched when smtpd's text writes them out) and the companion key
+/// for the compressed text (`2001:db8:`), for /64s ending in two and one zero groups.
+#[test]
+fn exact_match_maps_hold_the_ipv6_prefixes_smtpd_matches() {
+    for map_type in ["hash", "lmdb", "texthash"] {
+        let Some(rig) = Rig::start(&format!("ipv6_prefix_keys_{map_type}"), map_type) else {
+            return;
+        };
+        let guard = Saslguard::new(&rig, "");
+        for network in [
+            "2001:db8:1:2::/64",
+            "2001:db8::/64",
+            "2001:db8:7::/64",
+            "198.51.100.0/24",
+        ] {
+            guard.ok(&["block", network, "--target", "postfix"]);
+        }
+        guard.ok(&["render"]);
+        assert_eq!(
+            map_keys(&rig.map_path()),
+            [
+                "198.51.100",
+                "2001:db8:0:0",
+                "2001:db8:",
+                "2001:db8:1:2",
+                "2001:db8:7:0",
+                "2001:db8:7:",
+            ],
+            "{map_type}"
+        );
+        for key in map_keys(&rig.map_path()) {
+            let query = Command::new(rig.postmap_program())
+                .arg("-c")
+                .arg(rig.config_dir())
+                .arg("-q")
+                .arg(&key)
+                .arg(format!("{map_type}:{}", rig.map_path().display()))
+                .output()
+                .expect("postmap -q");
+            assert!(
+                String::from_utf8_lossy(&query.stdout).starts_with("554 5.7.1"),
+                "{map_type}: postmap -q {key}: {query:?}"
+            );
+        }
+
+        // Inside: each address's text and the key it reaches.
+        for client in [
+            "2001:db8:1:2::5",      // 2001:db8:1:2
+            "2001:db8:1:2:a:b:c:d", // 2001:db8:1:2
+            "2001:db8:1:2::",       // 2001:db8:1:2
+            "2001:db8::66",         // 2001:db8:
+            "2001:db8::1:2:3:4",    // 2001:db8:
+            "2001:db8:0:0:1::",     // 2001:db8:0:0 (the longer run is compressed)
+            "2001:db8:7::9",        // 2001:db8:7:
+            "2001:db8:7:0:1:2:3:4", // 2001:db8:7:0 (a single zero group stays)
+            "2001:db8:7:0:1::",     // 2001:db8:7:0
+            "198.51.100.7",
+        ] {
+            assert_refused(
+                &rig,
+                Attempt::correct("127.0.0.5", "PLAIN").via_xclient(client),
+            );
+        }
+        // Outside, with texts sharing a beginning with a key.
+        for client in [
+            "2001:db8:1:3::5",
+            "2001:db8:1::5",
+            "2001:db8:0:1::5",
+            "2001:db8:7:1::9",
+            "2001:db8:70::9",
+            "2001:db9::66",
+            "198.51.101.7",
+        ] {
+            assert_logs_in(
+                &rig,
+                Attempt::correct("127.0.0.5", "PLAIN").via_xclient(client),
+            );
+        }
+    }
 }
 
 #[test]
