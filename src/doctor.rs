@@ -127,15 +127,45 @@ pub fn map_type_conflicts(config: &Config) -> Vec<String> {
                  block is left out of the map (and reported); {fix}"
             ));
         } else if example.addr().is_ipv6() && len < 128 {
+            let (held, not_held): (Vec<IpNet>, Vec<IpNet>) = ipv6_samples(len)
+                .into_iter()
+                .partition(|net| crate::render::postfix::cannot_hold(map_type, *net).is_none());
+            let list = |nets: &[IpNet]| {
+                nets.iter()
+                    .map(IpNet::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             conflicts.push(format!(
-                "{setting} = {len}: a {name} map holds an IPv6 /{len} only when no run of \
-                 zero groups lies inside it (2001:db8:1:2::/64 and 2001:db8::/64 yes, \
-                 2001:0:0:5::/64 no); other such blocks are left out of the map (and \
-                 reported); {fix}"
+                "{setting} = {len}: a {name} map holds only some IPv6 /{len} networks \
+                 (e.g. {} but not {}); the others are left out of the map (and reported); \
+                 {fix}",
+                list(&held),
+                list(&not_held)
             ));
         }
     }
     conflicts
+}
+
+/// IPv6 networks of length `len` (a multiple of 16, 32..=112) in the shapes that
+/// decide whether an exact-match map holds them: no zero group, ending in a zero
+/// group, and (when there is room) a run of zero groups inside.
+fn ipv6_samples(len: u8) -> Vec<IpNet> {
+    let groups = usize::from(len / 16);
+    let mut shapes = vec![
+        [0x2001, 0xdb8, 1, 2, 3, 4, 5, 6],
+        [0x2001, 0xdb8, 1, 2, 3, 4, 5, 6],
+    ];
+    shapes[1][groups - 1] = 0;
+    if groups >= 4 {
+        shapes.push([0x2001, 0, 0, 5, 6, 7, 8, 9]);
+    }
+    shapes
+        .into_iter()
+        .filter_map(|s| Ipv6Net::new(Ipv6Addr::from(s), len).ok())
+        .map(|net| IpNet::V6(net.trunc()))
+        .collect()
 }
 
 /// The map type against the policy ([`map_type_conflicts`]), and what is active now:

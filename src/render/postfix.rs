@@ -17,7 +17,9 @@
 //!   zero run inside it is compressed; when the prefix ends in one or two zero groups,
 //!   addresses whose text compresses that run (`2001:db8::5`) are matched by the
 //!   groups before it and a colon (`2001:db8:` for `2001:db8::/64`), a lookup only
-//!   such addresses make. A prefix starting with a zero group, holding a run of two or
+//!   such addresses make (hash and lmdb only: Postfix warns about a key ending in `:`
+//!   each time it reads the source, which for texthash is every smtpd process). A
+//!   prefix starting with a zero group, holding a run of two or
 //!   more zero groups before its end, ending in three or more, of a length that is no
 //!   multiple of 16, or a /16 (whose key `20` would also match IPv4 `20.x.x.x`) cannot
 //!   be expressed: [`cannot_hold`] says why, and it is left out and reported, never
@@ -337,7 +339,7 @@ fn keys(map_type: MapType, network: IpNet) -> Result<Vec<String>, String> {
                     .join("."),
             ])
         }
-        (_, IpNet::V6(net)) => ipv6_prefix_keys(net).map_err(|why| {
+        (_, IpNet::V6(net)) => ipv6_prefix_keys(map_type, net).map_err(|why| {
             format!(
                 "a {} map cannot hold {network}: {why}; set map_type = \"cidr\" in \
                  [postfix] to block networks of any size",
@@ -353,7 +355,7 @@ fn keys(map_type: MapType, network: IpNet) -> Result<Vec<String>, String> {
 }
 
 /// The exact-match keys of an IPv6 prefix (module docs), or why there are none.
-fn ipv6_prefix_keys(net: Ipv6Net) -> Result<Vec<String>, String> {
+fn ipv6_prefix_keys(map_type: MapType, net: Ipv6Net) -> Result<Vec<String>, String> {
     let len = net.prefix_len();
     if len % 16 != 0 || !(32..=112).contains(&len) {
         return Err(
@@ -374,6 +376,16 @@ fn ipv6_prefix_keys(net: Ipv6Net) -> Result<Vec<String>, String> {
     }
     if trailing_zeros > 2 {
         return Err("it ends in more than two zero groups, which no key can match".into());
+    }
+    // The second key ends in ':', which Postfix takes for an alias-file line and warns
+    // about whenever it reads the source: once per postmap run for hash and lmdb
+    // (saslguard's own), but in every smtpd process opening a texthash table.
+    if trailing_zeros > 0 && map_type == MapType::Texthash {
+        return Err(
+            "it ends in a zero group, so it needs a key ending in ':' that would make every \
+             smtpd process log a warning reading a texthash table (hash and lmdb can hold it)"
+                .into(),
+        );
     }
     let written = |groups: &[u16]| {
         groups
@@ -800,6 +812,12 @@ mod tests {
                 assert!(is_compressed_companion(companion), "{companion}");
             }
         }
+        assert!(cannot_hold(MapType::Texthash, "2001:db8::/64".parse().unwrap()).is_some());
+        assert!(cannot_hold(MapType::Texthash, "2001:db8:7:0::/64".parse().unwrap()).is_some());
+        assert_eq!(
+            cannot_hold(MapType::Texthash, "2001:db8:0:7::/64".parse().unwrap()),
+            None
+        );
         let text = render_text(
             MapType::Lmdb,
             "REJECT",
