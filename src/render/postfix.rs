@@ -406,7 +406,8 @@ fn ipv6_prefix_keys(map_type: MapType, net: Ipv6Net) -> Result<Vec<String>, Stri
 /// Per access(5): `4NN text` and `5NN text` (text required: an all-numerical result
 /// means OK; an RFC 3463 enhanced status code after it must be of the same class),
 /// `REJECT [text]`, `DEFER [text]` and `DEFER_IF_PERMIT [text]` (which refuses whatever
-/// the later restrictions say). Everything else is refused: OK, DUNNO, PERMIT,
+/// the later restrictions say); and `auth` alone, the value for the map used as
+/// `smtpd_discard_ehlo_keyword_address_maps`. Everything else is refused: OK, DUNNO, PERMIT,
 /// permit_*, other numbers, and `DEFER_IF_REJECT`, which lets the client through when
 /// the later restrictions permit it. Text must be printable ASCII (no line break,
 /// tab, `\r` or other control character), at most 400 characters.
@@ -456,6 +457,11 @@ pub fn check_reject_text(text: &str) -> Result<(), String> {
     }
     match first.to_ascii_uppercase().as_str() {
         "REJECT" | "DEFER" | "DEFER_IF_PERMIT" => Ok(()),
+        // The map as smtpd_discard_ehlo_keyword_address_maps (README: hide AUTH from
+        // blocked clients): the value is the keyword to hide. Used by mistake in
+        // check_client_access it is an unknown restriction, which smtpd answers with
+        // 451 4.3.5: it refuses, never permits.
+        "AUTH" if rest.is_empty() => Ok(()),
         "DEFER_IF_REJECT" => Err(format!(
             "{text:?} does not block: DEFER_IF_REJECT lets the client through when a later \
              restriction permits it; {EXAMPLES}"
@@ -854,6 +860,7 @@ mod tests {
             "421 4.7.0 Go away",
             "521 5.7.1 Go away",
             "450 try later",
+            "auth",
         ] {
             assert_eq!(check_reject_text(good), Ok(()), "{good:?}");
             assert!(render_text(MapType::Cidr, good, &[]).is_ok(), "{good:?}");
@@ -879,6 +886,7 @@ mod tests {
             "DISCARD",
             "WARN x",
             "REDIRECT a@b",
+            "auth silent-discard",
             "REJECT a\nb",
             "REJECT\ra",
             "REJECT \0",
