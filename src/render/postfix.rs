@@ -357,7 +357,7 @@ fn keys(map_type: MapType, network: IpNet) -> Result<Vec<String>, String> {
 /// The exact-match keys of an IPv6 prefix (module docs), or why there are none.
 fn ipv6_prefix_keys(map_type: MapType, net: Ipv6Net) -> Result<Vec<String>, String> {
     let len = net.prefix_len();
-    if len % 16 != 0 || !(32..=112).contains(&len) {
+    if !len.is_multiple_of(16) || !(32..=112).contains(&len) {
         return Err(
             "its IPv6 networks must be /32, /48, /64, /80, /96 or /112 (whole groups)".into(),
         );
