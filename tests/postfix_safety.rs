@@ -431,3 +431,52 @@ fn a_failed_reload_is_owed_and_retried_until_it_succeeds() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(fs::read_to_string(&reloads).unwrap(), "reloaded\n");
 }
+
+/// Point 2: a run killed while the reload runs (here the reload command kills it) leaves
+/// the reload owed, and the next run does it although the map is unchanged.
+#[test]
+fn a_run_killed_during_the_reload_leaves_it_owed() {
+    let env = Env::new();
+    let script = env.path("reload.sh");
+    let flag = env.path("let-it-live");
+    let reloads = env.path("reloads");
+    install_script(
+        &script,
+        &format!(
+            "#!/bin/sh\n[ -e '{flag}' ] || {{ kill -KILL $PPID; sleep 5; exit 1; }}\n\
+             echo reloaded >> '{reloads}'\n",
+            flag = flag.display(),
+            reloads = reloads.display()
+        ),
+    );
+    let map = configure(
+        &env,
+        "cidr",
+        &format!("reload_command = [{:?}]\n", script.to_str().unwrap()),
+    );
+    block(&env, "192.0.2.10");
+    let output = saslguard(&env, &["run"]);
+    assert_eq!(output.status.code(), None, "killed: {output:?}");
+    assert!(fs::read_to_string(&map).unwrap().contains("192.0.2.10\t"));
+    assert!(!reloads.exists());
+
+    let output = saslguard(&env, &["status"]);
+    assert!(
+        stdout(&output).contains("reload owed since"),
+        "{}",
+        stdout(&output)
+    );
+
+    fs::write(&flag, "").unwrap();
+    let output = saslguard(&env, &["run", "--format", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(fs::read_to_string(&reloads).unwrap(), "reloaded\n");
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        summary["rendered"][0]["reload_owed_since"],
+        Value::Null,
+        "{summary}"
+    );
+    let output = saslguard(&env, &["status"]);
+    assert!(stdout(&output).contains("in sync"), "{}", stdout(&output));
+}
