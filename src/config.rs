@@ -481,6 +481,19 @@ impl Config {
                 );
             }
         }
+        let postfix = &self.postfix;
+        if postfix
+            .reload_command
+            .first()
+            .is_some_and(|p| p.trim().is_empty())
+            || postfix.postmap_command.trim().is_empty()
+        {
+            bail!(
+                "{}: postfix.reload_command and postfix.postmap_command need a program name \
+                 (reload_command = [] disables the reload)",
+                origin.display()
+            );
+        }
         if let Err(why) = crate::render::postfix::check_reject_text(&self.postfix.reject_text) {
             bail!(
                 "{}: postfix.reject_text = {:?} is refused: {why}",
@@ -548,6 +561,14 @@ mod tests {
             config.logs,
             [PathBuf::from("/etc/sg/maillog"), PathBuf::from("/abs/log")]
         );
+    }
+
+    #[test]
+    fn postfix_commands_need_a_program() {
+        let err = Config::parse("[postfix]\nreload_command = [\"\"]", Path::new("c.toml"));
+        assert!(format!("{:#}", err.unwrap_err()).contains("postfix.reload_command"));
+        assert!(Config::parse("[postfix]\npostmap_command = \" \"", Path::new("c")).is_err());
+        assert!(Config::parse("[postfix]\nreload_command = []", Path::new("c")).is_ok());
     }
 
     #[test]
