@@ -190,6 +190,13 @@ fn an_entry_a_hash_map_cannot_hold_never_freezes_the_others() {
     );
     assert_eq!(place["missing"], serde_json::json!([]), "{status}");
 
+    let output = saslguard(&env, &["metrics"]);
+    assert!(
+        stdout(&output).contains("saslguard_unrenderable_entries{place=\"postfix\"} 1\n"),
+        "{}",
+        stdout(&output)
+    );
+
     // doctor names it too (and warns that the policy's /64s may not all fit).
     let findings = doctor_findings(&env, "map capacity");
     assert!(
@@ -226,6 +233,45 @@ fn an_entry_a_hash_map_cannot_hold_never_freezes_the_others() {
     assert!(output.status.success(), "{}", stderr(&output));
     let output = saslguard(&env, &["run"]);
     assert!(output.status.success(), "{}", stderr(&output));
+    let output = saslguard(&env, &["status"]);
+    assert!(stdout(&output).contains("in sync"), "{}", stdout(&output));
+}
+
+/// A network inside one the map cannot hold is still rendered on its own; one the map
+/// cannot hold inside one it holds is enforced by that one and not reported.
+#[test]
+fn what_a_map_cannot_hold_never_hides_what_it_can() {
+    let env = Env::new();
+    let map = configure(&env, "texthash", "reload_command = []\n");
+    block(&env, "2001:db8:1:20::/60");
+    block(&env, "2001:db8:1:21::5");
+    let output = saslguard(&env, &["render", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let rendered: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        rendered[0]["unrenderable"],
+        serde_json::json!(["2001:db8:1:20::/60"]),
+        "{rendered}"
+    );
+    let keys = |map: &Path| -> Vec<String> {
+        fs::read_to_string(map)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(keys(&map), ["2001:db8:1:21::5"]);
+
+    block(&env, "2001:db8:1::/48");
+    let output = saslguard(&env, &["run", "--format", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        summary["rendered"][0]["unrenderable"],
+        serde_json::json!([])
+    );
+    assert_eq!(keys(&map), ["2001:db8:1"]);
     let output = saslguard(&env, &["status"]);
     assert!(stdout(&output).contains("in sync"), "{}", stdout(&output));
 }
