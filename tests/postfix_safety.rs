@@ -243,7 +243,16 @@ fn an_entry_a_hash_map_cannot_hold_never_freezes_the_others() {
 fn what_a_map_cannot_hold_never_hides_what_it_can() {
     let env = Env::new();
     let map = configure(&env, "texthash", "reload_command = []\n");
-    block(&env, "2001:db8:1:20::/60");
+    let output = saslguard(
+        &env,
+        &["block", "2001:db8:1:20::/60", "--target", "postfix"],
+    );
+    assert!(output.status.success());
+    assert!(
+        stderr(&output).contains("warning: a texthash map cannot hold 2001:db8:1:20::/60"),
+        "{}",
+        stderr(&output)
+    );
     block(&env, "2001:db8:1:21::5");
     let output = saslguard(&env, &["render", "--format", "json"]);
     assert_eq!(output.status.code(), Some(1));
