@@ -554,10 +554,24 @@ impl Config {
                 );
             }
         }
-        if self.postfix.reject_text.contains('\n') || self.postfix.reject_text.trim().is_empty() {
+        let postfix = &self.postfix;
+        if postfix
+            .reload_command
+            .first()
+            .is_some_and(|p| p.trim().is_empty())
+            || postfix.postmap_command.trim().is_empty()
+        {
             bail!(
-                "{}: postfix.reject_text must be one non-empty line",
+                "{}: postfix.reload_command and postfix.postmap_command need a program name \
+                 (reload_command = [] disables the reload)",
                 origin.display()
+            );
+        }
+        if let Err(why) = crate::render::postfix::check_reject_text(&self.postfix.reject_text) {
+            bail!(
+                "{}: postfix.reject_text = {:?} is refused: {why}",
+                origin.display(),
+                self.postfix.reject_text
             );
         }
         self.validate_retention(origin)?;
@@ -683,6 +697,14 @@ mod tests {
                 "{all:?}"
             );
         }
+    }
+
+    #[test]
+    fn postfix_commands_need_a_program() {
+        let err = Config::parse("[postfix]\nreload_command = [\"\"]", Path::new("c.toml"));
+        assert!(format!("{:#}", err.unwrap_err()).contains("postfix.reload_command"));
+        assert!(Config::parse("[postfix]\npostmap_command = \" \"", Path::new("c")).is_err());
+        assert!(Config::parse("[postfix]\nreload_command = []", Path::new("c")).is_ok());
     }
 
     #[test]

@@ -7,8 +7,13 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
 use crate::config::{Backend, Config, MapType};
 use crate::render::command;
+use crate::store::blocks::BlockTarget;
 
 /// A check's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -58,13 +63,174 @@ impl Finding {
     }
 }
 
-/// Runs every check.
-pub fn examine(config: &Config, db_path: &Path) -> Vec<Finding> {
+/// Runs every check; `now` (unix seconds) decides which blocks are active.
+pub fn examine(config: &Config, db_path: &Path, now: i64) -> Vec<Finding> {
     let mut findings = Vec::new();
     findings.extend(check_logs(config));
     findings.push(check_database(db_path));
     findings.extend(check_postfix(config));
+    findings.extend(check_map_capacity(config, db_path, now));
     findings.push(check_firewall(config));
+    findings
+}
+
+/// What the policy will make that the configured map type cannot hold, one sentence
+/// each (empty for `cidr`): the IPv6 unit (`policy.ipv6_prefix`, when a tier blocks in
+/// the map) and the aggregation prefixes (when aggregation is on). `config check`
+/// and `doctor` both say it.
+pub fn map_type_conflicts(config: &Config) -> Vec<String> {
+    let map_type = config.postfix.map_type;
+    if map_type == MapType::Cidr {
+        return Vec::new();
+    }
+    let policy = &config.policy;
+    let name = map_type_name(map_type);
+    let fix = "set map_type = \"cidr\" in [postfix] to hold networks of any size";
+    let mut prefixes: Vec<(&str, IpNet)> = Vec::new();
+    let v6 = |len: u8| {
+        IpNet::V6(
+            Ipv6Net::new(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 3, 4, 5, 6), len)
+                .unwrap_or_default()
+                .trunc(),
+        )
+    };
+    let v4 = |len: u8| {
+        IpNet::V4(
+            Ipv4Net::new(Ipv4Addr::new(192, 0, 2, 1), len)
+                .unwrap_or_default()
+                .trunc(),
+        )
+    };
+    if policy
+        .tiers
+        .iter()
+        .any(|t| t.target == BlockTarget::Postfix)
+    {
+        prefixes.push(("policy.ipv6_prefix", v6(policy.ipv6_prefix)));
+    }
+    if policy.aggregate_min > 0 {
+        prefixes.push((
+            "policy.aggregate_ipv4_prefix",
+            v4(policy.aggregate_ipv4_prefix),
+        ));
+        prefixes.push((
+            "policy.aggregate_ipv6_prefix",
+            v6(policy.aggregate_ipv6_prefix),
+        ));
+    }
+    let mut conflicts = Vec::new();
+    for (setting, example) in prefixes {
+        let len = example.prefix_len();
+        if crate::render::postfix::cannot_hold(map_type, example).is_some() {
+            conflicts.push(format!(
+                "{setting} = {len}: a {name} map cannot hold /{len} networks, so every such \
+                 block is left out of the map (and reported); {fix}"
+            ));
+        } else if example.addr().is_ipv6() && len < 128 {
+            let (held, not_held): (Vec<IpNet>, Vec<IpNet>) = ipv6_samples(len)
+                .into_iter()
+                .partition(|net| crate::render::postfix::cannot_hold(map_type, *net).is_none());
+            let list = |nets: &[IpNet]| {
+                nets.iter()
+                    .map(IpNet::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            conflicts.push(format!(
+                "{setting} = {len}: a {name} map holds only some IPv6 /{len} networks \
+                 (e.g. {} but not {}); the others are left out of the map (and reported); \
+                 {fix}",
+                list(&held),
+                list(&not_held)
+            ));
+        }
+    }
+    conflicts
+}
+
+/// IPv6 networks of length `len` (a multiple of 16, 32..=112) in the shapes that
+/// decide whether an exact-match map holds them: no zero group, ending in a zero
+/// group, and (when there is room) a run of zero groups inside.
+fn ipv6_samples(len: u8) -> Vec<IpNet> {
+    let groups = usize::from(len / 16);
+    let mut shapes = vec![
+        [0x2001, 0xdb8, 1, 2, 3, 4, 5, 6],
+        [0x2001, 0xdb8, 1, 2, 3, 4, 5, 6],
+    ];
+    shapes[1][groups - 1] = 0;
+    if groups >= 4 {
+        shapes.push([0x2001, 0, 0, 5, 6, 7, 8, 9]);
+    }
+    shapes
+        .into_iter()
+        .filter_map(|s| Ipv6Net::new(Ipv6Addr::from(s), len).ok())
+        .map(|net| IpNet::V6(net.trunc()))
+        .collect()
+}
+
+/// The map type against the policy ([`map_type_conflicts`]), and what is active now:
+/// blocks the map cannot hold, and a reload still owed.
+fn check_map_capacity(config: &Config, db_path: &Path, now: i64) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = map_type_conflicts(config)
+        .into_iter()
+        .map(|conflict| {
+            Finding::warn(
+                "map capacity",
+                conflict,
+                "set [postfix] map_type = \"cidr\" (then `saslguard run`), or change the policy",
+            )
+        })
+        .collect();
+    if !db_path.exists() {
+        return findings;
+    }
+    let read_active = || -> anyhow::Result<_> {
+        let store = crate::store::Store::open(db_path)?;
+        let allow = crate::enforce::allowlist(&store, config)?;
+        let map = crate::render::postfix::PostfixMap::new(&config.postfix);
+        let wanted = crate::enforce::wanted_at(&store, BlockTarget::Postfix, &map, &allow, now)?;
+        let owed = crate::enforce::reload_owed_since(&store, "postfix")?;
+        Ok((wanted.unrenderable, owed))
+    };
+    let active = read_active();
+    match active {
+        Ok((unrenderable, owed)) => {
+            if !unrenderable.is_empty() {
+                let named: Vec<String> = unrenderable
+                    .iter()
+                    .take(10)
+                    .map(|(net, _)| net.to_string())
+                    .collect();
+                findings.push(Finding::fail(
+                    "map capacity",
+                    format!(
+                        "{} active block(s) cannot be held by the {} map and are not enforced: {}{}",
+                        unrenderable.len(),
+                        map_type_name(config.postfix.map_type),
+                        named.join(", "),
+                        if unrenderable.len() > 10 { ", ..." } else { "" }
+                    ),
+                    "set [postfix] map_type = \"cidr\" and run `saslguard run`, or unblock them",
+                ));
+            }
+            if let Some(since) = owed {
+                findings.push(Finding::fail(
+                    "map reload",
+                    format!(
+                        "the Postfix map changed at {} but its reload has not succeeded since: \
+                         Postfix may still use the old map",
+                        crate::report::format_time(since)
+                    ),
+                    "check [postfix] reload_command (try it by hand); every `saslguard run` retries it",
+                ));
+            }
+        }
+        Err(e) => findings.push(Finding::fail(
+            "map capacity",
+            format!("cannot read the active blocks: {e:#}"),
+            "see the database check",
+        )),
+    }
     findings
 }
 

@@ -161,15 +161,97 @@ pub fn wanted_entries(
     allow: &Allowlist,
     now: i64,
 ) -> anyhow::Result<Vec<Entry>> {
-    let entries = store
+    Ok(collapse(active_entries(store, target, allow, now)?))
+}
+
+/// The active blocks of `target` at `now` as entries, leaving out every one holding an
+/// allowlisted address; not collapsed.
+fn active_entries(
+    store: &Store,
+    target: BlockTarget,
+    allow: &Allowlist,
+    now: i64,
+) -> anyhow::Result<Vec<Entry>> {
+    Ok(store
         .active_blocks(Some(target), now)?
         .into_iter()
         .filter(|block| allow.overlapping(&block.network).is_none())
         .map(|block| Entry {
             network: block.network.trunc(),
             expires_at: block.expires_at,
-        });
-    Ok(collapse(entries))
+        })
+        .collect())
+}
+
+/// What `place` gets of the blocks of `target`, and what it cannot take.
+#[derive(Debug, Clone, Default)]
+pub struct PlaceWanted {
+    /// The entries to render there: [`wanted_entries`] without those the place cannot
+    /// hold (so a network inside one it cannot hold is still rendered on its own).
+    pub entries: Vec<Entry>,
+    /// Active networks the place cannot hold and no rendered entry covers, each with
+    /// why ([`Target::cannot_hold`]): not enforced there, and reported.
+    pub unrenderable: Vec<(IpNet, String)>,
+}
+
+/// Splits the blocks of `target` into what `place` can hold and what it cannot (a
+/// Postfix hash map and an IPv6 /60): one entry it cannot hold never stops the others.
+pub fn wanted_at(
+    store: &Store,
+    target: BlockTarget,
+    place: &dyn Target,
+    allow: &Allowlist,
+    now: i64,
+) -> anyhow::Result<PlaceWanted> {
+    let mut held = Vec::new();
+    let mut unheld = Vec::new();
+    for entry in active_entries(store, target, allow, now)? {
+        match place.cannot_hold(entry.network) {
+            None => held.push(entry),
+            Some(_) => unheld.push(entry),
+        }
+    }
+    let entries = collapse(held);
+    let unrenderable = collapse(unheld)
+        .into_iter()
+        .filter(|e| !entries.iter().any(|held| held.network.contains(&e.network)))
+        .filter_map(|e| place.cannot_hold(e.network).map(|why| (e.network, why)))
+        .collect();
+    Ok(PlaceWanted {
+        entries,
+        unrenderable,
+    })
+}
+
+/// The `state` key recording since when `place` owes a reload.
+fn reload_owed_key(place: &str) -> String {
+    format!("reload_owed_since:{place}")
+}
+
+/// Since when (unix seconds) `place` owes a reload: a change was written and its
+/// reload has not succeeded yet. `None` when nothing is owed.
+pub fn reload_owed_since(store: &Store, place: &str) -> anyhow::Result<Option<i64>> {
+    Ok(store.state(&reload_owed_key(place))?)
+}
+
+/// Records, before a change is written, that `place` owes a reload.
+fn owe_reload(store: &Store, place: &str, now: i64) -> anyhow::Result<()> {
+    Ok(store.set_state(&reload_owed_key(place), now)?)
+}
+
+/// Runs the reload `place` owes, if any, and forgets the debt only once it succeeded.
+fn settle_reload(store: &Store, place: &dyn Target) -> anyhow::Result<()> {
+    let Some(since) = reload_owed_since(store, place.name())? else {
+        return Ok(());
+    };
+    place.reload().map_err(|e| {
+        e.context(format!(
+            "a reload is owed since {} and is retried by every run until it succeeds",
+            crate::report::format_time(since)
+        ))
+    })?;
+    store.clear_state(&reload_owed_key(place.name()))?;
+    Ok(())
 }
 
 /// Sorts entries, merges equal networks (the latest expiry wins; permanent beats any)
@@ -223,6 +305,17 @@ pub struct PlaceStatus {
     pub missing: Vec<IpNet>,
     /// In the map or firewall, not in the database.
     pub unexpected: Vec<IpNet>,
+    /// The entries match, but rules or settings differ (`run` rewrites them).
+    pub settings_differ: bool,
+    /// Active blocks this place cannot hold (see [`wanted_at`]): not enforced here, and
+    /// `run` cannot change that.
+    pub unrenderable: Vec<IpNet>,
+    /// Why, per network of `unrenderable`.
+    #[serde(skip)]
+    pub why_unrenderable: Vec<String>,
+    /// When a change was written whose reload has not succeeded since (`run` retries).
+    pub reload_owed_since: Option<String>,
+    /// Everything active is rendered, in force, and nothing else is.
     pub in_sync: bool,
     /// Reading the rendered state failed.
     pub error: Option<String>,
@@ -248,8 +341,8 @@ pub fn drift(
         let mut rendered_somewhere = false;
         for (_, place) in places.iter().filter(|(t, _)| *t == target) {
             rendered_somewhere = true;
-            let wanted = wanted_entries(store, target, allow, now)?;
-            let wanted_set: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
+            let wanted = wanted_at(store, target, place.as_ref(), allow, now)?;
+            let wanted_set: BTreeSet<IpNet> = wanted.entries.iter().map(|e| e.network).collect();
             // Entries first; then the place's own check, which also sees missing rules
             // or changed settings (a flushed INPUT chain leaves ipset's sets intact).
             let (diff, error) = match place.current() {
@@ -257,20 +350,27 @@ pub fn drift(
                 Err(e) => (Diff::default(), Some(format!("{e:#}"))),
             };
             let (settled, error) = match (error, diff.is_empty()) {
-                (None, true) => match place.in_sync(&wanted) {
+                (None, true) => match place.in_sync(&wanted.entries) {
                     Ok(settled) => (settled, None),
                     Err(e) => (false, Some(format!("{e:#}"))),
                 },
                 (error, _) => (false, error),
             };
+            let owed = reload_owed_since(store, place.name())?;
+            let (unrenderable, why_unrenderable): (Vec<IpNet>, Vec<String>) =
+                wanted.unrenderable.into_iter().unzip();
             statuses.push(PlaceStatus {
                 target,
                 place: place.name(),
                 active_blocks: active,
-                wanted_entries: wanted.len(),
-                in_sync: settled,
+                wanted_entries: wanted.entries.len(),
+                settings_differ: error.is_none() && diff.is_empty() && !settled,
+                in_sync: settled && owed.is_none() && unrenderable.is_empty(),
                 missing: diff.added,
                 unexpected: diff.removed,
+                unrenderable,
+                why_unrenderable,
+                reload_owed_since: owed.map(crate::report::format_time),
                 error,
             });
         }
@@ -300,12 +400,30 @@ pub struct Rendered {
     pub target: BlockTarget,
     /// Entries wanted there.
     pub entries: usize,
-    /// What changed (or, in a dry run, would change); `None` when skipped.
+    /// What changed (or, in a dry run, would change); `None` when skipped or failed.
     pub diff: Option<Diff>,
+    /// Active blocks this place cannot hold (see [`wanted_at`]): left out, so every
+    /// other entry was rendered; the run fails naming them.
+    pub unrenderable: Vec<IpNet>,
+    /// Why, per network of `unrenderable`.
+    #[serde(skip)]
+    pub why_unrenderable: Vec<String>,
+    /// When a reload is owed since (it failed, now or before), as RFC 3339.
+    pub reload_owed_since: Option<String>,
+    /// Why rendering or reloading this place failed.
+    pub error: Option<String>,
 }
 
-/// Renders the active blocks to every place. Every place is attempted; the first
-/// failure is returned after the others were tried.
+impl Rendered {
+    /// Whether this place is rendered in full and in force.
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none() && self.unrenderable.is_empty()
+    }
+}
+
+/// Renders the active blocks to every place. Every place is attempted whatever happens
+/// at the others; what failed is in each [`Rendered`] (see [`render_failure`]). Only
+/// a failure to read the database is an error here.
 pub fn render_all(
     store: &Store,
     config: &Config,
@@ -314,17 +432,65 @@ pub fn render_all(
     mode: RenderMode,
 ) -> anyhow::Result<Vec<Rendered>> {
     let mut done = Vec::new();
-    let mut failures = Vec::new();
     for (target, place) in places(config) {
-        match render_one(store, config, allow, now, mode, target, place.as_ref()) {
-            Ok(rendered) => done.push(rendered),
-            Err(e) => failures.push(format!("{}: {e:#}", place.name())),
+        let mut rendered = render_one(store, config, allow, now, mode, target, place.as_ref())
+            .unwrap_or_else(|e| Rendered {
+                place: place.name(),
+                target,
+                entries: 0,
+                diff: None,
+                unrenderable: Vec::new(),
+                why_unrenderable: Vec::new(),
+                reload_owed_since: None,
+                error: Some(format!("{e:#}")),
+            });
+        if mode != RenderMode::DryRun
+            && let Err(e) = settle_reload(store, place.as_ref())
+        {
+            let e = format!("{e:#}");
+            rendered.error = Some(match rendered.error.take() {
+                Some(first) => format!("{first}; {e}"),
+                None => e,
+            });
+        }
+        rendered.reload_owed_since =
+            reload_owed_since(store, place.name())?.map(crate::report::format_time);
+        done.push(rendered);
+    }
+    Ok(done)
+}
+
+/// The error that rendering as a whole failed, naming each place that failed and each
+/// network a place could not hold; `Ok` when every place is rendered in full.
+pub fn render_failure(rendered: &[Rendered]) -> anyhow::Result<()> {
+    let mut failures = Vec::new();
+    for place in rendered {
+        if let Some(e) = &place.error {
+            failures.push(format!("{}: {e}", place.place));
+        }
+        if !place.unrenderable.is_empty() {
+            let shown: Vec<&str> = place
+                .why_unrenderable
+                .iter()
+                .take(5)
+                .map(String::as_str)
+                .collect();
+            let more = match place.unrenderable.len() {
+                n if n > 5 => format!(" (and {} more)", n - 5),
+                _ => String::new(),
+            };
+            failures.push(format!(
+                "{}: {} active block(s) left out, all other entries rendered: {}{more}",
+                place.place,
+                place.unrenderable.len(),
+                shown.join("; ")
+            ));
         }
     }
     if !failures.is_empty() {
         bail!("rendering failed: {}", failures.join("; "));
     }
-    Ok(done)
+    Ok(())
 }
 
 fn render_one(
@@ -353,9 +519,16 @@ fn render_one(
             target,
             entries: store.render_entries(place.name())?,
             diff: None,
+            unrenderable: Vec::new(),
+            why_unrenderable: Vec::new(),
+            reload_owed_since: None,
+            error: None,
         });
     }
-    let wanted = wanted_entries(store, target, allow, now)?;
+    let PlaceWanted {
+        entries: wanted,
+        unrenderable,
+    } = wanted_at(store, target, place, allow, now)?;
     let limit = match target {
         BlockTarget::Postfix => config.postfix.max_entries,
         BlockTarget::Firewall => config.firewall.max_entries,
@@ -367,6 +540,13 @@ fn render_one(
             wanted.len()
         );
     }
+    // With networks left out, the render is never recorded as complete, so every run
+    // looks again (and reports them) instead of skipping this place.
+    let digest = if unrenderable.is_empty() {
+        signature.clone()
+    } else {
+        format!("{signature}/incomplete")
+    };
     let diff = match mode {
         RenderMode::DryRun => {
             let wanted_set: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
@@ -380,23 +560,38 @@ fn render_one(
             None
         }
         RenderMode::WhenChanged | RenderMode::Always => {
-            let diff = place.apply(&wanted, now)?;
+            // Owed before the change is written: a reload that fails, or a run killed
+            // in between, leaves the debt for the next run. A failed apply wrote
+            // nothing, so it owes nothing new.
+            let newly_owed = place.reloads()
+                && reload_owed_since(store, place.name())?.is_none()
+                && !place.in_sync(&wanted)?;
+            if newly_owed {
+                owe_reload(store, place.name(), now)?;
+            }
+            let diff = match place.apply(&wanted, now) {
+                Ok(diff) => diff,
+                Err(e) if newly_owed => {
+                    store.clear_state(&reload_owed_key(place.name()))?;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
             let token = place.state_token()?;
-            store.save_render(
-                place.name(),
-                &signature,
-                token.as_deref(),
-                wanted.len(),
-                now,
-            )?;
+            store.save_render(place.name(), &digest, token.as_deref(), wanted.len(), now)?;
             Some(diff)
         }
     };
+    let (unrenderable, why_unrenderable) = unrenderable.into_iter().unzip();
     Ok(Rendered {
         place: place.name(),
         target,
         entries: wanted.len(),
         diff,
+        unrenderable,
+        why_unrenderable,
+        reload_owed_since: None,
+        error: None,
     })
 }
 

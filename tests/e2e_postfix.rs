@@ -283,7 +283,7 @@ fn hash_map_and_ipv6_clients_through_xclient() {
     let Some(rig) = Rig::start("hash_map_ipv6", "hash") else {
         return;
     };
-    // Hash maps hold whole addresses only: count and block IPv6 per /128.
+    // Count and block IPv6 per address (/128) here: the /64 forms have their own test.
     let guard = Saslguard::new(&rig, "ipv6_prefix = 128");
 
     let mut attempts = wrong_attempts("127.0.0.5", Some("2001:db8::66"), 55);
@@ -332,6 +332,107 @@ fn hash_map_and_ipv6_clients_through_xclient() {
     );
     assert_logs_in(&rig, Attempt::correct("127.0.0.5", "LOGIN"));
     assert_eq!(guard.counts(), logged);
+}
+
+/// The IPv6 prefix keys saslguard writes into exact-match tables (hash, lmdb,
+/// texthash) are what smtpd really matches: it looks up the client's compressed
+/// address text, then drops the last `:component` again and again. Each key form is
+/// proven with `postmap -q` and with real clients (XCLIENT) inside and outside each
+/// network: groups written out (`2001:db8:1:2`, `2001:db8:0:7` with a single zero
+/// group, which is never compressed); and, for hash and lmdb, /64s ending in two or one
+/// zero groups: the groups written out (`2001:db8:0:0`, matched when smtpd's text
+/// writes them out) and the companion key for the compressed text (`2001:db8:`).
+/// texthash cannot take the companion key (every smtpd would warn about it), so there
+/// those networks are left out and named, and their clients are not refused.
+#[test]
+fn exact_match_maps_hold_the_ipv6_prefixes_smtpd_matches() {
+    for map_type in ["hash", "lmdb", "texthash"] {
+        let Some(rig) = Rig::start(&format!("ipv6_prefix_keys_{map_type}"), map_type) else {
+            return;
+        };
+        let guard = Saslguard::new(&rig, "");
+        let trailing_zeros = ["2001:db8::/64", "2001:db8:7::/64"];
+        for network in ["2001:db8:1:2::/64", "2001:db8:0:7::/64", "198.51.100.0/24"]
+            .iter()
+            .chain(&trailing_zeros)
+        {
+            guard.ok(&["block", network, "--target", "postfix"]);
+        }
+        let render = guard.cmd().arg("render").output().expect("render");
+        let mut keys = vec!["198.51.100", "2001:db8:0:7", "2001:db8:1:2"];
+        if map_type == "texthash" {
+            assert_eq!(render.status.code(), Some(1));
+            let stderr = String::from_utf8_lossy(&render.stderr);
+            for network in trailing_zeros {
+                assert!(stderr.contains(network), "{stderr}");
+            }
+        } else {
+            assert!(render.status.success(), "{render:?}");
+            keys.splice(1..1, ["2001:db8:0:0", "2001:db8:"]);
+            keys.extend(["2001:db8:7:0", "2001:db8:7:"]);
+        }
+        assert_eq!(map_keys(&rig.map_path()), keys, "{map_type}");
+        for key in keys {
+            let query = Command::new(rig.postmap_program())
+                .arg("-c")
+                .arg(rig.config_dir())
+                .arg("-q")
+                .arg(key)
+                .arg(format!("{map_type}:{}", rig.map_path().display()))
+                .output()
+                .expect("postmap -q");
+            assert!(
+                String::from_utf8_lossy(&query.stdout).starts_with("554 5.7.1"),
+                "{map_type}: postmap -q {key}: {query:?}"
+            );
+        }
+
+        // Each address's text and the key it reaches.
+        let mut inside = vec![
+            "2001:db8:1:2::5",      // 2001:db8:1:2
+            "2001:db8:1:2:a:b:c:d", // 2001:db8:1:2
+            "2001:db8:1:2::",       // 2001:db8:1:2
+            "2001:db8:0:7::5",      // 2001:db8:0:7
+            "2001:db8:0:7:1:2:3:4", // 2001:db8:0:7
+            "198.51.100.7",
+        ];
+        let mut outside = vec![
+            "2001:db8:1:3::5",
+            "2001:db8:1::5",
+            "2001:db8:0:1::5",
+            "2001:db8:0:8::5",
+            "2001:db8:0:70::5",
+            "2001:db8:7:1::9",
+            "2001:db8:70::9",
+            "2001:db9::66",
+            "198.51.101.7",
+        ];
+        let in_trailing_zeros = [
+            "2001:db8::66",         // 2001:db8:
+            "2001:db8::1:2:3:4",    // 2001:db8:
+            "2001:db8:0:0:1::",     // 2001:db8:0:0 (the longer run is compressed)
+            "2001:db8:7::9",        // 2001:db8:7:
+            "2001:db8:7:0:1:2:3:4", // 2001:db8:7:0 (a single zero group stays)
+            "2001:db8:7:0:1::",     // 2001:db8:7:0
+        ];
+        if map_type == "texthash" {
+            outside.extend(in_trailing_zeros);
+        } else {
+            inside.extend(in_trailing_zeros);
+        }
+        for client in inside {
+            assert_refused(
+                &rig,
+                Attempt::correct("127.0.0.5", "PLAIN").via_xclient(client),
+            );
+        }
+        for client in outside {
+            assert_logs_in(
+                &rig,
+                Attempt::correct("127.0.0.5", "PLAIN").via_xclient(client),
+            );
+        }
+    }
 }
 
 #[test]

@@ -108,19 +108,34 @@ fn texthash_maps_use_octet_truncated_keys() {
     );
 }
 
+/// A network the table cannot express is left out and named (exit 1); the others are
+/// rendered all the same, and a host inside it still gets its own key.
 #[test]
-fn networks_off_octet_boundaries_are_refused_for_texthash_and_hash() {
+fn networks_off_octet_boundaries_are_left_out_and_named_for_texthash() {
     let env = Env::new();
     let map = configure(&env, "texthash", "");
-    block(&env, "203.0.112.0/20");
+    for network in [
+        "203.0.112.0/20",
+        "203.0.113.9",
+        "192.0.2.0/24",
+        "2001:db8:1::/60",
+    ] {
+        block(&env, network);
+    }
     let output = render(&env);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("203.0.112.0/20") && stderr.contains("cidr"),
+        stderr.contains("203.0.112.0/20")
+            && stderr.contains("2001:db8:1::/60")
+            && stderr.contains("map_type = \"cidr\""),
         "{stderr}"
     );
-    assert!(!map.exists());
+    assert_eq!(
+        fs::read_to_string(&map).unwrap(),
+        HEADER.replace("MAP_TYPE", "texthash")
+            + &format!("192.0.2\t{REJECT}\n203.0.113.9\t{REJECT}\n")
+    );
 }
 
 /// Whether postmap can be used; under CI=true its absence fails the test.

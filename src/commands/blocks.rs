@@ -56,6 +56,14 @@ pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
         "blocked {network} ({}) {until}; `saslguard render` or the next run applies it",
         names.join(", ")
     ));
+    if targets.contains(&BlockTarget::Postfix)
+        && let Some(why) = crate::render::postfix::cannot_hold(ctx.config.postfix.map_type, network)
+    {
+        crate::ui::warn(format!(
+            "{why}; the block is recorded, but the Postfix map cannot hold it: `render` and \
+             `run` will name it and fail until it ends"
+        ));
+    }
     Ok(())
 }
 

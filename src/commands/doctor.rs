@@ -8,7 +8,7 @@ use crate::doctor::{self, Verdict};
 
 /// Runs `doctor`; fails (exit 1) when any check fails.
 pub fn run(ctx: &Context, args: &DoctorArgs) -> anyhow::Result<()> {
-    let findings = doctor::examine(&ctx.config, &ctx.db_path);
+    let findings = doctor::examine(&ctx.config, &ctx.db_path, ctx.clock.unix());
     let mut out = std::io::stdout().lock();
     match args.format {
         SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?,

@@ -68,6 +68,9 @@ pub fn config(cli: &Cli, args: &ConfigArgs) -> anyhow::Result<()> {
                 config.postfix.map_type,
                 config.firewall.backend
             ));
+            for conflict in crate::doctor::map_type_conflicts(&config) {
+                crate::ui::warn(format!("{}: {conflict}", path.display()));
+            }
             Ok(())
         }
     }

@@ -80,6 +80,8 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
     let (places, _) = enforce::drift(&store, &ctx.config, &allow, now)?;
     let mut drift = Vec::new();
     let mut errors = Vec::new();
+    let mut reload_owed = Vec::new();
+    let mut unrenderable = Vec::new();
     for p in &places {
         let place = format!("place=\"{}\"", p.place);
         drift.push((
@@ -92,12 +94,17 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
         ));
         drift.push((
             format!("{{{place},kind=\"settings\"}}"),
-            if p.in_sync || !p.missing.is_empty() || !p.unexpected.is_empty() {
-                0.0
-            } else {
+            if p.settings_differ { 1.0 } else { 0.0 },
+        ));
+        reload_owed.push((
+            format!("{{{place}}}"),
+            if p.reload_owed_since.is_some() {
                 1.0
+            } else {
+                0.0
             },
         ));
+        unrenderable.push((format!("{{{place}}}"), p.unrenderable.len() as f64));
         errors.push((
             format!("{{{place}}}"),
             if p.error.is_some() { 1.0 } else { 0.0 },
@@ -114,6 +121,18 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
         "gauge",
         "1 when the rendered state could not be read.",
         &errors,
+    );
+    metric(
+        "reload_owed",
+        "gauge",
+        "1 while a change was written but its reload has not succeeded (every run retries it).",
+        &reload_owed,
+    );
+    metric(
+        "unrenderable_entries",
+        "gauge",
+        "Active blocks the place cannot hold (e.g. an IPv6 /60 in a hash map): not enforced there.",
+        &unrenderable,
     );
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;

@@ -23,11 +23,17 @@ pub fn render(ctx: &Context, args: &RenderArgs) -> anyhow::Result<()> {
         RenderMode::Always
     };
     let rendered = enforce::render_all(&store, &ctx.config, &allow, ctx.clock.unix(), mode)?;
+    print_rendered(&rendered, args)?;
+    enforce::render_failure(&rendered)
+}
+
+/// Writes what `render` did (or would do) to stdout.
+fn print_rendered(rendered: &[Rendered], args: &RenderArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match args.format {
-        SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rendered)?)?,
+        SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(rendered)?)?,
         SummaryFormat::Text => {
-            for place in &rendered {
+            for place in rendered {
                 writeln!(out, "{}", describe(place, args.dry_run))?;
                 if args.dry_run
                     && let Some(diff) = &place.diff
@@ -48,6 +54,7 @@ pub fn render(ctx: &Context, args: &RenderArgs) -> anyhow::Result<()> {
 /// One line about what rendering did (or would do) at a place.
 pub fn describe(place: &Rendered, dry_run: bool) -> String {
     let change = match &place.diff {
+        None if place.error.is_some() => "FAILED".to_string(),
         None => "unchanged".to_string(),
         Some(diff) if diff.is_empty() => "no change".to_string(),
         Some(diff) => format!(
@@ -57,12 +64,23 @@ pub fn describe(place: &Rendered, dry_run: bool) -> String {
             diff.removed.len()
         ),
     };
-    format!(
+    let mut line = format!(
         "{} ({} blocks): {} entries, {change}",
         place.place,
         place.target.as_str(),
         place.entries
-    )
+    );
+    if !place.unrenderable.is_empty() {
+        line.push_str(&format!(
+            "; {} left out (cannot be held there){}",
+            place.unrenderable.len(),
+            sample(&place.unrenderable)
+        ));
+    }
+    if let Some(since) = &place.reload_owed_since {
+        line.push_str(&format!("; reload owed since {since}"));
+    }
+    line
 }
 
 #[derive(Debug, Serialize)]
@@ -104,29 +122,14 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
         SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&status)?)?,
         SummaryFormat::Text => {
             for p in &status.places {
-                let state = match &p.error {
-                    Some(e) => format!("cannot read: {e}"),
-                    None if p.in_sync => "in sync".to_string(),
-                    None if p.missing.is_empty() && p.unexpected.is_empty() => {
-                        "DRIFT: the entries match, but rules or settings differ; \
-                         `saslguard run` repairs it"
-                            .to_string()
-                    }
-                    None => format!(
-                        "DRIFT: {} missing{}, {} unexpected{}; `saslguard run` repairs it",
-                        p.missing.len(),
-                        sample(&p.missing),
-                        p.unexpected.len(),
-                        sample(&p.unexpected)
-                    ),
-                };
                 writeln!(
                     out,
-                    "{} blocks: {} active, {} entries at {}: {state}",
+                    "{} blocks: {} active, {} entries at {}: {}",
                     p.target.as_str(),
                     p.active_blocks,
                     p.wanted_entries,
-                    p.place
+                    p.place,
+                    place_state(p)
                 )?;
             }
             for (target, active) in &status.unrendered {
@@ -149,6 +152,48 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What `status` says about one place: every problem, each with whether `run`
+/// repairs it; "in sync" only when there is none.
+fn place_state(p: &enforce::PlaceStatus) -> String {
+    let mut problems = Vec::new();
+    match &p.error {
+        Some(e) => problems.push(format!("cannot read: {e}")),
+        None if !p.missing.is_empty() || !p.unexpected.is_empty() => problems.push(format!(
+            "DRIFT: {} missing{}, {} unexpected{}; `saslguard run` repairs it",
+            p.missing.len(),
+            sample(&p.missing),
+            p.unexpected.len(),
+            sample(&p.unexpected)
+        )),
+        None if p.settings_differ => problems.push(
+            "DRIFT: the entries match, but rules or settings differ; `saslguard run` repairs it"
+                .to_string(),
+        ),
+        None => {}
+    }
+    if let Some(since) = &p.reload_owed_since {
+        problems.push(format!(
+            "NOT IN FORCE: reload owed since {since} (the reload command failed or was \
+             interrupted, so the running service may still use the old state); \
+             `saslguard run` retries it"
+        ));
+    }
+    if !p.unrenderable.is_empty() {
+        let why = p.why_unrenderable.first().map_or("", String::as_str);
+        problems.push(format!(
+            "CONFLICT: {} active block(s) cannot be held there and are not enforced{}: {why}; \
+             `saslguard run` cannot render them: change the setting or unblock them",
+            p.unrenderable.len(),
+            sample(&p.unrenderable)
+        ));
+    }
+    if problems.is_empty() {
+        "in sync".to_string()
+    } else {
+        problems.join("; ")
+    }
 }
 
 fn sample(networks: &[IpNet]) -> String {

@@ -82,10 +82,17 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
             summary.blocks_ended.len(),
             (!summary.rendered.is_empty()).then_some(rendered),
         )?;
-        result?;
+        if result.is_err() && summary.rendered.is_empty() {
+            return result;
+        }
+        // Rendering was reached: say what was done, then fail if anything did not.
+        summary.seconds = started.elapsed().as_secs_f64();
+        print(&summary, args.format)?;
+        return result;
     }
     summary.seconds = started.elapsed().as_secs_f64();
-    print(&summary, args.format)
+    print(&summary, args.format)?;
+    enforce::render_failure(&summary.rendered)
 }
 
 /// Expire, end allowlisted blocks, apply the policy (one transaction), then render.
@@ -132,6 +139,8 @@ fn steps(
     summary.rendered = enforce::render_all(store, &ctx.config, &allow, now, mode)?;
     if mode != RenderMode::DryRun {
         summary.pruned = crate::retention::prune_if_due(store, &ctx.config, now)?;
+        // After every other change was applied: fail, naming what was not.
+        enforce::render_failure(&summary.rendered)?;
     }
     Ok(())
 }

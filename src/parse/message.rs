@@ -406,8 +406,15 @@ fn parse_reject<'b>(reject: &'b [u8], marker: &[u8]) -> Outcome<'b> {
 /// `Access denied` when nothing is left.
 pub fn reject_marker(action: &str) -> String {
     let mut words = action.split_whitespace().peekable();
+    // Postfix reads the keyword in any case (`reject text` is `REJECT text`).
+    let keyword = words.peek().map(|w| w.to_ascii_uppercase());
     match words.peek() {
-        Some(&("REJECT" | "DEFER" | "DEFER_IF_PERMIT" | "DEFER_IF_REJECT")) => {
+        Some(_)
+            if matches!(
+                keyword.as_deref(),
+                Some("REJECT" | "DEFER" | "DEFER_IF_PERMIT" | "DEFER_IF_REJECT")
+            ) =>
+        {
             words.next();
         }
         Some(code) if code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()) => {

@@ -89,8 +89,30 @@ pub trait Target {
 
     /// Makes the rendered state equal `wanted` (at time `now`, unix seconds, for
     /// remaining-time timeouts) in one atomic step and returns what changed. Applying
-    /// the same `wanted` twice changes nothing the second time: no rewrite, no reload,
-    /// no second rule or element. On failure nothing is half-applied and the error
-    /// carries the failing command's stderr.
+    /// the same `wanted` twice changes nothing the second time: no rewrite, no second
+    /// rule or element. On failure nothing is half-applied and the error carries the
+    /// failing command's stderr. A place that [`Target::reloads`] is reloaded by the
+    /// caller afterwards, not here.
     fn apply(&self, wanted: &[Entry], now: i64) -> anyhow::Result<Diff>;
+
+    /// Why this place cannot hold `network` (a Postfix hash map and an IPv6 /60), or
+    /// `None` when it can. Such networks are left out of `wanted`, so the others are
+    /// still rendered, and reported by `render`, `run` and `status`.
+    fn cannot_hold(&self, _network: IpNet) -> Option<String> {
+        None
+    }
+
+    /// Whether what `apply` writes takes effect only after [`Target::reload`] (the
+    /// Postfix map with a `reload_command`). The caller records that a reload is owed
+    /// before a change and clears it only once `reload` succeeded, so a failed or
+    /// interrupted reload is retried by the next run.
+    fn reloads(&self) -> bool {
+        false
+    }
+
+    /// Makes the running service take up what `apply` wrote; the error carries the
+    /// command's stderr.
+    fn reload(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
 }

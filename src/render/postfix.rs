@@ -8,11 +8,23 @@
 //! Key syntax per table type (checked against Postfix 3.7 `postmap` and `smtpd`):
 //! - `cidr:` takes `1.2.3.4`, `1.2.3.0/24`, `2001:db8::1` and `2001:db8::/64`.
 //! - `texthash:`, `hash:` and `lmdb:` are exact-match tables. smtpd looks up the
-//!   client address as text, then drops its last `.octet` (IPv4) or `:pair` (IPv6)
-//!   again and again. So whole addresses and IPv4 `/8`, `/16`, `/24` prefixes written
-//!   as `1`, `1.2`, `1.2.3` work; IPv6 networks and other prefix lengths cannot be
-//!   expressed and are refused (use `cidr`). IPv6 addresses are written in the
-//!   compressed form smtpd uses (glibc `inet_ntop`): `2001:db8::1`, `::1.2.3.4`.
+//!   client address as text, then drops its last `.octet` (IPv4) or `:component`
+//!   (IPv6) again and again (`check_addr_access`). So whole addresses and IPv4 `/8`,
+//!   `/16`, `/24` prefixes written as `1`, `1.2`, `1.2.3` work. IPv6 text is
+//!   compressed (glibc `inet_ntop`: the first longest run of two or more zero groups
+//!   becomes `::`), so an IPv6 prefix of N/16 whole groups (/32 ... /112) is matched
+//!   by its groups written out (`2001:db8:1:2` for `2001:db8:1:2::/64`) whenever no
+//!   zero run inside it is compressed; when the prefix ends in one or two zero groups,
+//!   addresses whose text compresses that run (`2001:db8::5`) are matched by the
+//!   groups before it and a colon (`2001:db8:` for `2001:db8::/64`), a lookup only
+//!   such addresses make (hash and lmdb only: Postfix warns about a key ending in `:`
+//!   each time it reads the source, which for texthash is every smtpd process). A
+//!   prefix starting with a zero group, holding a run of two or
+//!   more zero groups before its end, ending in three or more, of a length that is no
+//!   multiple of 16, or a /16 (whose key `20` would also match IPv4 `20.x.x.x`) cannot
+//!   be expressed: [`cannot_hold`] says why, and it is left out and reported, never
+//!   rendered wrongly. IPv6 addresses are written in the compressed form smtpd uses:
+//!   `2001:db8::1`, `::1.2.3.4`.
 //!
 //! hash and lmdb maps are compiled beside a temporary copy of the source and renamed
 //! into place (`MAP.db` / `MAP.lmdb` first, then `MAP`), so smtpd never opens a
@@ -26,7 +38,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::atomic;
 use super::command;
@@ -134,21 +146,6 @@ impl PostfixMap {
             .with_context(|| format!("cannot rename a temporary file to {}", map.display()))?;
         atomic::sync_dir(&atomic::parent_dir(map))
     }
-
-    /// Runs `reload_command` (if configured) after the map changed.
-    fn reload(&self) -> anyhow::Result<()> {
-        let Some((program, args)) = self.config.reload_command.split_first() else {
-            return Ok(());
-        };
-        command::run(program, args, None).map_err(|e| {
-            anyhow!(
-                "the Postfix map {} was updated, but the reload command \
-                 (postfix.reload_command) failed: {e:#}",
-                self.config.map.display()
-            )
-        })?;
-        Ok(())
-    }
 }
 
 impl Target for PostfixMap {
@@ -213,9 +210,9 @@ impl Target for PostfixMap {
     }
 
     /// Writes (cidr, texthash) or compiles (hash, lmdb) the map when its text differs
-    /// from `wanted` or its compiled file is missing or stale, then runs
-    /// `reload_command`. An unchanged map is left alone: no write, no postmap, no
-    /// reload. `now` is unused: Postfix maps have no per-entry timeouts.
+    /// from `wanted` or its compiled file is missing or stale. An unchanged map is left
+    /// alone: no write, no postmap. The caller runs [`Target::reload`] after a change.
+    /// `now` is unused: Postfix maps have no per-entry timeouts.
     fn apply(&self, wanted: &[Entry], _now: i64) -> anyhow::Result<Diff> {
         let map = &self.config.map;
         if wanted.len() > self.config.max_entries {
@@ -255,30 +252,48 @@ impl Target for PostfixMap {
             }
             MapType::Hash | MapType::Lmdb => self.compile_and_install(&text)?,
         }
-        self.reload()?;
         Ok(Diff::between(&before, &after))
+    }
+
+    fn cannot_hold(&self, network: IpNet) -> Option<String> {
+        cannot_hold(self.config.map_type, network)
+    }
+
+    /// True when a `reload_command` is configured.
+    fn reloads(&self) -> bool {
+        !self.config.reload_command.is_empty()
+    }
+
+    /// Runs `reload_command` (if configured) after the map changed.
+    fn reload(&self) -> anyhow::Result<()> {
+        let Some((program, args)) = self.config.reload_command.split_first() else {
+            return Ok(());
+        };
+        command::run(program, args, None).map_err(|e| {
+            anyhow!(
+                "the Postfix map {} was updated, but the reload command \
+                 (postfix.reload_command) failed, so Postfix may still use the old map: {e:#}",
+                self.config.map.display()
+            )
+        })?;
+        Ok(())
     }
 }
 
 /// The full text of the map for `entries`, in the order given: a header saying the
-/// file is generated, then one `KEY<TAB>REJECT_TEXT` line per entry.
+/// file is generated, then one `KEY<TAB>REJECT_TEXT` line per key of each entry.
 ///
 /// Pure and deterministic (no timestamp), so equal sets give equal bytes and an
 /// unchanged map is never rewritten. Fails for a network the table type cannot
-/// express (see the module docs) and for a reject text that would break the table
-/// syntax (empty, or holding a line break).
+/// express ([`cannot_hold`]) and for a reject text that is no reject action
+/// ([`check_reject_text`]).
 pub fn render_text(
     map_type: MapType,
     reject_text: &str,
     entries: &[Entry],
 ) -> anyhow::Result<String> {
+    check_reject_text(reject_text).map_err(|why| anyhow!("postfix.reject_text: {why}"))?;
     let action = reject_text.trim();
-    if action.is_empty() {
-        bail!("postfix.reject_text is empty: the access map needs an action such as \"REJECT\"");
-    }
-    if action.chars().any(|c| c.is_control()) {
-        bail!("postfix.reject_text {reject_text:?} holds a line break or control character");
-    }
     let type_name = type_name(map_type);
     let mut text = format!(
         "# Postfix access map ({type_name} table), generated by saslguard from its database.\n\
@@ -286,37 +301,175 @@ pub fn render_text(
          # Block and unblock with saslguard instead.\n"
     );
     for entry in entries {
-        text.push_str(&render_key(map_type, entry.network)?);
-        text.push('\t');
-        text.push_str(action);
-        text.push('\n');
+        for key in keys(map_type, entry.network).map_err(|why| anyhow!("{why}"))? {
+            text.push_str(&key);
+            text.push('\t');
+            text.push_str(action);
+            text.push('\n');
+        }
     }
     Ok(text)
 }
 
-/// The lookup key for `network` in a table of `map_type`.
-fn render_key(map_type: MapType, network: IpNet) -> anyhow::Result<String> {
+/// Why a map of `map_type` cannot hold `network`, or `None` when it can. The one rule
+/// for what each table type expresses: rendering, `status`, `doctor` and
+/// `config check` all ask it.
+pub fn cannot_hold(map_type: MapType, network: IpNet) -> Option<String> {
+    keys(map_type, network).err()
+}
+
+/// The lookup keys for `network` in a table of `map_type` (see the module docs): one,
+/// or for an IPv6 prefix ending in zero groups two (its groups written out, then the
+/// form its compressed addresses look up). The first key is the one read back.
+fn keys(map_type: MapType, network: IpNet) -> Result<Vec<String>, String> {
     let network = network.trunc();
     match (map_type, network) {
-        (_, IpNet::V4(net)) if net.prefix_len() == 32 => Ok(net.addr().to_string()),
-        (_, IpNet::V6(net)) if net.prefix_len() == 128 => Ok(ipv6_key(net.addr())),
-        (MapType::Cidr, IpNet::V4(net)) => Ok(net.to_string()),
-        (MapType::Cidr, IpNet::V6(net)) => Ok(format!("{}/{}", net.addr(), net.prefix_len())),
+        (_, IpNet::V4(net)) if net.prefix_len() == 32 => Ok(vec![net.addr().to_string()]),
+        (_, IpNet::V6(net)) if net.prefix_len() == 128 => Ok(vec![ipv6_key(net.addr())]),
+        (MapType::Cidr, IpNet::V4(net)) => Ok(vec![net.to_string()]),
+        (MapType::Cidr, IpNet::V6(net)) => Ok(vec![format!("{}/{}", net.addr(), net.prefix_len())]),
         (_, IpNet::V4(net)) if matches!(net.prefix_len(), 8 | 16 | 24) => {
             let octets = net.addr().octets();
             let kept = usize::from(net.prefix_len() / 8);
-            Ok(octets[..kept]
-                .iter()
-                .map(u8::to_string)
-                .collect::<Vec<_>>()
-                .join("."))
+            Ok(vec![
+                octets[..kept]
+                    .iter()
+                    .map(u8::to_string)
+                    .collect::<Vec<_>>()
+                    .join("."),
+            ])
         }
-        (_, network) => bail!(
-            "cannot block {network} in a {} map: its keys are whole addresses or \
-             IPv4 /8, /16 and /24 prefixes (and whole IPv6 addresses only); \
-             set map_type = \"cidr\" in [postfix] to block networks of any size",
+        (_, IpNet::V6(net)) => ipv6_prefix_keys(map_type, net).map_err(|why| {
+            format!(
+                "a {} map cannot hold {network}: {why}; set map_type = \"cidr\" in \
+                 [postfix] to block networks of any size",
+                type_name(map_type)
+            )
+        }),
+        (_, network) => Err(format!(
+            "a {} map cannot hold {network}: it holds IPv4 addresses and /8, /16 and /24 \
+             networks only; set map_type = \"cidr\" in [postfix] to block networks of any size",
             type_name(map_type)
-        ),
+        )),
+    }
+}
+
+/// The exact-match keys of an IPv6 prefix (module docs), or why there are none.
+fn ipv6_prefix_keys(map_type: MapType, net: Ipv6Net) -> Result<Vec<String>, String> {
+    let len = net.prefix_len();
+    if !len.is_multiple_of(16) || !(32..=112).contains(&len) {
+        return Err(
+            "its IPv6 networks must be /32, /48, /64, /80, /96 or /112 (whole groups)".into(),
+        );
+    }
+    let segments = net.addr().segments();
+    let groups = &segments[..usize::from(len / 16)];
+    if groups[0] == 0 {
+        return Err("an IPv6 network starting with a zero group cannot be matched".into());
+    }
+    let trailing_zeros = groups.iter().rev().take_while(|g| **g == 0).count();
+    let before_zeros = &groups[..groups.len() - trailing_zeros];
+    if before_zeros.windows(2).any(|pair| pair == [0, 0]) {
+        return Err(
+            "smtpd may compress its run of zero groups into \"::\", which no key can match".into(),
+        );
+    }
+    if trailing_zeros > 2 {
+        return Err("it ends in more than two zero groups, which no key can match".into());
+    }
+    // The second key ends in ':', which Postfix takes for an alias-file line and warns
+    // about whenever it reads the source: once per postmap run for hash and lmdb
+    // (saslguard's own), but in every smtpd process opening a texthash table.
+    if trailing_zeros > 0 && map_type == MapType::Texthash {
+        return Err(
+            "it ends in a zero group, so it needs a key ending in ':' that would make every \
+             smtpd process log a warning reading a texthash table (hash and lmdb can hold it)"
+                .into(),
+        );
+    }
+    let written = |groups: &[u16]| {
+        groups
+            .iter()
+            .map(|g| format!("{g:x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    let mut keys = vec![written(groups)];
+    if trailing_zeros > 0 {
+        keys.push(format!("{}:", written(before_zeros)));
+    }
+    Ok(keys)
+}
+
+/// Whether `text` is a Postfix access action that refuses the client, or why not.
+///
+/// Per access(5): `4NN text` and `5NN text` (text required: an all-numerical result
+/// means OK; an RFC 3463 enhanced status code after it must be of the same class),
+/// `REJECT [text]`, `DEFER [text]` and `DEFER_IF_PERMIT [text]` (which refuses whatever
+/// the later restrictions say); and `auth` alone, the value for the map used as
+/// `smtpd_discard_ehlo_keyword_address_maps`. Everything else is refused: OK, DUNNO, PERMIT,
+/// permit_*, other numbers, and `DEFER_IF_REJECT`, which lets the client through when
+/// the later restrictions permit it. Text must be printable ASCII (no line break,
+/// tab, `\r` or other control character), at most 400 characters.
+pub fn check_reject_text(text: &str) -> Result<(), String> {
+    const EXAMPLES: &str = "use e.g. \"554 5.7.1 Too many failed authentication attempts\", \
+                            \"421 4.7.0 Go away\" or \"REJECT text\"";
+    if let Some(c) = text.chars().find(|c| !(' '..='~').contains(c)) {
+        return Err(format!(
+            "{text:?} holds {c:?}: only printable ASCII text can go into the map; {EXAMPLES}"
+        ));
+    }
+    let action = text.trim();
+    if action.len() > 400 {
+        return Err(format!("{text:?} is longer than 400 characters"));
+    }
+    let mut words = action.split_whitespace();
+    let Some(first) = words.next() else {
+        return Err(format!(
+            "it is empty: the map needs a reject action; {EXAMPLES}"
+        ));
+    };
+    let rest: Vec<&str> = words.collect();
+    if first.len() == 3 && first.bytes().all(|b| b.is_ascii_digit()) {
+        let class = first.as_bytes()[0];
+        if class != b'4' && class != b'5' {
+            return Err(format!(
+                "{text:?} is no reject action: only 4NN and 5NN codes refuse a client; \
+                 {EXAMPLES}"
+            ));
+        }
+        let Some(next) = rest.first() else {
+            return Err(format!(
+                "{text:?} is no reject action: an all-numerical result means OK to Postfix \
+                 (access(5)); add a text after the code"
+            ));
+        };
+        let enhanced = next.split('.').count() == 3
+            && next
+                .split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if enhanced && next.as_bytes()[0] != class {
+            return Err(format!(
+                "{text:?}: the enhanced status code {next} must be of the class of {first}"
+            ));
+        }
+        return Ok(());
+    }
+    match first.to_ascii_uppercase().as_str() {
+        "REJECT" | "DEFER" | "DEFER_IF_PERMIT" => Ok(()),
+        // The map as smtpd_discard_ehlo_keyword_address_maps (README: hide AUTH from
+        // blocked clients): the value is the keyword to hide. Used by mistake in
+        // check_client_access it is an unknown restriction, which smtpd answers with
+        // 451 4.3.5: it refuses, never permits.
+        "AUTH" if rest.is_empty() => Ok(()),
+        "DEFER_IF_REJECT" => Err(format!(
+            "{text:?} does not block: DEFER_IF_REJECT lets the client through when a later \
+             restriction permits it; {EXAMPLES}"
+        )),
+        _ => Err(format!(
+            "{text:?} is no reject action (a blocked client would not be refused, or might \
+             skip the later restrictions); {EXAMPLES}"
+        )),
     }
 }
 
@@ -344,6 +497,9 @@ fn parse_text(text: &str, strict: bool) -> anyhow::Result<BTreeSet<IpNet>> {
             continue;
         }
         let key = line.split_whitespace().next().unwrap_or_default();
+        if is_compressed_companion(key) {
+            continue;
+        }
         match parse_key(key) {
             Some(network) => {
                 networks.insert(network);
@@ -358,14 +514,26 @@ fn parse_text(text: &str, strict: bool) -> anyhow::Result<BTreeSet<IpNet>> {
     Ok(networks)
 }
 
+/// Whether `key` is the second key of an IPv6 prefix ending in zero groups
+/// (`2001:db8:` beside `2001:db8:0:0`), which stands for the same network as the first
+/// and so is not read back on its own.
+fn is_compressed_companion(key: &str) -> bool {
+    key.strip_suffix(':')
+        .is_some_and(|groups| !groups.contains("::") && parse_ipv6_groups(groups).is_some())
+}
+
 /// One key back into a network: `1.2.3.4`, `1.2.3.0/24`, `2001:db8::/64`, `2001:db8::1`,
-/// or an octet-truncated IPv4 prefix (`1.2.3` is 1.2.3.0/24, `1` is 1.0.0.0/8).
+/// an octet-truncated IPv4 prefix (`1.2.3` is 1.2.3.0/24, `1` is 1.0.0.0/8) or IPv6
+/// groups written out (`2001:db8:1:2` is 2001:db8:1:2::/64).
 fn parse_key(key: &str) -> Option<IpNet> {
     if let Ok(network) = key.parse::<IpNet>() {
         return Some(network.trunc());
     }
     if let Ok(addr) = key.parse::<IpAddr>() {
         return Some(IpNet::from(addr));
+    }
+    if key.contains(':') {
+        return parse_ipv6_groups(key);
     }
     let parts: Vec<&str> = key.split('.').collect();
     if !(1..=3).contains(&parts.len()) {
@@ -382,6 +550,26 @@ fn parse_key(key: &str) -> Option<IpNet> {
     Ipv4Net::new(Ipv4Addr::from(octets), prefix_len)
         .ok()
         .map(IpNet::V4)
+}
+
+/// Two to seven IPv6 groups written out (`2001:db8:0:5`) as the network of those
+/// groups (2001:db8:0:5::/64).
+fn parse_ipv6_groups(text: &str) -> Option<IpNet> {
+    let parts: Vec<&str> = text.split(':').collect();
+    if !(2..=7).contains(&parts.len()) {
+        return None;
+    }
+    let mut segments = [0u16; 8];
+    for (segment, part) in segments.iter_mut().zip(&parts) {
+        if part.is_empty() || part.len() > 4 || !part.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        *segment = u16::from_str_radix(part, 16).ok()?;
+    }
+    let prefix_len = u8::try_from(parts.len() * 16).ok()?;
+    Ipv6Net::new(Ipv6Addr::from(segments), prefix_len)
+        .ok()
+        .map(IpNet::V6)
 }
 
 /// The table type as Postfix spells it before the colon.
@@ -438,6 +626,16 @@ mod tests {
 
     fn set(networks: &[&str]) -> BTreeSet<IpNet> {
         networks.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    /// What `render_one` does: apply, then reload when the map was not in sync.
+    fn apply_and_reload(target: &PostfixMap, wanted: &[Entry], now: i64) -> anyhow::Result<Diff> {
+        let owed = !target.in_sync(wanted)?;
+        let diff = target.apply(wanted, now)?;
+        if owed {
+            target.reload()?;
+        }
+        Ok(diff)
     }
 
     fn body(text: &str) -> Vec<&str> {
@@ -558,21 +756,148 @@ mod tests {
     #[test]
     fn exact_match_tables_refuse_networks_they_cannot_express() {
         for map_type in [MapType::Texthash, MapType::Hash, MapType::Lmdb] {
-            for network in ["10.0.0.0/20", "2001:db8::/64", "10.1.2.0/25", "0.0.0.0/0"] {
-                let err = render_text(map_type, "REJECT", &entries(&[network])).unwrap_err();
-                let text = format!("{err}");
-                assert!(text.contains(network), "{text}");
-                assert!(text.contains("map_type = \"cidr\""), "{text}");
+            for network in [
+                "10.0.0.0/20",
+                "10.1.2.0/25",
+                "0.0.0.0/0",
+                "2001:db8:1:20::/60",
+                "2001:db8::/16",
+                "2001::/16",
+                "::/64",
+                "0:1:2:3::/64",
+                "2001:0:0:5::/64",
+                "2001:db8:0:0:0::/80",
+                "2001:db8::/0",
+            ] {
+                let network: IpNet = network.parse().unwrap();
+                let network = network.trunc();
+                let why = cannot_hold(map_type, network).expect("refused");
+                assert!(why.contains(&network.to_string()), "{why}");
+                assert!(why.contains("map_type = \"cidr\""), "{why}");
+                let err = render_text(
+                    map_type,
+                    "REJECT",
+                    &[Entry {
+                        network,
+                        expires_at: None,
+                    }],
+                )
+                .unwrap_err();
+                assert_eq!(format!("{err}"), why);
             }
         }
-        assert!(render_text(MapType::Cidr, "REJECT", &entries(&["10.0.0.0/20"])).is_ok());
+        for network in ["10.0.0.0/20", "2001:db8:1:20::/60", "::/64", "0.0.0.0/0"] {
+            assert_eq!(cannot_hold(MapType::Cidr, network.parse().unwrap()), None);
+        }
     }
 
     #[test]
-    fn a_reject_text_that_breaks_the_table_is_refused() {
-        for bad in ["", "   ", "REJECT a\nb", "REJECT\ra", "REJECT \0"] {
-            assert!(render_text(MapType::Cidr, bad, &[]).is_err(), "{bad:?}");
+    fn ipv6_prefixes_of_whole_groups_have_the_keys_smtpd_looks_up() {
+        for (network, expected) in [
+            ("2001:db8:1:2::/64", &["2001:db8:1:2"][..]),
+            ("2001:db8::/32", &["2001:db8"]),
+            ("2001:db8::/48", &["2001:db8:0", "2001:db8:"]),
+            ("2001:db8::/64", &["2001:db8:0:0", "2001:db8:"]),
+            ("2001:0:5::/48", &["2001:0:5"]),
+            ("2001:0:5:0::/64", &["2001:0:5:0", "2001:0:5:"]),
+            ("2001:DB8:A:BCDE::/64", &["2001:db8:a:bcde"]),
+            (
+                "2a01:4f8:c0c:1234:5:6:7::/112",
+                &["2a01:4f8:c0c:1234:5:6:7"],
+            ),
+            (
+                "2a01:4f8:c0c:1234:5::/96",
+                &["2a01:4f8:c0c:1234:5:0", "2a01:4f8:c0c:1234:5:"],
+            ),
+        ] {
+            let net: IpNet = network.parse().unwrap();
+            assert_eq!(keys(MapType::Hash, net).unwrap(), expected, "{network}");
+            // The first key reads back as the network; the second is not read at all.
+            assert_eq!(parse_key(expected[0]), Some(net.trunc()), "{network}");
+            for companion in &expected[1..] {
+                assert!(is_compressed_companion(companion), "{companion}");
+            }
         }
+        assert!(cannot_hold(MapType::Texthash, "2001:db8::/64".parse().unwrap()).is_some());
+        assert!(cannot_hold(MapType::Texthash, "2001:db8:7:0::/64".parse().unwrap()).is_some());
+        assert_eq!(
+            cannot_hold(MapType::Texthash, "2001:db8:0:7::/64".parse().unwrap()),
+            None
+        );
+        let text = render_text(
+            MapType::Lmdb,
+            "REJECT",
+            &entries(&["192.0.2.1/32", "2001:db8::/64", "2001:db8:1:2::/64"]),
+        )
+        .unwrap();
+        assert_eq!(
+            body(&text),
+            [
+                "192.0.2.1\tREJECT",
+                "2001:db8:0:0\tREJECT",
+                "2001:db8:\tREJECT",
+                "2001:db8:1:2\tREJECT"
+            ]
+        );
+        assert_eq!(
+            parse_text(&text, true).unwrap(),
+            set(&["192.0.2.1/32", "2001:db8::/64", "2001:db8:1:2::/64"])
+        );
+    }
+
+    #[test]
+    fn reject_actions_are_accepted_and_everything_else_is_refused() {
+        for good in [
+            "REJECT",
+            "REJECT go away",
+            "reject go away",
+            "  REJECT padded  ",
+            "DEFER",
+            "DEFER try later",
+            "DEFER_IF_PERMIT slow down",
+            "554 5.7.1 Too many failed authentication attempts",
+            "554 Too many",
+            "421 4.7.0 Go away",
+            "521 5.7.1 Go away",
+            "450 try later",
+            "auth",
+        ] {
+            assert_eq!(check_reject_text(good), Ok(()), "{good:?}");
+            assert!(render_text(MapType::Cidr, good, &[]).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "",
+            "   ",
+            "OK",
+            "ok",
+            "DUNNO",
+            "PERMIT",
+            "permit_sasl_authenticated",
+            "554",
+            "554 ",
+            "250 2.0.0 fine",
+            "354 go ahead",
+            "55 x",
+            "5541 x",
+            "554 4.7.1 class mismatch",
+            "421 5.7.1 class mismatch",
+            "DEFER_IF_REJECT x",
+            "HOLD",
+            "DISCARD",
+            "WARN x",
+            "REDIRECT a@b",
+            "auth silent-discard",
+            "REJECT a\nb",
+            "REJECT\ra",
+            "REJECT \0",
+            "REJECT a\tb",
+            "REJECT caf\u{e9}",
+        ] {
+            let why = check_reject_text(bad).expect_err(bad);
+            let err = render_text(MapType::Cidr, bad, &[]).unwrap_err();
+            assert_eq!(format!("{err}"), format!("postfix.reject_text: {why}"));
+        }
+        assert!(check_reject_text(&format!("554 {}", "x".repeat(400))).is_err());
     }
 
     #[test]
@@ -645,7 +970,7 @@ mod tests {
                 "missing file is empty"
             );
             assert!(!target.in_sync(&wanted).unwrap());
-            let diff = target.apply(&wanted, 0).unwrap();
+            let diff = apply_and_reload(&target, &wanted, 0).unwrap();
             let networks: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
             assert_eq!(diff.added, networks.iter().copied().collect::<Vec<_>>());
             assert!(diff.removed.is_empty());
@@ -661,13 +986,16 @@ mod tests {
             let rig = Rig::new(map_type);
             let target = rig.target();
             let wanted = entries(&["1.2.3.4/32", "5.6.7.0/24"]);
-            assert!(!target.apply(&wanted, 0).unwrap().is_empty());
+            assert!(!apply_and_reload(&target, &wanted, 0).unwrap().is_empty());
             assert!(rig.reloaded(), "reload after the first write");
             let before = std::fs::metadata(target.path()).unwrap();
             let bytes = std::fs::read(target.path()).unwrap();
             std::thread::sleep(std::time::Duration::from_millis(20));
 
-            assert_eq!(target.apply(&wanted, 1).unwrap(), Diff::default());
+            assert_eq!(
+                apply_and_reload(&target, &wanted, 1).unwrap(),
+                Diff::default()
+            );
             let after = std::fs::metadata(target.path()).unwrap();
             assert_eq!(std::fs::read(target.path()).unwrap(), bytes);
             assert_eq!(after.modified().unwrap(), before.modified().unwrap());
@@ -682,14 +1010,14 @@ mod tests {
         let rig = Rig::new(MapType::Cidr);
         let target = rig.target();
         // mkdir fails when run twice, so a double reload would be an error here.
-        let diff = target.apply(&entries(&["1.2.3.4/32"]), 0).unwrap();
+        let diff = apply_and_reload(&target, &entries(&["1.2.3.4/32"]), 0).unwrap();
         assert_eq!(diff.added, [set(&["1.2.3.4/32"]).pop_first().unwrap()]);
         assert!(rig.reloaded());
-        let diff = target.apply(&entries(&["5.6.7.0/24"]), 0).unwrap();
+        let diff = apply_and_reload(&target, &entries(&["5.6.7.0/24"]), 0).unwrap();
         assert_eq!(diff.added, ["5.6.7.0/24".parse::<IpNet>().unwrap()]);
         assert_eq!(diff.removed, ["1.2.3.4/32".parse::<IpNet>().unwrap()]);
         assert!(rig.reloaded());
-        let diff = target.apply(&[], 0).unwrap();
+        let diff = apply_and_reload(&target, &[], 0).unwrap();
         assert_eq!(diff.removed, ["5.6.7.0/24".parse::<IpNet>().unwrap()]);
         assert!(rig.reloaded());
         assert!(target.current().unwrap().is_empty());
@@ -703,12 +1031,15 @@ mod tests {
     fn a_new_reject_text_rewrites_and_reloads_with_an_empty_diff() {
         let mut rig = Rig::new(MapType::Cidr);
         let wanted = entries(&["1.2.3.4/32"]);
-        rig.target().apply(&wanted, 0).unwrap();
+        apply_and_reload(&rig.target(), &wanted, 0).unwrap();
         assert!(rig.reloaded());
         rig.config.reject_text = "421 4.7.0 Go away".to_string();
         let target = rig.target();
         assert!(!target.in_sync(&wanted).unwrap());
-        assert_eq!(target.apply(&wanted, 0).unwrap(), Diff::default());
+        assert_eq!(
+            apply_and_reload(&target, &wanted, 0).unwrap(),
+            Diff::default()
+        );
         assert!(rig.reloaded());
         assert!(
             std::fs::read_to_string(target.path())
@@ -741,7 +1072,7 @@ mod tests {
     fn an_empty_reload_command_is_not_run() {
         let mut rig = Rig::new(MapType::Cidr);
         rig.config.reload_command.clear();
-        rig.target().apply(&entries(&["1.2.3.4/32"]), 0).unwrap();
+        apply_and_reload(&rig.target(), &entries(&["1.2.3.4/32"]), 0).unwrap();
         assert!(!rig.reloaded());
     }
 
@@ -752,10 +1083,7 @@ mod tests {
             "mkdir".to_string(),
             rig.dir.path().join("no/such/dir").display().to_string(),
         ];
-        let err = rig
-            .target()
-            .apply(&entries(&["1.2.3.4/32"]), 0)
-            .unwrap_err();
+        let err = apply_and_reload(&rig.target(), &entries(&["1.2.3.4/32"]), 0).unwrap_err();
         let text = format!("{err}");
         assert!(text.contains("reload"), "{text}");
         assert!(text.contains("failed: mkdir:"), "stderr in {text}");
@@ -772,7 +1100,7 @@ mod tests {
             .collect();
         let target = rig.target();
         assert!(!target.in_sync(&wanted).unwrap());
-        let err = target.apply(&wanted, 0).unwrap_err();
+        let err = apply_and_reload(&target, &wanted, 0).unwrap_err();
         let text = format!("{err}");
         assert!(
             text.contains("11 entries") && text.contains("limit is 10"),
@@ -780,7 +1108,7 @@ mod tests {
         );
         assert!(!target.path().exists());
         assert!(!rig.reloaded());
-        assert!(target.apply(&wanted[..10], 0).is_ok());
+        assert!(apply_and_reload(&target, &wanted[..10], 0).is_ok());
     }
 
     #[test]
@@ -810,7 +1138,7 @@ mod tests {
         assert_eq!(compiled, rig.dir.path().join("saslguard_access.db"));
         std::fs::write(target.path(), "1.2.3.4 REJECT\n").unwrap();
         std::fs::write(&compiled, "old database").unwrap();
-        let err = target.apply(&entries(&["5.6.7.8/32"]), 0).unwrap_err();
+        let err = apply_and_reload(&target, &entries(&["5.6.7.8/32"]), 0).unwrap_err();
         let text = format!("{err}");
         assert!(text.contains("saslguard-no-such-postmap"), "{text}");
         assert!(text.contains("not found"), "{text}");
@@ -826,7 +1154,7 @@ mod tests {
         let target = rig.target();
         std::fs::write(target.path(), "garbage here\n9.9.9.9 OK\n").unwrap();
         assert!(target.current().is_err());
-        let diff = target.apply(&entries(&["1.2.3.4/32"]), 0).unwrap();
+        let diff = apply_and_reload(&target, &entries(&["1.2.3.4/32"]), 0).unwrap();
         assert_eq!(diff.removed, ["9.9.9.9/32".parse::<IpNet>().unwrap()]);
         assert_eq!(target.current().unwrap(), set(&["1.2.3.4/32"]));
     }

@@ -128,6 +128,14 @@ impl Store {
             .optional()?)
     }
 
+    /// Forgets a named value kept between runs (nothing happens when it is not set).
+    pub fn clear_state(&self, key: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM state WHERE key = ?1")?
+            .execute([key])?;
+        Ok(())
+    }
+
     /// Sets a named value kept between runs.
     pub fn set_state(&self, key: &str, value: i64) -> Result<()> {
         self.conn

@@ -120,13 +120,13 @@ pub struct Rig {
 
 impl Rig {
     /// Starts a rig for the test `test_name` whose smtpd checks clients against an
-    /// access map of `map_type` (`"cidr"` or `"hash"`) at [`Rig::map_path`], initially
-    /// empty. `None` (with the reason printed) when the machine cannot run it and `CI`
+    /// access map of `map_type` (`"cidr"`, `"hash"`, `"lmdb"` or `"texthash"`) at
+    /// [`Rig::map_path`], initially empty. `None` (with the reason printed) when the machine cannot run it and `CI`
     /// is not `true`; panics when `CI=true` or when starting fails.
     pub fn start(test_name: &str, map_type: &str) -> Option<Rig> {
         assert!(
-            matches!(map_type, "cidr" | "hash"),
-            "map_type must be cidr or hash, not {map_type}"
+            matches!(map_type, "cidr" | "hash" | "lmdb" | "texthash"),
+            "map_type must be cidr, hash, lmdb or texthash, not {map_type}"
         );
         let programs = match prerequisites() {
             Ok(programs) => programs,
@@ -185,7 +185,7 @@ impl Rig {
         self.dir().join("saslguard_access")
     }
 
-    /// `"cidr"` or `"hash"`.
+    /// `"cidr"`, `"hash"`, `"lmdb"` or `"texthash"`.
     pub fn map_type(&self) -> &str {
         &self.map_type
     }
@@ -558,11 +558,11 @@ impl Rig {
         fs::write(dovecot.join("dovecot.conf"), dovecot_conf).expect("dovecot.conf");
 
         fs::write(self.map_path(), "").expect("empty map");
-        if self.map_type == "hash" {
+        if matches!(self.map_type.as_str(), "hash" | "lmdb") {
             let output = Command::new(&self.programs.postmap)
                 .arg("-c")
                 .arg(&config_dir)
-                .arg(format!("hash:{}", self.map_path().display()))
+                .arg(format!("{}:{}", self.map_type, self.map_path().display()))
                 .output()
                 .expect("run postmap");
             assert!(output.status.success(), "postmap: {}", describe(&output));

@@ -1228,5 +1228,6 @@ fn the_marker_is_what_postfix_logs_for_the_action() {
     assert_eq!(reject_marker("421 Go away"), "Go away");
     assert_eq!(reject_marker("REJECT brute force"), "brute force");
     assert_eq!(reject_marker("REJECT"), "Access denied");
+    assert_eq!(reject_marker("reject brute force"), "brute force");
     assert_eq!(reject_marker("554 5.7.1"), "Access denied");
 }

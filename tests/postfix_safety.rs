@@ -1,0 +1,537 @@
+//! The Postfix map never fails silently (issue 10, points 1, 2 and 12), through the real
+//! binary and, for hash maps, the real `postmap`:
+//! - an entry the map type cannot hold is named and left out, and every other entry is
+//!   still rendered (an unblock reaches Postfix), with a non-zero exit, a truthful
+//!   `status`, and warnings from `config check`;
+//! - a failed reload is owed: recorded, shown by `status` and `metrics`, and retried by
+//!   every run until it succeeds;
+//! - a `reject_text` that would let a client through (or break the map) is refused.
+//!
+//! Without postmap the hash-map tests skip with a message, except under `CI=true`,
+//! where they fail.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::Env;
+use serde_json::Value;
+
+/// Postfix's tools read main.cf; the machine's may be missing, so postmap gets an empty
+/// one of its own, dated an hour back (Postfix waits while main.cf looks fresh).
+fn mail_config(env: &Env) -> PathBuf {
+    let dir = env.path("postfix-config");
+    let main_cf = dir.join("main.cf");
+    if !main_cf.exists() {
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(&main_cf, "").unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&main_cf)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+            .unwrap();
+    }
+    dir
+}
+
+/// Whether postmap can be used; under CI=true its absence fails the test.
+fn postmap_available() -> bool {
+    let found = Command::new("postmap").arg("-h").output().is_ok();
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "postmap is not installed, and CI=true requires these tests to run"
+        );
+        eprintln!("skipping: postmap is not installed (apt-get install postfix)");
+    }
+    found
+}
+
+/// Writes the config: a map of `map_type` in the test directory, `extra` lines in
+/// `[postfix]`, no firewall.
+fn configure(env: &Env, map_type: &str, extra: &str) -> PathBuf {
+    let map = env.path("saslguard_access");
+    let log = env.path("maillog");
+    fs::write(&log, "").unwrap();
+    fs::write(
+        &env.config,
+        format!(
+            "logs = [{:?}]\n[postfix]\nmap = {:?}\nmap_type = \"{map_type}\"\n{extra}\n\
+             [firewall]\nbackend = \"none\"\n",
+            log.to_str().unwrap(),
+            map.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    map
+}
+
+/// Runs saslguard with `args` (postmap pointed at the test's main.cf).
+fn saslguard(env: &Env, args: &[&str]) -> Output {
+    env.cmd()
+        .env("MAIL_CONFIG", mail_config(env))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `postmap -q KEY hash:MAP`: the value, or `None` when the key is not found.
+fn postmap_query(env: &Env, map: &Path, key: &str) -> Option<String> {
+    let output = Command::new("postmap")
+        .env("MAIL_CONFIG", mail_config(env))
+        .args(["-q", key, &format!("hash:{}", map.display())])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success() || output.stderr.is_empty(),
+        "postmap -q {key}: {}",
+        stderr(&output)
+    );
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+fn block(env: &Env, network: &str) {
+    let output = saslguard(env, &["block", network, "--target", "postfix"]);
+    assert!(
+        output.status.success(),
+        "block {network}: {}",
+        stderr(&output)
+    );
+}
+
+const REJECT: &str = "554 5.7.1 Too many failed authentication attempts";
+
+/// Point 1: with a hash map, an IPv6 network the table cannot express (a /60) no
+/// longer freezes the map: the other entries are rendered, so unblocking an IPv4
+/// customer reaches Postfix; `run` and `render` name the network and exit non-zero;
+/// `status` shows the conflict and never promises that `run` repairs it.
+#[test]
+fn an_entry_a_hash_map_cannot_hold_never_freezes_the_others() {
+    if !postmap_available() {
+        return;
+    }
+    let env = Env::new();
+    let map = configure(&env, "hash", "reload_command = []\n");
+    block(&env, "192.0.2.200");
+    block(&env, "198.51.100.7");
+    block(&env, "2001:db8:1:20::/60");
+
+    let output = saslguard(&env, &["run"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("2001:db8:1:20::/60"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        postmap_query(&env, &map, "192.0.2.200").as_deref(),
+        Some(REJECT)
+    );
+    assert_eq!(
+        postmap_query(&env, &map, "198.51.100.7").as_deref(),
+        Some(REJECT)
+    );
+
+    // The customer is unblocked: the next run takes it out of the map, and still says
+    // (exit 1, named) that the /60 is not there.
+    let output = saslguard(&env, &["unblock", "192.0.2.200"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = saslguard(&env, &["run", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("2001:db8:1:20::/60") && err.contains("hash"),
+        "{err}"
+    );
+    assert_eq!(postmap_query(&env, &map, "192.0.2.200"), None, "unblocked");
+    assert_eq!(
+        postmap_query(&env, &map, "198.51.100.7").as_deref(),
+        Some(REJECT)
+    );
+    let summary: Value = serde_json::from_str(&stdout(&output)).expect("run JSON");
+    let postfix = &summary["rendered"][0];
+    assert_eq!(postfix["place"], "postfix", "{summary}");
+    assert_eq!(postfix["entries"], 1, "{summary}");
+    assert_eq!(
+        postfix["unrenderable"],
+        serde_json::json!(["2001:db8:1:20::/60"]),
+        "{summary}"
+    );
+
+    // status: the conflict, never "in sync", never "`saslguard run` repairs it".
+    let output = saslguard(&env, &["status"]);
+    let text = stdout(&output);
+    assert!(text.contains("2001:db8:1:20::/60"), "{text}");
+    assert!(!text.contains("in sync"), "{text}");
+    assert!(!text.contains("repairs it"), "{text}");
+    let output = saslguard(&env, &["status", "--format", "json"]);
+    let status: Value = serde_json::from_str(&stdout(&output)).expect("status JSON");
+    let place = &status["places"][0];
+    assert_eq!(place["in_sync"], false, "{status}");
+    assert_eq!(
+        place["unrenderable"],
+        serde_json::json!(["2001:db8:1:20::/60"]),
+        "{status}"
+    );
+    assert_eq!(place["missing"], serde_json::json!([]), "{status}");
+
+    let output = saslguard(&env, &["metrics"]);
+    assert!(
+        stdout(&output).contains("saslguard_unrenderable_entries{place=\"postfix\"} 1\n"),
+        "{}",
+        stdout(&output)
+    );
+
+    // doctor names it too (and warns that the policy's /64s may not all fit).
+    let findings = doctor_findings(&env, "map capacity");
+    assert!(
+        findings.iter().any(|f| f["verdict"] == "fail"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("2001:db8:1:20::/60")),
+        "{findings:?}"
+    );
+    assert!(
+        findings.iter().any(|f| f["verdict"] == "warn"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("policy.ipv6_prefix = 64")),
+        "{findings:?}"
+    );
+
+    // And indeed run does not repair it: same exit, same name, same map.
+    let output = saslguard(&env, &["run"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("2001:db8:1:20::/60"));
+    let output = saslguard(&env, &["render"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("2001:db8:1:20::/60"));
+    assert_eq!(
+        postmap_query(&env, &map, "198.51.100.7").as_deref(),
+        Some(REJECT)
+    );
+
+    // Once the block is gone, everything is fine again.
+    let output = saslguard(&env, &["unblock", "2001:db8:1:20::/60"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = saslguard(&env, &["run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = saslguard(&env, &["status"]);
+    assert!(stdout(&output).contains("in sync"), "{}", stdout(&output));
+}
+
+/// A network inside one the map cannot hold is still rendered on its own; one the map
+/// cannot hold inside one it holds is enforced by that one and not reported.
+#[test]
+fn what_a_map_cannot_hold_never_hides_what_it_can() {
+    let env = Env::new();
+    let map = configure(&env, "texthash", "reload_command = []\n");
+    let output = saslguard(
+        &env,
+        &["block", "2001:db8:1:20::/60", "--target", "postfix"],
+    );
+    assert!(output.status.success());
+    assert!(
+        stderr(&output).contains("warning: a texthash map cannot hold 2001:db8:1:20::/60"),
+        "{}",
+        stderr(&output)
+    );
+    block(&env, "2001:db8:1:21::5");
+    let output = saslguard(&env, &["render", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let rendered: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        rendered[0]["unrenderable"],
+        serde_json::json!(["2001:db8:1:20::/60"]),
+        "{rendered}"
+    );
+    let keys = |map: &Path| -> Vec<String> {
+        fs::read_to_string(map)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(keys(&map), ["2001:db8:1:21::5"]);
+
+    block(&env, "2001:db8:1::/48");
+    let output = saslguard(&env, &["run", "--format", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        summary["rendered"][0]["unrenderable"],
+        serde_json::json!([])
+    );
+    assert_eq!(keys(&map), ["2001:db8:1"]);
+    let output = saslguard(&env, &["status"]);
+    assert!(stdout(&output).contains("in sync"), "{}", stdout(&output));
+}
+
+/// `doctor --format json`'s findings of `check`.
+fn doctor_findings(env: &Env, check: &str) -> Vec<Value> {
+    let output = saslguard(env, &["doctor", "--format", "json"]);
+    let findings: Value = serde_json::from_str(&stdout(&output)).expect("doctor JSON");
+    findings
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["check"] == check)
+        .cloned()
+        .collect()
+}
+
+/// Point 1: `config check` and `doctor` say when the map type cannot hold what the
+/// policy makes.
+#[test]
+fn config_check_warns_when_the_map_type_cannot_hold_the_policy_networks() {
+    let env = Env::new();
+    configure(&env, "hash", "reload_command = []\n");
+    fs::write(
+        &env.config,
+        fs::read_to_string(&env.config).unwrap()
+            + "[policy]\nipv6_prefix = 60\naggregate_min = 3\naggregate_ipv4_prefix = 20\n",
+    )
+    .unwrap();
+    let output = saslguard(&env, &["config", "check"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("policy.ipv6_prefix = 60"), "{err}");
+    assert!(err.contains("policy.aggregate_ipv4_prefix = 20"), "{err}");
+    assert!(err.contains("map_type = \"cidr\""), "{err}");
+
+    // A cidr map holds anything: no warning.
+    configure(&env, "cidr", "reload_command = []\n");
+    let output = saslguard(&env, &["config", "check"]);
+    assert!(output.status.success());
+    assert!(!stderr(&output).contains("warning"), "{}", stderr(&output));
+}
+
+/// Point 12: a reject_text that is no reject action is refused by the config parser
+/// and by `config check`, with the file and the value named.
+#[test]
+fn a_reject_text_that_is_no_reject_action_is_refused() {
+    let env = Env::new();
+    for bad in [
+        "OK",
+        "ok",
+        "DUNNO",
+        "PERMIT",
+        "permit_mynetworks",
+        "554",
+        "250 2.0.0 fine",
+        "200 hello",
+        "REJECT\\rx",
+        "REJECT a\\tb",
+        "554 5.7.1 caf\u{e9}",
+        "DEFER_IF_REJECT go away",
+        "HOLD",
+        "DISCARD",
+        "FILTER smtp:[127.0.0.1]:10025",
+        "554 4.7.1 class mismatch",
+        "",
+    ] {
+        fs::write(
+            &env.config,
+            format!("[postfix]\nreject_text = \"{bad}\"\n[firewall]\nbackend = \"none\"\n"),
+        )
+        .unwrap();
+        let output = saslguard(&env, &["config", "check"]);
+        assert_eq!(output.status.code(), Some(1), "{bad:?} accepted");
+        let err = stderr(&output);
+        let config = env.config.display().to_string();
+        assert!(err.contains(&config), "{bad:?}: {err}");
+        assert!(err.contains("postfix.reject_text"), "{bad:?}: {err}");
+        // Any command reading the config refuses it too.
+        let output = saslguard(&env, &["render"]);
+        assert_eq!(output.status.code(), Some(1), "render with {bad:?}");
+        assert!(stderr(&output).contains("postfix.reject_text"), "{bad:?}");
+    }
+    for good in [
+        "REJECT",
+        "REJECT Too many failed logins",
+        "reject go away",
+        "DEFER",
+        "DEFER try later",
+        "DEFER_IF_PERMIT slow down",
+        "554 5.7.1 Too many failed authentication attempts",
+        "421 4.7.0 Go away",
+        "521 Go away",
+        "450 try later",
+    ] {
+        fs::write(
+            &env.config,
+            format!("[postfix]\nreject_text = \"{good}\"\n[firewall]\nbackend = \"none\"\n"),
+        )
+        .unwrap();
+        let output = saslguard(&env, &["config", "check"]);
+        assert!(output.status.success(), "{good:?}: {}", stderr(&output));
+    }
+}
+
+/// Writes an executable script (a child process writes it, so this process never holds
+/// it open for writing and exec'ing it cannot fail with "Text file busy").
+fn install_script(path: &Path, text: &str) {
+    let temp = path.with_extension("tmp");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("cat > \"$1\"")
+        .arg("sh")
+        .arg(&temp)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(text.as_bytes())?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(status.success());
+    fs::set_permissions(&temp, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::rename(&temp, path).unwrap();
+}
+
+/// Point 2: a reload that fails once is owed: `status` and `metrics` show it, and the
+/// next run retries it although nothing else changed, until it succeeds.
+#[test]
+fn a_failed_reload_is_owed_and_retried_until_it_succeeds() {
+    let env = Env::new();
+    let script = env.path("reload.sh");
+    let flag = env.path("postfix-is-up");
+    let reloads = env.path("reloads");
+    install_script(
+        &script,
+        &format!(
+            "#!/bin/sh\n[ -e '{flag}' ] || {{ echo 'postfix is not running' >&2; exit 1; }}\n\
+             echo reloaded >> '{reloads}'\n",
+            flag = flag.display(),
+            reloads = reloads.display()
+        ),
+    );
+    let map = configure(
+        &env,
+        "cidr",
+        &format!("reload_command = [{:?}]\n", script.to_str().unwrap()),
+    );
+    block(&env, "192.0.2.9");
+
+    let output = saslguard(&env, &["run"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("postfix is not running"), "{err}");
+    assert!(err.contains("reload"), "{err}");
+    assert!(fs::read_to_string(&map).unwrap().contains("192.0.2.9\t"));
+
+    // Nothing changed since, and yet: not in sync, the reload is owed.
+    let output = saslguard(&env, &["status"]);
+    let text = stdout(&output);
+    assert!(text.contains("reload owed since"), "{text}");
+    assert!(!text.contains("in sync"), "{text}");
+    let output = saslguard(&env, &["status", "--format", "json"]);
+    let status: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(status["places"][0]["in_sync"], false, "{status}");
+    assert!(
+        status["places"][0]["reload_owed_since"].is_string(),
+        "{status}"
+    );
+    let output = saslguard(&env, &["metrics"]);
+    assert!(
+        stdout(&output).contains("saslguard_reload_owed{place=\"postfix\"} 1\n"),
+        "{}",
+        stdout(&output)
+    );
+    let findings = doctor_findings(&env, "map reload");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["verdict"], "fail");
+
+    // Still failing: still owed, still an error.
+    let output = saslguard(&env, &["run"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(!reloads.exists());
+
+    // Postfix is back: the next run reloads (the map did not change) and all is well.
+    fs::write(&flag, "").unwrap();
+    let output = saslguard(&env, &["run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(fs::read_to_string(&reloads).unwrap(), "reloaded\n");
+    let output = saslguard(&env, &["status"]);
+    assert!(stdout(&output).contains("in sync"), "{}", stdout(&output));
+    assert!(!stdout(&output).contains("owed"), "{}", stdout(&output));
+    let output = saslguard(&env, &["metrics"]);
+    assert!(
+        stdout(&output).contains("saslguard_reload_owed{place=\"postfix\"} 0\n"),
+        "{}",
+        stdout(&output)
+    );
+
+    // Nothing owed, nothing changed: no further reload.
+    let output = saslguard(&env, &["run"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(fs::read_to_string(&reloads).unwrap(), "reloaded\n");
+}
+
+/// Point 2: a run killed while the reload runs (here the reload command kills it) leaves
+/// the reload owed, and the next run does it although the map is unchanged.
+#[test]
+fn a_run_killed_during_the_reload_leaves_it_owed() {
+    let env = Env::new();
+    let script = env.path("reload.sh");
+    let flag = env.path("let-it-live");
+    let reloads = env.path("reloads");
+    install_script(
+        &script,
+        &format!(
+            "#!/bin/sh\n[ -e '{flag}' ] || {{ kill -KILL $PPID; sleep 5; exit 1; }}\n\
+             echo reloaded >> '{reloads}'\n",
+            flag = flag.display(),
+            reloads = reloads.display()
+        ),
+    );
+    let map = configure(
+        &env,
+        "cidr",
+        &format!("reload_command = [{:?}]\n", script.to_str().unwrap()),
+    );
+    block(&env, "192.0.2.10");
+    let output = saslguard(&env, &["run"]);
+    assert_eq!(output.status.code(), None, "killed: {output:?}");
+    assert!(fs::read_to_string(&map).unwrap().contains("192.0.2.10\t"));
+    assert!(!reloads.exists());
+
+    let output = saslguard(&env, &["status"]);
+    assert!(
+        stdout(&output).contains("reload owed since"),
+        "{}",
+        stdout(&output)
+    );
+
+    fs::write(&flag, "").unwrap();
+    let output = saslguard(&env, &["run", "--format", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(fs::read_to_string(&reloads).unwrap(), "reloaded\n");
+    let summary: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        summary["rendered"][0]["reload_owed_since"],
+        Value::Null,
+        "{summary}"
+    );
+    let output = saslguard(&env, &["status"]);
+    assert!(stdout(&output).contains("in sync"), "{}", stdout(&output));
+}
