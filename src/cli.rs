@@ -155,7 +155,7 @@ pub enum ImportSource {
 #[derive(Debug, Args)]
 pub struct ImportBlock {
     /// How long the imported blocks last.
-    #[arg(long = "for", value_name = "DURATION", default_value = "30d", value_parser = parse_duration,
+    #[arg(long = "for", value_name = "DURATION", default_value = "30d", value_parser = parse_block_length,
           conflicts_with = "permanent")]
     pub duration: Duration,
 
@@ -228,7 +228,7 @@ pub struct BlockArgs {
     pub network: IpNet,
 
     /// How long the block lasts.
-    #[arg(long = "for", value_name = "DURATION", default_value = "7d", value_parser = parse_duration,
+    #[arg(long = "for", value_name = "DURATION", default_value = "7d", value_parser = parse_block_length,
           conflicts_with = "permanent")]
     pub duration: Duration,
 
@@ -546,10 +546,52 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("{e} (expected RFC 3339 like 2026-11-27T12:00:00Z)"))
 }
 
-/// Parses durations like `15m`, `24h`, `7d`, `2w`.
+/// Parses durations like `15m`, `24h`, `7d`, `2w` (zero allowed); the error says in
+/// words what is wrong.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("{e} (expected a duration like 15m, 24h, 7d)"))
+    use humantime::DurationError;
+    let text = text.trim();
+    humantime::parse_duration(text).map_err(|e| match e {
+        DurationError::Empty => "a duration is needed, like 15m, 24h or 7d".to_string(),
+        DurationError::UnknownUnit { unit, value, .. } if unit.is_empty() => {
+            format!("{text:?} needs a unit: {value}m, {value}h or {value}d?")
+        }
+        DurationError::UnknownUnit { unit, .. } => {
+            format!("{text:?}: unknown unit {unit:?}; use s, m, h, d or w, like 15m, 24h or 7d")
+        }
+        DurationError::NumberOverflow => format!("{text:?} is too long"),
+        DurationError::InvalidCharacter(_) | DurationError::NumberExpected(_) => {
+            format!("{text:?} is not a duration: write a number and a unit, like 15m, 24h or 7d")
+        }
+    })
+}
+
+/// Parses a length of time that must be longer than zero (a window, a period).
+pub fn parse_length(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!(
+            "{:?} is no time at all: give a duration longer than zero, like 15m, 24h or 7d",
+            text.trim()
+        ));
+    }
+    Ok(duration)
+}
+
+/// The longest a block made by hand may last; longer is what `--permanent` is for.
+pub const MAX_BLOCK_DURATION: Duration = Duration::from_secs(10 * 366 * 86400);
+
+/// Parses how long a block made by hand lasts: longer than zero (a block that ends as
+/// it starts protects nothing) and at most [`MAX_BLOCK_DURATION`].
+pub fn parse_block_length(text: &str) -> Result<Duration, String> {
+    let duration = parse_length(text)?;
+    if duration > MAX_BLOCK_DURATION {
+        return Err(format!(
+            "{:?} is longer than 10 years: use --permanent for a block that never ends",
+            text.trim()
+        ));
+    }
+    Ok(duration)
 }
 
 /// Parses an address (a host network) or a CIDR network with no host bits set; see

@@ -96,18 +96,28 @@ pub enum Span {
     Permanent,
 }
 
+impl std::fmt::Display for Span {
+    /// As people write it in the config: `permanent`, `7d`, `12h`, `15m`, `90s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Span::Permanent => f.write_str("permanent"),
+            Span::Seconds(s) if s > 0 && s % 86400 == 0 => write!(f, "{}d", s / 86400),
+            Span::Seconds(s) if s > 0 && s % 3600 == 0 => write!(f, "{}h", s / 3600),
+            Span::Seconds(s) if s > 0 && s % 60 == 0 => write!(f, "{}m", s / 60),
+            Span::Seconds(s) => write!(f, "{s}s"),
+        }
+    }
+}
+
 impl Span {
     /// Parses `permanent` or a duration like `7d`.
     pub fn parse(text: &str) -> Result<Span, String> {
         if text.trim().eq_ignore_ascii_case("permanent") {
             return Ok(Span::Permanent);
         }
-        let duration = crate::cli::parse_duration(text)?;
+        let duration = crate::cli::parse_length(text)?;
         let seconds =
             i64::try_from(duration.as_secs()).map_err(|_| format!("{text:?} is too long"))?;
-        if seconds == 0 {
-            return Err(format!("{text:?} is empty"));
-        }
         Ok(Span::Seconds(seconds))
     }
 
@@ -544,6 +554,18 @@ impl Config {
                     "{}: policy.tier {} has threshold 0",
                     origin.display(),
                     index + 1
+                );
+            }
+            if let Some(max) = p.max_duration.seconds()
+                && tier.duration.seconds().is_none_or(|d| d > max)
+            {
+                bail!(
+                    "{}: policy.tier {}: duration {} is longer than policy.max_duration ({}), \
+                     which caps every policy block; shorten the tier or raise max_duration",
+                    origin.display(),
+                    index + 1,
+                    tier.duration,
+                    p.max_duration
                 );
             }
             if tier.window == Span::Permanent {

@@ -607,12 +607,7 @@ fn fnv(text: &str) -> String {
 
 /// A window as people write it in the config: `7d`, `12h`, `15m`, `90s`.
 fn human(seconds: i64) -> String {
-    match seconds {
-        s if s > 0 && s % 86400 == 0 => format!("{}d", s / 86400),
-        s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
+    crate::config::Span::Seconds(seconds).to_string()
 }
 
 #[cfg(test)]

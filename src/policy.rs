@@ -143,13 +143,14 @@ pub fn units_over(
 }
 
 /// How long a new block lasts: the tier's duration, times `escalation` for each earlier
-/// block of the same network and target, capped at `max_duration`. `None` is permanent.
+/// block of the same network and target, capped at `max_duration` (the config refuses a
+/// tier longer than it). `None` is permanent.
 pub fn block_seconds(duration: Span, earlier_blocks: i64, policy: &PolicyConfig) -> Option<i64> {
     let base = duration.seconds()?;
     let factor = policy.escalation.powi(earlier_blocks.clamp(0, 64) as i32);
     let escalated = (base as f64 * factor).min(i64::MAX as f64 / 2.0) as i64;
     match policy.max_duration.seconds() {
-        Some(max) => Some(escalated.min(max.max(base))),
+        Some(max) => Some(escalated.min(max)),
         None => Some(escalated),
     }
 }

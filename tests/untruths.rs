@@ -101,3 +101,129 @@ fn a_writing_command_under_as_of_says_it_changes_real_state() {
         assert!(output.stderr.is_empty(), "{reading:?}: {output:?}");
     }
 }
+
+/// A config for blocks by hand: a map, no reload, no firewall.
+fn env_for_blocks() -> Env {
+    let env = Env::new();
+    fs::write(
+        &env.config,
+        format!(
+            "[postfix]\nmap = {:?}\nreload_command = []\n[firewall]\nbackend = \"none\"\n",
+            env.path("access").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    env
+}
+
+#[test]
+fn a_block_must_last_longer_than_zero_and_at_most_ten_years() {
+    let env = env_for_blocks();
+    for (length, said) in [
+        (
+            "0",
+            "\"0\" is no time at all: give a duration longer than zero, like 15m, 24h or 7d",
+        ),
+        (
+            "100000000d",
+            "\"100000000d\" is longer than 10 years: use --permanent for a block that never ends",
+        ),
+    ] {
+        let output = env
+            .cmd()
+            .args(["block", "192.0.2.1", "--for", length])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{length}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(said), "{stderr}");
+    }
+    assert!(!env.db.exists(), "nothing was written");
+}
+
+#[test]
+fn durations_are_explained_in_words() {
+    let env = Env::new();
+    for (value, said) in [
+        (
+            "abc",
+            "\"abc\" is not a duration: write a number and a unit, like 15m, 24h or 7d",
+        ),
+        ("5", "\"5\" needs a unit: 5m, 5h or 5d?"),
+        ("0s", "\"0s\" is no time at all"),
+        ("1x", "\"1x\": unknown unit \"x\"; use s, m, h, d or w"),
+    ] {
+        let output = env.cmd().args(["top", "--period", value]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(said), "{value}: {stderr}");
+        assert!(!stderr.contains("expected number at"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_second_block_of_the_same_network_extends_the_first_or_changes_nothing() {
+    let env = env_for_blocks();
+    let block = |length: &str| {
+        env.run_ok(&[
+            "block",
+            "192.0.2.2",
+            "--target",
+            "postfix",
+            "--for",
+            length,
+            "--as-of",
+            &at(0),
+        ])
+    };
+    block("2d");
+    let shorter = block("1d");
+    assert!(
+        String::from_utf8_lossy(&shorter.stderr).contains(
+            "192.0.2.2/32 (postfix) is already blocked until 2026-11-29T00:00:00Z: nothing changed"
+        ),
+        "{shorter:?}"
+    );
+    block("3d");
+    let active = env.json(&["blocks", "--format", "json", "--as-of", &at(1)]);
+    let active = active.as_array().unwrap();
+    assert_eq!(active.len(), 1, "one active block: {active:?}");
+    assert_eq!(active[0]["expires_at"], "2026-11-30T00:00:00Z");
+    assert!(
+        active[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("extended by hand at 2026-11-27T00:00:00Z"),
+        "{active:?}"
+    );
+}
+
+#[test]
+fn max_duration_caps_every_policy_block_and_a_longer_tier_is_refused() {
+    let env = Env::new();
+    fs::write(
+        &env.config,
+        "[policy]\nmax_duration = \"30d\"\n[[policy.tier]]\ntarget = \"postfix\"\n\
+         threshold = 5\nwindow = \"1d\"\nduration = \"60d\"\n",
+    )
+    .unwrap();
+    let output = env.cmd().args(["config", "check"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("policy.tier 1: duration 60d is longer than policy.max_duration (30d)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn allow_add_says_the_map_changes_at_the_next_render() {
+    let env = env_for_blocks();
+    env.run_ok(&["block", "192.0.2.3", "--target", "postfix"]);
+    let output = env.run_ok(&["allow", "add", "192.0.2.3"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr
+            .contains("`saslguard render` or the next run takes them out of the map and firewall"),
+        "{stderr}"
+    );
+}

@@ -38,12 +38,17 @@ pub fn run(ctx: &Context, args: &AllowArgs) -> anyhow::Result<()> {
             } else {
                 crate::ui::info(format!("{network} was already allowed"));
             }
-            for block in ended {
+            for block in &ended {
                 crate::ui::info(format!(
                     "ended the block of {} ({}): allowlisted",
                     block.network,
                     block.target.as_str()
                 ));
+            }
+            if !ended.is_empty() {
+                crate::ui::info(
+                    "`saslguard render` or the next run takes them out of the map and firewall",
+                );
             }
         }
         AllowAction::Remove { network } => {
@@ -55,7 +60,9 @@ pub fn run(ctx: &Context, args: &AllowArgs) -> anyhow::Result<()> {
                 }
                 bail!("{network} is not on the allowlist (`saslguard allow list` shows it)");
             }
-            crate::ui::info(format!("removed {network} from the allowlist"));
+            crate::ui::info(format!(
+                "removed {network} from the allowlist: its failures count again from the next run"
+            ));
         }
         AllowAction::List { format } => list(ctx, *format)?,
     }

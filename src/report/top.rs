@@ -28,11 +28,8 @@ impl Period {
         if text.eq_ignore_ascii_case("all") {
             return Ok(Period::All);
         }
-        let duration = crate::cli::parse_duration(text)?;
+        let duration = crate::cli::parse_length(text)?;
         let seconds = i64::try_from(duration.as_secs()).map_err(|_| "period too long")?;
-        if seconds == 0 {
-            return Err(format!("period {text:?} is empty"));
-        }
         Ok(Period::Last {
             label: text.to_string(),
             seconds,

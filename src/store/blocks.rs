@@ -239,6 +239,19 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Moves the expiry of an active block (`None`: permanent) and appends `note` to its
+    /// reason, so its history says it was extended; false when the block is not active.
+    pub fn extend_block(&self, id: i64, expires_at: Option<i64>, note: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "UPDATE blocks SET expires_at = ?2, reason = reason || ?3
+                 WHERE id = ?1 AND ended_at IS NULL",
+            )?
+            .execute(params![id, expires_at, note])?
+            > 0)
+    }
+
     /// Blocks in force at `now` (of one target, or all), in no particular order.
     pub fn active_blocks(&self, target: Option<BlockTarget>, now: i64) -> Result<Vec<Block>> {
         let sql = format!(
