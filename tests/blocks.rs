@@ -473,6 +473,44 @@ fn rendering_twice_changes_no_byte_no_mtime_and_reloads_once() {
 }
 
 #[test]
+fn run_dry_run_reads_no_logs() {
+    let rig = Rig::new("");
+    rig.set_sections(
+        "[[policy.tier]]\ntarget = \"postfix\"\nthreshold = 2\nwindow = \"1d\"\nduration = \"1d\"\n",
+    );
+    // One failure stored; two more only in the log, which would reach the threshold.
+    append(&rig.log, &failures(0, 1, "198.51.100.4"));
+    rig.env.ingest(&[&rig.log]);
+    append(&rig.log, &failures(5, 2, "198.51.100.4"));
+    let output = rig
+        .env
+        .cmd()
+        .args(["run", "--dry-run", "--as-of", &at(10)])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.starts_with("run --dry-run (logs not read, nothing changed):"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("would block"),
+        "the log's new lines were read: {text}"
+    );
+    assert_eq!(rig.env.sql_count("SELECT count(*) FROM events"), 1);
+    assert_eq!(
+        rig.env.sql_count("SELECT \"offset\" FROM sources"),
+        rig.env.sql_count("SELECT read_offset FROM streams"),
+        "the stored position did not move"
+    );
+    // A real run reads them and blocks.
+    rig.ok(&["run", "--as-of", &at(10)]);
+    assert_eq!(rig.env.sql_count("SELECT count(*) FROM events"), 3);
+    assert_eq!(rig.blocked(10), vec![pair("198.51.100.4/32", "postfix")]);
+}
+
+#[test]
 fn dry_runs_change_nothing() {
     let rig = Rig::new("");
     rig.set_sections(
