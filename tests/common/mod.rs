@@ -191,3 +191,24 @@ pub fn failures(from: i64, n: i64, ip: &str) -> String {
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
+
+/// A file's identity for "was it rewritten?": its inode and modification time, after
+/// setting that time an hour back, so a rewrite (a new inode from an atomic rename, or
+/// a write in place) always shows, however fast the test runs.
+pub fn stamp_identity(path: &Path) -> (u64, SystemTime) {
+    let old = SystemTime::now() - std::time::Duration::from_secs(3600);
+    File::options()
+        .write(true)
+        .open(path)
+        .expect("open to stamp")
+        .set_modified(old)
+        .expect("set mtime");
+    identity(path)
+}
+
+/// A file's inode and modification time (see [`stamp_identity`]).
+pub fn identity(path: &Path) -> (u64, SystemTime) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).expect("metadata");
+    (meta.ino(), meta.modified().expect("mtime"))
+}
