@@ -174,25 +174,33 @@ pub fn wanted_entries(
     Ok(collapse(entries))
 }
 
-/// Sorts entries, merges equal networks (the latest expiry wins; permanent beats any)
-/// and drops networks inside another entry.
+/// Sorts entries, merges equal networks and drops networks inside another entry. The
+/// entry kept stands for every entry merged into it or dropped inside it, so its end is
+/// the latest of theirs (permanent beats any): an element never lapses while a block
+/// it stands for is in force. (When the outer block ends in the database, the active
+/// blocks' signature changes and the next run renders the inner ones on their own.)
 pub fn collapse(entries: impl IntoIterator<Item = Entry>) -> Vec<Entry> {
     let mut entries: Vec<Entry> = entries.into_iter().collect();
     entries.sort_by_key(|e| e.network);
     let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
     for entry in entries {
         match kept.last_mut() {
-            Some(last) if last.network == entry.network => {
-                last.expires_at = match (last.expires_at, entry.expires_at) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    _ => None,
-                };
+            // Sorted, so an entry inside any kept one is inside the last kept one.
+            Some(last) if last.network.contains(&entry.network) => {
+                last.expires_at = later_end(last.expires_at, entry.expires_at);
             }
-            Some(last) if last.network.contains(&entry.network) => {}
             _ => kept.push(entry),
         }
     }
     kept
+}
+
+/// The later of two block ends, `None` (permanent) being later than any.
+fn later_end(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        _ => None,
+    }
 }
 
 /// Where blocks of each target are rendered, per the config.
@@ -450,9 +458,33 @@ mod tests {
             vec![
                 entry("10.0.0.0/8", Some(1)),
                 entry("11.0.0.1/32", None),
-                entry("198.51.100.0/24", Some(5)),
+                entry("198.51.100.0/24", Some(50)),
                 entry("203.0.113.7/32", Some(20)),
                 entry("2001:db8::/64", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn collapse_gives_the_outer_entry_the_latest_end_of_what_it_covers() {
+        // An inner block that ends later (or never) stretches the outer entry's end:
+        // the element never lapses while a block it stands for is in force.
+        let collapsed = collapse([
+            entry("198.51.100.0/24", Some(3_600)),
+            entry("198.51.100.9/32", Some(86_400)),
+            entry("198.51.100.10/32", Some(10)),
+            entry("10.0.0.0/8", Some(5)),
+            entry("10.1.0.0/16", None),
+            entry("10.1.2.3/32", Some(7)),
+            entry("2001:db8::/32", None),
+            entry("2001:db8::1/128", Some(1)),
+        ]);
+        assert_eq!(
+            collapsed,
+            vec![
+                entry("10.0.0.0/8", None),
+                entry("198.51.100.0/24", Some(86_400)),
+                entry("2001:db8::/32", None),
             ]
         );
     }
