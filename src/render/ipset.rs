@@ -20,8 +20,8 @@ use anyhow::{Context, bail};
 use ipnet::IpNet;
 
 use super::iptables::{
-    Exec, Family, LOCK_WAIT_SECS, check_count, check_multiport, check_name, normalized_ports,
-    parse_net, port_list,
+    Exec, Family, LOCK_WAIT_SECS, check_multiport, check_name, digest, normalized_ports, parse_net,
+    port_list,
 };
 use super::{Diff, Entry, Target};
 use crate::config::FirewallConfig;
@@ -136,7 +136,6 @@ impl Ipset {
 
     fn check(&self, wanted: &[Entry]) -> anyhow::Result<()> {
         check_name(&self.name)?;
-        check_count(wanted, self.max_entries)?;
         check_multiport(&self.ports)?;
         if let Some(e) = wanted.iter().find(|e| e.network.prefix_len() == 0) {
             bail!(
@@ -406,24 +405,35 @@ impl Target for Ipset {
         Ok(nets)
     }
 
-    /// The entry counts of both live sets (`ipset list -t`, cheap whatever their size)
-    /// and whether each family's INPUT rule is in place (`-C`): a flushed INPUT chain or
-    /// a destroyed or emptied set shows as a new token.
+    /// The settings that shape the rules (name, ports), then per family: the live
+    /// set's header (type, family, entry count), a digest of its members (sorted, from
+    /// `ipset save`) and saslguard's INPUT rules for it, as `iptables -S INPUT` lists
+    /// them. A flushed, destroyed, emptied or edited set (one member swapped for another
+    /// included) or a missing, extra or changed rule gives another token.
+    ///
+    /// It costs `ipset list -t`, `ipset save` of each non-empty set and `iptables -S
+    /// INPUT` per family (see the README for the figure at 100,000 entries).
     fn state_token(&self) -> anyhow::Result<Option<String>> {
         check_name(&self.name)?;
         let headers = self.headers()?;
-        let mut token = String::new();
+        let mut token = format!("{} {}", self.name, port_list(&self.ports));
         for family in Family::ALL {
-            let entries = headers.get(&self.live(family)).map(|h| h.entries);
-            let mut args = vec![
-                "-w".to_string(),
-                LOCK_WAIT_SECS.to_string(),
-                "-C".to_string(),
-                "INPUT".to_string(),
-            ];
-            args.extend(self.rule(family));
-            let (rule, _) = self.exec.run_status(self.tool(family), &args, None)?;
-            token.push_str(&format!("{family:?}:{entries:?}:{rule};"));
+            let header = headers.get(&self.live(family));
+            let members = self.members(&headers, family)?;
+            let members: Vec<String> = members.iter().map(IpNet::to_string).collect();
+            let tool = self.tool(family);
+            let out = self
+                .exec
+                .run(tool, &["-w", LOCK_WAIT_SECS, "-S", "INPUT"], None)
+                .with_context(|| format!("ipset: cannot list {tool} INPUT"))?;
+            let marker = format!("--match-set {} ", self.live(family));
+            let rules: Vec<&str> = out.stdout.lines().filter(|l| l.contains(&marker)).collect();
+            let _ = write!(
+                token,
+                "; {family:?} {header:?} {} {}",
+                digest(&members.join(",")),
+                digest(&rules.join("\n"))
+            );
         }
         Ok(Some(token))
     }
