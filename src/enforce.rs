@@ -233,6 +233,9 @@ pub struct PlaceStatus {
     pub missing: Vec<IpNet>,
     /// In the map or firewall, not in the database.
     pub unexpected: Vec<IpNet>,
+    /// Missing and held back by the `max_entries` safety valve: `run` does not add
+    /// them (see [`within_max_entries`]); it applies every other change.
+    pub held_back: Vec<IpNet>,
     pub in_sync: bool,
     /// Reading the rendered state failed.
     pub error: Option<String>,
@@ -262,9 +265,14 @@ pub fn drift(
             let wanted_set: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
             // Entries first; then the place's own check, which also sees missing rules
             // or changed settings (a flushed INPUT chain leaves ipset's sets intact).
-            let (diff, error) = match place.current() {
-                Ok(current) => (Diff::between(&current, &wanted_set), None),
-                Err(e) => (Diff::default(), Some(format!("{e:#}"))),
+            let limit = max_entries(config, target);
+            let (diff, held_back, error) = match place.current() {
+                Ok(current) => (
+                    Diff::between(&current, &wanted_set),
+                    within_max_entries(wanted.clone(), &current, limit).1,
+                    None,
+                ),
+                Err(e) => (Diff::default(), Vec::new(), Some(format!("{e:#}"))),
             };
             let (settled, error) = match (error, diff.is_empty()) {
                 (None, true) => match place.in_sync(&wanted) {
@@ -281,6 +289,7 @@ pub fn drift(
                 in_sync: settled,
                 missing: diff.added,
                 unexpected: diff.removed,
+                held_back,
                 error,
             });
         }
@@ -366,17 +375,19 @@ fn render_one(
         });
     }
     let wanted = wanted_entries(store, target, allow, now)?;
-    let limit = match target {
-        BlockTarget::Postfix => config.postfix.max_entries,
-        BlockTarget::Firewall => config.firewall.max_entries,
+    let limit = max_entries(config, target);
+    let (wanted, held_back) = if wanted.len() > limit {
+        within_max_entries(wanted, &place.current()?, limit)
+    } else {
+        (wanted, Vec::new())
     };
-    if wanted.len() > limit {
-        bail!(
-            "refusing to render {} entries, more than max_entries = {limit}: a safety valve \
-             against locking out the world; check the policy and the blocks, or raise the limit",
-            wanted.len()
-        );
-    }
+    // A render with entries held back is never recorded as complete: the next run
+    // looks again (and reports them again).
+    let signature = if held_back.is_empty() {
+        signature
+    } else {
+        format!("{signature}/held back")
+    };
     let diff = match mode {
         RenderMode::DryRun => {
             let wanted_set: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
@@ -402,12 +413,83 @@ fn render_one(
             Some(diff)
         }
     };
+    if !held_back.is_empty() {
+        bail!(
+            "{} new {} held back by the safety valve {}.max_entries = {limit} ({}); {} \
+             check the policy and the blocks, or raise the limit",
+            held_back.len(),
+            if held_back.len() == 1 {
+                "entry"
+            } else {
+                "entries"
+            },
+            target.as_str(),
+            first_few(&held_back),
+            if mode == RenderMode::DryRun {
+                "removals and the entries within the limit would be applied;"
+            } else {
+                "removals and the entries within the limit were applied;"
+            },
+        );
+    }
     Ok(Rendered {
         place: place.name(),
         target,
         entries: wanted.len(),
         diff,
     })
+}
+
+/// The `max_entries` safety valve of `target`'s places.
+pub fn max_entries(config: &Config, target: BlockTarget) -> usize {
+    match target {
+        BlockTarget::Postfix => config.postfix.max_entries,
+        BlockTarget::Firewall => config.firewall.max_entries,
+    }
+}
+
+/// The safety valve against locking out the world, decided here for every place: of
+/// `wanted` (collapsed, sorted), what is rendered now (`rendered`) and still wanted
+/// stays, every removal happens, and only the additions beyond `limit` entries are
+/// held back. Additions are admitted in address order (IPv4 before IPv6, lower
+/// addresses first), so the same ones are held back run after run. A rendered network
+/// inside a held-back addition stays rendered (its block is still in force). Returns
+/// the entries to render and the networks held back.
+pub fn within_max_entries(
+    wanted: Vec<Entry>,
+    rendered: &BTreeSet<IpNet>,
+    limit: usize,
+) -> (Vec<Entry>, Vec<IpNet>) {
+    if wanted.len() <= limit {
+        return (wanted, Vec::new());
+    }
+    let (mut kept, additions): (Vec<Entry>, Vec<Entry>) = wanted
+        .into_iter()
+        .partition(|e| rendered.contains(&e.network));
+    let room = limit.saturating_sub(kept.len()).min(additions.len());
+    let (admitted, held) = additions.split_at(room);
+    for outer in held {
+        kept.extend(
+            rendered
+                .range(outer.network..)
+                .take_while(|net| outer.network.contains(*net))
+                .map(|net| Entry {
+                    network: *net,
+                    expires_at: outer.expires_at,
+                }),
+        );
+    }
+    kept.extend_from_slice(admitted);
+    (collapse(kept), held.iter().map(|e| e.network).collect())
+}
+
+/// Up to five networks, and how many more: `a, b, c and 4 more`.
+fn first_few(networks: &[IpNet]) -> String {
+    let shown: Vec<String> = networks.iter().take(5).map(IpNet::to_string).collect();
+    match networks.len().saturating_sub(5) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 /// A stable 64-bit FNV-1a hash, as hex.
@@ -462,6 +544,44 @@ mod tests {
                 entry("203.0.113.7/32", Some(20)),
                 entry("2001:db8::/64", None),
             ]
+        );
+    }
+
+    #[test]
+    fn the_valve_holds_back_only_additions_beyond_the_limit() {
+        let rendered: BTreeSet<IpNet> = ["192.0.2.1/32", "192.0.2.2/32", "198.51.100.7/32"]
+            .iter()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        // 192.0.2.1 was unblocked (a removal), 192.0.2.2 stays, 198.51.100.0/24 (new,
+        // holding the rendered 198.51.100.7) and three hosts are additions.
+        let wanted = collapse([
+            entry("192.0.2.2/32", Some(9)),
+            entry("192.0.2.3/32", None),
+            entry("192.0.2.4/32", None),
+            entry("198.51.100.0/24", Some(50)),
+            entry("2001:db8::1/128", None),
+        ]);
+        let (render, held) = within_max_entries(wanted.clone(), &rendered, 3);
+        assert_eq!(
+            render,
+            vec![
+                entry("192.0.2.2/32", Some(9)),
+                entry("192.0.2.3/32", None),
+                entry("192.0.2.4/32", None),
+                entry("198.51.100.7/32", Some(50)),
+            ]
+        );
+        let held: Vec<String> = held.iter().map(ToString::to_string).collect();
+        assert_eq!(held, ["198.51.100.0/24", "2001:db8::1/128"]);
+        // Within the limit, nothing changes.
+        assert_eq!(
+            within_max_entries(wanted.clone(), &rendered, 5),
+            (wanted, vec![])
+        );
+        assert_eq!(
+            first_few(&held.iter().map(|n| n.parse().unwrap()).collect::<Vec<_>>()),
+            "198.51.100.0/24, 2001:db8::1/128"
         );
     }
 

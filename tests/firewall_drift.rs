@@ -458,3 +458,138 @@ fn iptables_every_drift_status_reports_is_repaired_by_run() {
         ],
     );
 }
+
+/// The elements of saslguard's nftables set `set` (`v4`, `v6`): (network, timeout in
+/// seconds if any), in the kernel's order.
+fn nft_elements(ns: &Netns, set: &str) -> Vec<(String, Option<u64>)> {
+    let json: Value =
+        serde_json::from_str(&ns.run(&["nft", "-j", "list", "set", "inet", NAME, set])).unwrap();
+    let network = |v: &Value| -> String {
+        match v.get("prefix") {
+            Some(p) => format!("{}/{}", p["addr"].as_str().unwrap(), p["len"]),
+            None => format!("{}/32", v.as_str().unwrap()),
+        }
+    };
+    json["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o.get("set"))
+        .flat_map(|s| s["elem"].as_array().cloned().unwrap_or_default())
+        .map(|e| match e.get("elem") {
+            Some(inner) => (network(&inner["val"]), inner["timeout"].as_u64()),
+            None => (network(&e), None),
+        })
+        .collect()
+}
+
+#[test]
+fn an_outer_network_carries_the_longest_timeout_of_the_blocks_inside_it() {
+    let Some((ns, env)) = setup(
+        "an_outer_network_carries_the_longest_timeout_of_the_blocks_inside_it",
+        "nftables",
+    ) else {
+        return;
+    };
+    block(&ns, &env, "198.51.100.0/24", "1h");
+    block(&ns, &env, "198.51.100.9", "1d");
+    ok(&ns, &env, &["run"]);
+    let elements = nft_elements(&ns, "v4");
+    assert_eq!(elements.len(), 1, "{elements:?}");
+    assert_eq!(elements[0].0, "198.51.100.0/24");
+    // The /24 stands for the /32 too, so it lasts as long as the /32's day-long block
+    // (a few seconds of the day may have passed), not the /24's hour.
+    let timeout = elements[0].1.expect("a timeout");
+    assert!(
+        (86_400 - 120..=86_400).contains(&timeout),
+        "timeout {timeout}s, wanted about a day"
+    );
+}
+
+/// The hosts of the Postfix map in `env` (`cidr` map: `NET ACTION` lines).
+fn map_hosts(env: &Env) -> Vec<String> {
+    fs::read_to_string(env.path("access"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|k| k.trim_end_matches("/32").to_string())
+        .collect()
+}
+
+#[test]
+fn over_max_entries_removals_still_apply_and_only_additions_wait_in_the_firewall() {
+    let Some((ns, env)) = setup(
+        "over_max_entries_removals_still_apply_and_only_additions_wait_in_the_firewall",
+        "nftables",
+    ) else {
+        return;
+    };
+    write_config(&env, "nftables", NAME, &[25], 2);
+    for host in 1..=4 {
+        block(&ns, &env, &format!("192.0.2.{host}"), "1d");
+    }
+    let (success, _, stderr) = saslguard(&ns, &env, &["run"]);
+    assert!(!success, "over the limit, run must fail");
+    assert!(
+        stderr.contains("2 new entries held back")
+            && stderr.contains("firewall.max_entries = 2")
+            && stderr.contains("192.0.2.3/32, 192.0.2.4/32"),
+        "{stderr}"
+    );
+    let hosts = |ns: &Netns| -> Vec<String> {
+        nft_elements(ns, "v4").into_iter().map(|(n, _)| n).collect()
+    };
+    assert_eq!(hosts(&ns), ["192.0.2.1/32", "192.0.2.2/32"]);
+    let lines = firewall_lines(&ns, &env);
+    assert!(
+        lines[0].contains("OVER max_entries: 2 wanted entries held back")
+            && !lines[0].contains(REPAIRS),
+        "{lines:?}"
+    );
+    // Still over the limit: the unblock is applied all the same.
+    ok(&ns, &env, &["unblock", "192.0.2.1"]);
+    let (success, _, stderr) = saslguard(&ns, &env, &["run"]);
+    assert!(!success, "still over the limit");
+    assert!(
+        stderr.contains("1 new entry held back") && stderr.contains("(192.0.2.4/32)"),
+        "{stderr}"
+    );
+    assert_eq!(hosts(&ns), ["192.0.2.2/32", "192.0.2.3/32"]);
+    // Within the limit again: everything is rendered and run succeeds.
+    ok(&ns, &env, &["unblock", "192.0.2.2"]);
+    ok(&ns, &env, &["run"]);
+    assert_eq!(hosts(&ns), ["192.0.2.3/32", "192.0.2.4/32"]);
+    assert!(firewall_lines(&ns, &env)[0].ends_with(": in sync"));
+}
+
+#[test]
+fn over_max_entries_removals_still_apply_and_only_additions_wait_in_the_postfix_map() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    fs::write(&log, "").unwrap();
+    let config = format!(
+        "logs = [{:?}]\n[postfix]\nmap = {:?}\nmax_entries = 2\nreload_command = []\n\
+         [firewall]\nbackend = \"none\"\n",
+        log.to_str().unwrap(),
+        env.path("access").to_str().unwrap()
+    );
+    fs::write(&env.config, config).unwrap();
+    for host in 1..=4 {
+        env.run_ok(&["block", &format!("192.0.2.{host}"), "--target", "postfix"]);
+    }
+    let output = env.cmd().arg("run").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("2 new entries held back")
+            && stderr.contains("postfix.max_entries = 2")
+            && stderr.contains("192.0.2.3/32, 192.0.2.4/32"),
+        "{stderr}"
+    );
+    assert_eq!(map_hosts(&env), ["192.0.2.1", "192.0.2.2"]);
+    env.run_ok(&["unblock", "192.0.2.1"]);
+    let output = env.cmd().arg("run").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(map_hosts(&env), ["192.0.2.2", "192.0.2.3"]);
+}

@@ -107,6 +107,15 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
                 let state = match &p.error {
                     Some(e) => format!("cannot read: {e}"),
                     None if p.in_sync => "in sync".to_string(),
+                    None if !p.held_back.is_empty() => format!(
+                        "OVER max_entries: {} wanted entries held back{}: check the policy \
+                         and the blocks, or raise the limit; `saslguard run` applies every \
+                         other change ({} missing, {} unexpected now)",
+                        p.held_back.len(),
+                        sample(&p.held_back),
+                        p.missing.len(),
+                        p.unexpected.len()
+                    ),
                     None if p.missing.is_empty() && p.unexpected.is_empty() => {
                         "DRIFT: the entries match, but rules or settings differ; \
                          `saslguard run` repairs it"
