@@ -5,14 +5,16 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use ipnet::IpNet;
 
-use crate::config::{Backend, Config};
+use crate::config::Config;
 use crate::policy::{self, Allowlist};
+use crate::render::firewall::{self, Firewall};
 use crate::render::{self, Diff, Entry, Target};
 use crate::store::Store;
 use crate::store::blocks::{Block, BlockTarget, EndReason, NewBlock, Origin};
+use crate::store::places::FirewallPlace;
 
 /// The allowlist in force: the config's networks, loopback (unless switched off) and the
 /// stored entries.
@@ -209,17 +211,117 @@ pub fn places(config: &Config) -> Vec<(BlockTarget, Box<dyn Target>)> {
         BlockTarget::Postfix,
         Box::new(render::postfix::PostfixMap::new(&config.postfix)),
     )];
-    let firewall = &config.firewall;
-    let backend: Option<Box<dyn Target>> = match firewall.backend {
-        Backend::Nftables => Some(Box::new(render::nftables::Nftables::new(firewall))),
-        Backend::Ipset => Some(Box::new(render::ipset::Ipset::new(firewall))),
-        Backend::Iptables => Some(Box::new(render::iptables::Iptables::new(firewall))),
-        Backend::None => None,
-    };
-    if let Some(backend) = backend {
+    if let Some(backend) = firewall::configured(&config.firewall) {
         places.push((BlockTarget::Firewall, backend));
     }
     places
+}
+
+/// The firewall backend and name the config renders to; `None` for `backend = "none"`.
+fn configured_place(config: &Config) -> Option<FirewallPlace> {
+    firewall::configured(&config.firewall).map(|backend| FirewallPlace {
+        backend: backend.name().to_string(),
+        name: config.firewall.name.clone(),
+    })
+}
+
+/// The recorded firewall places other than the configured one: where saslguard
+/// created objects under a backend or name the config no longer uses.
+fn former_places(store: &Store, config: &Config) -> anyhow::Result<Vec<FirewallPlace>> {
+    let current = configured_place(config);
+    Ok(store
+        .firewall_places()?
+        .into_iter()
+        .filter(|place| Some(place) != current.as_ref())
+        .collect())
+}
+
+/// The backend of a former place, to look at or remove what saslguard left there.
+fn former_backend(place: &FirewallPlace, config: &Config) -> anyhow::Result<Box<dyn Firewall>> {
+    firewall::by_name(&place.backend, &place.name, &config.firewall).with_context(|| {
+        format!(
+            "unknown firewall backend {:?} recorded for name {:?}",
+            place.backend, place.name
+        )
+    })
+}
+
+/// Records the configured firewall place (before anything is created there), then
+/// removes what saslguard created in every former place (another backend or another
+/// name; nothing else there is touched) and forgets each once it is gone. Returns
+/// what was removed, and the failures (the place stays recorded and is tried again).
+fn remove_leftovers(
+    store: &Store,
+    config: &Config,
+    now: i64,
+) -> anyhow::Result<(Vec<Rendered>, Vec<String>)> {
+    if let Some(place) = configured_place(config)
+        && !store.firewall_places()?.contains(&place)
+    {
+        store.record_firewall_place(&place, now)?;
+    }
+    let mut removed = Vec::new();
+    let mut failures = Vec::new();
+    for place in former_places(store, config)? {
+        let teardown = former_backend(&place, config).and_then(|backend| {
+            let left = backend.current()?;
+            backend.teardown()?;
+            Ok((backend.name(), left))
+        });
+        match teardown {
+            Ok((name, left)) => {
+                store.forget_firewall_place(&place)?;
+                removed.push(Rendered {
+                    place: name,
+                    target: BlockTarget::Firewall,
+                    entries: 0,
+                    diff: Some(Diff {
+                        added: Vec::new(),
+                        removed: left.into_iter().collect(),
+                    }),
+                });
+            }
+            Err(e) => failures.push(format!(
+                "{} (name {:?}, no longer configured) could not be removed: {e:#}",
+                place.backend, place.name
+            )),
+        }
+    }
+    Ok((removed, failures))
+}
+
+/// What `status` says about former firewall places that still hold saslguard's
+/// objects: drift that `run` repairs by removing them.
+fn leftover_statuses(
+    store: &Store,
+    config: &Config,
+    active_blocks: usize,
+) -> anyhow::Result<Vec<PlaceStatus>> {
+    let mut statuses = Vec::new();
+    for place in former_places(store, config)? {
+        let backend = former_backend(&place, config)?;
+        let (unexpected, error) = match backend.present() {
+            Ok(false) => continue,
+            Ok(true) => match backend.current() {
+                Ok(nets) => (nets.into_iter().collect(), None),
+                Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+            },
+            Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+        };
+        statuses.push(PlaceStatus {
+            target: BlockTarget::Firewall,
+            place: backend.name(),
+            active_blocks,
+            wanted_entries: 0,
+            missing: Vec::new(),
+            unexpected,
+            held_back: Vec::new(),
+            in_sync: false,
+            error,
+            left_over: Some(place.name),
+        });
+    }
+    Ok(statuses)
 }
 
 /// Drift at one place: what the database wants there against what is there.
@@ -239,6 +341,9 @@ pub struct PlaceStatus {
     pub in_sync: bool,
     /// Reading the rendered state failed.
     pub error: Option<String>,
+    /// For a backend or name the config no longer uses but where saslguard's objects
+    /// remain: the name they were created under (`run` removes them).
+    pub left_over: Option<String>,
 }
 
 /// Targets with active blocks and nowhere to render them (`backend = "none"`), with
@@ -291,10 +396,14 @@ pub fn drift(
                 unexpected: diff.removed,
                 held_back,
                 error,
+                left_over: None,
             });
         }
         if !rendered_somewhere && active > 0 {
             unrendered.push((target, active));
+        }
+        if target == BlockTarget::Firewall {
+            statuses.extend(leftover_statuses(store, config, active)?);
         }
     }
     Ok((statuses, unrendered))
@@ -334,6 +443,11 @@ pub fn render_all(
 ) -> anyhow::Result<Vec<Rendered>> {
     let mut done = Vec::new();
     let mut failures = Vec::new();
+    if mode != RenderMode::DryRun {
+        let (removed, failed) = remove_leftovers(store, config, now)?;
+        done.extend(removed);
+        failures.extend(failed);
+    }
     for (target, place) in places(config) {
         match render_one(store, config, allow, now, mode, target, place.as_ref()) {
             Ok(rendered) => done.push(rendered),

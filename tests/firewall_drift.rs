@@ -144,8 +144,8 @@ fn kernel_state(ns: &Netns, backend: &str, name: &str) -> String {
         }
         "ipset" => [
             lines(&["ipset", "save"], &format!("add {name}-")),
-            lines(&["iptables", "-S"], name),
-            lines(&["ip6tables", "-S"], name),
+            lines(&["iptables", "-S"], &format!("match-set {name}-")),
+            lines(&["ip6tables", "-S"], &format!("match-set {name}-")),
         ]
         .concat()
         .join("\n"),
@@ -592,4 +592,93 @@ fn over_max_entries_removals_still_apply_and_only_additions_wait_in_the_postfix_
     let output = env.cmd().arg("run").output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(map_hosts(&env), ["192.0.2.2", "192.0.2.3"]);
+}
+
+/// Renders three blocks to `from` (name `from_name`), switches the config to `to`
+/// (name `to_name`): `status` reports what is left in the old place as drift that run
+/// repairs, `run` removes it all and renders to the new place, `status` is in sync.
+fn switch(test: &str, (from, from_name): (&str, &str), (to, to_name): (&str, &str)) {
+    let Some((ns, env)) = setup(test, from) else {
+        return;
+    };
+    write_config(&env, from, from_name, &[25], 100);
+    block_three(&ns, &env);
+    ok(&ns, &env, &["run"]);
+    assert!(anything_left(&ns, from, from_name), "{from} rendered");
+
+    write_config(&env, to, to_name, &[25], 100);
+    let lines = firewall_lines(&ns, &env);
+    let leftover = lines
+        .iter()
+        .find(|l| l.contains(&format!("at {from}: DRIFT: left over")))
+        .unwrap_or_else(|| panic!("{from} -> {to}: no leftover reported: {lines:?}"));
+    assert!(
+        leftover.contains(REPAIRS) && leftover.contains("3 entries"),
+        "{leftover}"
+    );
+    let summary = ok(&ns, &env, &["run"]);
+    assert!(
+        !anything_left(&ns, from, from_name),
+        "{from} -> {to}: left behind: {}\nrun said: {summary}",
+        kernel_state(&ns, from, from_name)
+    );
+    let lines = firewall_lines(&ns, &env);
+    assert!(
+        lines.iter().all(|l| !l.contains("DRIFT")),
+        "{from} -> {to}: status after run: {lines:?}"
+    );
+    if to == "none" {
+        assert_eq!(
+            lines,
+            ["firewall blocks: 3 active, not rendered (firewall backend = \"none\")"]
+        );
+    } else {
+        assert!(
+            lines.len() == 1 && lines[0].ends_with(": in sync"),
+            "{lines:?}"
+        );
+        let state = kernel_state(&ns, to, to_name);
+        assert!(
+            state.contains("198.51.100.9") && state.contains("2001:db8::"),
+            "{to}: {state}"
+        );
+    }
+    // Nothing left to do: the next run removes nothing and fails nothing.
+    ok(&ns, &env, &["run"]);
+}
+
+#[test]
+fn switching_from_iptables_to_nftables_removes_the_old_chain() {
+    switch(
+        "switching_from_iptables_to_nftables_removes_the_old_chain",
+        ("iptables", NAME),
+        ("nftables", NAME),
+    );
+}
+
+#[test]
+fn switching_from_nftables_to_none_removes_the_table() {
+    switch(
+        "switching_from_nftables_to_none_removes_the_table",
+        ("nftables", NAME),
+        ("none", NAME),
+    );
+}
+
+#[test]
+fn renaming_the_nftables_table_removes_the_old_one() {
+    switch(
+        "renaming_the_nftables_table_removes_the_old_one",
+        ("nftables", NAME),
+        ("nftables", "sgother"),
+    );
+}
+
+#[test]
+fn switching_from_ipset_to_iptables_removes_the_sets_and_their_rules() {
+    switch(
+        "switching_from_ipset_to_iptables_removes_the_sets_and_their_rules",
+        ("ipset", NAME),
+        ("iptables", NAME),
+    );
 }

@@ -107,6 +107,14 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
                 let state = match &p.error {
                     Some(e) => format!("cannot read: {e}"),
                     None if p.in_sync => "in sync".to_string(),
+                    None if p.left_over.is_some() => format!(
+                        "DRIFT: left over from an earlier [firewall] backend or name ({:?}), \
+                         {} entries{} still dropped there; `saslguard run` repairs it \
+                         (removes them)",
+                        p.left_over.as_deref().unwrap_or_default(),
+                        p.unexpected.len(),
+                        sample(&p.unexpected)
+                    ),
                     None if !p.held_back.is_empty() => format!(
                         "OVER max_entries: {} wanted entries held back{}: check the policy \
                          and the blocks, or raise the limit; `saslguard run` applies every \

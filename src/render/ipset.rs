@@ -19,6 +19,7 @@ use std::fmt::Write as _;
 use anyhow::{Context, bail};
 use ipnet::IpNet;
 
+use super::firewall::Firewall;
 use super::iptables::{
     Exec, Family, LOCK_WAIT_SECS, check_multiport, check_name, digest, normalized_ports, parse_net,
     port_list,
@@ -490,6 +491,73 @@ impl Target for Ipset {
             }
         }
         Ok(Diff::between(&current, &wanted_nets))
+    }
+}
+
+impl Ipset {
+    /// saslguard's INPUT rules for a family's set, whatever their ports, as arguments
+    /// for `-D INPUT`.
+    fn own_rules(&self, family: Family) -> anyhow::Result<Vec<Vec<String>>> {
+        let rules = self.rules(family)?;
+        let mut own = rules.stale;
+        own.extend(std::iter::repeat_n(self.rule(family), rules.wanted));
+        Ok(own)
+    }
+
+    /// saslguard's sets that exist: live and temporary, both families.
+    fn own_sets(&self, headers: &BTreeMap<String, SetHeader>) -> Vec<String> {
+        Family::ALL
+            .iter()
+            .flat_map(|f| [self.live(*f), self.temp(*f)])
+            .filter(|set| headers.contains_key(set))
+            .collect()
+    }
+}
+
+impl Firewall for Ipset {
+    /// Whether a set `NAME-v4`/`NAME-v6` (or a temporary one) or a rule of saslguard's
+    /// matching them exists.
+    fn present(&self) -> anyhow::Result<bool> {
+        check_name(&self.name)?;
+        if !self.own_sets(&self.headers()?).is_empty() {
+            return Ok(true);
+        }
+        for family in Family::ALL {
+            if !self.own_rules(family)?.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Removes saslguard's INPUT rules for its sets (the ones marked with its comment,
+    /// whatever their ports), then destroys the sets.
+    fn teardown(&self) -> anyhow::Result<()> {
+        check_name(&self.name)?;
+        for family in Family::ALL {
+            let tool = self.tool(family);
+            for rule in self.own_rules(family)? {
+                let args = [
+                    vec![
+                        "-w".to_string(),
+                        LOCK_WAIT_SECS.to_string(),
+                        "-D".to_string(),
+                        "INPUT".to_string(),
+                    ],
+                    rule,
+                ]
+                .concat();
+                self.exec
+                    .run(tool, &args, None)
+                    .with_context(|| format!("ipset: cannot remove a {tool} rule"))?;
+            }
+        }
+        for set in self.own_sets(&self.headers()?) {
+            self.exec
+                .run(&self.ipset, &["destroy", set.as_str()], None)
+                .with_context(|| format!("ipset: cannot destroy set {set}"))?;
+        }
+        Ok(())
     }
 }
 

@@ -20,6 +20,7 @@ use anyhow::{Context, bail};
 use ipnet::IpNet;
 
 use super::command::{self, Output};
+use super::firewall::Firewall;
 use super::{Diff, Entry, Target};
 use crate::config::FirewallConfig;
 
@@ -333,6 +334,43 @@ impl Target for Iptables {
         }
         let wanted: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
         Ok(Diff::between(&current, &wanted))
+    }
+}
+
+impl Firewall for Iptables {
+    /// Whether chain NAME, or a jump to it from INPUT, exists in either family.
+    fn present(&self) -> anyhow::Result<bool> {
+        check_name(&self.name)?;
+        for family in Family::ALL {
+            let state = self.read(family)?;
+            if state.exists || state.jumps > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Per family: removes every `-A INPUT -j NAME` jump, then flushes and deletes
+    /// chain NAME.
+    fn teardown(&self) -> anyhow::Result<()> {
+        check_name(&self.name)?;
+        let name = self.name.as_str();
+        for family in Family::ALL {
+            let tool = self.tool(family);
+            let state = self.read(family)?;
+            let mut steps: Vec<Vec<&str>> = vec![vec!["-D", "INPUT", "-j", name]; state.jumps];
+            if state.exists {
+                steps.push(vec!["-F", name]);
+                steps.push(vec!["-X", name]);
+            }
+            for step in steps {
+                let args = [&["-w", LOCK_WAIT_SECS][..], &step].concat();
+                self.exec
+                    .run(tool, &args, None)
+                    .with_context(|| format!("iptables: cannot remove chain {name} from {tool}"))?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -28,6 +28,7 @@ use anyhow::{Context, bail};
 use ipnet::IpNet;
 use serde_json::Value;
 
+use super::firewall::Firewall;
 use super::iptables::{Exec, Family, check_name, digest, normalized_ports, port_list};
 use super::{Diff, Entry, Target};
 use crate::config::FirewallConfig;
@@ -327,6 +328,29 @@ fn without_expires(json: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+impl Firewall for Nftables {
+    /// Whether the table `inet NAME` exists.
+    fn present(&self) -> anyhow::Result<bool> {
+        check_name(&self.name)?;
+        let tables = self
+            .exec
+            .run(&self.nft, &["-j", "list", "tables"], None)
+            .context("nftables: cannot list the tables")?;
+        lists_table(&tables.stdout, &self.name)
+    }
+
+    /// Deletes the table `inet NAME` (its sets, chain and rules with it).
+    fn teardown(&self) -> anyhow::Result<()> {
+        if self.present()? {
+            let name = self.name.as_str();
+            self.exec
+                .run(&self.nft, &["delete", "table", "inet", name], None)
+                .with_context(|| format!("nftables: cannot delete table inet {name}"))?;
+        }
+        Ok(())
+    }
 }
 
 /// Removes `key` from every object inside `value`.
