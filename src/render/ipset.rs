@@ -413,7 +413,8 @@ impl Target for Ipset {
     /// included) or a missing, extra or changed rule gives another token.
     ///
     /// It costs `ipset list -t`, `ipset save` of each non-empty set and `iptables -S
-    /// INPUT` per family (see the README for the figure at 100,000 entries).
+    /// INPUT` per family: about 0.9 s at 100,000 entries, 25 ms at 1,000 (the
+    /// benchmark in tests/firewall.rs).
     fn state_token(&self) -> anyhow::Result<Option<String>> {
         check_name(&self.name)?;
         let headers = self.headers()?;
