@@ -187,7 +187,7 @@ fn drift_then_run(
     what: &str,
     commands: &[&[&str]],
     expected: &str,
-) {
+) -> String {
     for command in commands {
         ns.run(command);
     }
@@ -197,12 +197,11 @@ fn drift_then_run(
         "{backend}, {what}: the drift changed nothing"
     );
     let lines = firewall_lines(ns, env);
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("DRIFT") && l.contains(REPAIRS)),
-        "{backend}, {what}: status does not report the drift: {lines:?}"
-    );
+    let reported = lines
+        .iter()
+        .find(|l| l.contains("DRIFT") && l.contains(REPAIRS))
+        .unwrap_or_else(|| panic!("{backend}, {what}: status does not report it: {lines:?}"))
+        .clone();
     let summary = ok(ns, env, &["run"]);
     let lines = firewall_lines(ns, env);
     assert!(
@@ -214,6 +213,7 @@ fn drift_then_run(
         expected,
         "{backend}, {what}: the kernel after run\nrun said: {summary}"
     );
+    reported
 }
 
 /// Every drift in `drifts` is reported by `status` and repaired by the next `run`; then
@@ -230,9 +230,25 @@ fn drift_scenario(test: &str, backend: &str, drifts: &[(&str, &[&[&str]])]) {
     assert!(rendered.contains("2001:db8::"), "{rendered}");
     assert_eq!(firewall_lines(&ns, &env).len(), 1);
     assert!(firewall_lines(&ns, &env)[0].ends_with(": in sync"));
+    let mut messages = Vec::new();
     for (what, commands) in drifts {
-        drift_then_run(&ns, &env, backend, what, commands, &rendered);
+        messages.push(drift_then_run(
+            &ns, &env, backend, what, commands, &rendered,
+        ));
     }
+    // Both drift messages were shown (and each was followed by a run that repaired it).
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains(" missing") && m.contains(" unexpected")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("the entries match, but rules or settings differ")),
+        "{messages:?}"
+    );
 
     // Another port list: status reports the rules as drift, run rewrites them.
     write_config(&env, backend, NAME, &[25, 2525], 100);
