@@ -246,20 +246,25 @@ fn former_backend(place: &FirewallPlace, config: &Config) -> anyhow::Result<Box<
     })
 }
 
-/// Records the configured firewall place (before anything is created there), then
-/// removes what saslguard created in every former place (another backend or another
-/// name; nothing else there is touched) and forgets each once it is gone. Returns
-/// what was removed, and the failures (the place stays recorded and is tried again).
-fn remove_leftovers(
-    store: &Store,
-    config: &Config,
-    now: i64,
-) -> anyhow::Result<(Vec<Rendered>, Vec<String>)> {
+/// Records the configured firewall place, before anything is created there (a
+/// cheap read when it is known already).
+fn record_configured_place(store: &Store, config: &Config, now: i64) -> anyhow::Result<()> {
     if let Some(place) = configured_place(config)
         && !store.firewall_places()?.contains(&place)
     {
         store.record_firewall_place(&place, now)?;
     }
+    Ok(())
+}
+
+/// Removes what saslguard created in every former firewall place (another backend or
+/// another name; nothing else there is touched) and forgets each once it is gone.
+/// Returns what was removed, and the failures (the place stays recorded and is tried
+/// again on the next run).
+fn remove_leftovers(
+    store: &Store,
+    config: &Config,
+) -> anyhow::Result<(Vec<Rendered>, Vec<String>)> {
     let mut removed = Vec::new();
     let mut failures = Vec::new();
     for place in former_places(store, config)? {
@@ -444,15 +449,19 @@ pub fn render_all(
     let mut done = Vec::new();
     let mut failures = Vec::new();
     if mode != RenderMode::DryRun {
-        let (removed, failed) = remove_leftovers(store, config, now)?;
-        done.extend(removed);
-        failures.extend(failed);
+        record_configured_place(store, config, now)?;
     }
     for (target, place) in places(config) {
         match render_one(store, config, allow, now, mode, target, place.as_ref()) {
             Ok(rendered) => done.push(rendered),
             Err(e) => failures.push(format!("{}: {e:#}", place.name())),
         }
+    }
+    // After the configured place is rendered, so no block goes unenforced in between.
+    if mode != RenderMode::DryRun {
+        let (removed, failed) = remove_leftovers(store, config)?;
+        done.extend(removed);
+        failures.extend(failed);
     }
     if !failures.is_empty() {
         bail!("rendering failed: {}", failures.join("; "));
