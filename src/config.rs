@@ -262,7 +262,8 @@ pub struct PostfixConfig {
     /// Postfix's configuration directory, for `doctor` (`postconf -c DIR`); unset means
     /// Postfix's default (/etc/postfix).
     pub config_directory: Option<PathBuf>,
-    /// Safety valve: more entries than this and nothing is rendered; the run fails.
+    /// Safety valve: beyond this many entries, additions are held back (removals still
+    /// apply) and the run fails naming them (`enforce::within_max_entries`).
     pub max_entries: usize,
 }
 
@@ -304,7 +305,8 @@ pub struct FirewallConfig {
     /// Name of saslguard's nftables table, ipset sets (NAME-v4, NAME-v6) and iptables
     /// chain. saslguard never touches anything else.
     pub name: String,
-    /// Safety valve: more entries than this and nothing is rendered; the run fails.
+    /// Safety valve: beyond this many entries, additions are held back (removals still
+    /// apply) and the run fails naming them (`enforce::within_max_entries`).
     pub max_entries: usize,
 }
 

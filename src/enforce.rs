@@ -5,14 +5,16 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use ipnet::IpNet;
 
-use crate::config::{Backend, Config};
+use crate::config::Config;
 use crate::policy::{self, Allowlist};
+use crate::render::firewall::{self, Firewall};
 use crate::render::{self, Diff, Entry, Target};
 use crate::store::Store;
 use crate::store::blocks::{Block, BlockTarget, EndReason, NewBlock, Origin};
+use crate::store::places::FirewallPlace;
 
 /// The allowlist in force: the config's networks, loopback (unless switched off) and the
 /// stored entries.
@@ -254,25 +256,33 @@ fn settle_reload(store: &Store, place: &dyn Target) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sorts entries, merges equal networks (the latest expiry wins; permanent beats any)
-/// and drops networks inside another entry.
+/// Sorts entries, merges equal networks and drops networks inside another entry. The
+/// entry kept stands for every entry merged into it or dropped inside it, so its end is
+/// the latest of theirs (permanent beats any): an element never lapses while a block
+/// it stands for is in force. (When the outer block ends in the database, the active
+/// blocks' signature changes and the next run renders the inner ones on their own.)
 pub fn collapse(entries: impl IntoIterator<Item = Entry>) -> Vec<Entry> {
     let mut entries: Vec<Entry> = entries.into_iter().collect();
     entries.sort_by_key(|e| e.network);
     let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
     for entry in entries {
         match kept.last_mut() {
-            Some(last) if last.network == entry.network => {
-                last.expires_at = match (last.expires_at, entry.expires_at) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    _ => None,
-                };
+            // Sorted, so an entry inside any kept one is inside the last kept one.
+            Some(last) if last.network.contains(&entry.network) => {
+                last.expires_at = later_end(last.expires_at, entry.expires_at);
             }
-            Some(last) if last.network.contains(&entry.network) => {}
             _ => kept.push(entry),
         }
     }
     kept
+}
+
+/// The later of two block ends, `None` (permanent) being later than any.
+fn later_end(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        _ => None,
+    }
 }
 
 /// Where blocks of each target are rendered, per the config.
@@ -281,17 +291,140 @@ pub fn places(config: &Config) -> Vec<(BlockTarget, Box<dyn Target>)> {
         BlockTarget::Postfix,
         Box::new(render::postfix::PostfixMap::new(&config.postfix)),
     )];
-    let firewall = &config.firewall;
-    let backend: Option<Box<dyn Target>> = match firewall.backend {
-        Backend::Nftables => Some(Box::new(render::nftables::Nftables::new(firewall))),
-        Backend::Ipset => Some(Box::new(render::ipset::Ipset::new(firewall))),
-        Backend::Iptables => Some(Box::new(render::iptables::Iptables::new(firewall))),
-        Backend::None => None,
-    };
-    if let Some(backend) = backend {
+    if let Some(backend) = firewall::configured(&config.firewall) {
         places.push((BlockTarget::Firewall, backend));
     }
     places
+}
+
+/// The firewall backend and name the config renders to; `None` for `backend = "none"`.
+fn configured_place(config: &Config) -> Option<FirewallPlace> {
+    firewall::configured(&config.firewall).map(|backend| FirewallPlace {
+        backend: backend.name().to_string(),
+        name: config.firewall.name.clone(),
+    })
+}
+
+/// The recorded firewall places other than the configured one: where saslguard
+/// created objects under a backend or name the config no longer uses.
+fn former_places(store: &Store, config: &Config) -> anyhow::Result<Vec<FirewallPlace>> {
+    let current = configured_place(config);
+    Ok(store
+        .firewall_places()?
+        .into_iter()
+        .filter(|place| Some(place) != current.as_ref())
+        .collect())
+}
+
+/// The backend of a former place, to look at or remove what saslguard left there.
+fn former_backend(place: &FirewallPlace, config: &Config) -> anyhow::Result<Box<dyn Firewall>> {
+    firewall::by_name(&place.backend, &place.name, &config.firewall).with_context(|| {
+        format!(
+            "unknown firewall backend {:?} recorded for name {:?}",
+            place.backend, place.name
+        )
+    })
+}
+
+/// Records the configured firewall place, before anything is created there (a
+/// cheap read when it is known already).
+fn record_configured_place(store: &Store, config: &Config, now: i64) -> anyhow::Result<()> {
+    if let Some(place) = configured_place(config)
+        && !store.firewall_places()?.contains(&place)
+    {
+        store.record_firewall_place(&place, now)?;
+    }
+    Ok(())
+}
+
+/// The backend name of a recorded place, as the `'static` name places report.
+fn former_name(place: &FirewallPlace) -> &'static str {
+    ["nftables", "ipset", "iptables"]
+        .into_iter()
+        .find(|name| *name == place.backend)
+        .unwrap_or("firewall")
+}
+
+/// Removes what saslguard created in every former firewall place (another backend or
+/// another name; nothing else there is touched) and forgets each once it is gone: one
+/// [`Rendered`] each, with the error when removal failed (the place stays recorded and
+/// is tried again on the next run).
+fn remove_leftovers(store: &Store, config: &Config) -> anyhow::Result<Vec<Rendered>> {
+    let mut done = Vec::new();
+    for place in former_places(store, config)? {
+        let teardown = former_backend(&place, config).and_then(|backend| {
+            let left = backend.current()?;
+            backend.teardown()?;
+            Ok((backend.name(), left))
+        });
+        let rendered = |name, diff, error| Rendered {
+            place: name,
+            target: BlockTarget::Firewall,
+            entries: 0,
+            diff,
+            unrenderable: Vec::new(),
+            why_unrenderable: Vec::new(),
+            reload_owed_since: None,
+            error,
+        };
+        match teardown {
+            Ok((name, left)) => {
+                store.forget_firewall_place(&place)?;
+                let diff = Diff {
+                    added: Vec::new(),
+                    removed: left.into_iter().collect(),
+                };
+                done.push(rendered(name, Some(diff), None));
+            }
+            Err(e) => done.push(rendered(
+                former_name(&place),
+                None,
+                Some(format!(
+                    "{} (name {:?}, no longer configured) could not be removed: {e:#}",
+                    place.backend, place.name
+                )),
+            )),
+        }
+    }
+    Ok(done)
+}
+
+/// What `status` says about former firewall places that still hold saslguard's
+/// objects: drift that `run` repairs by removing them.
+fn leftover_statuses(
+    store: &Store,
+    config: &Config,
+    active_blocks: usize,
+) -> anyhow::Result<Vec<PlaceStatus>> {
+    let mut statuses = Vec::new();
+    for place in former_places(store, config)? {
+        let backend = former_backend(&place, config)?;
+        let (unexpected, error) = match backend.present() {
+            Ok(false) => continue,
+            Ok(true) => match backend.current() {
+                Ok(nets) => (nets.into_iter().collect(), None),
+                Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+            },
+            Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+        };
+        statuses.push(PlaceStatus {
+            target: BlockTarget::Firewall,
+            place: backend.name(),
+            active_blocks,
+            wanted_entries: 0,
+            missing: Vec::new(),
+            unexpected,
+            settings_differ: false,
+            unrenderable: Vec::new(),
+            why_unrenderable: Vec::new(),
+            reload_owed_since: None,
+            held_back: Vec::new(),
+            in_sync: false,
+            error,
+            left_over: Some(place.name),
+        });
+    }
+    Ok(statuses)
 }
 
 /// Drift at one place: what the database wants there against what is there.
@@ -315,10 +448,16 @@ pub struct PlaceStatus {
     pub why_unrenderable: Vec<String>,
     /// When a change was written whose reload has not succeeded since (`run` retries).
     pub reload_owed_since: Option<String>,
+    /// Missing and held back by the `max_entries` safety valve: `run` does not add
+    /// them (see [`within_max_entries`]); it applies every other change.
+    pub held_back: Vec<IpNet>,
     /// Everything active is rendered, in force, and nothing else is.
     pub in_sync: bool,
     /// Reading the rendered state failed.
     pub error: Option<String>,
+    /// For a backend or name the config no longer uses but where saslguard's objects
+    /// remain: the name they were created under (`run` removes them).
+    pub left_over: Option<String>,
 }
 
 /// Targets with active blocks and nowhere to render them (`backend = "none"`), with
@@ -345,9 +484,14 @@ pub fn drift(
             let wanted_set: BTreeSet<IpNet> = wanted.entries.iter().map(|e| e.network).collect();
             // Entries first; then the place's own check, which also sees missing rules
             // or changed settings (a flushed INPUT chain leaves ipset's sets intact).
-            let (diff, error) = match place.current() {
-                Ok(current) => (Diff::between(&current, &wanted_set), None),
-                Err(e) => (Diff::default(), Some(format!("{e:#}"))),
+            let limit = max_entries(config, target);
+            let (diff, held_back, error) = match place.current() {
+                Ok(current) => (
+                    Diff::between(&current, &wanted_set),
+                    within_max_entries(wanted.entries.clone(), &current, limit).1,
+                    None,
+                ),
+                Err(e) => (Diff::default(), Vec::new(), Some(format!("{e:#}"))),
             };
             let (settled, error) = match (error, diff.is_empty()) {
                 (None, true) => match place.in_sync(&wanted.entries) {
@@ -365,17 +509,25 @@ pub fn drift(
                 active_blocks: active,
                 wanted_entries: wanted.entries.len(),
                 settings_differ: error.is_none() && diff.is_empty() && !settled,
-                in_sync: settled && owed.is_none() && unrenderable.is_empty(),
+                in_sync: settled
+                    && owed.is_none()
+                    && unrenderable.is_empty()
+                    && held_back.is_empty(),
                 missing: diff.added,
                 unexpected: diff.removed,
                 unrenderable,
                 why_unrenderable,
                 reload_owed_since: owed.map(crate::report::format_time),
+                held_back,
                 error,
+                left_over: None,
             });
         }
         if !rendered_somewhere && active > 0 {
             unrendered.push((target, active));
+        }
+        if target == BlockTarget::Firewall {
+            statuses.extend(leftover_statuses(store, config, active)?);
         }
     }
     Ok((statuses, unrendered))
@@ -432,6 +584,9 @@ pub fn render_all(
     mode: RenderMode,
 ) -> anyhow::Result<Vec<Rendered>> {
     let mut done = Vec::new();
+    if mode != RenderMode::DryRun {
+        record_configured_place(store, config, now)?;
+    }
     for (target, place) in places(config) {
         let mut rendered = render_one(store, config, allow, now, mode, target, place.as_ref())
             .unwrap_or_else(|e| Rendered {
@@ -456,6 +611,10 @@ pub fn render_all(
         rendered.reload_owed_since =
             reload_owed_since(store, place.name())?.map(crate::report::format_time);
         done.push(rendered);
+    }
+    // After the configured place is rendered, so no block goes unenforced in between.
+    if mode != RenderMode::DryRun {
+        done.extend(remove_leftovers(store, config)?);
     }
     Ok(done)
 }
@@ -529,20 +688,15 @@ fn render_one(
         entries: wanted,
         unrenderable,
     } = wanted_at(store, target, place, allow, now)?;
-    let limit = match target {
-        BlockTarget::Postfix => config.postfix.max_entries,
-        BlockTarget::Firewall => config.firewall.max_entries,
+    let limit = max_entries(config, target);
+    let (wanted, held_back) = if wanted.len() > limit {
+        within_max_entries(wanted, &place.current()?, limit)
+    } else {
+        (wanted, Vec::new())
     };
-    if wanted.len() > limit {
-        bail!(
-            "refusing to render {} entries, more than max_entries = {limit}: a safety valve \
-             against locking out the world; check the policy and the blocks, or raise the limit",
-            wanted.len()
-        );
-    }
-    // With networks left out, the render is never recorded as complete, so every run
-    // looks again (and reports them) instead of skipping this place.
-    let digest = if unrenderable.is_empty() {
+    // With networks left out or held back, the render is never recorded as complete,
+    // so every run looks again (and reports them) instead of skipping this place.
+    let digest = if unrenderable.is_empty() && held_back.is_empty() {
         signature.clone()
     } else {
         format!("{signature}/incomplete")
@@ -582,6 +736,25 @@ fn render_one(
             Some(diff)
         }
     };
+    if !held_back.is_empty() {
+        bail!(
+            "{} new {} held back by the safety valve {}.max_entries = {limit} ({}); {} \
+             check the policy and the blocks, or raise the limit",
+            held_back.len(),
+            if held_back.len() == 1 {
+                "entry"
+            } else {
+                "entries"
+            },
+            target.as_str(),
+            first_few(&held_back),
+            if mode == RenderMode::DryRun {
+                "removals and the entries within the limit would be applied;"
+            } else {
+                "removals and the entries within the limit were applied;"
+            },
+        );
+    }
     let (unrenderable, why_unrenderable) = unrenderable.into_iter().unzip();
     Ok(Rendered {
         place: place.name(),
@@ -593,6 +766,58 @@ fn render_one(
         reload_owed_since: None,
         error: None,
     })
+}
+
+/// The `max_entries` safety valve of `target`'s places.
+pub fn max_entries(config: &Config, target: BlockTarget) -> usize {
+    match target {
+        BlockTarget::Postfix => config.postfix.max_entries,
+        BlockTarget::Firewall => config.firewall.max_entries,
+    }
+}
+
+/// The safety valve against locking out the world, decided here for every place: of
+/// `wanted` (collapsed, sorted), what is rendered now (`rendered`) and still wanted
+/// stays, every removal happens, and only the additions beyond `limit` entries are
+/// held back. Additions are admitted in address order (IPv4 before IPv6, lower
+/// addresses first), so the same ones are held back run after run. A rendered network
+/// inside a held-back addition stays rendered (its block is still in force). Returns
+/// the entries to render and the networks held back.
+pub fn within_max_entries(
+    wanted: Vec<Entry>,
+    rendered: &BTreeSet<IpNet>,
+    limit: usize,
+) -> (Vec<Entry>, Vec<IpNet>) {
+    if wanted.len() <= limit {
+        return (wanted, Vec::new());
+    }
+    let (mut kept, additions): (Vec<Entry>, Vec<Entry>) = wanted
+        .into_iter()
+        .partition(|e| rendered.contains(&e.network));
+    let room = limit.saturating_sub(kept.len()).min(additions.len());
+    let (admitted, held) = additions.split_at(room);
+    for outer in held {
+        kept.extend(
+            rendered
+                .range(outer.network..)
+                .take_while(|net| outer.network.contains(*net))
+                .map(|net| Entry {
+                    network: *net,
+                    expires_at: outer.expires_at,
+                }),
+        );
+    }
+    kept.extend_from_slice(admitted);
+    (collapse(kept), held.iter().map(|e| e.network).collect())
+}
+
+/// Up to five networks, and how many more: `a, b, c and 4 more`.
+fn first_few(networks: &[IpNet]) -> String {
+    let shown: Vec<String> = networks.iter().take(5).map(IpNet::to_string).collect();
+    match networks.len().saturating_sub(5) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 /// A stable 64-bit FNV-1a hash, as hex.
@@ -638,9 +863,71 @@ mod tests {
             vec![
                 entry("10.0.0.0/8", Some(1)),
                 entry("11.0.0.1/32", None),
-                entry("198.51.100.0/24", Some(5)),
+                entry("198.51.100.0/24", Some(50)),
                 entry("203.0.113.7/32", Some(20)),
                 entry("2001:db8::/64", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_valve_holds_back_only_additions_beyond_the_limit() {
+        let rendered: BTreeSet<IpNet> = ["192.0.2.1/32", "192.0.2.2/32", "198.51.100.7/32"]
+            .iter()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        // 192.0.2.1 was unblocked (a removal), 192.0.2.2 stays, 198.51.100.0/24 (new,
+        // holding the rendered 198.51.100.7) and three hosts are additions.
+        let wanted = collapse([
+            entry("192.0.2.2/32", Some(9)),
+            entry("192.0.2.3/32", None),
+            entry("192.0.2.4/32", None),
+            entry("198.51.100.0/24", Some(50)),
+            entry("2001:db8::1/128", None),
+        ]);
+        let (render, held) = within_max_entries(wanted.clone(), &rendered, 3);
+        assert_eq!(
+            render,
+            vec![
+                entry("192.0.2.2/32", Some(9)),
+                entry("192.0.2.3/32", None),
+                entry("192.0.2.4/32", None),
+                entry("198.51.100.7/32", Some(50)),
+            ]
+        );
+        let held: Vec<String> = held.iter().map(ToString::to_string).collect();
+        assert_eq!(held, ["198.51.100.0/24", "2001:db8::1/128"]);
+        // Within the limit, nothing changes.
+        assert_eq!(
+            within_max_entries(wanted.clone(), &rendered, 5),
+            (wanted, vec![])
+        );
+        assert_eq!(
+            first_few(&held.iter().map(|n| n.parse().unwrap()).collect::<Vec<_>>()),
+            "198.51.100.0/24, 2001:db8::1/128"
+        );
+    }
+
+    #[test]
+    fn collapse_gives_the_outer_entry_the_latest_end_of_what_it_covers() {
+        // An inner block that ends later (or never) stretches the outer entry's end:
+        // the element never lapses while a block it stands for is in force.
+        let collapsed = collapse([
+            entry("198.51.100.0/24", Some(3_600)),
+            entry("198.51.100.9/32", Some(86_400)),
+            entry("198.51.100.10/32", Some(10)),
+            entry("10.0.0.0/8", Some(5)),
+            entry("10.1.0.0/16", None),
+            entry("10.1.2.3/32", Some(7)),
+            entry("2001:db8::/32", None),
+            entry("2001:db8::1/128", Some(1)),
+        ]);
+        assert_eq!(
+            collapsed,
+            vec![
+                entry("10.0.0.0/8", None),
+                entry("198.51.100.0/24", Some(86_400)),
+                entry("2001:db8::/32", None),
             ]
         );
     }

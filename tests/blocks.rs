@@ -552,7 +552,7 @@ fn dry_runs_change_nothing() {
 }
 
 #[test]
-fn too_many_entries_trip_the_safety_valve_and_nothing_is_rendered() {
+fn too_many_entries_trip_the_safety_valve_and_only_additions_wait() {
     let rig = Rig::new("");
     rig.ok(&["block", "203.0.113.1", "--as-of", &at(0)]);
     rig.ok(&["render", "--as-of", &at(1)]);
@@ -572,8 +572,21 @@ fn too_many_entries_trip_the_safety_valve_and_nothing_is_rendered() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("max_entries"), "{stderr}");
-    assert_eq!(fs::read(&rig.map).unwrap(), before);
+    assert!(
+        stderr.contains("1 new entry held back by the safety valve postfix.max_entries = 2")
+            && stderr.contains("(203.0.113.3/32)"),
+        "{stderr}"
+    );
+    // What was rendered stays, additions up to the limit are made, the rest waits.
+    let map = String::from_utf8(fs::read(&rig.map).unwrap()).unwrap();
+    assert!(
+        map.starts_with(&String::from_utf8(before).unwrap()),
+        "{map}"
+    );
+    assert!(
+        map.contains("203.0.113.2") && !map.contains("203.0.113.3"),
+        "{map}"
+    );
 }
 
 #[test]

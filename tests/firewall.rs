@@ -659,6 +659,9 @@ fn bench<T: Target>(backend: &str, target: &T, wanted: &[Entry], now: i64) {
     time("current", &mut || {
         assert_eq!(target.current().expect("current").len(), wanted.len());
     });
+    time("state_token (run's check)", &mut || {
+        target.state_token().expect("token");
+    });
     time("apply again (no change)", &mut || {
         assert!(target.apply(wanted, now).expect("apply").is_empty());
     });
@@ -669,10 +672,17 @@ fn bench<T: Target>(backend: &str, target: &T, wanted: &[Entry], now: i64) {
             1000
         );
     });
+    let thousand: Vec<Entry> = wanted[..1000].to_vec();
+    time("apply 1,000", &mut || {
+        target.apply(&thousand, now).expect("apply");
+    });
+    time("state_token at 1,000", &mut || {
+        target.state_token().expect("token");
+    });
     time("apply empty", &mut || {
         assert_eq!(
             target.apply(&[], now).expect("apply").removed.len(),
-            changed.len()
+            thousand.len()
         );
     });
 }

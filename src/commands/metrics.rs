@@ -83,7 +83,11 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
     let mut reload_owed = Vec::new();
     let mut unrenderable = Vec::new();
     for p in &places {
-        let place = format!("place=\"{}\"", p.place);
+        // A backend or name no longer configured gets its own series.
+        let place = match &p.left_over {
+            Some(name) => format!("place=\"{}\",left_over=\"{name}\"", p.place),
+            None => format!("place=\"{}\"", p.place),
+        };
         drift.push((
             format!("{{{place},kind=\"missing\"}}"),
             p.missing.len() as f64,

@@ -158,12 +158,26 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
 /// repairs it; "in sync" only when there is none.
 fn place_state(p: &enforce::PlaceStatus) -> String {
     let mut problems = Vec::new();
+    // Held back by the safety valve: missing, but `run` will not add them.
+    let missing: Vec<IpNet> = p
+        .missing
+        .iter()
+        .filter(|net| !p.held_back.contains(net))
+        .copied()
+        .collect();
     match &p.error {
         Some(e) => problems.push(format!("cannot read: {e}")),
-        None if !p.missing.is_empty() || !p.unexpected.is_empty() => problems.push(format!(
+        None if p.left_over.is_some() => problems.push(format!(
+            "DRIFT: left over from an earlier [firewall] backend or name ({:?}), {} entries{} \
+             still dropped there; `saslguard run` repairs it (removes them)",
+            p.left_over.as_deref().unwrap_or_default(),
+            p.unexpected.len(),
+            sample(&p.unexpected)
+        )),
+        None if !missing.is_empty() || !p.unexpected.is_empty() => problems.push(format!(
             "DRIFT: {} missing{}, {} unexpected{}; `saslguard run` repairs it",
-            p.missing.len(),
-            sample(&p.missing),
+            missing.len(),
+            sample(&missing),
             p.unexpected.len(),
             sample(&p.unexpected)
         )),
@@ -172,6 +186,14 @@ fn place_state(p: &enforce::PlaceStatus) -> String {
                 .to_string(),
         ),
         None => {}
+    }
+    if !p.held_back.is_empty() {
+        problems.push(format!(
+            "OVER max_entries: {} wanted entries held back{}: check the policy and the \
+             blocks, or raise the limit; `saslguard run` applies every other change",
+            p.held_back.len(),
+            sample(&p.held_back)
+        ));
     }
     if let Some(since) = &p.reload_owed_since {
         problems.push(format!(

@@ -20,6 +20,7 @@ use anyhow::{Context, bail};
 use ipnet::IpNet;
 
 use super::command::{self, Output};
+use super::firewall::Firewall;
 use super::{Diff, Entry, Target};
 use crate::config::FirewallConfig;
 
@@ -38,7 +39,6 @@ pub(crate) const MULTIPORT_MAX: usize = 15;
 pub struct Iptables {
     name: String,
     ports: Vec<u16>,
-    max_entries: usize,
     exec: Exec,
     iptables: String,
     ip6tables: String,
@@ -54,7 +54,6 @@ impl Iptables {
         Iptables {
             name: config.name.clone(),
             ports: normalized_ports(&config.ports),
-            max_entries: config.max_entries,
             exec: Exec::default(),
             iptables: "iptables".to_string(),
             ip6tables: "ip6tables".to_string(),
@@ -133,9 +132,8 @@ impl Iptables {
         }
     }
 
-    fn check(&self, wanted: &[Entry]) -> anyhow::Result<()> {
+    fn check(&self) -> anyhow::Result<()> {
         check_name(&self.name)?;
-        check_count(wanted, self.max_entries)?;
         check_multiport(&self.ports)
     }
 
@@ -282,7 +280,7 @@ impl Target for Iptables {
     }
 
     fn in_sync(&self, wanted: &[Entry]) -> anyhow::Result<bool> {
-        self.check(wanted)?;
+        self.check()?;
         for family in Family::ALL {
             let state = self.read(family)?;
             if !self.satisfied(&state, &family.networks(wanted)) {
@@ -293,7 +291,7 @@ impl Target for Iptables {
     }
 
     fn apply(&self, wanted: &[Entry], _now: i64) -> anyhow::Result<Diff> {
-        self.check(wanted)?;
+        self.check()?;
         // Read both families first: a missing or failing program stops us before any change.
         let states = [self.read(Family::V4)?, self.read(Family::V6)?];
         let current: BTreeSet<IpNet> = states.iter().flat_map(ChainState::networks).collect();
@@ -336,6 +334,43 @@ impl Target for Iptables {
         }
         let wanted: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
         Ok(Diff::between(&current, &wanted))
+    }
+}
+
+impl Firewall for Iptables {
+    /// Whether chain NAME, or a jump to it from INPUT, exists in either family.
+    fn present(&self) -> anyhow::Result<bool> {
+        check_name(&self.name)?;
+        for family in Family::ALL {
+            let state = self.read(family)?;
+            if state.exists || state.jumps > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Per family: removes every `-A INPUT -j NAME` jump, then flushes and deletes
+    /// chain NAME.
+    fn teardown(&self) -> anyhow::Result<()> {
+        check_name(&self.name)?;
+        let name = self.name.as_str();
+        for family in Family::ALL {
+            let tool = self.tool(family);
+            let state = self.read(family)?;
+            let mut steps: Vec<Vec<&str>> = vec![vec!["-D", "INPUT", "-j", name]; state.jumps];
+            if state.exists {
+                steps.push(vec!["-F", name]);
+                steps.push(vec!["-X", name]);
+            }
+            for step in steps {
+                let args = [&["-w", LOCK_WAIT_SECS][..], &step].concat();
+                self.exec
+                    .run(tool, &args, None)
+                    .with_context(|| format!("iptables: cannot remove chain {name} from {tool}"))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -480,15 +515,15 @@ pub(crate) fn check_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Refuses to render more than `firewall.max_entries` entries (the safety valve).
-pub(crate) fn check_count(wanted: &[Entry], max_entries: usize) -> anyhow::Result<()> {
-    if wanted.len() > max_entries {
-        bail!(
-            "{} firewall entries exceed firewall.max_entries = {max_entries}; nothing was rendered",
-            wanted.len()
-        );
+/// A stable 64-bit FNV-1a hash of `text`, as hex: the firewall targets' state tokens
+/// digest what the kernel lists with it.
+pub(crate) fn digest(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    Ok(())
+    format!("{hash:016x}")
 }
 
 /// Refuses more ports than one `-m multiport` match takes.

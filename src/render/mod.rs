@@ -7,6 +7,7 @@
 
 pub mod atomic;
 pub mod command;
+pub mod firewall;
 pub mod ipset;
 pub mod iptables;
 pub mod nftables;

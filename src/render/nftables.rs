@@ -28,7 +28,8 @@ use anyhow::{Context, bail};
 use ipnet::IpNet;
 use serde_json::Value;
 
-use super::iptables::{Exec, Family, check_count, check_name, normalized_ports, port_list};
+use super::firewall::Firewall;
+use super::iptables::{Exec, Family, check_name, digest, normalized_ports, port_list};
 use super::{Diff, Entry, Target};
 use crate::config::FirewallConfig;
 
@@ -44,7 +45,6 @@ const LAYOUT: &str = "saslguard/1";
 pub struct Nftables {
     name: String,
     ports: Vec<u16>,
-    max_entries: usize,
     exec: Exec,
     nft: String,
 }
@@ -56,8 +56,10 @@ struct Table {
     elements: BTreeMap<IpNet, Option<String>>,
     /// Whether sets `v4` and `v6` exist with the right type and flags.
     sets_ok: bool,
-    /// (chain, comment) of every rule, in order.
-    rules: Vec<(String, String)>,
+    /// Every chain: (name, type, hook, priority, policy) as `nft -j` lists them.
+    chains: Vec<Value>,
+    /// Every rule, in order: (chain, comment, expressions) as `nft -j` lists them.
+    rules: Vec<(String, String, Value)>,
 }
 
 impl Nftables {
@@ -67,7 +69,6 @@ impl Nftables {
         Nftables {
             name: config.name.clone(),
             ports: normalized_ports(&config.ports),
-            max_entries: config.max_entries,
             exec: Exec::default(),
             nft: "nft".to_string(),
         }
@@ -156,48 +157,93 @@ impl Nftables {
         format!("{LAYOUT} {} {what}", family.suffix())
     }
 
-    fn check(&self, wanted: &[Entry]) -> anyhow::Result<()> {
-        check_name(&self.name)?;
-        check_count(wanted, self.max_entries)
-    }
-
-    /// The table, or `None` when it does not exist.
-    fn read(&self) -> anyhow::Result<Option<Table>> {
+    /// The table as `nft -j list table` prints it, or `None` when it does not exist.
+    fn listing(&self) -> anyhow::Result<Option<String>> {
         let name = self.name.as_str();
         let (ok, out) = self
             .exec
             .run_status(&self.nft, &["-j", "list", "table", "inet", name], None)
             .with_context(|| format!("nftables: cannot read table inet {name}"))?;
-        if !ok {
-            // Tell a missing table from a failure without matching nft's error texts.
-            let tables = self
-                .exec
-                .run(&self.nft, &["-j", "list", "tables"], None)
-                .context("nftables: cannot list the tables")?;
-            if !lists_table(&tables.stdout, name)? {
-                return Ok(None);
-            }
-            bail!(
-                "nftables: {} -j list table inet {name} failed: {}",
-                self.nft,
-                out.stderr.trim()
-            );
+        if ok {
+            return Ok(Some(out.stdout));
         }
-        parse_table(&out.stdout, name)
-            .map(Some)
-            .with_context(|| format!("nftables: cannot read table inet {name}"))
+        // Tell a missing table from a failure without matching nft's error texts.
+        let tables = self
+            .exec
+            .run(&self.nft, &["-j", "list", "tables"], None)
+            .context("nftables: cannot list the tables")?;
+        if !lists_table(&tables.stdout, name)? {
+            return Ok(None);
+        }
+        bail!(
+            "nftables: {} -j list table inet {name} failed: {}",
+            self.nft,
+            out.stderr.trim()
+        );
     }
 
-    /// Whether `table` (the kernel's) holds exactly `wanted` in the current layout.
+    /// The table, or `None` when it does not exist.
+    fn read(&self) -> anyhow::Result<Option<Table>> {
+        let name = self.name.as_str();
+        match self.listing()? {
+            None => Ok(None),
+            Some(json) => parse_table(&json, name)
+                .map(Some)
+                .with_context(|| format!("nftables: cannot read table inet {name}")),
+        }
+    }
+
+    /// The one chain saslguard renders, as `nft -j` lists it (without its handle).
+    fn wanted_chain(&self) -> Value {
+        serde_json::json!({
+            "family": "inet", "table": self.name, "name": "input",
+            "type": "filter", "hook": "input", "prio": -10, "policy": "accept"
+        })
+    }
+
+    /// The expressions of a family's rule as `nft -j` lists them: `ip saddr @v4`,
+    /// `tcp dport { PORTS }` (a bare number for one port) unless all ports, `drop`.
+    fn wanted_expr(&self, family: Family) -> Value {
+        let protocol = match family {
+            Family::V4 => "ip",
+            Family::V6 => "ip6",
+        };
+        let mut expr = vec![serde_json::json!({"match": {"op": "==",
+            "left": {"payload": {"protocol": protocol, "field": "saddr"}},
+            "right": format!("@{}", family.suffix())}})];
+        let ports = match self.ports.as_slice() {
+            [] => None,
+            [port] => Some(serde_json::json!(port)),
+            ports => Some(serde_json::json!({ "set": ports })),
+        };
+        if let Some(ports) = ports {
+            expr.push(serde_json::json!({"match": {"op": "==",
+                "left": {"payload": {"protocol": "tcp", "field": "dport"}},
+                "right": ports}}));
+        }
+        expr.push(serde_json::json!({"drop": null}));
+        Value::Array(expr)
+    }
+
+    /// Whether `table` (the kernel's) holds exactly `wanted` in the current layout: the
+    /// sets, the one chain with its hook, exactly saslguard's rules (what they match and
+    /// do, not only their comments), and every element with its end.
     fn satisfied(&self, table: Option<&Table>, wanted: &[Entry]) -> bool {
         let Some(table) = table else {
             return wanted.is_empty();
         };
-        let rules: Vec<(String, String)> = Family::ALL
+        let rules: Vec<(String, String, Value)> = Family::ALL
             .iter()
-            .map(|f| ("input".to_string(), self.rule_comment(*f)))
+            .map(|f| {
+                (
+                    "input".to_string(),
+                    self.rule_comment(*f),
+                    self.wanted_expr(*f),
+                )
+            })
             .collect();
         table.sets_ok
+            && table.chains == [self.wanted_chain()]
             && table.rules == rules
             && table.elements.len() == wanted.len()
             && wanted.iter().all(|e| {
@@ -220,31 +266,38 @@ impl Target for Nftables {
     }
 
     fn in_sync(&self, wanted: &[Entry]) -> anyhow::Result<bool> {
-        self.check(wanted)?;
+        check_name(&self.name)?;
         Ok(self.satisfied(self.read()?.as_ref(), wanted))
     }
 
-    /// Whether saslguard's chain and sets exist, asked with a dry run (`nft --check`
-    /// deleting them: nothing is applied) because it needs no listing of the sets, which
-    /// costs nft ~0.2 s at 100,000 elements. A flushed ruleset or a deleted table shows
-    /// as a new token; elements deleted one by one do not (`status` compares every one).
+    /// A digest of the whole table as the kernel lists it (sets, every element with its
+    /// comment, chain, rules), leaving out only what changes by itself (each element's
+    /// `expires`, the time left), after the settings that shape the rules (layout, name,
+    /// ports). Any change to saslguard's table (a flushed set, one element deleted or
+    /// added, flushed or edited rules, a deleted chain or table) or to the ports gives
+    /// another token, so `run` looks closer and repairs it.
+    ///
+    /// It costs one full listing: nft reads every element of the table for any listing
+    /// (about 1 s at 100,000 elements, a few ms at 1,000); a cheaper probe (`nft --check`)
+    /// cannot see single elements.
     fn state_token(&self) -> anyhow::Result<Option<String>> {
         check_name(&self.name)?;
-        let name = self.name.as_str();
-        let probe = format!(
-            "delete chain inet {name} input\ndelete set inet {name} v4\ndelete set inet {name} v6\n"
+        let settings = format!(
+            "{LAYOUT} inet {} {}",
+            self.name,
+            self.rule_comment(Family::V4)
         );
-        let (present, _) = self
-            .exec
-            .run_status(&self.nft, &["--check", "-f", "-"], Some(probe.as_bytes()))
-            .with_context(|| format!("nftables: cannot check table inet {name}"))?;
-        Ok(Some(if present { "present" } else { "absent" }.to_string()))
+        let digest = match self.listing()? {
+            None => "absent".to_string(),
+            Some(json) => digest(&without_expires(&json)),
+        };
+        Ok(Some(format!("{settings}: {digest}")))
     }
 
     /// Rewrites the table unless it already holds `wanted` with the same ends. A change
     /// of ends only (a block extended) rewrites too, with an empty [`Diff`].
     fn apply(&self, wanted: &[Entry], now: i64) -> anyhow::Result<Diff> {
-        self.check(wanted)?;
+        check_name(&self.name)?;
         let table = self.read()?;
         if self.satisfied(table.as_ref(), wanted) {
             return Ok(Diff::default());
@@ -258,6 +311,57 @@ impl Target for Nftables {
             .with_context(|| format!("nftables: table inet {} was left as it was", self.name))?;
         let wanted: BTreeSet<IpNet> = wanted.iter().map(|e| e.network).collect();
         Ok(Diff::between(&current, &wanted))
+    }
+}
+
+/// `nft -j` output without the `"expires": N` of each element (the time left, which
+/// shrinks by itself): a plain scan, as parsing the JSON of 100,000 elements costs more
+/// than nft's listing itself. A comment cannot fake the key: its quotes are escaped.
+fn without_expires(json: &str) -> String {
+    const KEY: &str = "\"expires\":";
+    let mut out = String::with_capacity(json.len());
+    let mut rest = json;
+    while let Some(at) = rest.find(KEY) {
+        out.push_str(&rest[..at]);
+        rest = rest[at + KEY.len()..]
+            .trim_start_matches([' ', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    }
+    out.push_str(rest);
+    out
+}
+
+impl Firewall for Nftables {
+    /// Whether the table `inet NAME` exists.
+    fn present(&self) -> anyhow::Result<bool> {
+        check_name(&self.name)?;
+        let tables = self
+            .exec
+            .run(&self.nft, &["-j", "list", "tables"], None)
+            .context("nftables: cannot list the tables")?;
+        lists_table(&tables.stdout, &self.name)
+    }
+
+    /// Deletes the table `inet NAME` (its sets, chain and rules with it).
+    fn teardown(&self) -> anyhow::Result<()> {
+        if self.present()? {
+            let name = self.name.as_str();
+            self.exec
+                .run(&self.nft, &["delete", "table", "inet", name], None)
+                .with_context(|| format!("nftables: cannot delete table inet {name}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Removes `key` from every object inside `value`.
+fn drop_key(value: &mut Value, key: &str) {
+    match value {
+        Value::Object(map) => {
+            map.remove(key);
+            map.values_mut().for_each(|v| drop_key(v, key));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| drop_key(v, key)),
+        _ => {}
     }
 }
 
@@ -308,11 +412,17 @@ fn parse_table(json: &str, name: &str) -> anyhow::Result<Table> {
                     format!("unexpected element {elem} in set inet {name} {set_name}")
                 })?;
             }
+        } else if let Some(chain) = object.get("chain") {
+            let mut chain = chain.clone();
+            drop_key(&mut chain, "handle");
+            table.chains.push(chain);
         } else if let Some(rule) = object.get("rule") {
             let text = |key: &str| rule.get(key).and_then(Value::as_str).unwrap_or_default();
-            table
-                .rules
-                .push((text("chain").to_string(), text("comment").to_string()));
+            table.rules.push((
+                text("chain").to_string(),
+                text("comment").to_string(),
+                rule.get("expr").cloned().unwrap_or(Value::Null),
+            ));
         }
     }
     table.sets_ok = sets == 2;
@@ -466,7 +576,12 @@ mod tests {
             {"rule": {"family": "inet", "table": "sg", "chain": "input", "comment": "x"}}]}"#;
         let table = parse_table(json, "sg").unwrap();
         assert!(table.sets_ok);
-        assert_eq!(table.rules, [("input".to_string(), "x".to_string())]);
+        assert_eq!(table.rules.len(), 1);
+        assert_eq!(
+            (table.rules[0].0.as_str(), table.rules[0].1.as_str()),
+            ("input", "x")
+        );
+        assert_eq!(table.chains.len(), 1);
         let nets: Vec<String> = table.elements.keys().map(ToString::to_string).collect();
         assert_eq!(
             nets,
@@ -487,6 +602,19 @@ mod tests {
         );
         assert!(lists_table(json, "sg").unwrap());
         assert!(!lists_table(json, "other").unwrap());
+    }
+
+    #[test]
+    fn the_token_ignores_only_the_time_left() {
+        let a = r#"{"elem": {"val": "192.0.2.1", "timeout": 600, "expires": 599, "comment": "until=7"}}"#;
+        let b = r#"{"elem": {"val": "192.0.2.1", "timeout": 600, "expires": 12, "comment": "until=7"}}"#;
+        let c = r#"{"elem": {"val": "192.0.2.2", "timeout": 600, "expires": 12, "comment": "until=7"}}"#;
+        assert_eq!(without_expires(a), without_expires(b));
+        assert_ne!(without_expires(b), without_expires(c));
+        assert_eq!(
+            without_expires(a),
+            r#"{"elem": {"val": "192.0.2.1", "timeout": 600, , "comment": "until=7"}}"#
+        );
     }
 
     #[test]

@@ -167,9 +167,6 @@ impl Target for PostfixMap {
     /// True when the map's source holds exactly the text `apply` would write and, for
     /// hash and lmdb, the compiled file is up to date.
     fn in_sync(&self, wanted: &[Entry]) -> anyhow::Result<bool> {
-        if wanted.len() > self.config.max_entries {
-            return Ok(false);
-        }
         // A set that cannot be rendered is never in sync; apply reports why.
         let Ok(text) = self.render(wanted) else {
             return Ok(false);
@@ -215,15 +212,6 @@ impl Target for PostfixMap {
     /// `now` is unused: Postfix maps have no per-entry timeouts.
     fn apply(&self, wanted: &[Entry], _now: i64) -> anyhow::Result<Diff> {
         let map = &self.config.map;
-        if wanted.len() > self.config.max_entries {
-            bail!(
-                "refusing to write {} entries to the Postfix map {}: the limit is {} \
-                 (postfix.max_entries); nothing was changed",
-                wanted.len(),
-                map.display(),
-                self.config.max_entries
-            );
-        }
         let text = self.render(wanted)?;
         let dir = atomic::parent_dir(map);
         if !dir.is_dir() {
@@ -1087,28 +1075,6 @@ mod tests {
         let text = format!("{err}");
         assert!(text.contains("reload"), "{text}");
         assert!(text.contains("failed: mkdir:"), "stderr in {text}");
-    }
-
-    #[test]
-    fn too_many_entries_write_nothing() {
-        let rig = Rig::new(MapType::Cidr);
-        let wanted: Vec<Entry> = (0..11u8)
-            .map(|i| Entry {
-                network: IpNet::from(IpAddr::from([10, 0, 0, i])),
-                expires_at: None,
-            })
-            .collect();
-        let target = rig.target();
-        assert!(!target.in_sync(&wanted).unwrap());
-        let err = apply_and_reload(&target, &wanted, 0).unwrap_err();
-        let text = format!("{err}");
-        assert!(
-            text.contains("11 entries") && text.contains("limit is 10"),
-            "{text}"
-        );
-        assert!(!target.path().exists());
-        assert!(!rig.reloaded());
-        assert!(apply_and_reload(&target, &wanted[..10], 0).is_ok());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod address;
 pub mod blocks;
 pub mod period;
+pub mod places;
 pub mod reports;
 pub mod retention;
 pub mod rollup;
@@ -26,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/005_journal_cursor.sql"),
     include_str!("../../migrations/006_rollups.sql"),
     include_str!("../../migrations/007_address_families.sql"),
+    include_str!("../../migrations/008_places.sql"),
 ];
 
 /// Bits of an event id that hold the byte offset; the stream id sits above them.
