@@ -69,6 +69,16 @@ pub struct JournalConfig {
     pub units: Vec<String>,
     /// The journalctl program.
     pub command: String,
+    /// A journal entry is used only when journald's own fields, which the sender cannot
+    /// set, show Postfix's smtpd: `_COMM` one of these (empty: any) ...
+    pub trusted_commands: Vec<String>,
+    /// ... `_EXE` one of these paths (empty: any) ...
+    pub trusted_executables: Vec<String>,
+    /// ... `_UID` the uid of one of these users, names or numbers (empty: any) ...
+    pub trusted_users: Vec<String>,
+    /// ... and `_SYSTEMD_UNIT` matching one of these patterns (`*` matches anything;
+    /// empty: any). Entries failing any check are counted as untrusted, never used.
+    pub trusted_units: Vec<String>,
 }
 
 impl Default for JournalConfig {
@@ -83,7 +93,46 @@ impl Default for JournalConfig {
             ],
             units: Vec::new(),
             command: "journalctl".to_string(),
+            trusted_commands: vec!["smtpd".to_string()],
+            trusted_executables: vec![
+                "/usr/lib/postfix/sbin/smtpd".to_string(),
+                "/usr/libexec/postfix/smtpd".to_string(),
+                "/usr/lib/postfix/bin/smtpd".to_string(),
+            ],
+            trusted_users: vec!["postfix".to_string()],
+            trusted_units: vec![
+                "postfix.service".to_string(),
+                "postfix@*.service".to_string(),
+            ],
         }
+    }
+}
+
+impl JournalConfig {
+    /// The uids of `trusted_users`: numbers as given, names looked up in `passwd` (the
+    /// text of /etc/passwd). An unknown name is an error naming it, never a silent
+    /// "nobody is trusted" or "everybody is".
+    pub fn trusted_uids(&self, passwd: &str) -> anyhow::Result<Vec<u32>> {
+        self.trusted_users
+            .iter()
+            .map(|user| {
+                if let Ok(uid) = user.parse::<u32>() {
+                    return Ok(uid);
+                }
+                passwd
+                    .lines()
+                    .filter_map(|line| {
+                        let mut fields = line.split(':');
+                        let name = fields.next()?;
+                        let uid = fields.nth(1)?;
+                        (name == user).then(|| uid.parse::<u32>().ok()).flatten()
+                    })
+                    .next()
+                    .with_context(|| {
+                        format!("journal.trusted_users: no user {user:?} in /etc/passwd")
+                    })
+            })
+            .collect()
     }
 }
 
@@ -146,6 +195,10 @@ pub struct PolicyConfig {
     /// Thresholds, each with its own window, target and duration.
     #[serde(rename = "tier")]
     pub tiers: Vec<Tier>,
+    /// Count `Invalid authentication mechanism` failures toward the tiers. Off by
+    /// default: legitimate clients (dma) try an unoffered mechanism once per connection
+    /// before succeeding with another; they are stored and reported either way.
+    pub count_invalid_mechanism: bool,
 }
 
 /// One policy tier: `threshold` failures within `window` block for `duration`.
@@ -181,6 +234,7 @@ impl Default for PolicyConfig {
                     duration: Span::Seconds(30 * 86400),
                 },
             ],
+            count_invalid_mechanism: false,
         }
     }
 }

@@ -388,6 +388,8 @@ fn every_fixture_yields_its_expected_counts() {
         let expected: serde_json::Value =
             serde_json::from_slice(&fs::read(&expected_path).expect("expected.json")).unwrap();
         let env = Env::new();
+        // The fixtures' journal entries come from Postfix running as uid 107.
+        fs::write(&env.config, "[journal]\ntrusted_users = [\"107\"]\n").unwrap();
         let log = env.path("maillog");
         fs::copy(&path, &log).unwrap();
         set_mtime(&log, "2026-11-27T12:00:00Z");
@@ -397,6 +399,15 @@ fn every_fixture_yields_its_expected_counts() {
         assert_eq!(
             summary["unparsed"], expected["unparsed"],
             "{name}: unparsed"
+        );
+        assert_eq!(
+            summary["untrusted"], expected["untrusted"],
+            "{name}: untrusted"
+        );
+        assert_eq!(
+            env.sql_count("SELECT count(*) FROM events WHERE kind = 3"),
+            expected["invalid_mechanism"].as_i64().unwrap(),
+            "{name}: invalid mechanism"
         );
         let want: BTreeMap<String, i64> = expected["failures"]
             .as_object()

@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/004_state.sql"),
     include_str!("../../migrations/005_journal_cursor.sql"),
     include_str!("../../migrations/006_rollups.sql"),
+    include_str!("../../migrations/007_untrusted.sql"),
 ];
 
 /// Bits of an event id that hold the byte offset; the stream id sits above them.
@@ -98,8 +99,12 @@ pub struct RunCounters {
     pub events: u64,
     /// Events that were already stored (the same bytes read again).
     pub duplicates: u64,
-    /// Lines that were garbage or untrustworthy failure lines: counted and skipped.
+    /// Lines that were garbage or failure lines that could not be used: counted and
+    /// skipped.
     pub unparsed: u64,
+    /// Failure lines whose writer was not proven to be Postfix's smtpd (journal entries
+    /// from another program or user): counted and skipped.
+    pub untrusted: u64,
 }
 
 /// What `saslguard metrics` reads from the store.
@@ -324,7 +329,7 @@ impl Store {
     ) -> Result<()> {
         self.conn.execute(
             "UPDATE runs SET ended_at = ?2, status = ?3, error = ?4, lines = ?5, bytes = ?6,
-                             events = ?7, unparsed = ?8, duration = ?9
+                             events = ?7, unparsed = ?8, duration = ?9, untrusted = ?10
              WHERE id = ?1",
             params![
                 run_id,
@@ -336,6 +341,7 @@ impl Store {
                 counters.events as i64,
                 counters.unparsed as i64,
                 duration.as_secs_f64(),
+                counters.untrusted as i64,
             ],
         )?;
         Ok(())
@@ -382,6 +388,7 @@ impl Store {
             in_transaction: false,
             offered: 0,
             stored: 0,
+            committed: (0, 0),
             rollups: rollup::Rollups::default(),
         })
     }
@@ -600,6 +607,8 @@ pub struct EventWriter<'c> {
     /// Events handed to [`EventWriter::insert`] and events actually new, since creation.
     offered: u64,
     stored: u64,
+    /// `offered` and `stored` at the last commit.
+    committed: (u64, u64),
     /// What the open batch's new events add to the rollups.
     rollups: rollup::Rollups,
 }
@@ -670,17 +679,32 @@ impl EventWriter<'_> {
         let c = progress.counters;
         self.conn
             .prepare_cached(
-                "UPDATE runs SET lines = ?2, bytes = ?3, events = ?4, unparsed = ?5 WHERE id = ?1",
+                "UPDATE runs SET lines = ?2, bytes = ?3, events = ?4, unparsed = ?5,
+                                 untrusted = ?6 WHERE id = ?1",
             )?
             .execute(params![
                 self.run_id,
                 c.lines as i64,
                 c.bytes as i64,
                 c.events as i64,
-                c.unparsed as i64
+                c.unparsed as i64,
+                c.untrusted as i64
             ])?;
         self.conn.execute_batch("COMMIT")?;
         self.in_transaction = false;
+        self.committed = (self.offered, self.stored);
+        Ok(())
+    }
+
+    /// Drops every event added since the last commit (a source failed mid-batch: its
+    /// events are read again, with its position, next run).
+    pub fn rollback(&mut self) -> Result<()> {
+        if self.in_transaction {
+            self.in_transaction = false;
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        (self.offered, self.stored) = self.committed;
+        self.rollups = rollup::Rollups::default();
         Ok(())
     }
 
