@@ -363,6 +363,12 @@ pub struct TopArgs {
     #[arg(long, value_enum, default_value_t = TopBy::Ip)]
     pub by: TopBy,
 
+    /// Which events to rank addresses and networks by: failed authentications (what
+    /// blocks), `Invalid authentication mechanism` failures (stored apart; they count
+    /// toward blocks only with `[policy] count_invalid_mechanism`), or server faults.
+    #[arg(long, value_enum, default_value_t = TopKind::AuthFailed)]
+    pub kind: TopKind,
+
     /// Only offenders (or usernames, mechanisms, services) whose first counted failure
     /// ever lies inside the first period: who is new. Ranks stay those among all.
     #[arg(long)]
@@ -375,6 +381,29 @@ pub struct TopArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,
+}
+
+/// Which events `top --kind` ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TopKind {
+    /// Failed authentications: what counts toward blocks.
+    AuthFailed,
+    /// `Invalid authentication mechanism`: the client asked for a mechanism the server
+    /// does not offer.
+    InvalidMechanism,
+    /// The server's authentication backend failed: never counted against the client.
+    ServerFault,
+}
+
+impl TopKind {
+    /// The stored event kind.
+    pub fn event_kind(self) -> crate::parse::EventKind {
+        match self {
+            TopKind::AuthFailed => crate::parse::EventKind::AuthFailed,
+            TopKind::InvalidMechanism => crate::parse::EventKind::InvalidMechanism,
+            TopKind::ServerFault => crate::parse::EventKind::ServerFault,
+        }
+    }
 }
 
 /// What `top` ranks.

@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod blocks;
+pub mod kinds;
 pub mod period;
 pub mod reports;
 pub mod retention;
@@ -403,10 +404,41 @@ impl Store {
         grouping: Grouping,
         times: bool,
     ) -> Result<Vec<RankedOffender>> {
+        self.rank_with(
+            &RANKINGS[ranking_index(grouping, times)],
+            since,
+            until,
+            grouping,
+        )
+    }
+
+    /// Like [`Store::rank_offenders`], for the events of `kind`.
+    pub fn rank_offenders_of_kind(
+        &self,
+        kind: crate::parse::EventKind,
+        since: Option<i64>,
+        until: i64,
+        grouping: Grouping,
+        times: bool,
+    ) -> Result<Vec<RankedOffender>> {
+        if kind == crate::parse::EventKind::AuthFailed {
+            return self.rank_offenders(since, until, grouping, times);
+        }
+        let by_network = matches!(grouping, Grouping::Network { .. });
+        let sql = ranking_sql(kind.code(), by_network, times);
+        self.rank_with(&sql, since, until, grouping)
+    }
+
+    /// Runs a ranking query built by [`ranking_sql`].
+    fn rank_with(
+        &self,
+        sql: &str,
+        since: Option<i64>,
+        until: i64,
+        grouping: Grouping,
+    ) -> Result<Vec<RankedOffender>> {
         let split = rollup::Split::new(since.unwrap_or(i64::MIN), until);
-        let mut stmt = self
-            .conn
-            .prepare_cached(&RANKINGS[ranking_index(grouping, times)])?;
+        let mut stmt = self.conn.prepare_cached(sql)?;
         if let Grouping::Network {
             v4_prefix,
             v6_prefix,
@@ -503,8 +535,16 @@ const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events
 /// NULL: per address, the whole days, hours and partial hours of the period, one seek
 /// each. The first and last are looked up only for addresses that failed.
 fn failures_per_address_sql(times: bool) -> String {
+    events_per_address_sql(0, times)
+}
+
+/// [`failures_per_address_sql`] for the events of any kind (its code).
+fn events_per_address_sql(kind: i64, times: bool) -> String {
     let (first, last) = if times {
-        (rollup::address_first(0, ""), rollup::address_last(0, ""))
+        (
+            rollup::address_first(kind, ""),
+            rollup::address_last(kind, ""),
+        )
     } else {
         ("NULL".to_string(), "NULL".to_string())
     };
@@ -514,8 +554,8 @@ fn failures_per_address_sql(times: bool) -> String {
              WHERE {active})
          SELECT a.ip, a.failures, {first} AS first_seen, {last} AS last_seen
          FROM counted AS a WHERE a.failures > 0",
-        failures = rollup::address_events(0, ""),
-        active = rollup::address_active(0, ""),
+        failures = rollup::address_events(kind, ""),
+        active = rollup::address_active(kind, ""),
     )
 }
 
@@ -525,16 +565,13 @@ pub(crate) static FAILURES_PER_ADDRESS: LazyLock<String> =
 
 /// Rankings by address and by network, each with and without first and last times,
 /// indexed by [`ranking_index`].
-static RANKINGS: LazyLock<[String; 4]> = LazyLock::new(|| {
-    let by_address = |times| {
-        format!(
-            "SELECT ip, failures, first_seen, last_seen,
-                    RANK() OVER (ORDER BY failures DESC) AS rank
-             FROM ({}) ORDER BY rank, ip",
-            failures_per_address_sql(times)
-        )
-    };
-    let by_network = |times| {
+static RANKINGS: LazyLock<[String; 4]> =
+    LazyLock::new(|| [0, 1, 2, 3].map(|index| ranking_sql(0, index >= 2, index % 2 == 1)));
+
+/// The ranking of the events of kind `kind` (its code) by address or by network, with
+/// or without first and last times.
+fn ranking_sql(kind: i64, by_network: bool, times: bool) -> String {
+    if by_network {
         format!(
             "SELECT net, failures, first_seen, last_seen,
                     RANK() OVER (ORDER BY failures DESC) AS rank
@@ -543,16 +580,17 @@ static RANKINGS: LazyLock<[String; 4]> = LazyLock::new(|| {
                           MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen
                    FROM ({}) GROUP BY net)
              ORDER BY rank, net",
-            failures_per_address_sql(times)
+            events_per_address_sql(kind, times)
         )
-    };
-    [
-        by_address(false),
-        by_address(true),
-        by_network(false),
-        by_network(true),
-    ]
-});
+    } else {
+        format!(
+            "SELECT ip, failures, first_seen, last_seen,
+                    RANK() OVER (ORDER BY failures DESC) AS rank
+             FROM ({}) ORDER BY rank, ip",
+            events_per_address_sql(kind, times)
+        )
+    }
+}
 
 fn ranking_index(grouping: Grouping, times: bool) -> usize {
     usize::from(matches!(grouping, Grouping::Network { .. })) * 2 + usize::from(times)
