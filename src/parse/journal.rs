@@ -93,11 +93,11 @@ fn trusted_writer(writer: &Entry<'_>, trust: JournalTrust<'_>) -> Result<(), &'s
         Field::Absent => None,
     };
     let comm = value(&writer.comm).ok_or("no _COMM: not proven to be smtpd")?;
-    if !commands.is_empty() && !commands.iter().any(|c| *c == comm) {
+    if !commands.is_empty() && !commands.contains(&comm) {
         return Err("_COMM is not smtpd");
     }
     let exe = value(&writer.exe).ok_or("no _EXE: not proven to be smtpd")?;
-    if !executables.is_empty() && !executables.iter().any(|e| *e == exe) {
+    if !executables.is_empty() && !executables.contains(&exe) {
         return Err("_EXE is not Postfix's smtpd");
     }
     let uid = value(&writer.uid)
