@@ -9,7 +9,7 @@
 //! used. `null` (a field too large for journalctl to print) counts as absent.
 //!
 //! Journal exports are rarely the bulk input, but they can be large, so a line is only
-//! decoded when it could hold a failure: it contains ` authentication failed:` or a
+//! decoded when it could hold a failure: it contains `authentication failed` or a
 //! byte-array `MESSAGE`. Other lines shaped like a journal object (`{"` ... `}`) are
 //! irrelevant without being decoded; anything else starting with `{` is unparsed.
 
@@ -25,8 +25,10 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use super::message::{Outcome, is_smtpd, parse_failure};
 use super::{Event, JournalTrust, Parsed, Rejects, TrustRule};
 
+/// Prefilter: any mention of a failure is decoded, so one of an unknown shape is counted
+/// as unparsed rather than skipped.
 static FAILED_FINDER: LazyLock<Finder<'static>> =
-    LazyLock::new(|| Finder::new(b" authentication failed:"));
+    LazyLock::new(|| Finder::new(b"authentication failed"));
 /// Prefilter for smtpd's reject lines (only when rejects are recognised at all).
 static REJECT_FINDER: LazyLock<Finder<'static>> =
     LazyLock::new(|| Finder::new(b"NOQUEUE: reject: "));
