@@ -267,7 +267,30 @@ fn host_and_tag(stamp: Stamp, rest: &[u8]) -> Result<Header<'_>, &'static str> {
         _ => message,
     };
     let (tag, body) = split_tag(message);
-    Ok(Header { stamp, tag, body })
+    Ok(Header {
+        stamp,
+        tag,
+        body: strip_solaris_id(body),
+    })
+}
+
+/// Solaris syslogd writes a message id before the message: `[ID 197553 mail.info] `.
+fn strip_solaris_id(body: &[u8]) -> &[u8] {
+    let Some(rest) = body.strip_prefix(b"[ID ") else {
+        return body;
+    };
+    let Some((number, rest)) = token(rest) else {
+        return body;
+    };
+    let Some((level, rest)) = token(rest) else {
+        return body;
+    };
+    let level = level.strip_suffix(b"]").unwrap_or_default();
+    if !number.is_empty() && number.iter().all(u8::is_ascii_digit) && is_facility_priority(level) {
+        rest
+    } else {
+        body
+    }
 }
 
 /// Whether a word is a syslog `facility.priority` pair as BusyBox writes it (`mail.warn`,

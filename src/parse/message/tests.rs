@@ -1058,6 +1058,16 @@ fn shapes_from_other_projects_test_logs() {
             failed("192.0.2.4"),
         ),
         (
+            "solaris_message_id",
+            "Jan 29 08:11:45 mail postfix/smtpd[10752]: [ID 197553 mail.info] warning: unknown[192.0.2.3]: SASL LOGIN authentication failed: Password:",
+            failed("192.0.2.3"),
+        ),
+        (
+            "bracketed_text_that_is_no_message_id",
+            "Jan 29 08:11:45 mail postfix/smtpd[10752]: [ID x mail.info] warning: unknown[192.0.2.3]: SASL LOGIN authentication failed: Password:",
+            Want::Unparsed,
+        ),
+        (
             "username_after_comma_without_space",
             "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.5]: SASL LOGIN authentication failed: (reason unavailable),sasl_username=alice",
             failed("192.0.2.5").user(Some("alice")),
