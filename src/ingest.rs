@@ -810,8 +810,13 @@ fn parse_chunks(
                         let copies = u64::from(event.copies);
                         let stored = copies.min(copy_room(bytes));
                         if stored < copies {
+                            // Not silent: the line is counted as unparsed and named.
                             chunk.unparsed += 1;
-                            verbose_line(offset, "repeat count larger than the line", bytes);
+                            ui::warn(format!(
+                                "line at byte {offset}: repeated {copies} times, but only \
+                                 {stored} copies can be stored (one per byte of the line); \
+                                 counted as unparsed"
+                            ));
                         }
                         let address = numbering.address(address::to_key(event.addr), &mut chunk);
                         let mechanism = numbering.label(&event.mechanism, &mut chunk);

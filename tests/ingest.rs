@@ -663,3 +663,25 @@ fn verbose_output_escapes_what_the_log_wrote() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_repeat_count_beyond_what_the_line_can_hold_is_stored_as_far_as_possible_and_reported() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    let line = "Nov 27 10:00:30 mx postfix/smtpd[3898]: message repeated 5000 times: [ warning: unknown[192.0.2.31]: SASL LOGIN authentication failed: x]";
+    append(&log, &format!("{line}\n"));
+    set_mtime(&log, "2026-11-27T12:00:00Z");
+    let output = env
+        .cmd()
+        .args(["ingest", "--format", "json"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let room = line.len() as i64 + 1;
+    assert_eq!(summary["events"], room);
+    assert_eq!(summary["unparsed"], 1);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("repeated 5000 times"), "{stderr}");
+}
