@@ -70,14 +70,16 @@ pub struct JournalConfig {
     /// The journalctl program.
     pub command: String,
     /// A journal entry is used only when journald's own fields, which the sender cannot
-    /// set, show Postfix's smtpd: `_COMM` one of these (empty: any) ...
+    /// set, show Postfix's smtpd: `_COMM` one of these (empty: not checked) ...
     pub trusted_commands: Vec<String>,
-    /// ... `_EXE` one of these paths (empty: any) ...
+    /// ... `_EXE` one of these paths (empty: not checked) ...
     pub trusted_executables: Vec<String>,
-    /// ... `_UID` the uid of one of these users, names or numbers (empty: any) ...
+    /// ... `_UID` the uid of one of these users, names or numbers (empty: not
+    /// checked) ...
     pub trusted_users: Vec<String>,
     /// ... and `_SYSTEMD_UNIT` matching one of these patterns (`*` matches anything;
-    /// empty: any). Entries failing any check are counted as untrusted, never used.
+    /// empty: not checked). Entries failing any check are counted as untrusted, never
+    /// used. At least one of the four must be checked.
     pub trusted_units: Vec<String>,
 }
 
@@ -541,6 +543,19 @@ impl Config {
                 origin.display()
             );
         }
+        let j = &self.journal;
+        if j.trusted_commands.is_empty()
+            && j.trusted_executables.is_empty()
+            && j.trusted_users.is_empty()
+            && j.trusted_units.is_empty()
+        {
+            bail!(
+                "{}: journal: at least one of trusted_commands, trusted_executables, \
+                 trusted_users and trusted_units must be set, or any local user could \
+                 get any address blocked (logger -t postfix/smtpd ...)",
+                origin.display()
+            );
+        }
         if let Some(zone) = &self.timezone {
             validate_zone(zone).with_context(|| format!("{}: timezone", origin.display()))?;
         }
@@ -600,6 +615,34 @@ mod tests {
         assert_eq!(
             config.logs,
             [PathBuf::from("/etc/sg/maillog"), PathBuf::from("/abs/log")]
+        );
+    }
+
+    #[test]
+    fn the_journal_trust_rule_cannot_be_emptied() {
+        let text = "[journal]\ntrusted_commands = []\ntrusted_executables = []\n\
+                    trusted_users = []\ntrusted_units = []\n";
+        let err = Config::parse(text, Path::new("/tmp/c.toml")).unwrap_err();
+        assert!(format!("{err:#}").contains("trusted_commands"), "{err:#}");
+        let one = "[journal]\ntrusted_executables = []\ntrusted_users = []\ntrusted_units = []\n";
+        assert!(Config::parse(one, Path::new("/tmp/c.toml")).is_ok());
+    }
+
+    #[test]
+    fn trusted_users_resolve_by_name_or_number() {
+        let journal = JournalConfig {
+            trusted_users: vec!["postfix".into(), "4242".into()],
+            ..JournalConfig::default()
+        };
+        let passwd =
+            "root:x:0:0::/root:/bin/sh\npostfix:x:107:114::/var/spool/postfix:/usr/sbin/nologin\n";
+        assert_eq!(journal.trusted_uids(passwd).unwrap(), [107, 4242]);
+        let err = journal
+            .trusted_uids("root:x:0:0::/root:/bin/sh\n")
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("no user \"postfix\""),
+            "{err:#}"
         );
     }
 

@@ -79,7 +79,8 @@ pub(super) fn parse<'a>(
 }
 
 /// Whether the trusted fields of an entry name Postfix's smtpd; the error says which
-/// field did not.
+/// field did not. A field whose list is empty is not checked; a field that is checked
+/// must be present.
 fn trusted_writer(writer: &Entry<'_>, trust: JournalTrust<'_>) -> Result<(), &'static str> {
     let Some(rule) = trust.rule else {
         return Err("journal entries are not trusted without a rule");
@@ -94,23 +95,31 @@ fn trusted_writer(writer: &Entry<'_>, trust: JournalTrust<'_>) -> Result<(), &'s
         Field::Value(bytes) => std::str::from_utf8(bytes).ok().map(str::to_owned),
         Field::Absent => None,
     };
-    let comm = value(&writer.comm).ok_or("no _COMM: not proven to be smtpd")?;
-    if !commands.is_empty() && !commands.contains(&comm) {
-        return Err("_COMM is not smtpd");
+    if !commands.is_empty() {
+        let comm = value(&writer.comm).ok_or("no _COMM: not proven to be smtpd")?;
+        if !commands.contains(&comm) {
+            return Err("_COMM is not smtpd");
+        }
     }
-    let exe = value(&writer.exe).ok_or("no _EXE: not proven to be smtpd")?;
-    if !executables.is_empty() && !executables.contains(&exe) {
-        return Err("_EXE is not Postfix's smtpd");
+    if !executables.is_empty() {
+        let exe = value(&writer.exe).ok_or("no _EXE: not proven to be smtpd")?;
+        if !executables.contains(&exe) {
+            return Err("_EXE is not Postfix's smtpd");
+        }
     }
-    let uid = value(&writer.uid)
-        .and_then(|uid| uid.parse::<u32>().ok())
-        .ok_or("no _UID: not proven to be smtpd")?;
-    if !uids.is_empty() && !uids.contains(&uid) {
-        return Err("_UID is not Postfix's user");
+    if !uids.is_empty() {
+        let uid = value(&writer.uid)
+            .and_then(|uid| uid.parse::<u32>().ok())
+            .ok_or("no _UID: not proven to be smtpd")?;
+        if !uids.contains(&uid) {
+            return Err("_UID is not Postfix's user");
+        }
     }
-    let unit = value(&writer.unit).ok_or("no _SYSTEMD_UNIT: not proven to be smtpd")?;
-    if !units.is_empty() && !units.iter().any(|pattern| glob_match(pattern, &unit)) {
-        return Err("_SYSTEMD_UNIT is not Postfix's");
+    if !units.is_empty() {
+        let unit = value(&writer.unit).ok_or("no _SYSTEMD_UNIT: not proven to be smtpd")?;
+        if !units.iter().any(|pattern| glob_match(pattern, &unit)) {
+            return Err("_SYSTEMD_UNIT is not Postfix's");
+        }
     }
     Ok(())
 }

@@ -137,8 +137,8 @@ pub struct LineParser<'m, Z: TimeZone> {
 
 /// Which journal entries come from Postfix's smtpd, judged by the fields journald sets
 /// itself from the sender's credentials (`_COMM`, `_EXE`, `_UID`, `_SYSTEMD_UNIT`), never
-/// by `SYSLOG_IDENTIFIER`, which any local user can set (`logger -t postfix/smtpd`). An
-/// empty list accepts any value of its field (but the field must still be present).
+/// by `SYSLOG_IDENTIFIER`, which any local user can set (`logger -t postfix/smtpd`). A
+/// field with an empty list is not checked; one with a list must be present and match.
 /// Without a rule (the default) no journal entry is trusted.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JournalTrust<'m> {
