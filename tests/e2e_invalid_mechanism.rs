@@ -22,15 +22,11 @@ fn ask_for_cram_md5(port: u16) -> String {
         .unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    let mut reply = |reader: &mut BufReader<TcpStream>| {
-        let mut last = String::new();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).expect("read reply");
-            last = line.clone();
-            if line.len() < 4 || line.as_bytes()[3] != b'-' {
-                return last;
-            }
+    let reply = |reader: &mut BufReader<TcpStream>| loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read reply");
+        if line.len() < 4 || line.as_bytes()[3] != b'-' {
+            return line;
         }
     };
     reply(&mut reader);
