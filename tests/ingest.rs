@@ -685,3 +685,25 @@ fn a_repeat_count_beyond_what_the_line_can_hold_is_stored_as_far_as_possible_and
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("repeated 5000 times"), "{stderr}");
 }
+
+#[test]
+fn rfc3339_stamps_without_offset_are_local_time_of_tz() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    append(
+        &log,
+        "2022-01-18T04:35:25.199554 host postfix/smtps/smtpd[438363]: warning: unknown[192.0.2.43]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n",
+    );
+    let output = env
+        .cmd()
+        .env("TZ", "Asia/Tokyo")
+        .args(["ingest", "--format", "json"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["events"], 1);
+    assert_eq!(summary["unparsed"], 0);
+    assert_eq!(first_seen(&env, "192.0.2.43"), "2022-01-17T19:35:25Z");
+}
