@@ -781,13 +781,6 @@ fn parse_chunks(
     let mut chunk = Chunk::starting_at(reader.consumed());
     loop {
         let chunk_start = chunk.consumed;
-        if let Reference::Live { .. } = reference {
-            let now = reference.now();
-            if now.timestamp() != current.timestamp() {
-                current = now;
-                parser.set_reference(now);
-            }
-        }
         match reader.next_line() {
             Err(e) => {
                 let _ = chunks.send(Err(e));
@@ -800,6 +793,14 @@ fn parse_chunks(
             }
             Ok(Some(Line::Complete { offset, bytes })) => {
                 chunk.lines += 1;
+                if let Reference::Live { .. } = reference {
+                    // The moment this line was read (a stream may wait long for it).
+                    let now = reference.now();
+                    if now.timestamp() != current.timestamp() {
+                        current = now;
+                        parser.set_reference(now);
+                    }
+                }
                 if bytes.first() == Some(&b'{')
                     && let Some(cursor) = journal_cursor(bytes)
                 {
