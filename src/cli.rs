@@ -415,7 +415,7 @@ pub enum TopBy {
     Net,
     /// SASL usernames (failures logged without one are left out).
     User,
-    /// SASL mechanisms, as the clients wrote them.
+    /// SASL mechanisms (case-folded: `login` is `LOGIN`).
     Mechanism,
     /// The smtpd services that logged the failures (postfix/submission/smtpd, ...).
     Service,

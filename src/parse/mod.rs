@@ -81,7 +81,8 @@ pub struct Event<'a> {
     pub addr: IpAddr,
     /// Whether this counts against the client.
     pub kind: EventKind,
-    /// The SASL mechanism as logged (attacker-chosen text, e.g. `LOGIN`, `plain`); for
+    /// The SASL mechanism as logged (attacker-chosen text), a plain name case-folded to
+    /// upper case (`plain` is `PLAIN`); for
     /// a [`EventKind::Rejected`] connection, the SMTP stage refused (`CONNECT`, `RCPT`).
     pub mechanism: Cow<'a, str>,
     /// `sasl_username=` when Postfix logged it (3.9+, 3.8.3, ...); `None` when absent or

@@ -59,7 +59,7 @@ pub struct ShowReport {
     /// logged without one (kept apart from any username, since the text is the
     /// attacker's).
     pub usernames: Vec<UsernameCount>,
-    /// Counted failures per SASL mechanism, as the client wrote it, most first.
+    /// Counted failures per SASL mechanism (case-folded), most first.
     pub mechanisms: Vec<MechanismCount>,
     /// Counted failures per smtpd service that logged them, most first.
     pub services: Vec<ServiceCount>,
