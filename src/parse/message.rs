@@ -154,16 +154,32 @@ fn syslog_header(line: &[u8]) -> Result<Header<'_>, &'static str> {
 }
 
 /// `2026-11-27T17:51:00.123456+09:00 host tag[pid]: msg`, or the same without an offset
-/// (`2022-01-18T04:35:25.199554 host ...`: local time).
+/// (`2022-01-18T04:35:25.199554 host ...`: local time), or with a space instead of the
+/// `T` (`2026-11-27 17:51:00 host ...`, syslog-ng's and some templates' ISO form).
 fn rfc3339_header(line: &[u8]) -> Result<Header<'_>, &'static str> {
     const BAD: &str = "malformed RFC 3339 timestamp";
-    let (stamp, len) = match parse_rfc3339(line) {
+    // The stamp is at most 32 bytes (`YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM`, longer
+    // fractions aside): read it from a copy with the separator as `T`.
+    let mut head = [0u8; 48];
+    let stamp_bytes = match line.get(10) {
+        Some(b' ') => {
+            let n = line.len().min(head.len());
+            head[..n].copy_from_slice(&line[..n]);
+            head[10] = b'T';
+            &head[..n]
+        }
+        _ => line,
+    };
+    let (stamp, len) = match parse_rfc3339(stamp_bytes) {
         Some((stamp, len)) => (Stamp::Zoned(stamp), len),
         None => {
-            let (stamp, len) = parse_rfc3339_local(line).ok_or(BAD)?;
+            let (stamp, len) = parse_rfc3339_local(stamp_bytes).ok_or(BAD)?;
             (Stamp::Local(stamp), len)
         }
     };
+    if len >= stamp_bytes.len() && stamp_bytes.len() < line.len() {
+        return Err(BAD);
+    }
     let rest = after_space(line, len).ok_or(BAD)?;
     host_and_tag(stamp, rest)
 }

@@ -1085,6 +1085,21 @@ fn shapes_from_other_projects_test_logs() {
                 .service("postfix/smtps/smtpd"),
         ),
         (
+            "iso_stamp_with_a_space_separator_and_offset",
+            "2026-11-26 10:00:00+01:00 host postfix/smtpd[1]: warning: unknown[192.0.2.6]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+            failed("192.0.2.6").at("2026-11-26T09:00:00Z"),
+        ),
+        (
+            "iso_stamp_with_a_space_separator_local",
+            "2026-11-26 10:00:00 host postfix/smtpd[1]: warning: unknown[192.0.2.6]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+            failed("192.0.2.6").at("2026-11-26T10:00:00Z"),
+        ),
+        (
+            "iso_stamp_with_a_space_separator_and_a_bad_time",
+            "2026-11-26 10:0:00 host postfix/smtpd[1]: warning: unknown[192.0.2.6]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+            Want::Unparsed,
+        ),
+        (
             "invalid_mechanism_is_its_own_kind",
             "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: host.example[192.0.2.7]: SASL CRAM-MD5 authentication failed: Invalid authentication mechanism",
             Want::Event {
