@@ -58,6 +58,8 @@ pub const INVALID_MECHANISM: &str = "Invalid authentication mechanism";
 
 /// The text that ends MECH; Postfix writes it exactly like this.
 const FAILED: &[u8] = b" authentication failed:";
+/// ... or, in older versions, this at the end of the line (no reason).
+const FAILED_BARE: &[u8] = b" authentication failed";
 /// The text that starts USER (Postfix 3.9+, 3.8.3, 3.7.8, ...), after `, ` or, as real
 /// logs also show it, a bare `,` (`(reason unavailable),sasl_username=`).
 const USERNAME: &[u8] = b"sasl_username=";
@@ -452,13 +454,17 @@ fn classify<'b>(body: &'b [u8], rejects: Rejects<'_>) -> Outcome<'b> {
     let Some(after) = after.strip_prefix(b"SASL ") else {
         return Outcome::NotFailure;
     };
-    let Some(at) = FAILED_FINDER.find(after) else {
-        return Outcome::NotFailure;
+    let (mechanism, tail) = match FAILED_FINDER.find(after) {
+        Some(at) => match after.split_at_checked(at) {
+            Some((mechanism, tail)) => (mechanism, tail.get(FAILED.len()..).unwrap_or_default()),
+            None => return Outcome::NotFailure,
+        },
+        // Older Postfix (and Cyrus setups) end the line after `failed`, with no reason.
+        None => match after.trim_ascii_end().strip_suffix(FAILED_BARE) {
+            Some(mechanism) => (mechanism, &b""[..]),
+            None => return Outcome::NotFailure,
+        },
     };
-    let Some((mechanism, tail)) = after.split_at_checked(at) else {
-        return Outcome::NotFailure;
-    };
-    let tail = tail.get(FAILED.len()..).unwrap_or_default();
     let addr = match parse_client(client) {
         Ok(addr) => addr,
         Err(reason) => return Outcome::Bad(reason),

@@ -1154,8 +1154,23 @@ fn shapes_from_other_projects_test_logs() {
             Want::Irrelevant,
         ),
         (
+            "older_postfix_without_a_reason",
+            "Jan 19 11:43:43 remote postfix/smtpd[53889]: warning: unknown[192.168.1.72]: SASL DIGEST-MD5 authentication failed",
+            failed("192.168.1.72").mech("DIGEST-MD5").user(None),
+        ),
+        (
+            "older_postfix_without_a_reason_trailing_space",
+            "Jan 19 11:43:43 remote postfix/smtpd[53889]: warning: hq2.example[192.0.2.9]: SASL PLAIN authentication failed ",
+            failed("192.0.2.9").mech("PLAIN"),
+        ),
+        (
+            "cyrus_detail_line_mentioning_a_failure_is_unparsed",
+            "Jan 19 11:43:43 remote postfix/smtpd[53889]: error: validate response: authentication failed for user=lcg (method=DIGEST-MD5)",
+            Want::Unparsed,
+        ),
+        (
             "unknown_shape_mentioning_a_failure_is_unparsed",
-            "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.9]: SASL LOGIN authentication failed",
+            "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.9]: SASL LOGIN authentication failed for bob",
             Want::Unparsed,
         ),
     ];
