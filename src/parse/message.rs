@@ -430,7 +430,10 @@ fn repeated(body: &[u8]) -> Option<Result<(u32, &[u8]), &'static str>> {
     const BAD: &str = "malformed repeat count";
     let rest = body.strip_prefix(b"message repeated ")?;
     let (count, rest) = token(rest)?;
-    let inner = rest.strip_prefix(b"times: [")?.strip_suffix(b"]")?;
+    let inner = rest
+        .strip_prefix(b"times: [")?
+        .trim_ascii_end()
+        .strip_suffix(b"]")?;
     let inner = inner.strip_prefix(b" ").unwrap_or(inner);
     let copies = std::str::from_utf8(count)
         .ok()

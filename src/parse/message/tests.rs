@@ -1195,6 +1195,11 @@ fn rsyslog_repeats_stand_for_n_more_copies() {
             failed("192.0.2.1"),
         ),
         (
+            "repeat_with_trailing_space",
+            "Apr 28 16:30:00 mx postfix/smtpd[3898]: message repeated 3 times: [ warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: x] ",
+            failed("192.0.2.1"),
+        ),
+        (
             "repeat_of_other_traffic",
             "Apr 28 16:30:00 mx postfix/smtpd[3898]: message repeated 3 times: [ connect from unknown[192.0.2.1]]",
             Want::Irrelevant,
