@@ -441,6 +441,12 @@ pub struct TopArgs {
     #[arg(long, value_enum, default_value_t = TopBy::Ip)]
     pub by: TopBy,
 
+    /// Which events to rank addresses and networks by: failed authentications (what
+    /// blocks), `Invalid authentication mechanism` failures (stored apart; they count
+    /// toward blocks only with `[policy] count_invalid_mechanism`), or server faults.
+    #[arg(long, value_enum, default_value_t = TopKind::AuthFailed)]
+    pub kind: TopKind,
+
     /// Only offenders (or usernames, mechanisms, services) whose first counted failure
     /// ever lies inside the first period: who is new. Ranks stay those among all.
     #[arg(long)]
@@ -455,6 +461,29 @@ pub struct TopArgs {
     pub format: TableFormat,
 }
 
+/// Which events `top --kind` ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TopKind {
+    /// Failed authentications: what counts toward blocks.
+    AuthFailed,
+    /// `Invalid authentication mechanism`: the client asked for a mechanism the server
+    /// does not offer.
+    InvalidMechanism,
+    /// The server's authentication backend failed: never counted against the client.
+    ServerFault,
+}
+
+impl TopKind {
+    /// The stored event kind.
+    pub fn event_kind(self) -> crate::parse::EventKind {
+        match self {
+            TopKind::AuthFailed => crate::parse::EventKind::AuthFailed,
+            TopKind::InvalidMechanism => crate::parse::EventKind::InvalidMechanism,
+            TopKind::ServerFault => crate::parse::EventKind::ServerFault,
+        }
+    }
+}
+
 /// What `top` ranks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TopBy {
@@ -464,7 +493,7 @@ pub enum TopBy {
     Net,
     /// SASL usernames (failures logged without one are left out).
     User,
-    /// SASL mechanisms, as the clients wrote them.
+    /// SASL mechanisms (case-folded: `login` is `LOGIN`).
     Mechanism,
     /// The smtpd services that logged the failures (postfix/submission/smtpd, ...).
     Service,

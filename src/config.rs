@@ -69,6 +69,18 @@ pub struct JournalConfig {
     pub units: Vec<String>,
     /// The journalctl program.
     pub command: String,
+    /// A journal entry is used only when journald's own fields, which the sender cannot
+    /// set, show Postfix's smtpd: `_COMM` one of these (empty: not checked) ...
+    pub trusted_commands: Vec<String>,
+    /// ... `_EXE` one of these paths (empty: not checked) ...
+    pub trusted_executables: Vec<String>,
+    /// ... `_UID` the uid of one of these users, names or numbers (empty: not
+    /// checked) ...
+    pub trusted_users: Vec<String>,
+    /// ... and `_SYSTEMD_UNIT` matching one of these patterns (`*` matches anything;
+    /// empty: not checked). Entries failing any check are counted as untrusted, never
+    /// used. At least one of the four must be checked.
+    pub trusted_units: Vec<String>,
 }
 
 impl Default for JournalConfig {
@@ -83,7 +95,46 @@ impl Default for JournalConfig {
             ],
             units: Vec::new(),
             command: "journalctl".to_string(),
+            trusted_commands: vec!["smtpd".to_string()],
+            trusted_executables: vec![
+                "/usr/lib/postfix/sbin/smtpd".to_string(),
+                "/usr/libexec/postfix/smtpd".to_string(),
+                "/usr/lib/postfix/bin/smtpd".to_string(),
+            ],
+            trusted_users: vec!["postfix".to_string()],
+            trusted_units: vec![
+                "postfix.service".to_string(),
+                "postfix@*.service".to_string(),
+            ],
         }
+    }
+}
+
+impl JournalConfig {
+    /// The uids of `trusted_users`: numbers as given, names looked up in `passwd` (the
+    /// text of /etc/passwd). An unknown name is an error naming it, never a silent
+    /// "nobody is trusted" or "everybody is".
+    pub fn trusted_uids(&self, passwd: &str) -> anyhow::Result<Vec<u32>> {
+        self.trusted_users
+            .iter()
+            .map(|user| {
+                if let Ok(uid) = user.parse::<u32>() {
+                    return Ok(uid);
+                }
+                passwd
+                    .lines()
+                    .filter_map(|line| {
+                        let mut fields = line.split(':');
+                        let name = fields.next()?;
+                        let uid = fields.nth(1)?;
+                        (name == user).then(|| uid.parse::<u32>().ok()).flatten()
+                    })
+                    .next()
+                    .with_context(|| {
+                        format!("journal.trusted_users: no user {user:?} in /etc/passwd")
+                    })
+            })
+            .collect()
     }
 }
 
@@ -156,6 +207,10 @@ pub struct PolicyConfig {
     /// Thresholds, each with its own window, target and duration.
     #[serde(rename = "tier")]
     pub tiers: Vec<Tier>,
+    /// Count `Invalid authentication mechanism` failures toward the tiers. Off by
+    /// default: legitimate clients (dma) try an unoffered mechanism once per connection
+    /// before succeeding with another; they are stored and reported either way.
+    pub count_invalid_mechanism: bool,
 }
 
 /// One policy tier: `threshold` failures within `window` block for `duration`.
@@ -191,6 +246,7 @@ impl Default for PolicyConfig {
                     duration: Span::Seconds(30 * 86400),
                 },
             ],
+            count_invalid_mechanism: false,
         }
     }
 }
@@ -599,6 +655,19 @@ impl Config {
             );
         }
         self.validate_retention(origin)?;
+        let j = &self.journal;
+        if j.trusted_commands.is_empty()
+            && j.trusted_executables.is_empty()
+            && j.trusted_users.is_empty()
+            && j.trusted_units.is_empty()
+        {
+            bail!(
+                "{}: journal: at least one of trusted_commands, trusted_executables, \
+                 trusted_users and trusted_units must be set, or any local user could \
+                 get any address blocked (logger -t postfix/smtpd ...)",
+                origin.display()
+            );
+        }
         if let Some(zone) = &self.timezone {
             validate_zone(zone).with_context(|| format!("{}: timezone", origin.display()))?;
         }
@@ -729,6 +798,34 @@ mod tests {
         assert!(format!("{:#}", err.unwrap_err()).contains("postfix.reload_command"));
         assert!(Config::parse("[postfix]\npostmap_command = \" \"", Path::new("c")).is_err());
         assert!(Config::parse("[postfix]\nreload_command = []", Path::new("c")).is_ok());
+    }
+
+    #[test]
+    fn the_journal_trust_rule_cannot_be_emptied() {
+        let text = "[journal]\ntrusted_commands = []\ntrusted_executables = []\n\
+                    trusted_users = []\ntrusted_units = []\n";
+        let err = Config::parse(text, Path::new("/tmp/c.toml")).unwrap_err();
+        assert!(format!("{err:#}").contains("trusted_commands"), "{err:#}");
+        let one = "[journal]\ntrusted_executables = []\ntrusted_users = []\ntrusted_units = []\n";
+        assert!(Config::parse(one, Path::new("/tmp/c.toml")).is_ok());
+    }
+
+    #[test]
+    fn trusted_users_resolve_by_name_or_number() {
+        let journal = JournalConfig {
+            trusted_users: vec!["postfix".into(), "4242".into()],
+            ..JournalConfig::default()
+        };
+        let passwd =
+            "root:x:0:0::/root:/bin/sh\npostfix:x:107:114::/var/spool/postfix:/usr/sbin/nologin\n";
+        assert_eq!(journal.trusted_uids(passwd).unwrap(), [107, 4242]);
+        let err = journal
+            .trusted_uids("root:x:0:0::/root:/bin/sh\n")
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("no user \"postfix\""),
+            "{err:#}"
+        );
     }
 
     #[test]

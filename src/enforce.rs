@@ -56,7 +56,7 @@ pub fn apply_policy(
             continue;
         };
         let since = now.saturating_sub(window);
-        let counts = store.failures_per_address(since, now)?;
+        let counts = countable_per_address(store, policy, since, now)?;
         for (unit, _) in policy::units_over(counts, policy.ipv6_prefix, tier.threshold) {
             if policy::blockable(&unit, allow).is_err()
                 || covered(&active, &unit, tier.target)
@@ -67,7 +67,15 @@ pub fn apply_policy(
             // Failures behind an earlier block of this target never count twice.
             let (earlier, last_created) = store.block_history(&unit, tier.target)?;
             let count_since = since.max(last_created.unwrap_or(i64::MIN));
-            let failures = store.countable_failures(&unit, count_since, now)?;
+            let mut failures = store.countable_failures(&unit, count_since, now)?;
+            if policy.count_invalid_mechanism {
+                failures += store.countable_of_kind(
+                    &unit,
+                    crate::parse::EventKind::InvalidMechanism,
+                    count_since,
+                    now,
+                )?;
+            }
             if failures < 0 || (failures as u64) < tier.threshold {
                 continue;
             }
@@ -97,6 +105,29 @@ pub fn apply_policy(
         aggregate(store, policy, allow, now, &mut active, &mut created)?;
     }
     Ok(created)
+}
+
+/// What counts toward the tiers per address in `(since, until]`: failed
+/// authentications, plus `Invalid authentication mechanism` failures when
+/// `[policy] count_invalid_mechanism` says so.
+fn countable_per_address(
+    store: &Store,
+    policy: &crate::config::PolicyConfig,
+    since: i64,
+    until: i64,
+) -> anyhow::Result<Vec<(std::net::IpAddr, i64)>> {
+    let mut counts = store.failures_per_address(since, until)?;
+    if policy.count_invalid_mechanism {
+        let extra =
+            store.kind_per_address(crate::parse::EventKind::InvalidMechanism, since, until)?;
+        let mut merged: std::collections::BTreeMap<std::net::IpAddr, i64> =
+            counts.into_iter().collect();
+        for (addr, n) in extra {
+            *merged.entry(addr).or_default() += n;
+        }
+        counts = merged.into_iter().collect();
+    }
+    Ok(counts)
 }
 
 /// Blocks whole networks that hold enough blocked networks (see [`policy::aggregates`]).

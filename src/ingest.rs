@@ -10,14 +10,14 @@ use std::collections::HashMap;
 use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Local, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::JournalConfig;
-use crate::parse::{EventKind, LineParser, Parsed, Rejects};
+use crate::parse::{EventKind, JournalTrust, LineParser, Parsed, Rejects, TrustRule};
 use crate::source::reader::{Line, LineReader};
 use crate::source::rotation::rotated_siblings;
 use crate::source::{FINGERPRINT_MAX, LogFile, first_line};
@@ -110,6 +110,74 @@ pub struct Options<'m> {
     /// Record the connections Postfix refused with this text after `Client host
     /// rejected: ` (see [`crate::parse::message::reject_marker`]): block efficacy.
     pub reject_marker: Option<&'m str>,
+    /// Which journal entries are Postfix's smtpd (see [`TrustSettings`]).
+    pub trust: JournalTrust<'m>,
+}
+
+/// The `[journal]` trust rule with its user names resolved to uids, for
+/// [`Options::trust`].
+#[derive(Debug, Clone)]
+pub struct TrustSettings {
+    config: JournalConfig,
+    /// `None` when a user name could not be resolved: then no entry is trusted.
+    uids: Option<Vec<u32>>,
+}
+
+impl TrustSettings {
+    /// Resolves the trusted users of `journal` through /etc/passwd. A name that does not
+    /// resolve leaves no journal entry trusted (said on stderr when the journal is read).
+    pub fn from_config(journal: &JournalConfig) -> TrustSettings {
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let uids = match journal.trusted_uids(&passwd) {
+            Ok(uids) => Some(uids),
+            Err(e) => {
+                if journal.enabled {
+                    ui::warn(format!("{e:#}: no journal entry is trusted"));
+                }
+                None
+            }
+        };
+        TrustSettings {
+            config: journal.clone(),
+            uids,
+        }
+    }
+
+    /// The rule, borrowed for one ingest.
+    pub fn trust(&self) -> JournalTrust<'_> {
+        JournalTrust {
+            rule: self.uids.as_deref().map(|uids| TrustRule {
+                commands: &self.config.trusted_commands,
+                executables: &self.config.trusted_executables,
+                uids,
+                units: &self.config.trusted_units,
+            }),
+        }
+    }
+}
+
+/// What an ingest did: its counters, and the sources that failed (each reported; the
+/// others were read all the same).
+#[derive(Debug, Default)]
+pub struct Ingested {
+    pub counters: RunCounters,
+    /// One message per source that could not be read, naming it.
+    pub failed: Vec<String>,
+}
+
+impl Ingested {
+    /// An error naming every failed source, for the exit status once everything else
+    /// is done.
+    pub fn result(&self) -> anyhow::Result<()> {
+        if self.failed.is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "{} log source(s) could not be read: {}",
+            self.failed.len(),
+            self.failed.join("; ")
+        )
+    }
 }
 
 impl Options<'_> {
@@ -119,14 +187,17 @@ impl Options<'_> {
     }
 }
 
-/// Reads `inputs` into the store as part of run `run_id`; returns what was done.
+/// Reads `inputs` into the store as part of run `run_id`; returns what was done. A source
+/// that fails (a journalctl that exits non-zero, a read error) is reported, its
+/// unfinished batch rolled back, and the other sources are still read: see
+/// [`Ingested::failed`]. Only a failure to plan the reads is an error here.
 pub fn ingest(
     store: &Store,
     run_id: i64,
     inputs: Vec<Input>,
     now: DateTime<Utc>,
     options: Options<'_>,
-) -> anyhow::Result<RunCounters> {
+) -> anyhow::Result<Ingested> {
     let mut ingest = Ingest {
         store,
         writer: store.event_writer(run_id)?,
@@ -136,6 +207,7 @@ pub fn ingest(
         rejects: Rejects {
             marker: options.reject_marker,
         },
+        trust: options.trust,
     };
     let mut plans = Vec::new();
     for input in inputs {
@@ -155,23 +227,61 @@ pub fn ingest(
             ingest.progress = Some(progress_bar(total));
         }
     }
+    let mut failed = Vec::new();
     for plan in plans {
-        match plan {
-            Plan::Stdin => ingest.read_stdin()?,
-            Plan::Journal(journal) => ingest.read_journal(&journal)?,
-            Plan::File { path, tasks } => {
-                for task in tasks {
-                    ingest
-                        .read_task(&path, &task)
-                        .with_context(|| format!("reading {}", task.file.path.display()))?;
-                }
-            }
+        let result = match plan {
+            Plan::Stdin => ingest.read_stdin(),
+            Plan::Journal(journal) => ingest.read_journal(&journal),
+            Plan::File { path, tasks } => tasks.into_iter().try_for_each(|mut task| {
+                ingest
+                    .read_task(&path, &mut task)
+                    .with_context(|| format!("reading {}", task.file.path.display()))
+            }),
+        };
+        if let Err(e) = result {
+            ingest.writer.rollback()?;
+            ui::warn(format!("{e:#}"));
+            failed.push(format!("{e:#}"));
         }
     }
     if let Some(bar) = ingest.progress.take() {
         bar.finish_and_clear();
     }
-    Ok(ingest.counters)
+    Ok(Ingested {
+        counters: ingest.counters,
+        failed,
+    })
+}
+
+/// What year-less stamps of a read are resolved against: the moment its lines were read.
+#[derive(Debug, Clone, Copy)]
+enum Reference {
+    /// A file: its modification time when the run looked at it, which every line up to
+    /// the size it had then was written before.
+    Fixed(DateTime<Utc>),
+    /// A stream read as it is written (stdin, the journal): `at` when the read started,
+    /// moved on with the wall clock as lines arrive.
+    Live { at: DateTime<Utc>, since: Instant },
+}
+
+impl Reference {
+    /// Live from `at` on.
+    fn live(at: DateTime<Utc>) -> Reference {
+        Reference::Live {
+            at,
+            since: Instant::now(),
+        }
+    }
+
+    /// The reference for a line read now.
+    fn now(self) -> DateTime<Utc> {
+        match self {
+            Reference::Fixed(at) => at,
+            Reference::Live { at, since } => {
+                at + chrono::TimeDelta::from_std(since.elapsed()).unwrap_or_default()
+            }
+        }
+    }
 }
 
 /// What to read for one configured path, in order.
@@ -317,10 +427,16 @@ struct Ingest<'s, 'm> {
     progress: Option<ProgressBar>,
     /// Which reject lines are saslguard's blocks at work.
     rejects: Rejects<'m>,
+    /// Which journal entries are Postfix's smtpd.
+    trust: JournalTrust<'m>,
 }
 
 impl Ingest<'_, '_> {
-    fn read_task(&mut self, path: &Path, task: &Task) -> anyhow::Result<()> {
+    fn read_task(&mut self, path: &Path, task: &mut Task) -> anyhow::Result<()> {
+        // Now, holding the lock and about to read: what the file holds now is what is
+        // read, and its modification time dates it.
+        task.file.look()?;
+        let task = &*task;
         let file = &task.file;
         let updated_at = self.now.timestamp();
         let source_state = move |offset: u64, stream_id: Option<i64>| SourceState {
@@ -345,7 +461,7 @@ impl Ingest<'_, '_> {
                 .store
                 .stream_for(fingerprint, &file.path, self.now.timestamp())?,
         };
-        let reference: DateTime<Utc> = file.modified.into();
+        let reference = Reference::Fixed(file.modified.into());
         ui::note(format!(
             "reading {} from byte {} (stream {})",
             file.path.display(),
@@ -375,7 +491,7 @@ impl Ingest<'_, '_> {
             .store
             .stream_for(&fingerprint, Path::new("-"), self.now.timestamp())?;
         let reader = LineReader::new(io::Cursor::new(head).chain(stdin), 0);
-        self.read_lines(reader, stream.id, self.now, |_| None)
+        self.read_lines(reader, stream.id, Reference::live(self.now), |_| None)
             .context("reading stdin")
     }
 
@@ -422,7 +538,7 @@ impl Ingest<'_, '_> {
         });
         let stdout = child.stdout.take().context("journalctl's output")?;
         let reader = LineReader::new(stdout, stream.read_offset);
-        let read = self.read_lines(reader, stream.id, self.now, |_| None);
+        let read = self.read_lines(reader, stream.id, Reference::live(self.now), |_| None);
         let status = child.wait().context("waiting for journalctl")?;
         let stderr = stderr.join().unwrap_or_default();
         read.context("reading the journal")?;
@@ -443,7 +559,7 @@ impl Ingest<'_, '_> {
         &mut self,
         reader: LineReader<impl Read + Send>,
         stream_id: i64,
-        reference: DateTime<Utc>,
+        reference: Reference,
         source: impl Fn(u64) -> Option<(&'p Path, SourceState)>,
     ) -> anyhow::Result<()> {
         let mut batch_events = 0u64;
@@ -456,10 +572,11 @@ impl Ingest<'_, '_> {
         std::thread::scope(|scope| {
             let (chunks, received) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
             let rejects = self.rejects;
+            let trust = self.trust;
             std::thread::Builder::new()
                 .name("saslguard-parse".into())
                 .spawn_scoped(scope, move || {
-                    parse_chunks(reader, reference, rejects, chunks)
+                    parse_chunks(reader, reference, (rejects, trust), chunks)
                 })
                 .context("starting the parsing thread")?;
             for chunk in received {
@@ -514,6 +631,7 @@ impl Ingest<'_, '_> {
                 }
                 self.counters.lines += chunk.lines;
                 self.counters.unparsed += chunk.unparsed;
+                self.counters.untrusted += chunk.untrusted;
                 self.counters.bytes += chunk.consumed - consumed;
                 if let Some(bar) = &self.progress {
                     bar.inc(chunk.consumed - consumed);
@@ -576,6 +694,7 @@ struct Chunk {
     restart_numbers: bool,
     lines: u64,
     unparsed: u64,
+    untrusted: u64,
     /// Stream offset after the last line of this chunk.
     consumed: u64,
     /// The journal cursor of the last line of this chunk that had one.
@@ -594,6 +713,7 @@ impl Chunk {
             restart_numbers: false,
             lines: 0,
             unparsed: 0,
+            untrusted: 0,
             consumed,
             cursor: None,
             rollups: Rollups::default(),
@@ -649,11 +769,14 @@ impl Numbering {
 /// complete lines (or until the storing side hangs up).
 fn parse_chunks(
     mut reader: LineReader<impl Read>,
-    reference: DateTime<Utc>,
-    rejects: Rejects<'_>,
+    reference: Reference,
+    (rejects, trust): (Rejects<'_>, JournalTrust<'_>),
     chunks: mpsc::SyncSender<io::Result<Chunk>>,
 ) {
-    let mut parser = LineParser::new(reference, Local).with_rejects(rejects);
+    let mut current = reference.now();
+    let mut parser = LineParser::new(current, Local)
+        .with_rejects(rejects)
+        .with_trust(trust);
     let mut numbering = Numbering::default();
     let mut chunk = Chunk::starting_at(reader.consumed());
     loop {
@@ -670,6 +793,14 @@ fn parse_chunks(
             }
             Ok(Some(Line::Complete { offset, bytes })) => {
                 chunk.lines += 1;
+                if let Reference::Live { .. } = reference {
+                    // The moment this line was read (a stream may wait long for it).
+                    let now = reference.now();
+                    if now.timestamp() != current.timestamp() {
+                        current = now;
+                        parser.set_reference(now);
+                    }
+                }
                 if bytes.first() == Some(&b'{')
                     && let Some(cursor) = journal_cursor(bytes)
                 {
@@ -677,39 +808,55 @@ fn parse_chunks(
                 }
                 match parser.parse(bytes) {
                     Parsed::Event(event) => {
-                        let parsed = ParsedEvent {
-                            offset,
-                            time: event.time,
-                            kind: event.kind,
-                            address: numbering.address(address::to_key(event.addr), &mut chunk),
-                            mechanism: numbering.label(&event.mechanism, &mut chunk),
-                            username: event
-                                .username
-                                .as_deref()
-                                .map(|name| numbering.label(name, &mut chunk)),
-                            service: numbering.label(&event.service, &mut chunk),
-                        };
-                        chunk.rollups.add(
-                            i64::from(parsed.address),
-                            parsed.kind.code(),
-                            parsed.time,
-                            [
-                                parsed.username.map_or(-1, i64::from),
-                                i64::from(parsed.mechanism),
-                                i64::from(parsed.service),
-                            ],
-                        );
-                        chunk.events.push(parsed);
+                        let copies = u64::from(event.copies);
+                        let stored = copies.min(copy_room(bytes));
+                        if stored < copies {
+                            // Not silent: the line is counted as unparsed and named.
+                            chunk.unparsed += 1;
+                            ui::warn(format!(
+                                "line at byte {offset}: repeated {copies} times, but only \
+                                 {stored} copies can be stored (one per byte of the line); \
+                                 counted as unparsed"
+                            ));
+                        }
+                        let address = numbering.address(address::to_key(event.addr), &mut chunk);
+                        let mechanism = numbering.label(&event.mechanism, &mut chunk);
+                        let username = event
+                            .username
+                            .as_deref()
+                            .map(|name| numbering.label(name, &mut chunk));
+                        let service = numbering.label(&event.service, &mut chunk);
+                        for copy in 0..stored {
+                            let parsed = ParsedEvent {
+                                offset: offset + copy,
+                                time: event.time,
+                                kind: event.kind,
+                                address,
+                                mechanism,
+                                username,
+                                service,
+                            };
+                            chunk.rollups.add(
+                                i64::from(parsed.address),
+                                parsed.kind.code(),
+                                parsed.time,
+                                [
+                                    parsed.username.map_or(-1, i64::from),
+                                    i64::from(parsed.mechanism),
+                                    i64::from(parsed.service),
+                                ],
+                            );
+                            chunk.events.push(parsed);
+                        }
                     }
                     Parsed::Irrelevant => {}
                     Parsed::Unparsed(why) => {
                         chunk.unparsed += 1;
-                        if ui::verbosity() >= 2 {
-                            ui::note(format!(
-                                "unparsed line at byte {offset} ({why}): {}",
-                                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-                            ));
-                        }
+                        verbose_line(offset, &format!("unparsed: {why}"), bytes);
+                    }
+                    Parsed::Untrusted(why) => {
+                        chunk.untrusted += 1;
+                        verbose_line(offset, &format!("untrusted: {why}"), bytes);
                     }
                 }
             }
@@ -728,6 +875,25 @@ fn parse_chunks(
     }
     chunk.consumed = reader.consumed();
     let _ = chunks.send(Ok(chunk));
+}
+
+/// How many events one line can stand for (rsyslog's `message repeated N times`): each
+/// copy's id is its line's offset plus its index, and only the offsets inside the line
+/// (its bytes and its newline) belong to no other line, so a re-read stores each copy
+/// once and no copy takes another line's id.
+fn copy_room(line: &[u8]) -> u64 {
+    line.len() as u64 + 1
+}
+
+/// With `-vv`: a line skipped, and why. The line is attacker-controlled: shown escaped
+/// (see [`crate::sanitize`]) and cut to 200 bytes.
+fn verbose_line(offset: u64, why: &str, bytes: &[u8]) {
+    if ui::verbosity() >= 2 {
+        ui::note(format!(
+            "line at byte {offset} ({why}): {}",
+            crate::sanitize::bytes_for_terminal(&bytes[..bytes.len().min(200)])
+        ));
+    }
 }
 
 /// The `__CURSOR` of a `journalctl -o json` line (cursors hold no quotes or escapes).

@@ -20,6 +20,7 @@ pub mod policy;
 pub mod render;
 pub mod report;
 pub mod retention;
+pub mod sanitize;
 pub mod source;
 pub mod store;
 pub mod ui;

@@ -468,6 +468,8 @@ fn a_database_of_16_byte_keys_is_migrated_in_place() {
          INSERT INTO pardons (network, net_first, net_last, until)
          VALUES ('::ffff:203.0.113.7/128', X'00000000000000000000FFFFCB007107',
                  X'00000000000000000000FFFFCB007107', 1795741200);
+         ALTER TABLE runs DROP COLUMN untrusted;
+         DROP TABLE firewall_places;
          PRAGMA user_version = 6;",
     )
     .unwrap();

@@ -388,6 +388,8 @@ fn every_fixture_yields_its_expected_counts() {
         let expected: serde_json::Value =
             serde_json::from_slice(&fs::read(&expected_path).expect("expected.json")).unwrap();
         let env = Env::new();
+        // The fixtures' journal entries come from Postfix running as uid 107.
+        fs::write(&env.config, "[journal]\ntrusted_users = [\"107\"]\n").unwrap();
         let log = env.path("maillog");
         fs::copy(&path, &log).unwrap();
         set_mtime(&log, "2026-11-27T12:00:00Z");
@@ -397,6 +399,15 @@ fn every_fixture_yields_its_expected_counts() {
         assert_eq!(
             summary["unparsed"], expected["unparsed"],
             "{name}: unparsed"
+        );
+        assert_eq!(
+            summary["untrusted"], expected["untrusted"],
+            "{name}: untrusted"
+        );
+        assert_eq!(
+            env.sql_count("SELECT count(*) FROM events WHERE kind = 3"),
+            expected["invalid_mechanism"].as_i64().unwrap(),
+            "{name}: invalid mechanism"
         );
         let want: BTreeMap<String, i64> = expected["failures"]
             .as_object()
@@ -442,4 +453,257 @@ fn a_log_rotated_away_and_not_yet_recreated_is_finished_not_an_error() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("never-there"));
+}
+
+/// The binary with `env`'s database and config, as a plain process to spawn, with its
+/// stderr piped.
+fn spawn(env: &Env, args: &[&std::ffi::OsStr]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_saslguard"))
+        .env_remove("SASLGUARD_DB")
+        .env_remove("SASLGUARD_CONFIG")
+        .env("TZ", "UTC")
+        .arg("--db")
+        .arg(&env.db)
+        .arg("--config")
+        .arg(&env.config)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn saslguard")
+}
+
+/// Reads `child`'s stderr until a line contains `text`; returns everything read so far
+/// and a thread that collects the rest.
+fn wait_for_stderr(
+    child: &mut std::process::Child,
+    text: &str,
+) -> (String, std::thread::JoinHandle<String>) {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).expect("read stderr");
+        assert!(n > 0, "saslguard ended before saying {text:?}: {seen}");
+        seen.push_str(&line);
+        if line.contains(text) {
+            break;
+        }
+    }
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut reader, &mut rest);
+        rest
+    });
+    (seen, rest)
+}
+
+/// A year-less syslog stamp for `time` (UTC, as the tests run with TZ=UTC).
+fn syslog_stamp(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.format("%b %e %H:%M:%S").to_string()
+}
+
+/// The year of the first failure of `ip`, from `top`.
+fn first_seen(env: &Env, ip: &str) -> String {
+    let rows = env.top(&["--period", "all", "--limit", "0"]);
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["ip"] == ip)
+        .map(|row| row["first_seen"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("{ip} not counted: {rows}"))
+}
+
+#[test]
+fn lines_appended_while_the_run_waits_for_the_lock_keep_their_year() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    let now = chrono::Utc::now();
+    let earlier = now - chrono::TimeDelta::hours(2);
+    append(&log, &syslog_failure(&syslog_stamp(earlier), "192.0.2.1"));
+    set_mtime(&log, &earlier.to_rfc3339());
+    env.ingest(&[&log]);
+    let lock = File::options()
+        .write(true)
+        .open(env.path("state.db.lock"))
+        .unwrap();
+    lock.try_lock().expect("lock");
+    let mut child = spawn(
+        &env,
+        &[
+            "ingest".as_ref(),
+            "--wait".as_ref(),
+            "60s".as_ref(),
+            log.as_os_str(),
+        ],
+    );
+    // The run has opened the log and waits for the lock: a fresh line arrives.
+    let (_, rest) = wait_for_stderr(&mut child, "waiting for");
+    let fresh = chrono::Utc::now();
+    append(&log, &syslog_failure(&syslog_stamp(fresh), "192.0.2.2"));
+    drop(lock);
+    let status = child.wait().unwrap();
+    let stderr = rest.join().unwrap();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(
+        first_seen(&env, "192.0.2.2"),
+        fresh.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "the line written while the run waited is from now, not a year ago"
+    );
+}
+
+#[test]
+fn lines_appended_during_a_long_read_keep_their_year() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    let now = chrono::Utc::now();
+    let earlier = now - chrono::TimeDelta::hours(2);
+    let mut text = syslog_failure(&syslog_stamp(earlier), "192.0.2.1");
+    for n in 0..400_000 {
+        text += &iso_noise(n);
+    }
+    fs::write(&log, text).unwrap();
+    set_mtime(&log, &earlier.to_rfc3339());
+    let mut child = spawn(&env, &["ingest".as_ref(), "-v".as_ref(), log.as_os_str()]);
+    let (_, rest) = wait_for_stderr(&mut child, "reading ");
+    let fresh = chrono::Utc::now();
+    append(&log, &syslog_failure(&syslog_stamp(fresh), "192.0.2.2"));
+    let status = child.wait().unwrap();
+    let stderr = rest.join().unwrap();
+    assert!(status.success(), "{stderr}");
+    // Whichever run reads it, the line keeps the year it was written in.
+    env.ingest(&[&log]);
+    assert_eq!(
+        first_seen(&env, "192.0.2.2"),
+        fresh.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    );
+    assert_eq!(env.counts()["192.0.2.2"], 1);
+}
+
+#[test]
+fn a_fifo_socket_or_device_as_log_is_refused_before_anything_opens_it() {
+    let env = Env::new();
+    let fifo = env.path("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let zero = env.path("zero");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    for (path, what) in [(&fifo, "is a FIFO"), (&zero, "is a character device")] {
+        let output = env
+            .cmd()
+            .arg("ingest")
+            .arg(path)
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}: {stderr}",
+            path.display()
+        );
+        assert!(
+            stderr.contains(&format!("cannot read log {}", path.display())),
+            "{stderr}"
+        );
+        assert!(stderr.contains(what), "{stderr}");
+        assert!(!env.db.exists(), "the database is not even created");
+    }
+}
+
+#[test]
+fn rsyslog_repeats_count_each_copy_once_across_re_reads() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    append(
+        &log,
+        "Nov 27 10:00:00 mx postfix/smtpd[3898]: warning: host.example[192.0.2.30]: SASL CRAM-MD5 authentication failed: authentication failure\n\
+         Nov 27 10:00:30 mx postfix/smtpd[3898]: message repeated 2 times: [ warning: host.example[192.0.2.30]: SASL CRAM-MD5 authentication failed: authentication failure]\n\
+         Nov 27 10:00:30 mx postfix/smtpd[3899]: warning: unknown[192.0.2.30]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n",
+    );
+    set_mtime(&log, "2026-11-27T12:00:00Z");
+    let first = env.ingest(&[&log]);
+    assert_eq!(first["events"], 4);
+    let again = env.ingest_with(&[&log], &["--from-start"]);
+    assert_eq!(again["events"], 0);
+    assert_eq!(again["duplicates"], 4);
+    assert_eq!(env.counts(), map(&[("192.0.2.30", 4)]));
+}
+
+#[test]
+fn verbose_output_escapes_what_the_log_wrote() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    append(
+        &log,
+        "Nov 27 10:00:00 mx postfix/smtpd[1]: warning: evil\u{1b}[2J\u{202e}[192.0.2.1]: SASL LOGIN authentication failed: x\n",
+    );
+    let output = env
+        .cmd()
+        .args(["-vv", "ingest"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "raw ESC on the terminal: {stderr:?}"
+    );
+    assert!(!stderr.contains('\u{202e}'), "raw U+202E: {stderr:?}");
+    assert!(
+        stderr.contains("evil\\u{1b}[2J\\u{202e}[192.0.2.1]"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_repeat_count_beyond_what_the_line_can_hold_is_stored_as_far_as_possible_and_reported() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    let line = "Nov 27 10:00:30 mx postfix/smtpd[3898]: message repeated 5000 times: [ warning: unknown[192.0.2.31]: SASL LOGIN authentication failed: x]";
+    append(&log, &format!("{line}\n"));
+    set_mtime(&log, "2026-11-27T12:00:00Z");
+    let output = env
+        .cmd()
+        .args(["ingest", "--format", "json"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let room = line.len() as i64 + 1;
+    assert_eq!(summary["events"], room);
+    assert_eq!(summary["unparsed"], 1);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("repeated 5000 times"), "{stderr}");
+}
+
+#[test]
+fn rfc3339_stamps_without_offset_are_local_time_of_tz() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    append(
+        &log,
+        "2022-01-18T04:35:25.199554 host postfix/smtps/smtpd[438363]: warning: unknown[192.0.2.43]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n",
+    );
+    let output = env
+        .cmd()
+        .env("TZ", "Asia/Tokyo")
+        .args(["ingest", "--format", "json"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["events"], 1);
+    assert_eq!(summary["unparsed"], 0);
+    assert_eq!(first_seen(&env, "192.0.2.43"), "2022-01-17T19:35:25Z");
 }

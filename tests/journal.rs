@@ -29,6 +29,22 @@ if after is not None:
 sys.stdout.write("".join(lines))
 "#;
 
+/// The fields journald sets for Postfix's smtpd (Debian, Postfix as uid 107).
+const SMTPD: &str = r#""_UID":"107","_COMM":"smtpd","_EXE":"/usr/lib/postfix/sbin/smtpd","_SYSTEMD_UNIT":"postfix@-.service""#;
+
+/// What journald records for `logger -t postfix/smtpd ...` run by a local user.
+const LOGGER: &str =
+    r#""_UID":"1000","_COMM":"logger","_EXE":"/usr/bin/logger","_SYSTEMD_UNIT":"session-2.scope""#;
+
+/// A journal entry with `writer`'s trusted fields.
+fn entry(cursor: &str, writer: &str, ip: &str) -> String {
+    format!(
+        "{{\"__CURSOR\":\"{cursor}\",\"__REALTIME_TIMESTAMP\":\"1795700000000000\",\
+         \"SYSLOG_IDENTIFIER\":\"postfix/smtpd\",\"_PID\":\"7\",{writer},\
+         \"MESSAGE\":\"warning: unknown[{ip}]: SASL LOGIN authentication failed: x\"}}\n"
+    )
+}
+
 struct Journal {
     env: Env,
     recorded: PathBuf,
@@ -46,7 +62,7 @@ impl Journal {
         fs::write(
             &env.config,
             format!(
-                "logs = []\n[journal]\nenabled = true\ncommand = {:?}\n",
+                "logs = []\n[journal]\nenabled = true\ncommand = {:?}\ntrusted_users = [\"107\"]\n",
                 fake.to_str().unwrap()
             ),
         )
@@ -139,7 +155,7 @@ fn the_journal_is_read_after_the_stored_cursor() {
     for n in 0..2 {
         text.push_str(&format!(
             "{{\"__CURSOR\":\"s=new;i={n}\",\"__REALTIME_TIMESTAMP\":\"1795700000000000\",\
-             \"SYSLOG_IDENTIFIER\":\"postfix/submission/smtpd\",\"_PID\":\"7\",\
+             \"SYSLOG_IDENTIFIER\":\"postfix/submission/smtpd\",\"_PID\":\"7\",{SMTPD},\
              \"MESSAGE\":\"warning: unknown[192.0.2.77]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\"}}\n"
         ));
     }
@@ -196,4 +212,97 @@ fn the_real_journalctl_accepts_the_arguments_where_there_is_one() {
     );
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["unparsed"], 0, "{summary}");
+}
+
+#[test]
+fn entries_forged_with_logger_are_untrusted_counted_and_never_block() {
+    let journal = Journal::new();
+    let mut text = String::new();
+    for n in 0..3 {
+        text += &entry(&format!("s=forged;i={n}"), LOGGER, "192.0.2.10");
+    }
+    text += &entry("s=real;i=1", SMTPD, "192.0.2.11");
+    fs::write(&journal.recorded, text).unwrap();
+    let summary = journal.summary();
+    assert_eq!(summary["lines"], 4);
+    assert_eq!(summary["events"], 1);
+    assert_eq!(summary["untrusted"], 3);
+    assert_eq!(summary["unparsed"], 0);
+    assert_eq!(
+        journal.env.counts(),
+        BTreeMap::from([("192.0.2.11".to_string(), 1)])
+    );
+    assert_eq!(
+        journal
+            .env
+            .sql_count("SELECT untrusted FROM runs ORDER BY id DESC LIMIT 1"),
+        3,
+        "the run record keeps the untrusted count"
+    );
+    // The text summary says it too.
+    let mut text = fs::read_to_string(&journal.recorded).unwrap();
+    text += &entry("s=forged;i=9", LOGGER, "192.0.2.10");
+    fs::write(&journal.recorded, text).unwrap();
+    let output = journal
+        .env
+        .cmd()
+        .env("FAKE_JOURNAL", &journal.recorded)
+        .env("FAKE_JOURNAL_ARGS", &journal.args)
+        .arg("ingest")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains(", 0 unparsed, 1 untrusted,"), "{text}");
+}
+
+#[test]
+fn a_failing_journalctl_fails_run_only_after_files_expiry_policy_and_render() {
+    let journal = Journal::new();
+    let log = journal.env.path("maillog");
+    common::append(&log, &common::failures(0, 3, "203.0.113.50"));
+    let map = journal.env.path("saslguard_access");
+    fs::write(
+        &journal.env.config,
+        format!(
+            "logs = [{log:?}]\n\
+             [postfix]\nmap = {map:?}\nreload_command = []\n\
+             [firewall]\nbackend = \"none\"\n\
+             [[policy.tier]]\ntarget = \"postfix\"\nthreshold = 3\nwindow = \"3650d\"\nduration = \"7d\"\n\
+             [journal]\nenabled = true\ncommand = {:?}\ntrusted_users = [\"107\"]\n",
+            journal.env.path("journalctl").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    // A block that has expired by now: the run must still end it.
+    journal
+        .env
+        .block_postfix("198.51.100.200", "1h", "2026-01-01T00:00:00Z");
+    let output = journal
+        .env
+        .cmd()
+        .env("FAKE_JOURNAL", &journal.recorded)
+        .env("FAKE_JOURNAL_ARGS", &journal.args)
+        .env("FAKE_JOURNAL_FAIL", "1")
+        .args(["run", "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Failed to seek to cursor"), "{stderr}");
+    let rendered = fs::read_to_string(&map).unwrap();
+    assert!(
+        rendered.contains("203.0.113.50"),
+        "the file's failures were stored and blocked: {rendered}"
+    );
+    assert!(
+        !rendered.contains("198.51.100.200"),
+        "the expired block ended: {rendered}"
+    );
+    assert_eq!(
+        journal
+            .env
+            .sql_count("SELECT count(*) FROM runs WHERE command = 'run' AND status = 'failed'"),
+        1
+    );
 }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
 use saslguard::parse::timestamp::SyslogStamp;
-use saslguard::parse::{EventKind, LineParser, Parsed, YearlessClock};
+use saslguard::parse::{EventKind, JournalTrust, LineParser, Parsed, TrustRule, YearlessClock};
 
 const CAP: usize = 256;
 
@@ -17,8 +17,23 @@ fn reference() -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+static COMMANDS: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| vec!["smtpd".to_string()]);
+static EXECUTABLES: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| vec!["/usr/lib/postfix/sbin/smtpd".to_string()]);
+static UNITS: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| vec!["postfix@*.service".to_string()]);
+
+/// A parser that trusts journal entries from Postfix's smtpd running as uid 107.
 fn parser() -> LineParser<'static, FixedOffset> {
-    LineParser::new(reference(), FixedOffset::east_opt(0).unwrap())
+    LineParser::new(reference(), FixedOffset::east_opt(0).unwrap()).with_trust(JournalTrust {
+        rule: Some(TrustRule {
+            commands: &COMMANDS,
+            executables: &EXECUTABLES,
+            uids: &[107],
+            units: &UNITS,
+        }),
+    })
 }
 
 /// Valid lines of every shape, as seeds for mutation.
@@ -124,6 +139,10 @@ fn attacker_text() -> impl Strategy<Value = String> {
         Just(", sasl_username=".to_string()),
         Just("Connection lost to authentication server".to_string()),
         Just("generic failure".to_string()),
+        Just("Invalid authentication mechanism".to_string()),
+        Just(",sasl_username=".to_string()),
+        Just("message repeated 3 times: [ ".to_string()),
+        Just("]".to_string()),
         Just("warning: ".to_string()),
         Just(" SASL ".to_string()),
         Just(" ".to_string()),
@@ -155,6 +174,10 @@ fn wrap(format: u8, tag: &str, message: &str) -> String {
         _ => serde_json::json!({
             "__REALTIME_TIMESTAMP": "1795771860123456",
             "SYSLOG_IDENTIFIER": tag,
+            "_UID": "107",
+            "_COMM": "smtpd",
+            "_EXE": "/usr/lib/postfix/sbin/smtpd",
+            "_SYSTEMD_UNIT": "postfix@-.service",
             "MESSAGE": message,
         })
         .to_string(),
@@ -229,6 +252,54 @@ proptest! {
                 prop_assert_eq!(event.kind, EventKind::AuthFailed);
             }
             other => prop_assert!(false, "{line:?} gave {other:?}"),
+        }
+    }
+
+    /// Whatever surrounds it, an smtpd message holding `authentication failed` is an
+    /// event, unparsed or untrusted: never silently irrelevant.
+    #[test]
+    fn smtpd_lines_mentioning_a_failure_are_never_irrelevant(
+        format in 0u8..5,
+        before in attacker_text(),
+        after in attacker_text(),
+        repeated in any::<bool>(),
+    ) {
+        let mut message = format!("{before}authentication failed{after}");
+        if repeated {
+            message = format!("message repeated 2 times: [ {message}]");
+        }
+        let line = wrap(format, "postfix/smtpd", &message);
+        let parsed = check(line.as_bytes());
+        prop_assert!(!matches!(parsed, Parsed::Irrelevant), "{line:?}");
+    }
+
+    /// rsyslog's repeat wrapper keeps the client and the kind of what it wraps.
+    #[test]
+    fn repeats_keep_client_and_kind(
+        format in 0u8..5,
+        mech in attacker_text(),
+        copies in 1u32..1000,
+    ) {
+        let inner = format!("warning: unknown[203.0.113.7]: SASL {mech} authentication failed: x");
+        let single = wrap(format, "postfix/smtpd", &inner);
+        let plain = check(single.as_bytes());
+        let line = wrap(
+            format,
+            "postfix/smtpd",
+            &format!("message repeated {copies} times: [ {inner}]"),
+        );
+        match (plain, check(line.as_bytes())) {
+            (Parsed::Event(one), Parsed::Event(many)) => {
+                prop_assert_eq!(one.addr, many.addr);
+                prop_assert_eq!(one.kind, many.kind);
+                prop_assert_eq!(one.copies, 1);
+                prop_assert_eq!(many.copies, copies);
+            }
+            (one, many) => prop_assert_eq!(
+                std::mem::discriminant(&one),
+                std::mem::discriminant(&many),
+                "{:?}", line
+            ),
         }
     }
 

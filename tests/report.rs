@@ -156,11 +156,11 @@ fn known_report_counts_every_number() {
     assert_eq!(r["previous_since"], "2026-11-26T12:00:00Z");
     assert_eq!(
         r["current"],
-        json!({"failures": 11, "addresses": 5, "networks": 3, "server_faults": 2})
+        json!({"failures": 11, "addresses": 5, "networks": 3, "server_faults": 2, "invalid_mechanism": 0})
     );
     assert_eq!(
         r["previous"],
-        json!({"failures": 4, "addresses": 3, "networks": 3, "server_faults": 1})
+        json!({"failures": 4, "addresses": 3, "networks": 3, "server_faults": 1, "invalid_mechanism": 0})
     );
 
     // Every clock hour touched by (2026-11-27T12:00, 2026-11-28T12:00]: 25 of them.
@@ -311,7 +311,7 @@ fn generated_log_total_matches_the_truth() {
     // The generated log spans 7 days: the previous 30 days hold nothing.
     assert_eq!(
         r["previous"],
-        json!({"failures": 0, "addresses": 0, "networks": 0, "server_faults": 0})
+        json!({"failures": 0, "addresses": 0, "networks": 0, "server_faults": 0, "invalid_mechanism": 0})
     );
 }
 

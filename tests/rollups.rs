@@ -210,6 +210,7 @@ fn a_database_from_before_the_rollups_gets_them_when_opened() {
     let conn = Connection::open(&env.db).unwrap();
     conn.execute_batch(
         "DROP TABLE address_days; DROP TABLE hour_totals; DROP TABLE label_hours;
+         ALTER TABLE runs DROP COLUMN untrusted;
          PRAGMA user_version = 5;",
     )
     .unwrap();

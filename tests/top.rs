@@ -169,7 +169,7 @@ const LABELS_AS_OF: &str = "2026-11-28T12:00:00Z";
 /// | 203.0.113.7   | 10-29 08:00        | 1 | LOGIN     | alice@example.com | smtpd      |
 /// | 203.0.113.7   | 11-01 09:00        | 1 | PLAIN     | alice@example.com | smtpd      |
 /// | 2001:db8::5   | 11-20 12:00        | 1 | LOGIN     | alice@example.com | smtps      |
-/// | 203.0.113.7   | 11-26 10:00        | 2 | login     | -                 | smtps      |
+/// | 203.0.113.7   | 11-26 10:00        | 2 | cram-md5  | -                 | smtps      |
 /// | 203.0.113.7   | 11-27 11:00        | 1 | LOGIN     | (server fault)    | smtpd      |
 /// | 203.0.113.9   | 11-27 15:00        | 4 | PLAIN     | carol@example.com | submission |
 /// | 203.0.113.7   | 11-28 06:00        | 2 | LOGIN     | alice@example.com | smtpd      |
@@ -207,7 +207,14 @@ fn labels_setup() -> Env {
             "LOGIN",
             alice,
         ),
-        ("2026-11-26T10:00:0", 2, SMTPS, "203.0.113.7", "login", None),
+        (
+            "2026-11-26T10:00:0",
+            2,
+            SMTPS,
+            "203.0.113.7",
+            "cram-md5",
+            None,
+        ),
         (
             "2026-11-27T15:00:0",
             4,
@@ -310,7 +317,7 @@ fn by_user_ranks_usernames_and_skips_missing_ones() {
     assert_eq!(rows[2]["first_seen"], "2026-11-28T06:00:00Z");
     assert_eq!(rows[2]["last_seen"], "2026-11-28T10:00:00Z");
 
-    // All time: the failures without a username (login, 2) appear nowhere; the one
+    // All time: the failures without a username (cram-md5, 2) appear nowhere; the one
     // after --as-of does not count.
     let rows = env.top(&["--by", "user", "--period", "all", "--as-of", LABELS_AS_OF]);
     assert_eq!(
@@ -363,7 +370,7 @@ fn by_user_merges_periods_like_addresses() {
 }
 
 #[test]
-fn by_mechanism_keeps_spellings_apart_and_counts_rows_absent_from_the_first_period() {
+fn by_mechanism_folds_case_and_counts_rows_absent_from_the_first_period() {
     let env = labels_setup();
     let rows = env.top(&[
         "--by",
@@ -387,7 +394,10 @@ fn by_mechanism_keeps_spellings_apart_and_counts_rows_absent_from_the_first_peri
     ]);
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 3);
-    assert_eq!(rows[2]["mechanism"], "login");
+    assert_eq!(
+        rows[2]["mechanism"], "CRAM-MD5",
+        "cram-md5 as logged, case-folded"
+    );
     assert_eq!(rows[2]["rank"], serde_json::Value::Null);
     assert_eq!(rows[2]["failures"], 0);
     assert_eq!(rows[2]["periods"][1]["failures"], 2);

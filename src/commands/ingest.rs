@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cli::{IngestArgs, SummaryFormat};
 use crate::commands::Context;
-use crate::ingest::{self, Options};
+use crate::ingest::{self, Options, TrustSettings};
 use crate::store::RunCounters;
 use crate::ui;
 
@@ -32,23 +32,32 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> anyhow::Result<()> {
     let (inputs, _lock, store) = ctx.open_for_ingest(&paths, journal, args.wait)?;
     let run_id = store.begin_run("ingest", ctx.clock.unix())?;
     let marker = crate::parse::message::reject_marker(&ctx.config.postfix.reject_text);
+    let trust = TrustSettings::from_config(&ctx.config.journal);
     let options = Options {
         from_start: args.from_start,
         progress: Options::progress_if_terminal(),
         reject_marker: Some(&marker),
+        trust: trust.trust(),
     };
     let result = ingest::ingest(&store, run_id, inputs, ctx.clock.now(), options);
-    let error = result.as_ref().err().map(|e| format!("{e:#}"));
+    // A failed source fails the run, after everything else was read and the summary
+    // printed.
+    let error = match &result {
+        Ok(ingested) => ingested.result().err(),
+        Err(e) => Some(anyhow::anyhow!("{e:#}")),
+    }
+    .map(|e| format!("{e:#}"));
     store
         .finish_run(
             run_id,
             ctx.clock.unix(),
-            result.as_ref().ok(),
+            result.as_ref().ok().map(|ingested| &ingested.counters),
             error.as_deref(),
             started.elapsed(),
         )
         .context("recording the run")?;
-    let counters = result?;
+    let ingested = result?;
+    let counters = ingested.counters;
     let summary = Summary {
         counters,
         seconds: started.elapsed().as_secs_f64(),
@@ -58,17 +67,19 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> anyhow::Result<()> {
         SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string(&summary)?)?,
         SummaryFormat::Text if ui::verbosity() >= 0 => writeln!(
             out,
-            "ingest: {} lines, {} new events, {} already stored, {} unparsed, {} in {:.2} s",
+            "ingest: {} lines, {} new events, {} already stored, {} unparsed, {} untrusted, \
+             {} in {:.2} s",
             counters.lines,
             counters.events,
             counters.duplicates,
             counters.unparsed,
+            counters.untrusted,
             human_bytes(counters.bytes),
             summary.seconds
         )?,
         SummaryFormat::Text => {}
     }
-    Ok(())
+    ingested.result()
 }
 
 fn human_bytes(bytes: u64) -> String {

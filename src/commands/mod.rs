@@ -113,7 +113,13 @@ impl Context {
             // A database from before an upgrade: whoever may write it upgrades it now
             // (in one transaction per step, like any writer); others are told how.
             Err(too_old @ crate::store::StoreError::SchemaTooOld { .. }) => {
-                Store::open(&self.db_path).map_err(|_| too_old.into())
+                match Store::open(&self.db_path) {
+                    Ok(store) => Ok(store),
+                    // Not ours to write: say how to upgrade it.
+                    Err(crate::store::StoreError::Permissions { .. }) => Err(too_old.into()),
+                    Err(e) if e.is_read_only() => Err(too_old.into()),
+                    Err(e) => Err(e.into()),
+                }
             }
             opened => Ok(opened?),
         }

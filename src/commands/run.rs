@@ -51,26 +51,30 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
     } else {
         let run_id = store.begin_run("run", now)?;
         let marker = crate::parse::message::reject_marker(&ctx.config.postfix.reject_text);
+        let trust = ingest::TrustSettings::from_config(&ctx.config.journal);
         let options = Options {
             from_start: false,
             progress: Options::progress_if_terminal(),
             reject_marker: Some(&marker),
+            trust: trust.trust(),
         };
-        // Only an ingest that finished knows its final counters; a failed one leaves
-        // those its committed batches stored.
-        let mut ingested = None;
+        // A failed log source is reported; expiry, policy and render still run, and
+        // then the run fails. Only an ingest that finished knows its final counters; a
+        // failed one leaves those its committed batches stored.
+        let mut counted = None;
         let result =
-            ingest::ingest(&store, run_id, inputs, ctx.clock.now(), options).and_then(|counters| {
-                ingested = Some(counters);
-                summary.ingest = counters;
-                steps(ctx, &store, now, RenderMode::WhenChanged, &mut summary)
+            ingest::ingest(&store, run_id, inputs, ctx.clock.now(), options).and_then(|ingested| {
+                counted = Some(ingested.counters);
+                summary.ingest = ingested.counters;
+                steps(ctx, &store, now, RenderMode::WhenChanged, &mut summary)?;
+                ingested.result()
             });
         let error = result.as_ref().err().map(|e| format!("{e:#}"));
         store
             .finish_run(
                 run_id,
                 now,
-                ingested.as_ref(),
+                counted.as_ref(),
                 error.as_deref(),
                 started.elapsed(),
             )

@@ -22,11 +22,21 @@ pub fn run(ctx: &Context, args: &TopArgs) -> anyhow::Result<()> {
         TopBy::Mechanism => Subject::Labels(LabelKind::Mechanism),
         TopBy::Service => Subject::Labels(LabelKind::Service),
     };
-    let rows = top::rank(
+    let kind = args.kind.event_kind();
+    if kind != crate::parse::EventKind::AuthFailed {
+        if !matches!(subject, Subject::Offenders(_)) {
+            anyhow::bail!("--kind applies to --by ip and --by net only");
+        }
+        if args.new {
+            anyhow::bail!("--new applies to --kind auth-failed only");
+        }
+    }
+    let rows = top::rank_kind(
         &store,
         &args.period,
         ctx.clock.unix(),
         subject,
+        kind,
         args.limit,
         args.new,
     )?;

@@ -1,12 +1,15 @@
 //! `journalctl -o json` lines: one JSON object per line.
 //!
 //! Fields used: `MESSAGE` (a string, or an array of byte values when it is not UTF-8),
-//! `SYSLOG_IDENTIFIER` (`postfix/smtpd`) and `__REALTIME_TIMESTAMP` (microseconds since the
-//! epoch, as a string). A field logged several times is an array of values; the first one is
+//! `SYSLOG_IDENTIFIER` (`postfix/smtpd`), `__REALTIME_TIMESTAMP` (microseconds since the
+//! epoch, as a string), and the fields journald sets itself from the sender's credentials
+//! (`_COMM`, `_EXE`, `_UID`, `_SYSTEMD_UNIT`): a failure is used only when they name
+//! Postfix's smtpd (see [`JournalTrust`]); otherwise it is untrusted, since any local user
+//! can send `SYSLOG_IDENTIFIER=postfix/smtpd` (`logger -t postfix/smtpd ...`). A field logged several times is an array of values; the first one is
 //! used. `null` (a field too large for journalctl to print) counts as absent.
 //!
 //! Journal exports are rarely the bulk input, but they can be large, so a line is only
-//! decoded when it could hold a failure: it contains ` authentication failed:` or a
+//! decoded when it could hold a failure: it contains `authentication failed` or a
 //! byte-array `MESSAGE`. Other lines shaped like a journal object (`{"` ... `}`) are
 //! irrelevant without being decoded; anything else starting with `{` is unparsed.
 
@@ -20,10 +23,12 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use super::message::{Outcome, is_smtpd, parse_failure};
-use super::{Event, Parsed, Rejects};
+use super::{Event, JournalTrust, Parsed, Rejects, TrustRule};
 
+/// Prefilter: any mention of a failure is decoded, so one of an unknown shape is counted
+/// as unparsed rather than skipped.
 static FAILED_FINDER: LazyLock<Finder<'static>> =
-    LazyLock::new(|| Finder::new(b" authentication failed:"));
+    LazyLock::new(|| Finder::new(b"authentication failed"));
 /// Prefilter for smtpd's reject lines (only when rejects are recognised at all).
 static REJECT_FINDER: LazyLock<Finder<'static>> =
     LazyLock::new(|| Finder::new(b"NOQUEUE: reject: "));
@@ -31,7 +36,11 @@ static BYTE_MESSAGE_FINDER: LazyLock<Finder<'static>> =
     LazyLock::new(|| Finder::new(b"\"MESSAGE\":["));
 
 /// Parses one `journalctl -o json` line (starting with `{`).
-pub(super) fn parse<'a>(line: &'a [u8], rejects: Rejects<'_>) -> Parsed<'a> {
+pub(super) fn parse<'a>(
+    line: &'a [u8],
+    rejects: Rejects<'_>,
+    trust: JournalTrust<'_>,
+) -> Parsed<'a> {
     if !line.starts_with(b"{\"") || line.last() != Some(&b'}') {
         return Parsed::Unparsed("malformed journal JSON");
     }
@@ -45,6 +54,7 @@ pub(super) fn parse<'a>(line: &'a [u8], rejects: Rejects<'_>) -> Parsed<'a> {
         Ok(entry) => entry,
         Err(_) => return Parsed::Unparsed("malformed journal JSON"),
     };
+    let trusted = trusted_writer(&entry, trust);
     let (Field::Value(message), Field::Value(identifier)) = (entry.message, entry.identifier)
     else {
         return Parsed::Irrelevant;
@@ -56,12 +66,85 @@ pub(super) fn parse<'a>(line: &'a [u8], rejects: Rejects<'_>) -> Parsed<'a> {
             .map(|micros| micros.div_euclid(1_000_000)),
         Field::Absent => None,
     };
-    match (message, identifier) {
+    let parsed = match (message, identifier) {
         (Cow::Borrowed(message), Cow::Borrowed(identifier)) => {
             event(message, identifier, time, rejects)
         }
         (message, identifier) => owned(event(&message, &identifier, time, rejects)),
+    };
+    match (parsed, trusted) {
+        (Parsed::Event(_), Err(reason)) => Parsed::Untrusted(reason),
+        (parsed, _) => parsed,
     }
+}
+
+/// Whether the trusted fields of an entry name Postfix's smtpd; the error says which
+/// field did not. A field whose list is empty is not checked; a field that is checked
+/// must be present.
+fn trusted_writer(writer: &Entry<'_>, trust: JournalTrust<'_>) -> Result<(), &'static str> {
+    let Some(rule) = trust.rule else {
+        return Err("journal entries are not trusted without a rule");
+    };
+    let TrustRule {
+        commands,
+        executables,
+        uids,
+        units,
+    } = rule;
+    let value = |field: &Field<'_>| match field {
+        Field::Value(bytes) => std::str::from_utf8(bytes).ok().map(str::to_owned),
+        Field::Absent => None,
+    };
+    if !commands.is_empty() {
+        let comm = value(&writer.comm).ok_or("no _COMM: not proven to be smtpd")?;
+        if !commands.contains(&comm) {
+            return Err("_COMM is not smtpd");
+        }
+    }
+    if !executables.is_empty() {
+        let exe = value(&writer.exe).ok_or("no _EXE: not proven to be smtpd")?;
+        if !executables.contains(&exe) {
+            return Err("_EXE is not Postfix's smtpd");
+        }
+    }
+    if !uids.is_empty() {
+        let uid = value(&writer.uid)
+            .and_then(|uid| uid.parse::<u32>().ok())
+            .ok_or("no _UID: not proven to be smtpd")?;
+        if !uids.contains(&uid) {
+            return Err("_UID is not Postfix's user");
+        }
+    }
+    if !units.is_empty() {
+        let unit = value(&writer.unit).ok_or("no _SYSTEMD_UNIT: not proven to be smtpd")?;
+        if !units.iter().any(|pattern| glob_match(pattern, &unit)) {
+            return Err("_SYSTEMD_UNIT is not Postfix's");
+        }
+    }
+    Ok(())
+}
+
+/// Whether `text` matches `pattern`, where `*` matches any run of characters (and nothing
+/// else is special): `postfix@*.service`.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let Some(first) = parts.next() else {
+        return text.is_empty();
+    };
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// Classifies the message of a journal entry.
@@ -94,13 +177,16 @@ fn owned(parsed: Parsed<'_>) -> Parsed<'static> {
             mechanism: Cow::Owned(event.mechanism.into_owned()),
             username: event.username.map(|user| Cow::Owned(user.into_owned())),
             service: Cow::Owned(event.service.into_owned()),
+            copies: event.copies,
         }),
         Parsed::Irrelevant => Parsed::Irrelevant,
         Parsed::Unparsed(reason) => Parsed::Unparsed(reason),
+        Parsed::Untrusted(reason) => Parsed::Untrusted(reason),
     }
 }
 
-/// The fields of a journal entry that matter; all others are skipped.
+/// The fields of a journal entry that matter; all others are skipped. The underscore
+/// fields are set by journald from the sending process's credentials.
 #[derive(Deserialize)]
 struct Entry<'a> {
     #[serde(rename = "MESSAGE", default, borrow)]
@@ -109,6 +195,14 @@ struct Entry<'a> {
     identifier: Field<'a>,
     #[serde(rename = "__REALTIME_TIMESTAMP", default, borrow)]
     realtime: Field<'a>,
+    #[serde(rename = "_COMM", default, borrow)]
+    comm: Field<'a>,
+    #[serde(rename = "_EXE", default, borrow)]
+    exe: Field<'a>,
+    #[serde(rename = "_UID", default, borrow)]
+    uid: Field<'a>,
+    #[serde(rename = "_SYSTEMD_UNIT", default, borrow)]
+    unit: Field<'a>,
 }
 
 /// One journal field value as bytes: borrowed from the line when it needed no unescaping.

@@ -28,8 +28,10 @@ use chrono::TimeZone;
 use memchr::memchr;
 use memchr::memmem::Finder;
 
-use super::timestamp::{SyslogStamp, ZonedStamp, parse_rfc3339, parse_syslog_stamp};
-use super::{Event, EventKind, Parsed, Rejects, YearlessClock, journal};
+use super::timestamp::{
+    LocalStamp, SyslogStamp, ZonedStamp, parse_rfc3339, parse_rfc3339_local, parse_syslog_stamp,
+};
+use super::{Event, EventKind, JournalTrust, Parsed, Rejects, YearlessClock, journal};
 
 /// Longest mechanism, username or service kept in an [`Event`], in bytes (cut at a char
 /// boundary). The text is attacker-chosen and could otherwise fill the database.
@@ -50,27 +52,41 @@ pub const SERVER_FAULTS: &[&str] = &[
     "no memory available",
 ];
 
+/// The reason Postfix gives when the client asked for a mechanism the server does not
+/// offer; compared like [`SERVER_FAULTS`]. Recorded as [`EventKind::InvalidMechanism`].
+pub const INVALID_MECHANISM: &str = "Invalid authentication mechanism";
+
 /// The text that ends MECH; Postfix writes it exactly like this.
 const FAILED: &[u8] = b" authentication failed:";
-/// The text that starts USER (Postfix 3.9+, 3.8.3, 3.7.8, ...).
-const USERNAME: &[u8] = b", sasl_username=";
+/// ... or, in older versions, this at the end of the line (no reason).
+const FAILED_BARE: &[u8] = b" authentication failed";
+/// The text that starts USER (Postfix 3.9+, 3.8.3, 3.7.8, ...), after `, ` or, as real
+/// logs also show it, a bare `,` (`(reason unavailable),sasl_username=`).
+const USERNAME: &[u8] = b"sasl_username=";
+/// What marks a line as being about a SASL failure at all: an smtpd line holding it is
+/// an event or unparsed, never irrelevant.
+const FAILED_ANYWHERE: &[u8] = b"authentication failed";
 
 static FAILED_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(FAILED));
 static USERNAME_FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(USERNAME));
+static FAILED_ANYWHERE_FINDER: LazyLock<Finder<'static>> =
+    LazyLock::new(|| Finder::new(FAILED_ANYWHERE));
 
 /// Parses one log line (without its newline; a trailing `\r` is ignored) into a
 /// [`Parsed`]. The format is detected per line: traditional syslog, RFC 3339, RFC 5424
-/// (also an RFC 3164 line behind a `<PRI>`), or `journalctl -o json`. Year-less stamps are
-/// resolved through `clock`, only for failure lines. Never panics.
+/// (also an RFC 3164 line behind a `<PRI>`), or `journalctl -o json` (whose entries must
+/// pass `trust`). Year-less and offset-less stamps are resolved through `clock`, only for
+/// failure lines. Never panics.
 pub fn parse_line<'a, Z: TimeZone>(
     line: &'a [u8],
     clock: &mut YearlessClock<Z>,
     rejects: Rejects<'_>,
+    trust: JournalTrust<'_>,
 ) -> Parsed<'a> {
     let line = trim_line_end(line);
     let header = match line.first() {
         None => return Parsed::Unparsed("empty line"),
-        Some(b'{') => return journal::parse(line, rejects),
+        Some(b'{') => return journal::parse(line, rejects, trust),
         Some(b'<') => priority_header(line),
         Some(b'0'..=b'9') => rfc3339_header(line),
         Some(b'A'..=b'Z') => syslog_header(line),
@@ -90,6 +106,7 @@ pub fn parse_line<'a, Z: TimeZone>(
             let time = match header.stamp {
                 Stamp::Yearless(stamp) => clock.resolve(stamp),
                 Stamp::Zoned(stamp) => stamp.epoch(),
+                Stamp::Local(stamp) => clock.resolve_local(stamp),
                 Stamp::Missing => return Parsed::Unparsed("failure line without timestamp"),
             };
             match time {
@@ -117,6 +134,8 @@ fn trim_line_end(line: &[u8]) -> &[u8] {
 enum Stamp {
     Yearless(SyslogStamp),
     Zoned(ZonedStamp),
+    /// RFC 3339 without an offset: local time.
+    Local(LocalStamp),
     /// RFC 5424 NILVALUE (`-`).
     Missing,
 }
@@ -136,11 +155,35 @@ fn syslog_header(line: &[u8]) -> Result<Header<'_>, &'static str> {
     host_and_tag(Stamp::Yearless(stamp), rest)
 }
 
-/// `2026-11-27T17:51:00.123456+09:00 host tag[pid]: msg`.
+/// `2026-11-27T17:51:00.123456+09:00 host tag[pid]: msg`, or the same without an offset
+/// (`2022-01-18T04:35:25.199554 host ...`: local time), or with a space instead of the
+/// `T` (`2026-11-27 17:51:00 host ...`, syslog-ng's and some templates' ISO form).
 fn rfc3339_header(line: &[u8]) -> Result<Header<'_>, &'static str> {
-    let (stamp, len) = parse_rfc3339(line).ok_or("malformed RFC 3339 timestamp")?;
-    let rest = after_space(line, len).ok_or("malformed RFC 3339 timestamp")?;
-    host_and_tag(Stamp::Zoned(stamp), rest)
+    const BAD: &str = "malformed RFC 3339 timestamp";
+    // The stamp is at most 32 bytes (`YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM`, longer
+    // fractions aside): read it from a copy with the separator as `T`.
+    let mut head = [0u8; 48];
+    let stamp_bytes = match line.get(10) {
+        Some(b' ') => {
+            let n = line.len().min(head.len());
+            head[..n].copy_from_slice(&line[..n]);
+            head[10] = b'T';
+            &head[..n]
+        }
+        _ => line,
+    };
+    let (stamp, len) = match parse_rfc3339(stamp_bytes) {
+        Some((stamp, len)) => (Stamp::Zoned(stamp), len),
+        None => {
+            let (stamp, len) = parse_rfc3339_local(stamp_bytes).ok_or(BAD)?;
+            (Stamp::Local(stamp), len)
+        }
+    };
+    if len >= stamp_bytes.len() && stamp_bytes.len() < line.len() {
+        return Err(BAD);
+    }
+    let rest = after_space(line, len).ok_or(BAD)?;
+    host_and_tag(stamp, rest)
 }
 
 /// `<PRI>1 ...` (RFC 5424) or `<PRI>` before a traditional or RFC 3339 header.
@@ -233,11 +276,59 @@ fn token(s: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((token, rest.get(1..)?))
 }
 
-/// `host tag[pid]: msg` after a syslog or RFC 3339 stamp.
+/// `host tag[pid]: msg` after a syslog or RFC 3339 stamp; also BusyBox syslogd's
+/// `host facility.priority tag[pid]: msg` (its default format, e.g. on Alpine).
 fn host_and_tag(stamp: Stamp, rest: &[u8]) -> Result<Header<'_>, &'static str> {
     let (_host, message) = token(rest).ok_or("missing host or message")?;
+    let message = match token(message) {
+        Some((word, after)) if is_facility_priority(word) => after,
+        _ => message,
+    };
     let (tag, body) = split_tag(message);
-    Ok(Header { stamp, tag, body })
+    Ok(Header {
+        stamp,
+        tag,
+        body: strip_solaris_id(body),
+    })
+}
+
+/// Solaris syslogd writes a message id before the message: `[ID 197553 mail.info] `.
+fn strip_solaris_id(body: &[u8]) -> &[u8] {
+    let Some(rest) = body.strip_prefix(b"[ID ") else {
+        return body;
+    };
+    let Some((number, rest)) = token(rest) else {
+        return body;
+    };
+    let Some((level, rest)) = token(rest) else {
+        return body;
+    };
+    let level = level.strip_suffix(b"]").unwrap_or_default();
+    if !number.is_empty() && number.iter().all(u8::is_ascii_digit) && is_facility_priority(level) {
+        rest
+    } else {
+        body
+    }
+}
+
+/// Whether a word is a syslog `facility.priority` pair as BusyBox writes it (`mail.warn`,
+/// `local0.info`, `authpriv.notice`): lowercase letters and digits around one dot. A
+/// process tag always ends with `:`, so it never looks like one.
+fn is_facility_priority(word: &[u8]) -> bool {
+    let Some(dot) = memchr(b'.', word) else {
+        return false;
+    };
+    let (facility, priority) = word.split_at(dot);
+    let priority = priority.get(1..).unwrap_or_default();
+    let name = |part: &[u8]| {
+        !part.is_empty()
+            && part.len() <= 8
+            && part.first().is_some_and(u8::is_ascii_lowercase)
+            && part
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    name(facility) && name(priority)
 }
 
 /// Splits `tag[pid]: msg` into the program name and the message; a message without a
@@ -283,24 +374,77 @@ pub(super) struct Failure<'b> {
     kind: EventKind,
     mechanism: &'b [u8],
     username: Option<&'b [u8]>,
+    /// See [`Event::copies`].
+    copies: u32,
 }
 
 impl<'b> Failure<'b> {
-    /// The event, with text fields capped and decoded (borrowed when valid UTF-8).
+    /// The event, with text fields capped and decoded (borrowed when valid UTF-8); a plain
+    /// mechanism name is case-folded to upper case (`login`, `Login` and `LOGIN` are one
+    /// label); anything else the client wrote there is kept as it was.
     pub(super) fn into_event(self, time: i64, service: &'b [u8]) -> Event<'b> {
+        let mechanism = capped_text(self.mechanism);
+        let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
+        let fold =
+            mechanism.bytes().all(plain) && mechanism.bytes().any(|b| b.is_ascii_lowercase());
+        let mechanism = if fold {
+            Cow::Owned(mechanism.to_ascii_uppercase())
+        } else {
+            mechanism
+        };
         Event {
             time,
             addr: self.addr,
             kind: self.kind,
-            mechanism: capped_text(self.mechanism),
+            mechanism,
             username: self.username.map(capped_text),
             service: capped_text(service),
+            copies: self.copies,
         }
     }
 }
 
-/// Classifies an smtpd message body.
+/// Classifies an smtpd message body. A body that mentions `authentication failed` but
+/// has none of the known shapes is unparsed, never irrelevant.
 pub(super) fn parse_failure<'b>(body: &'b [u8], rejects: Rejects<'_>) -> Outcome<'b> {
+    let outcome = match repeated(body) {
+        Some(Ok((copies, inner))) => match classify(inner, rejects) {
+            Outcome::Failure(failure) => Outcome::Failure(Failure { copies, ..failure }),
+            other => other,
+        },
+        Some(Err(reason)) => Outcome::Bad(reason),
+        None => classify(body, rejects),
+    };
+    match outcome {
+        Outcome::NotFailure if FAILED_ANYWHERE_FINDER.find(body).is_some() => {
+            Outcome::Bad("SASL failure line of an unknown shape")
+        }
+        outcome => outcome,
+    }
+}
+
+/// rsyslog's repeat compression (`$RepeatedMsgReduction on`): `message repeated N times:
+/// [ MSG]` stands for N more copies of MSG after the one logged before it. Returns N and
+/// MSG, an error for a malformed count, or `None` for any other body.
+fn repeated(body: &[u8]) -> Option<Result<(u32, &[u8]), &'static str>> {
+    const BAD: &str = "malformed repeat count";
+    let rest = body.strip_prefix(b"message repeated ")?;
+    let (count, rest) = token(rest)?;
+    let inner = rest
+        .strip_prefix(b"times: [")?
+        .trim_ascii_end()
+        .strip_suffix(b"]")?;
+    let inner = inner.strip_prefix(b" ").unwrap_or(inner);
+    let copies = std::str::from_utf8(count)
+        .ok()
+        .filter(|text| text.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|text| text.parse::<u32>().ok())
+        .filter(|&n| n > 0);
+    Some(copies.map(|n| (n, inner)).ok_or(BAD))
+}
+
+/// Classifies one smtpd message (not a repeat wrapper).
+fn classify<'b>(body: &'b [u8], rejects: Rejects<'_>) -> Outcome<'b> {
     let Some(rest) = body.strip_prefix(b"warning: ") else {
         return match (body.strip_prefix(REJECT), rejects.marker) {
             (Some(reject), Some(marker)) => parse_reject(reject, marker.as_bytes()),
@@ -313,35 +457,35 @@ pub(super) fn parse_failure<'b>(body: &'b [u8], rejects: Rejects<'_>) -> Outcome
     let Some(after) = after.strip_prefix(b"SASL ") else {
         return Outcome::NotFailure;
     };
-    let Some(at) = FAILED_FINDER.find(after) else {
-        return Outcome::NotFailure;
+    let (mechanism, tail) = match FAILED_FINDER.find(after) {
+        Some(at) => match after.split_at_checked(at) {
+            Some((mechanism, tail)) => (mechanism, tail.get(FAILED.len()..).unwrap_or_default()),
+            None => return Outcome::NotFailure,
+        },
+        // Older Postfix (and Cyrus setups) end the line after `failed`, with no reason.
+        None => match after.trim_ascii_end().strip_suffix(FAILED_BARE) {
+            Some(mechanism) => (mechanism, &b""[..]),
+            None => return Outcome::NotFailure,
+        },
     };
-    let Some((mechanism, tail)) = after.split_at_checked(at) else {
-        return Outcome::NotFailure;
-    };
-    let tail = tail.get(FAILED.len()..).unwrap_or_default();
     let addr = match parse_client(client) {
         Ok(addr) => addr,
         Err(reason) => return Outcome::Bad(reason),
     };
-    let user_at = USERNAME_FINDER.find(tail);
-    let username = user_at
-        .and_then(|n| tail.get(n + USERNAME.len()..))
-        .filter(|user| !user.is_empty() && *user != b"(unavailable)");
-    let reason = match user_at {
-        Some(n) => tail.get(..n).unwrap_or(tail),
-        None => tail,
-    };
-    let kind = if is_server_fault(mechanism, reason, tail) {
-        EventKind::ServerFault
-    } else {
-        EventKind::AuthFailed
+    let (reason, username) = split_username(tail);
+    let kind = match server_reason(mechanism, reason, tail) {
+        Some(reason) if starts_with_any(reason, SERVER_FAULTS) => EventKind::ServerFault,
+        Some(reason) if starts_with_any(reason, &[INVALID_MECHANISM]) => {
+            EventKind::InvalidMechanism
+        }
+        _ => EventKind::AuthFailed,
     };
     Outcome::Failure(Failure {
         addr,
         kind,
         mechanism,
         username,
+        copies: 1,
     })
 }
 
@@ -395,6 +539,7 @@ fn parse_reject<'b>(reject: &'b [u8], marker: &[u8]) -> Outcome<'b> {
             kind: EventKind::Rejected,
             mechanism: stage,
             username: None,
+            copies: 1,
         }),
         Err(reason) => Outcome::Bad(reason),
     }
@@ -435,26 +580,53 @@ pub fn reject_marker(action: &str) -> String {
     }
 }
 
-/// Whether a failure is the server's fault. `reason` is the text after
-/// ` authentication failed:` up to the first `, sasl_username=`, `tail` everything after
-/// ` authentication failed:`. Fails closed: MECH must be a plain mechanism name (so the
-/// client did not write the marker into it), REASON must follow after exactly one space,
-/// and no second ` authentication failed:` may appear anywhere after the first one.
-fn is_server_fault(mechanism: &[u8], reason: &[u8], tail: &[u8]) -> bool {
+/// REASON when it can only have come from the server, so its text may decide the kind
+/// (server fault, invalid mechanism): `reason` is the text after ` authentication
+/// failed:` up to the username, `tail` everything after ` authentication failed:`. Fails
+/// closed (`None`: the line counts against the client): MECH must be a plain mechanism
+/// name (so the client did not write the marker into it), REASON must follow after
+/// exactly one space, and no second ` authentication failed:` may appear anywhere after
+/// the first one.
+fn server_reason<'b>(mechanism: &[u8], reason: &'b [u8], tail: &[u8]) -> Option<&'b [u8]> {
     let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
     if mechanism.is_empty() || !mechanism.iter().all(plain) {
-        return false;
+        return None;
     }
-    let Some(reason) = reason.strip_prefix(b" ") else {
-        return false;
-    };
+    let reason = reason.strip_prefix(b" ")?;
     if FAILED_FINDER.find(tail).is_some() {
-        return false;
+        return None;
     }
-    SERVER_FAULTS.iter().any(|fault| {
+    Some(reason)
+}
+
+/// Splits what follows ` authentication failed:` into REASON and USER at the first
+/// `, sasl_username=` or `,sasl_username=`; USER is `None` when absent, empty or
+/// `(unavailable)`.
+fn split_username(tail: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let mut from = 0;
+    while let Some(found) = tail.get(from..).and_then(|rest| USERNAME_FINDER.find(rest)) {
+        let at = from + found;
+        let before = tail.get(..at).unwrap_or_default();
+        let reason = before
+            .strip_suffix(b", ")
+            .or_else(|| before.strip_suffix(b","));
+        if let Some(reason) = reason {
+            let user = tail
+                .get(at + USERNAME.len()..)
+                .filter(|user| !user.is_empty() && *user != b"(unavailable)");
+            return (reason, user);
+        }
+        from = at + 1;
+    }
+    (tail, None)
+}
+
+/// Whether `reason` starts with one of `texts`, ignoring ASCII case.
+fn starts_with_any(reason: &[u8], texts: &[&str]) -> bool {
+    texts.iter().any(|text| {
         reason
-            .get(..fault.len())
-            .is_some_and(|start| start.eq_ignore_ascii_case(fault.as_bytes()))
+            .get(..text.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(text.as_bytes()))
     })
 }
 

@@ -33,12 +33,41 @@ pub enum EventKind {
     /// (`NOQUEUE: reject: CONNECT from ...: Client host rejected: <reject_text>`): the
     /// block at work. Counted for block efficacy, never against the client.
     Rejected = 2,
+    /// The client asked for a mechanism the server does not offer (`SASL CRAM-MD5
+    /// authentication failed: Invalid authentication mechanism`). Legitimate clients (dma)
+    /// do this once per connection before succeeding with another mechanism, so it is
+    /// stored apart and counts toward blocks only with `[policy]
+    /// count_invalid_mechanism = true` (fail2ban's `mode=auth` leaves it out too).
+    InvalidMechanism = 3,
 }
 
 impl EventKind {
+    /// Every kind, in code order: what retention prunes and what reports can select.
+    pub const ALL: [EventKind; 4] = [
+        EventKind::AuthFailed,
+        EventKind::ServerFault,
+        EventKind::Rejected,
+        EventKind::InvalidMechanism,
+    ];
+
     /// The integer stored in the database.
     pub fn code(self) -> i64 {
         self as i64
+    }
+
+    /// The kind stored as `code`, if any.
+    pub fn from_code(code: i64) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
+    /// The name used in output and on the command line (`--kind`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::AuthFailed => "auth-failed",
+            EventKind::ServerFault => "server-fault",
+            EventKind::Rejected => "rejected",
+            EventKind::InvalidMechanism => "invalid-mechanism",
+        }
     }
 }
 
@@ -52,7 +81,8 @@ pub struct Event<'a> {
     pub addr: IpAddr,
     /// Whether this counts against the client.
     pub kind: EventKind,
-    /// The SASL mechanism as logged (attacker-chosen text, e.g. `LOGIN`, `plain`); for
+    /// The SASL mechanism as logged (attacker-chosen text), a plain name case-folded to
+    /// upper case (`plain` is `PLAIN`); for
     /// a [`EventKind::Rejected`] connection, the SMTP stage refused (`CONNECT`, `RCPT`).
     pub mechanism: Cow<'a, str>,
     /// `sasl_username=` when Postfix logged it (3.9+, 3.8.3, ...); `None` when absent or
@@ -61,6 +91,9 @@ pub struct Event<'a> {
     /// The process tag without the pid: `postfix/smtpd`, `postfix/submission/smtpd`,
     /// `postfix-out/smtpd`, ...
     pub service: Cow<'a, str>,
+    /// How many log messages this line stands for: 1, or N for rsyslog's `message
+    /// repeated N times: [ ... ]` (the N copies suppressed after the first one).
+    pub copies: u32,
 }
 
 impl Event<'_> {
@@ -73,6 +106,7 @@ impl Event<'_> {
             mechanism: Cow::Owned(self.mechanism.into_owned()),
             username: self.username.map(|u| Cow::Owned(u.into_owned())),
             service: Cow::Owned(self.service.into_owned()),
+            copies: self.copies,
         }
     }
 }
@@ -85,9 +119,13 @@ pub enum Parsed<'a> {
     /// A well-formed log line that is not a SASL failure from smtpd (other Postfix
     /// traffic, look-alike text from other programs). Skipped silently.
     Irrelevant,
-    /// Garbage, or a SASL failure line that cannot be trusted (bad address, bad
+    /// Garbage, or a SASL failure line that cannot be used (bad address, bad
     /// timestamp). Counted as unparsed and skipped; the reason is for `-v` output.
     Unparsed(&'static str),
+    /// A well-formed SASL failure whose writer is not proven to be Postfix's smtpd (a
+    /// journal entry whose trusted fields name another program or user). Counted as
+    /// untrusted and skipped; the reason is for `-v` output.
+    Untrusted(&'static str),
 }
 
 /// Parses lines of one file (or stdin), resolving year-less syslog stamps against a
@@ -95,6 +133,30 @@ pub enum Parsed<'a> {
 pub struct LineParser<'m, Z: TimeZone> {
     clock: YearlessClock<Z>,
     rejects: Rejects<'m>,
+    trust: JournalTrust<'m>,
+}
+
+/// Which journal entries come from Postfix's smtpd, judged by the fields journald sets
+/// itself from the sender's credentials (`_COMM`, `_EXE`, `_UID`, `_SYSTEMD_UNIT`), never
+/// by `SYSLOG_IDENTIFIER`, which any local user can set (`logger -t postfix/smtpd`). A
+/// field with an empty list is not checked; one with a list must be present and match.
+/// Without a rule (the default) no journal entry is trusted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JournalTrust<'m> {
+    pub rule: Option<TrustRule<'m>>,
+}
+
+/// The accepted values of each trusted journal field; see [`JournalTrust`].
+#[derive(Debug, Clone, Copy)]
+pub struct TrustRule<'m> {
+    /// `_COMM` values (process names, at most 15 bytes), e.g. `smtpd`.
+    pub commands: &'m [String],
+    /// `_EXE` values (absolute paths), e.g. `/usr/lib/postfix/sbin/smtpd`.
+    pub executables: &'m [String],
+    /// `_UID` values, as numbers.
+    pub uids: &'m [u32],
+    /// `_SYSTEMD_UNIT` patterns, `*` matching any run of characters.
+    pub units: &'m [String],
 }
 
 /// Which `NOQUEUE: reject` lines are saslguard's blocks at work: those whose reply text
@@ -112,7 +174,20 @@ impl<'m, Z: TimeZone> LineParser<'m, Z> {
         LineParser {
             clock: YearlessClock::new(reference, zone),
             rejects: Rejects::default(),
+            trust: JournalTrust::default(),
         }
+    }
+
+    /// Accepts journal entries only from the writers `trust` names.
+    pub fn with_trust(mut self, trust: JournalTrust<'m>) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    /// Moves the reference of year-less stamps (and offset-less RFC 3339 stamps) to
+    /// `reference`: the moment the lines that follow were read.
+    pub fn set_reference(&mut self, reference: DateTime<Utc>) {
+        self.clock.set_reference(reference);
     }
 
     /// Also recognise the connections Postfix refused because of saslguard's map.
@@ -123,6 +198,6 @@ impl<'m, Z: TimeZone> LineParser<'m, Z> {
 
     /// Parses one line (without its trailing newline; a trailing `\r` is tolerated).
     pub fn parse<'a>(&mut self, line: &'a [u8]) -> Parsed<'a> {
-        message::parse_line(line, &mut self.clock, self.rejects)
+        message::parse_line(line, &mut self.clock, self.rejects, self.trust)
     }
 }

@@ -139,10 +139,28 @@ pub fn parse_syslog_stamp(s: &[u8]) -> Option<(SyslogStamp, usize)> {
     Some((stamp, time_at + 8))
 }
 
-/// Parses an RFC 3339 stamp at the start of `s`: `YYYY-MM-DDTHH:MM:SS`, an optional
-/// fraction (`.123456`, dropped), then `Z`, `+HH:MM` or `+HHMM` (also `-`). Returns the stamp
-/// and its length in bytes; the caller checks what follows.
-pub fn parse_rfc3339(s: &[u8]) -> Option<(ZonedStamp, usize)> {
+/// An RFC 3339 date and time without a UTC offset (`2022-01-18T04:35:25.199554`, as some
+/// rsyslog templates write it): local time in the log writer's zone, resolved by
+/// [`YearlessClock::resolve_local`]. Fields are range-checked only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalStamp {
+    /// 0..=9999.
+    pub year: i32,
+    /// 1..=12.
+    pub month: u8,
+    /// 1..=31.
+    pub day: u8,
+    /// 0..=23.
+    pub hour: u8,
+    /// 0..=59.
+    pub minute: u8,
+    /// 0..=60.
+    pub second: u8,
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` and an optional fraction (`.123456`, dropped) at the start of
+/// `s`: the stamp and the length read.
+fn rfc3339_local_part(s: &[u8]) -> Option<(LocalStamp, usize)> {
     let year = u32::from(two_digits(s, 0)?) * 100 + u32::from(two_digits(s, 2)?);
     if *s.get(4)? != b'-' || *s.get(7)? != b'-' || !matches!(*s.get(10)?, b'T' | b't') {
         return None;
@@ -164,6 +182,31 @@ pub fn parse_rfc3339(s: &[u8]) -> Option<(ZonedStamp, usize)> {
             return None;
         }
     }
+    let stamp = LocalStamp {
+        // At most 9999: four digits.
+        year: year as i32,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+    };
+    Some((stamp, at))
+}
+
+/// Parses an RFC 3339 stamp without an offset at the start of `s`
+/// (`2022-01-18T04:35:25.199554`); it must be followed by a space (or end `s`), so a
+/// stamp with a malformed offset is not taken for local time.
+pub fn parse_rfc3339_local(s: &[u8]) -> Option<(LocalStamp, usize)> {
+    let (stamp, at) = rfc3339_local_part(s)?;
+    matches!(s.get(at), None | Some(b' ')).then_some((stamp, at))
+}
+
+/// Parses an RFC 3339 stamp at the start of `s`: `YYYY-MM-DDTHH:MM:SS`, an optional
+/// fraction (`.123456`, dropped), then `Z`, `+HH:MM` or `+HHMM` (also `-`). Returns the stamp
+/// and its length in bytes; the caller checks what follows.
+pub fn parse_rfc3339(s: &[u8]) -> Option<(ZonedStamp, usize)> {
+    let (local, mut at) = rfc3339_local_part(s)?;
     let offset = match *s.get(at)? {
         b'Z' | b'z' => {
             at += 1;
@@ -185,9 +228,16 @@ pub fn parse_rfc3339(s: &[u8]) -> Option<(ZonedStamp, usize)> {
         }
         _ => return None,
     };
+    let LocalStamp {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+    } = local;
     let stamp = ZonedStamp {
-        // At most 9999: four digits.
-        year: year as i32,
+        year,
         month,
         day,
         hour,
@@ -258,12 +308,19 @@ enum HourStart {
     Irregular,
 }
 
+/// How far a year-less stamp may lie after the reference and still be read in the
+/// reference's year: clock skew between the log writer and this host (or the file's
+/// modification time), not a line from the future.
+pub const CLOCK_SKEW: i64 = 600;
+
 /// Resolves year-less syslog stamps (`Oct  7 03:36:21`) to Unix seconds.
 ///
 /// A stamp is local time in `zone` (the log writer's zone; `chrono::Local` in production).
-/// Its year is the latest year that does not put the line after `reference` (the file's
-/// modification time, or now): the stamp is tried in the reference's year and, if that
-/// instant is after the reference, in the year before. Because the rule is applied per
+/// Its year is the latest year that does not put the line more than [`CLOCK_SKEW`] after
+/// `reference` (the moment the line was read: the file's modification time when the run
+/// looked at it, which bounds every line up to the size it had then, or now for stdin):
+/// the stamp is tried in the reference's year and, if that instant is too far after the
+/// reference, in the year before. Because the rule is applied per
 /// line, a file that runs from December into January gets both years right. `Feb 29`
 /// goes to the latest leap year that fits.
 ///
@@ -295,6 +352,26 @@ impl<Z: TimeZone> YearlessClock<Z> {
     /// The reference instant, as Unix seconds.
     pub fn reference(&self) -> i64 {
         self.reference
+    }
+
+    /// Moves the reference (see [`YearlessClock::new`]); the cache is kept unless the
+    /// reference's local year changes.
+    pub fn set_reference(&mut self, reference: DateTime<Utc>) {
+        let year = reference.with_timezone(&self.zone).year();
+        self.reference = reference.timestamp();
+        if year != self.reference_year {
+            self.reference_year = year;
+            self.slots.fill(Slot::Unknown);
+        }
+    }
+
+    /// Unix seconds of an RFC 3339 stamp without an offset: local time in the zone (the
+    /// earlier instant of a DST overlap; a time in a DST gap is shifted forward by the
+    /// gap), or `None` when the date does not exist.
+    pub fn resolve_local(&self, stamp: LocalStamp) -> Option<i64> {
+        let naive = NaiveDate::from_ymd_opt(stamp.year, stamp.month.into(), stamp.day.into())?
+            .and_hms_opt(stamp.hour.into(), stamp.minute.into(), 0)?;
+        Some(self.local_to_utc(naive)? + i64::from(stamp.second.min(60)))
     }
 
     /// Unix seconds of a year-less stamp, or `None` when it names no real date (`Feb 30`)
@@ -332,7 +409,7 @@ impl<Z: TimeZone> YearlessClock<Z> {
                 fallback,
             } => {
                 let t = preferred + within;
-                Some(if t <= self.reference {
+                Some(if t <= self.reference + CLOCK_SKEW {
                     t
                 } else {
                     fallback + within
@@ -343,7 +420,7 @@ impl<Z: TimeZone> YearlessClock<Z> {
                 fallback,
             } => {
                 let t = self.exact(preferred, stamp)?;
-                if t <= self.reference {
+                if t <= self.reference + CLOCK_SKEW {
                     Some(t)
                 } else {
                     self.exact(fallback, stamp)
@@ -524,6 +601,7 @@ mod tests {
         }
         let rejected: &[(&str, &str)] = &[
             ("no_offset", "2026-11-27T17:51:00 host"),
+            ("no_offset_fraction", "2026-11-27T17:51:00.199554 host"),
             ("empty_fraction", "2026-11-27T17:51:00.Z"),
             ("month_13", "2026-13-27T17:51:00Z"),
             ("space_separator", "2026-11-27 17:51:00Z"),
@@ -573,9 +651,14 @@ mod tests {
                 Some("2026-11-27T12:00:00Z"),
             ),
             (
-                "one_second_after_goes_back_a_year",
-                "Nov 27 12:00:01",
-                Some("2025-11-27T12:00:01Z"),
+                "within_clock_skew_after_stays",
+                "Nov 27 12:10:00",
+                Some("2026-11-27T12:10:00Z"),
+            ),
+            (
+                "beyond_clock_skew_goes_back_a_year",
+                "Nov 27 12:10:01",
+                Some("2025-11-27T12:10:01Z"),
             ),
             (
                 "later_month_is_last_year",
@@ -601,6 +684,59 @@ mod tests {
             for _ in 0..2 {
                 assert_eq!(clock.resolve(stamp(text)), want.map(epoch), "{name}");
             }
+        }
+    }
+
+    #[test]
+    fn a_later_reference_keeps_lines_read_later_in_their_year() {
+        let zone = FixedOffset::east_opt(0).unwrap();
+        let mut clock = YearlessClock::new(utc("2026-11-27T12:00:00Z"), zone);
+        assert_eq!(
+            clock.resolve(stamp("Nov 27 13:00:00")),
+            Some(epoch("2025-11-27T13:00:00Z")),
+            "an hour after the first reference: last year"
+        );
+        clock.set_reference(utc("2026-11-27T13:00:05Z"));
+        assert_eq!(
+            clock.resolve(stamp("Nov 27 13:00:00")),
+            Some(epoch("2026-11-27T13:00:00Z")),
+            "read after it was written: this year"
+        );
+        clock.set_reference(utc("2027-01-01T00:00:30Z"));
+        assert_eq!(
+            clock.resolve(stamp("Jan  1 00:00:10")),
+            Some(epoch("2027-01-01T00:00:10Z")),
+            "a new reference year starts a new cache"
+        );
+    }
+
+    #[test]
+    fn rfc3339_without_offset_is_local_time() {
+        let (stamp, len) = parse_rfc3339_local(b"2022-01-18T04:35:25.199554 host").unwrap();
+        assert_eq!(len, 26);
+        let zone = FixedOffset::east_opt(3600).unwrap();
+        let clock = YearlessClock::new(utc("2026-11-27T12:00:00Z"), zone);
+        assert_eq!(
+            clock.resolve_local(stamp),
+            Some(epoch("2022-01-18T03:35:25Z"))
+        );
+        assert_eq!(parse_rfc3339_local(b"2022-01-18T04:35:25+01:00 host"), None);
+        assert_eq!(
+            parse_rfc3339_local(b"2022-01-18T04:35:25"),
+            Some((stamp_at(), 19))
+        );
+        let (feb_30, _) = parse_rfc3339_local(b"2022-02-30T04:35:25 h").unwrap();
+        assert_eq!(clock.resolve_local(feb_30), None);
+    }
+
+    fn stamp_at() -> LocalStamp {
+        LocalStamp {
+            year: 2022,
+            month: 1,
+            day: 18,
+            hour: 4,
+            minute: 35,
+            second: 25,
         }
     }
 
@@ -655,8 +791,8 @@ mod tests {
             Some(epoch("2025-12-31T23:00:00+09:00"))
         );
         assert_eq!(
-            clock.resolve(stamp("Jan  1 00:40:00")),
-            Some(epoch("2025-01-01T00:40:00+09:00"))
+            clock.resolve(stamp("Jan  1 00:50:00")),
+            Some(epoch("2025-01-01T00:50:00+09:00"))
         );
     }
 

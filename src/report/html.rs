@@ -1161,6 +1161,7 @@ mod tests {
                 addresses: 2,
                 networks: 2,
                 server_faults: 1,
+                invalid_mechanism: 0,
             },
             previous: Totals::default(),
             per_hour: (0..25)

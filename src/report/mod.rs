@@ -24,15 +24,19 @@ pub fn format_time(unix: i64) -> String {
 }
 
 /// Attacker-chosen text (usernames, mechanisms) made safe for a terminal: control
-/// characters are shown escaped (`\u{1b}`) instead of being sent to it.
+/// characters are shown escaped (`\u{1b}`, `\n`) instead of being sent to it, and so are
+/// bidirectional and invisible ones (`\u{202e}`; see [`crate::sanitize::is_hidden`]).
 pub fn printable(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
+    let hidden = crate::sanitize::is_hidden;
+    if !text.chars().any(hidden) {
         return text.to_string();
     }
     text.chars()
         .map(|c| {
             if c.is_control() {
                 c.escape_default().to_string()
+            } else if hidden(c) {
+                c.escape_unicode().to_string()
             } else {
                 c.to_string()
             }
@@ -121,5 +125,7 @@ mod tests {
         assert_eq!(printable("alice@example.com"), "alice@example.com");
         assert_eq!(printable("jörg"), "jörg");
         assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+        assert_eq!(printable("abc\u{202e}gpj.exe"), "abc\\u{202e}gpj.exe");
+        assert_eq!(printable("ad\u{200b}min"), "ad\\u{200b}min");
     }
 }

@@ -67,6 +67,9 @@ pub struct ShowReport {
     /// Server-side faults (`Connection lost to authentication server`, ...): stored,
     /// never counted against the client.
     pub server_faults: i64,
+    /// `Invalid authentication mechanism` failures, all stored time up to `as_of`:
+    /// counted toward blocks only with `[policy] count_invalid_mechanism`.
+    pub invalid_mechanism: i64,
     /// Counted failures on each of the last [`DAYS`] UTC dates, oldest first, days
     /// without failures included.
     pub per_day: Vec<DayCount>,
@@ -74,7 +77,7 @@ pub struct ShowReport {
     /// logged without one (kept apart from any username, since the text is the
     /// attacker's).
     pub usernames: Vec<UsernameCount>,
-    /// Counted failures per SASL mechanism, as the client wrote it, most first.
+    /// Counted failures per SASL mechanism (case-folded), most first.
     pub mechanisms: Vec<MechanismCount>,
     /// Counted failures per smtpd service that logged them, most first.
     pub services: Vec<ServiceCount>,
@@ -203,17 +206,24 @@ pub fn build(store: &Store, network: &IpNet, now: i64) -> anyhow::Result<ShowRep
         firewall: store.is_covered(network, BlockTarget::Firewall, now)?,
     };
 
+    let invalid_mechanism = store.kind_total(
+        crate::parse::EventKind::InvalidMechanism,
+        i64::MIN,
+        now,
+        Some(network),
+    )?;
     let single = network.prefix_len() == network.max_prefix_len();
     Ok(ShowReport {
         ip: single.then(|| network.addr().to_string()),
         network: (!single).then(|| network.to_string()),
         as_of: format_time(now),
-        seen: totals.failures > 0 || totals.server_faults > 0,
+        seen: totals.failures > 0 || totals.server_faults > 0 || invalid_mechanism > 0,
         addresses: totals.addresses,
         failures: totals.failures,
         first_seen: totals.first_seen.map(format_time),
         last_seen: totals.last_seen.map(format_time),
         server_faults: totals.server_faults,
+        invalid_mechanism,
         per_day,
         usernames,
         mechanisms,
@@ -275,6 +285,13 @@ pub fn to_table(report: &ShowReport) -> String {
     summary.push((
         "server faults",
         format!("{} (never counted)", report.server_faults),
+    ));
+    summary.push((
+        "invalid mechanism",
+        format!(
+            "{} (counted only with [policy] count_invalid_mechanism)",
+            report.invalid_mechanism
+        ),
     ));
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     summary.push((

@@ -100,6 +100,9 @@ pub struct Totals {
     pub networks: i64,
     /// Server-side faults: the authentication backend failing, never the client's fault.
     pub server_faults: i64,
+    /// `Invalid authentication mechanism` failures: stored apart, counted toward blocks
+    /// only with `[policy] count_invalid_mechanism`.
+    pub invalid_mechanism: i64,
 }
 
 /// Counted failures in one UTC hour.
@@ -163,10 +166,18 @@ pub fn build(
             addresses: failing.len() as i64,
             networks: nets.len() as i64,
             server_faults: rows.iter().map(faults).sum(),
+            invalid_mechanism: 0,
         }
     };
-    let current = totals(|r| r.failures, |r| r.server_faults);
-    let previous = totals(|r| r.previous_failures, |r| r.previous_server_faults);
+    let invalid = crate::parse::EventKind::InvalidMechanism;
+    let current = Totals {
+        invalid_mechanism: store.kind_total(invalid, since, until, None)?,
+        ..totals(|r| r.failures, |r| r.server_faults)
+    };
+    let previous = Totals {
+        invalid_mechanism: store.kind_total(invalid, previous_since, since, None)?,
+        ..totals(|r| r.previous_failures, |r| r.previous_server_faults)
+    };
 
     // Every clock hour touched by (since, until], zeros included.
     let first_hour = (since + 1).div_euclid(3600) * 3600;
@@ -287,6 +298,11 @@ pub fn to_table(summary: &Summary) -> String {
         ("addresses", c.addresses, p.addresses),
         ("networks", c.networks, p.networks),
         ("server faults", c.server_faults, p.server_faults),
+        (
+            "invalid mechanism",
+            c.invalid_mechanism,
+            p.invalid_mechanism,
+        ),
     ] {
         totals.add_row(vec![
             name.to_string(),

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use comfy_table::{CellAlignment, Row};
 use serde::Serialize;
 
+use crate::parse::EventKind;
 use crate::report::{format_time, new_table, printable};
 use crate::store::reports::LabelKind;
 use crate::store::{Grouping, Store, address};
@@ -164,11 +165,33 @@ pub fn rank(
     limit: usize,
     only_new: bool,
 ) -> anyhow::Result<Vec<TopRow>> {
+    rank_kind(
+        store,
+        periods,
+        until,
+        subject,
+        EventKind::AuthFailed,
+        limit,
+        only_new,
+    )
+}
+
+/// [`rank`] by the events of `kind` (`top --kind`); other kinds than
+/// [`EventKind::AuthFailed`] rank offenders only, and not `only_new`.
+pub fn rank_kind(
+    store: &Store,
+    periods: &[Period],
+    until: i64,
+    subject: Subject,
+    kind: EventKind,
+    limit: usize,
+    only_new: bool,
+) -> anyhow::Result<Vec<TopRow>> {
     let mut entries: HashMap<Key, Entry> = HashMap::new();
     for (index, period) in periods.iter().enumerate() {
         // First and last seen are those of the first period, the one rows rank by.
         let times = index == 0;
-        for ranked in ranked_in(store, period.since(until), until, subject, times)? {
+        for ranked in ranked_in(store, period.since(until), until, subject, kind, times)? {
             let entry = entries.entry(ranked.key).or_insert_with(|| Entry {
                 counts: vec![None; periods.len()],
                 seen: None,
@@ -282,11 +305,15 @@ fn ranked_in(
     since: Option<i64>,
     until: i64,
     subject: Subject,
+    kind: EventKind,
     times: bool,
 ) -> anyhow::Result<Vec<Ranked>> {
+    if kind != EventKind::AuthFailed && !matches!(subject, Subject::Offenders(_)) {
+        anyhow::bail!("only addresses and networks are ranked by {}", kind.name());
+    }
     Ok(match subject {
         Subject::Offenders(grouping) => store
-            .rank_offenders(since, until, grouping, times)?
+            .rank_offenders_of_kind(kind, since, until, grouping, times)?
             .into_iter()
             .map(|o| Ranked {
                 key: Key::Address(o.key),

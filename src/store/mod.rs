@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod blocks;
+pub mod kinds;
 pub mod period;
 pub mod places;
 pub mod reports;
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/006_rollups.sql"),
     include_str!("../../migrations/007_address_families.sql"),
     include_str!("../../migrations/008_places.sql"),
+    include_str!("../../migrations/009_untrusted.sql"),
 ];
 
 /// Bits of an event id that hold the byte offset; the stream id sits above them.
@@ -81,6 +83,21 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+impl StoreError {
+    /// Whether the database (or its directory) is read-only for this process.
+    pub fn is_read_only(&self) -> bool {
+        let sqlite = match self {
+            StoreError::Open { source, .. } | StoreError::Sqlite(source) => source,
+            StoreError::ReaderCannotOpen { .. } => return true,
+            _ => return false,
+        };
+        matches!(
+            sqlite.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+        )
+    }
+}
+
 /// Shorthand for store results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -125,8 +142,12 @@ pub struct RunCounters {
     pub events: u64,
     /// Events that were already stored (the same bytes read again).
     pub duplicates: u64,
-    /// Lines that were garbage or untrustworthy failure lines: counted and skipped.
+    /// Lines that were garbage or failure lines that could not be used: counted and
+    /// skipped.
     pub unparsed: u64,
+    /// Failure lines whose writer was not proven to be Postfix's smtpd (journal entries
+    /// from another program or user): counted and skipped.
+    pub untrusted: u64,
 }
 
 /// What `saslguard metrics` reads from the store.
@@ -424,7 +445,7 @@ impl Store {
             "UPDATE runs SET ended_at = ?2, status = ?3, error = ?4,
                              lines = COALESCE(?5, lines), bytes = COALESCE(?6, bytes),
                              events = COALESCE(?7, events), unparsed = COALESCE(?8, unparsed),
-                             duration = ?9
+                             duration = ?9, untrusted = COALESCE(?10, untrusted)
              WHERE id = ?1",
             params![
                 run_id,
@@ -436,6 +457,7 @@ impl Store {
                 count(|c| c.events),
                 count(|c| c.unparsed),
                 duration.as_secs_f64(),
+                count(|c| c.untrusted),
             ],
         )?;
         Ok(())
@@ -482,6 +504,7 @@ impl Store {
             in_transaction: false,
             offered: 0,
             stored: 0,
+            committed: (0, 0),
             rollups: rollup::Rollups::default(),
         })
     }
@@ -496,10 +519,41 @@ impl Store {
         grouping: Grouping,
         times: bool,
     ) -> Result<Vec<RankedOffender>> {
+        self.rank_with(
+            &RANKINGS[ranking_index(grouping, times)],
+            since,
+            until,
+            grouping,
+        )
+    }
+
+    /// Like [`Store::rank_offenders`], for the events of `kind`.
+    pub fn rank_offenders_of_kind(
+        &self,
+        kind: crate::parse::EventKind,
+        since: Option<i64>,
+        until: i64,
+        grouping: Grouping,
+        times: bool,
+    ) -> Result<Vec<RankedOffender>> {
+        if kind == crate::parse::EventKind::AuthFailed {
+            return self.rank_offenders(since, until, grouping, times);
+        }
+        let by_network = matches!(grouping, Grouping::Network { .. });
+        let sql = ranking_sql(kind.code(), by_network, times);
+        self.rank_with(&sql, since, until, grouping)
+    }
+
+    /// Runs a ranking query built by [`ranking_sql`].
+    fn rank_with(
+        &self,
+        sql: &str,
+        since: Option<i64>,
+        until: i64,
+        grouping: Grouping,
+    ) -> Result<Vec<RankedOffender>> {
         let split = rollup::Split::new(since.unwrap_or(i64::MIN), until);
-        let mut stmt = self
-            .conn
-            .prepare_cached(&RANKINGS[ranking_index(grouping, times)])?;
+        let mut stmt = self.conn.prepare_cached(sql)?;
         if let Grouping::Network {
             v4_prefix,
             v6_prefix,
@@ -679,8 +733,16 @@ const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events
 /// NULL: per address, the whole days, hours and partial hours of the period, one seek
 /// each. The first and last are looked up only for addresses that failed.
 fn failures_per_address_sql(times: bool) -> String {
+    events_per_address_sql(0, times)
+}
+
+/// [`failures_per_address_sql`] for the events of any kind (its code).
+fn events_per_address_sql(kind: i64, times: bool) -> String {
     let (first, last) = if times {
-        (rollup::address_first(0, ""), rollup::address_last(0, ""))
+        (
+            rollup::address_first(kind, ""),
+            rollup::address_last(kind, ""),
+        )
     } else {
         ("NULL".to_string(), "NULL".to_string())
     };
@@ -690,8 +752,8 @@ fn failures_per_address_sql(times: bool) -> String {
              WHERE {active})
          SELECT a.ip, a.failures, {first} AS first_seen, {last} AS last_seen
          FROM counted AS a WHERE a.failures > 0",
-        failures = rollup::address_events(0, ""),
-        active = rollup::address_active(0, ""),
+        failures = rollup::address_events(kind, ""),
+        active = rollup::address_active(kind, ""),
     )
 }
 
@@ -701,16 +763,13 @@ pub(crate) static FAILURES_PER_ADDRESS: LazyLock<String> =
 
 /// Rankings by address and by network, each with and without first and last times,
 /// indexed by [`ranking_index`].
-static RANKINGS: LazyLock<[String; 4]> = LazyLock::new(|| {
-    let by_address = |times| {
-        format!(
-            "SELECT ip, failures, first_seen, last_seen,
-                    RANK() OVER (ORDER BY failures DESC) AS rank
-             FROM ({}) ORDER BY rank, ip",
-            failures_per_address_sql(times)
-        )
-    };
-    let by_network = |times| {
+static RANKINGS: LazyLock<[String; 4]> =
+    LazyLock::new(|| [0, 1, 2, 3].map(|index| ranking_sql(0, index >= 2, index % 2 == 1)));
+
+/// The ranking of the events of kind `kind` (its code) by address or by network, with
+/// or without first and last times.
+fn ranking_sql(kind: i64, by_network: bool, times: bool) -> String {
+    if by_network {
         format!(
             "SELECT net, failures, first_seen, last_seen,
                     RANK() OVER (ORDER BY failures DESC) AS rank
@@ -719,16 +778,17 @@ static RANKINGS: LazyLock<[String; 4]> = LazyLock::new(|| {
                           MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen
                    FROM ({}) GROUP BY net)
              ORDER BY rank, net",
-            failures_per_address_sql(times)
+            events_per_address_sql(kind, times)
         )
-    };
-    [
-        by_address(false),
-        by_address(true),
-        by_network(false),
-        by_network(true),
-    ]
-});
+    } else {
+        format!(
+            "SELECT ip, failures, first_seen, last_seen,
+                    RANK() OVER (ORDER BY failures DESC) AS rank
+             FROM ({}) ORDER BY rank, ip",
+            events_per_address_sql(kind, times)
+        )
+    }
+}
 
 fn ranking_index(grouping: Grouping, times: bool) -> usize {
     usize::from(matches!(grouping, Grouping::Network { .. })) * 2 + usize::from(times)
@@ -783,6 +843,8 @@ pub struct EventWriter<'c> {
     /// Events handed to [`EventWriter::insert`] and events actually new, since creation.
     offered: u64,
     stored: u64,
+    /// `offered` and `stored` at the last commit.
+    committed: (u64, u64),
     /// What the open batch's new events add to the rollups.
     rollups: rollup::Rollups,
 }
@@ -853,17 +915,32 @@ impl EventWriter<'_> {
         let c = progress.counters;
         self.conn
             .prepare_cached(
-                "UPDATE runs SET lines = ?2, bytes = ?3, events = ?4, unparsed = ?5 WHERE id = ?1",
+                "UPDATE runs SET lines = ?2, bytes = ?3, events = ?4, unparsed = ?5,
+                                 untrusted = ?6 WHERE id = ?1",
             )?
             .execute(params![
                 self.run_id,
                 c.lines as i64,
                 c.bytes as i64,
                 c.events as i64,
-                c.unparsed as i64
+                c.unparsed as i64,
+                c.untrusted as i64
             ])?;
         self.conn.execute_batch("COMMIT")?;
         self.in_transaction = false;
+        self.committed = (self.offered, self.stored);
+        Ok(())
+    }
+
+    /// Drops every event added since the last commit (a source failed mid-batch: its
+    /// events are read again, with its position, next run).
+    pub fn rollback(&mut self) -> Result<()> {
+        if self.in_transaction {
+            self.in_transaction = false;
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        (self.offered, self.stored) = self.committed;
+        self.rollups = rollup::Rollups::default();
         Ok(())
     }
 

@@ -84,8 +84,9 @@ static FAILURES_PER_HOUR: LazyLock<String> = LazyLock::new(|| {
 /// period, addresses without any left out: the rollups per address, like
 /// [`ADDRESS_PERIODS`], after one seek per address for whether it ever had one. For
 /// block efficacy (kind 2), which few addresses have.
-static EVENTS_PER_ADDRESS: LazyLock<[String; 3]> = LazyLock::new(|| {
-    [0, 1, 2].map(|kind| {
+static EVENTS_PER_ADDRESS: LazyLock<[String; EventKind::ALL.len()]> = LazyLock::new(|| {
+    EventKind::ALL.map(|kind| {
+        let kind = kind.code();
         format!(
             "SELECT id, ip, n
              FROM (SELECT a.id AS id, a.ip AS ip, {} AS n FROM addresses AS a
@@ -99,8 +100,9 @@ static EVENTS_PER_ADDRESS: LazyLock<[String; 3]> = LazyLock::new(|| {
 });
 
 /// Events of one kind of one address (`:id`) inside a split period.
-static EVENTS_OF_ADDRESS: LazyLock<[String; 3]> = LazyLock::new(|| {
-    [0, 1, 2].map(|kind| {
+static EVENTS_OF_ADDRESS: LazyLock<[String; EventKind::ALL.len()]> = LazyLock::new(|| {
+    EventKind::ALL.map(|kind| {
+        let kind = kind.code();
         format!(
             "SELECT {} FROM addresses AS a WHERE a.id = :id",
             rollup::address_events(kind, "")

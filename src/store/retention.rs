@@ -4,6 +4,17 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, rollup};
+use crate::parse::EventKind;
+
+/// Every event kind as an SQL list (`0, 1, 2, 3`): retention prunes them all, and a new
+/// kind is pruned without anyone remembering to add it here.
+fn all_kinds() -> String {
+    EventKind::ALL
+        .iter()
+        .map(|kind| kind.code().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Addresses whose old events are deleted per transaction: each one is two index-range
 /// deletes, so a transaction stays short and readers and writers are never held long.
@@ -21,7 +32,10 @@ impl Store {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let totals = (|| -> Result<()> {
             self.conn
-                .prepare_cached("DELETE FROM hour_totals WHERE kind IN (0, 1, 2) AND hour < ?1")?
+                .prepare_cached(&format!(
+                    "DELETE FROM hour_totals WHERE kind IN ({}) AND hour < ?1",
+                    all_kinds()
+                ))?
                 .execute([before_hour])?;
             self.conn
                 .prepare_cached(
@@ -44,17 +58,19 @@ impl Store {
                 let mut n = 0u64;
                 for &id in chunk {
                     self.conn
-                        .prepare_cached(
+                        .prepare_cached(&format!(
                             "DELETE FROM address_days
-                             WHERE address_id = ?1 AND kind IN (0, 1, 2) AND day < ?2",
-                        )?
+                             WHERE address_id = ?1 AND kind IN ({}) AND day < ?2",
+                            all_kinds()
+                        ))?
                         .execute(params![id, before_day])?;
                     n += self
                         .conn
-                        .prepare_cached(
+                        .prepare_cached(&format!(
                             "DELETE FROM events
-                             WHERE address_id = ?1 AND kind IN (0, 1, 2) AND ts < ?2",
-                        )?
+                             WHERE address_id = ?1 AND kind IN ({}) AND ts < ?2",
+                            all_kinds()
+                        ))?
                         .execute(params![id, before])? as u64;
                 }
                 Ok(n)

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::super::{Event, EventKind, LineParser, Parsed};
+use super::super::{Event, EventKind, JournalTrust, LineParser, Parsed, TrustRule};
 use super::FIELD_CAP;
 
 const REFERENCE: &str = "2026-11-27T12:00:00Z";
@@ -15,8 +15,34 @@ fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
+/// The uid Postfix runs as in the test journal entries and fixtures.
+pub(crate) const POSTFIX_UID: u32 = 107;
+
+static TRUSTED_COMMANDS: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| vec!["smtpd".to_string()]);
+static TRUSTED_EXECUTABLES: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| vec!["/usr/lib/postfix/sbin/smtpd".to_string()]);
+static TRUSTED_UNITS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    vec![
+        "postfix.service".to_string(),
+        "postfix@*.service".to_string(),
+    ]
+});
+
+/// The default trust rule, with Postfix's uid as [`POSTFIX_UID`].
+fn trust() -> JournalTrust<'static> {
+    JournalTrust {
+        rule: Some(TrustRule {
+            commands: &TRUSTED_COMMANDS,
+            executables: &TRUSTED_EXECUTABLES,
+            uids: &[POSTFIX_UID],
+            units: &TRUSTED_UNITS,
+        }),
+    }
+}
+
 fn parser() -> LineParser<'static, FixedOffset> {
-    LineParser::new(utc(REFERENCE), FixedOffset::east_opt(0).unwrap())
+    LineParser::new(utc(REFERENCE), FixedOffset::east_opt(0).unwrap()).with_trust(trust())
 }
 
 /// What a case expects; `Event` fields that are `None` here are not checked.
@@ -32,6 +58,7 @@ enum Want {
     },
     Irrelevant,
     Unparsed,
+    Untrusted,
 }
 
 /// An `AuthFailed` from `addr`.
@@ -99,7 +126,9 @@ fn check(name: &str, line: &[u8], want: &Want) {
     let mut parser = parser();
     let got = parser.parse(line);
     match (want, &got) {
-        (Want::Irrelevant, Parsed::Irrelevant) | (Want::Unparsed, Parsed::Unparsed(_)) => {}
+        (Want::Irrelevant, Parsed::Irrelevant)
+        | (Want::Unparsed, Parsed::Unparsed(_))
+        | (Want::Untrusted, Parsed::Untrusted(_)) => {}
         (
             Want::Event {
                 time,
@@ -288,9 +317,9 @@ fn year_resolution_through_the_parser() {
             "2026-11-27T12:00:00Z",
         ),
         (
-            "line_after_reference_goes_to_previous_year",
-            "Nov 27 12:00:01",
-            "2025-11-27T12:00:01Z",
+            "line_beyond_clock_skew_goes_to_previous_year",
+            "Nov 27 12:10:01",
+            "2025-11-27T12:10:01Z",
         ),
         (
             "december_line_goes_to_previous_year",
@@ -715,14 +744,14 @@ fn other_traffic_is_irrelevant() {
             Want::Irrelevant,
         ),
         (
-            "smtpd_failed_text_not_after_sasl",
+            "smtpd_failed_text_not_after_sasl_is_unparsed_not_irrelevant",
             "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: unknown[203.0.113.7]: something authentication failed: x",
-            Want::Irrelevant,
+            Want::Unparsed,
         ),
         (
-            "smtpd_info_not_warning",
+            "smtpd_info_not_warning_is_unparsed_not_irrelevant",
             "Nov 26 10:00:00 mx postfix/smtpd[1]: info: unknown[203.0.113.7]: SASL LOGIN authentication failed: x",
-            Want::Irrelevant,
+            Want::Unparsed,
         ),
         (
             "smtpd_truncated_before_marker",
@@ -772,8 +801,8 @@ fn garbage_is_unparsed() {
         ("missing_host", b"Nov 26 10:00:00  postfix/smtpd[1]: x"),
         ("number", b"12345"),
         (
-            "rfc3339_without_offset",
-            b"2026-11-27T17:51:00 mx postfix/smtpd[1]: x",
+            "rfc3339_with_truncated_offset",
+            b"2026-11-27T17:51:00+09 mx postfix/smtpd[1]: x",
         ),
         ("lone_bracket", b"<"),
         ("priority_without_header", b"<13>hello"),
@@ -786,10 +815,18 @@ fn garbage_is_unparsed() {
     }
 }
 
-/// A journal JSON line as journalctl prints it.
+/// The trusted fields journald sets for Postfix's smtpd (Debian).
+const SMTPD_WRITER: &str = r#""_UID":"107","_GID":"114","_COMM":"smtpd","_EXE":"/usr/lib/postfix/sbin/smtpd","_CMDLINE":"smtpd -n smtp -t inet -u -c -o stress=","_SYSTEMD_UNIT":"postfix@-.service""#;
+
+/// A journal JSON line as journalctl prints it for Postfix's smtpd.
 fn journal(message: &str, identifier: &str) -> String {
+    journal_from(message, identifier, SMTPD_WRITER)
+}
+
+/// A journal JSON line whose trusted fields are `writer`.
+fn journal_from(message: &str, identifier: &str, writer: &str) -> String {
     format!(
-        r#"{{"__CURSOR":"s=1;i=2","__REALTIME_TIMESTAMP":"1795771860123456","__MONOTONIC_TIMESTAMP":"1","_PID":"1234","SYSLOG_PID":"1234","SYSLOG_IDENTIFIER":"{identifier}","PRIORITY":"4","SYSLOG_FACILITY":"2","MESSAGE":{message},"_HOSTNAME":"mx"}}"#
+        r#"{{"__CURSOR":"s=1;i=2","__REALTIME_TIMESTAMP":"1795771860123456","__MONOTONIC_TIMESTAMP":"1","_PID":"1234",{writer},"SYSLOG_PID":"1234","SYSLOG_IDENTIFIER":"{identifier}","PRIORITY":"4","SYSLOG_FACILITY":"2","MESSAGE":{message},"_HOSTNAME":"mx"}}"#
     )
 }
 
@@ -891,7 +928,7 @@ fn journal_json() {
         (
             "journal_numeric_timestamp",
             format!(
-                r#"{{"__REALTIME_TIMESTAMP":1795771860999999,"SYSLOG_IDENTIFIER":"postfix/smtpd","MESSAGE":"{FAIL}"}}"#
+                r#"{{"__REALTIME_TIMESTAMP":1795771860999999,{SMTPD_WRITER},"SYSLOG_IDENTIFIER":"postfix/smtpd","MESSAGE":"{FAIL}"}}"#
             ),
             failed("203.0.113.7").at(t),
         ),
@@ -919,6 +956,282 @@ fn journal_json() {
     for (name, line, want) in &cases {
         check(name, line.as_bytes(), want);
     }
+}
+
+#[test]
+fn journal_entries_count_only_when_journald_says_smtpd_wrote_them() {
+    let message = format!("\"{FAIL}\"");
+    let writer = |uid: &str, comm: &str, exe: &str, unit: &str| {
+        format!(r#""_UID":"{uid}","_COMM":"{comm}","_EXE":"{exe}","_SYSTEMD_UNIT":"{unit}""#)
+    };
+    let smtpd = "/usr/lib/postfix/sbin/smtpd";
+    let cases: Vec<(&str, String, Want)> = vec![
+        (
+            "postfix_smtpd_in_its_unit",
+            writer("107", "smtpd", smtpd, "postfix@-.service"),
+            failed("203.0.113.7"),
+        ),
+        (
+            "postfix_smtpd_single_instance_unit",
+            writer("107", "smtpd", smtpd, "postfix.service"),
+            failed("203.0.113.7"),
+        ),
+        (
+            "logger_run_by_a_local_user",
+            writer("1000", "logger", "/usr/bin/logger", "session-3.scope"),
+            Want::Untrusted,
+        ),
+        (
+            "logger_run_by_root_in_postfix_unit",
+            writer("0", "logger", "/usr/bin/logger", "postfix@-.service"),
+            Want::Untrusted,
+        ),
+        (
+            "smtpd_binary_run_by_a_local_user",
+            writer("1000", "smtpd", smtpd, "user@1000.service"),
+            Want::Untrusted,
+        ),
+        (
+            "smtpd_binary_outside_postfix_unit",
+            writer("107", "smtpd", smtpd, "cron.service"),
+            Want::Untrusted,
+        ),
+        (
+            "a_copy_named_smtpd_elsewhere",
+            writer("107", "smtpd", "/tmp/smtpd", "postfix@-.service"),
+            Want::Untrusted,
+        ),
+        (
+            "no_trusted_fields_at_all",
+            r#""_HOSTNAME":"mx""#.to_string(),
+            Want::Untrusted,
+        ),
+        (
+            "missing_unit",
+            r#""_UID":"107","_COMM":"smtpd","_EXE":"/usr/lib/postfix/sbin/smtpd""#.to_string(),
+            Want::Untrusted,
+        ),
+    ];
+    for (name, fields, want) in &cases {
+        let line = journal_from(&message, "postfix/smtpd", fields);
+        check(name, line.as_bytes(), want);
+    }
+    // Other traffic from an untrusted writer stays irrelevant, not untrusted.
+    let other = journal_from(
+        "\"connect from unknown[203.0.113.7]\"",
+        "postfix/smtpd",
+        &writer("1000", "logger", "/usr/bin/logger", "session-3.scope"),
+    );
+    check(
+        "untrusted_other_traffic",
+        other.as_bytes(),
+        &Want::Irrelevant,
+    );
+    // Without any rule, nothing from the journal is trusted.
+    let mut bare = LineParser::new(utc(REFERENCE), FixedOffset::east_opt(0).unwrap());
+    assert!(matches!(
+        bare.parse(journal(&message, "postfix/smtpd").as_bytes()),
+        Parsed::Untrusted(_)
+    ));
+}
+
+#[test]
+fn shapes_from_other_projects_test_logs() {
+    let cases: &[(&str, &str, Want)] = &[
+        (
+            "busybox_facility_priority_token",
+            "May 30 22:00:35 gr mail.warn postfix/smtps/smtpd[27561]: warning: unknown[117.217.120.52]: SASL PLAIN authentication failed: (reason unavailable),sasl_username=gwe@gr.ht",
+            failed("117.217.120.52")
+                .at("2026-05-30T22:00:35Z")
+                .mech("PLAIN")
+                .user(Some("gwe@gr.ht"))
+                .service("postfix/smtps/smtpd"),
+        ),
+        (
+            "busybox_other_program",
+            "May 30 22:00:35 gr mail.info postfix/qmgr[27561]: warning: unknown[117.217.120.52]: SASL PLAIN authentication failed: x",
+            Want::Irrelevant,
+        ),
+        (
+            "busybox_local_facility",
+            "May 30 22:00:35 gr local0.notice postfix/smtpd[1]: warning: unknown[192.0.2.4]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+            failed("192.0.2.4"),
+        ),
+        (
+            "solaris_message_id",
+            "Jan 29 08:11:45 mail postfix/smtpd[10752]: [ID 197553 mail.info] warning: unknown[192.0.2.3]: SASL LOGIN authentication failed: Password:",
+            failed("192.0.2.3"),
+        ),
+        (
+            "bracketed_text_that_is_no_message_id",
+            "Jan 29 08:11:45 mail postfix/smtpd[10752]: [ID x mail.info] warning: unknown[192.0.2.3]: SASL LOGIN authentication failed: Password:",
+            Want::Unparsed,
+        ),
+        (
+            "username_after_comma_without_space",
+            "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.5]: SASL LOGIN authentication failed: (reason unavailable),sasl_username=alice",
+            failed("192.0.2.5").user(Some("alice")),
+        ),
+        (
+            "username_after_comma_and_space",
+            "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.5]: SASL LOGIN authentication failed: (reason unavailable), sasl_username=alice",
+            failed("192.0.2.5").user(Some("alice")),
+        ),
+        (
+            "rfc3339_without_offset_is_local_time",
+            "2022-01-18T04:35:25.199554 host postfix/smtps/smtpd[438363]: warning: unknown[192.0.2.6]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+            failed("192.0.2.6")
+                .at("2022-01-18T04:35:25Z")
+                .service("postfix/smtps/smtpd"),
+        ),
+        (
+            "iso_stamp_with_a_space_separator_and_offset",
+            "2026-11-26 10:00:00+01:00 host postfix/smtpd[1]: warning: unknown[192.0.2.6]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+            failed("192.0.2.6").at("2026-11-26T09:00:00Z"),
+        ),
+        (
+            "iso_stamp_with_a_space_separator_local",
+            "2026-11-26 10:00:00 host postfix/smtpd[1]: warning: unknown[192.0.2.6]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+            failed("192.0.2.6").at("2026-11-26T10:00:00Z"),
+        ),
+        (
+            "iso_stamp_with_a_space_separator_and_a_bad_time",
+            "2026-11-26 10:0:00 host postfix/smtpd[1]: warning: unknown[192.0.2.6]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+            Want::Unparsed,
+        ),
+        (
+            "invalid_mechanism_is_its_own_kind",
+            "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: host.example[192.0.2.7]: SASL CRAM-MD5 authentication failed: Invalid authentication mechanism",
+            Want::Event {
+                time: None,
+                addr: "192.0.2.7",
+                kind: EventKind::InvalidMechanism,
+                mechanism: Some("CRAM-MD5"),
+                username: None,
+                service: None,
+            },
+        ),
+        (
+            "invalid_mechanism_with_username_suffix",
+            "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: Invalid authentication mechanism, sasl_username=(unavailable)",
+            Want::Event {
+                time: None,
+                addr: "192.0.2.7",
+                kind: EventKind::InvalidMechanism,
+                mechanism: Some("LOGIN"),
+                username: Some(None),
+                service: None,
+            },
+        ),
+        (
+            "invalid_mechanism_text_typed_into_the_mechanism_counts",
+            "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.7]: SASL X authentication failed: Invalid authentication mechanism authentication failed: Invalid authentication mechanism",
+            failed("192.0.2.7"),
+        ),
+        (
+            "mechanism_lowercase_is_folded",
+            "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.8]: SASL login authentication failed: Password:",
+            failed("192.0.2.8").mech("LOGIN"),
+        ),
+        (
+            "mechanism_mixed_case_is_folded",
+            "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.8]: SASL Plain authentication failed:",
+            failed("192.0.2.8").mech("PLAIN"),
+        ),
+        (
+            "client_port_logging",
+            "Nov 26 10:00:00 vm1 postfix/smtpd[990]: warning: unknown[192.0.2.1]:4317: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+            failed("192.0.2.1"),
+        ),
+        (
+            "connection_lost_is_not_counted",
+            "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.9]: SASL LOGIN authentication failed: Connection lost to authentication server",
+            fault("192.0.2.9"),
+        ),
+        (
+            "authentication_aborted_is_not_a_failure",
+            "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.9]: SASL LOGIN authentication aborted",
+            Want::Irrelevant,
+        ),
+        (
+            "older_postfix_without_a_reason",
+            "Jan 19 11:43:43 remote postfix/smtpd[53889]: warning: unknown[192.168.1.72]: SASL DIGEST-MD5 authentication failed",
+            failed("192.168.1.72").mech("DIGEST-MD5").user(None),
+        ),
+        (
+            "older_postfix_without_a_reason_trailing_space",
+            "Jan 19 11:43:43 remote postfix/smtpd[53889]: warning: hq2.example[192.0.2.9]: SASL PLAIN authentication failed ",
+            failed("192.0.2.9").mech("PLAIN"),
+        ),
+        (
+            "cyrus_detail_line_mentioning_a_failure_is_unparsed",
+            "Jan 19 11:43:43 remote postfix/smtpd[53889]: error: validate response: authentication failed for user=lcg (method=DIGEST-MD5)",
+            Want::Unparsed,
+        ),
+        (
+            "unknown_shape_mentioning_a_failure_is_unparsed",
+            "Nov 26 10:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.9]: SASL LOGIN authentication failed for bob",
+            Want::Unparsed,
+        ),
+    ];
+    run(cases);
+}
+
+#[test]
+fn rsyslog_repeats_stand_for_n_more_copies() {
+    let line = b"Apr 28 16:30:00 mx postfix/smtpd[3898]: message repeated 2 times: [ warning: host.example[111.111.111.111]: SASL CRAM-MD5 authentication failed: authentication failure]";
+    let mut parser = parser();
+    let Parsed::Event(event) = parser.parse(line) else {
+        panic!("not an event");
+    };
+    assert_eq!(event.copies, 2);
+    assert_eq!(event.addr, "111.111.111.111".parse::<IpAddr>().unwrap());
+    assert_eq!(event.kind, EventKind::AuthFailed);
+    assert_eq!(event.mechanism, "CRAM-MD5");
+    let cases: &[(&str, &str, Want)] = &[
+        (
+            "repeat_without_leading_space",
+            "Apr 28 16:30:00 mx postfix/smtpd[3898]: message repeated 3 times: [warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: x]",
+            failed("192.0.2.1"),
+        ),
+        (
+            "repeat_with_trailing_space",
+            "Apr 28 16:30:00 mx postfix/smtpd[3898]: message repeated 3 times: [ warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: x] ",
+            failed("192.0.2.1"),
+        ),
+        (
+            "repeat_of_other_traffic",
+            "Apr 28 16:30:00 mx postfix/smtpd[3898]: message repeated 3 times: [ connect from unknown[192.0.2.1]]",
+            Want::Irrelevant,
+        ),
+        (
+            "repeat_of_a_fault",
+            "Apr 28 16:30:00 mx postfix/smtpd[3898]: message repeated 3 times: [ warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: Connection lost to authentication server]",
+            fault("192.0.2.1"),
+        ),
+        (
+            "repeat_with_a_bad_count",
+            "Apr 28 16:30:00 mx postfix/smtpd[3898]: message repeated x times: [ warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: x]",
+            Want::Unparsed,
+        ),
+        (
+            "repeat_with_count_zero",
+            "Apr 28 16:30:00 mx postfix/smtpd[3898]: message repeated 0 times: [ warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: x]",
+            Want::Unparsed,
+        ),
+        (
+            "repeat_from_another_program",
+            "Apr 28 16:30:00 mx postfix/cleanup[3898]: message repeated 2 times: [ warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: x]",
+            Want::Irrelevant,
+        ),
+    ];
+    run(cases);
+    let mut fresh =
+        super::super::LineParser::new(utc(REFERENCE), FixedOffset::east_opt(0).unwrap());
+    let Parsed::Event(event) = fresh.parse(cases[0].1.as_bytes()) else {
+        panic!("not an event");
+    };
+    assert_eq!(event.copies, 3);
 }
 
 #[test]
@@ -1033,7 +1346,9 @@ fn summarize(text: &[u8]) -> serde_json::Value {
     let mut lines = 0u64;
     let mut failures: BTreeMap<String, u64> = BTreeMap::new();
     let mut server_faults = 0u64;
+    let mut invalid_mechanism = 0u64;
     let mut unparsed = 0u64;
+    let mut untrusted = 0u64;
     let body = text.strip_suffix(b"\n").unwrap_or(text);
     for line in body.split(|&b| b == b'\n') {
         lines += 1;
@@ -1041,18 +1356,27 @@ fn summarize(text: &[u8]) -> serde_json::Value {
             Parsed::Event(Event {
                 kind: EventKind::AuthFailed,
                 addr,
+                copies,
                 ..
-            }) => *failures.entry(addr.to_string()).or_default() += 1,
-            Parsed::Event(_) => server_faults += 1,
+            }) => *failures.entry(addr.to_string()).or_default() += u64::from(copies),
+            Parsed::Event(Event {
+                kind: EventKind::InvalidMechanism,
+                copies,
+                ..
+            }) => invalid_mechanism += u64::from(copies),
+            Parsed::Event(Event { copies, .. }) => server_faults += u64::from(copies),
             Parsed::Irrelevant => {}
             Parsed::Unparsed(_) => unparsed += 1,
+            Parsed::Untrusted(_) => untrusted += 1,
         }
     }
     serde_json::json!({
         "lines": lines,
         "failures": failures,
         "server_faults": server_faults,
+        "invalid_mechanism": invalid_mechanism,
         "unparsed": unparsed,
+        "untrusted": untrusted,
     })
 }
 
