@@ -84,7 +84,7 @@ pub fn map_type_conflicts(config: &Config) -> Vec<String> {
         return Vec::new();
     }
     let policy = &config.policy;
-    let name = map_type_name(map_type);
+    let name = map_type.as_str();
     let fix = "set map_type = \"cidr\" in [postfix] to hold networks of any size";
     let mut prefixes: Vec<(&str, IpNet)> = Vec::new();
     let v6 = |len: u8| {
@@ -206,7 +206,7 @@ fn check_map_capacity(config: &Config, db_path: &Path, now: i64) -> Vec<Finding>
                     format!(
                         "{} active block(s) cannot be held by the {} map and are not enforced: {}{}",
                         unrenderable.len(),
-                        map_type_name(config.postfix.map_type),
+                        config.postfix.map_type.as_str(),
                         named.join(", "),
                         if unrenderable.len() > 10 { ", ..." } else { "" }
                     ),
@@ -394,15 +394,6 @@ pub fn read_postfix(config: &Config) -> anyhow::Result<PostfixSettings> {
     })
 }
 
-fn map_type_name(map_type: MapType) -> &'static str {
-    match map_type {
-        MapType::Cidr => "cidr",
-        MapType::Texthash => "texthash",
-        MapType::Hash => "hash",
-        MapType::Lmdb => "lmdb",
-    }
-}
-
 /// Splits a Postfix list value (commas and/or white space) into its words.
 fn words(value: &str) -> Vec<&str> {
     value
@@ -421,7 +412,7 @@ fn checks_map(restrictions: &str, map: &str) -> bool {
 /// The Postfix checks over already-read settings: pure, so they are unit-tested.
 pub fn judge_postfix(config: &Config, settings: &PostfixSettings) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let map_type = map_type_name(config.postfix.map_type);
+    let map_type = config.postfix.map_type.as_str();
     let map = format!("{map_type}:{}", config.postfix.map.display());
     if settings.map_types.iter().any(|t| t == map_type) {
         findings.push(Finding::pass(

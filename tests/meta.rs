@@ -99,6 +99,30 @@ fn config_default_prints_the_embedded_file_and_it_checks_clean() {
 }
 
 #[test]
+fn config_check_prints_the_names_the_config_takes() {
+    let env = Env::new();
+    let path = env.path("named.toml");
+    fs::write(
+        &path,
+        "logs = [\"/var/log/mail.log\"]\n[postfix]\nmap = \"/etc/postfix/sg\"\n\
+         map_type = \"cidr\"\n[firewall]\nbackend = \"none\"\n",
+    )
+    .unwrap();
+    let output = env
+        .cmd()
+        .args(["config", "check"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ok (1 logs, 2 policy tiers, map /etc/postfix/sg (cidr), firewall none)"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn config_check_names_the_file_line_and_key() {
     let env = Env::new();
     let path = env.path("bad.toml");
