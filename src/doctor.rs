@@ -11,6 +11,12 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+mod postfix;
+
+pub use postfix::{
+    PostfixSettings, SmtpdService, Value, judge_postfix, parse_services, read_postfix,
+};
+
 use crate::config::{Backend, Config, MapType};
 use crate::render::command;
 use crate::store::blocks::BlockTarget;
@@ -32,6 +38,9 @@ pub struct Finding {
     pub message: String,
     /// What to do; `None` on a pass.
     pub fix: Option<String>,
+    /// The fix as a command to run (program first), when it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
 }
 
 impl Finding {
@@ -41,6 +50,7 @@ impl Finding {
             verdict: Verdict::Pass,
             message: message.into(),
             fix: None,
+            command: None,
         }
     }
 
@@ -50,6 +60,7 @@ impl Finding {
             verdict: Verdict::Warn,
             message: message.into(),
             fix: Some(fix.into()),
+            command: None,
         }
     }
 
@@ -59,6 +70,7 @@ impl Finding {
             verdict: Verdict::Fail,
             message: message.into(),
             fix: Some(fix.into()),
+            command: None,
         }
     }
 }
@@ -68,7 +80,7 @@ pub fn examine(config: &Config, db_path: &Path, now: i64) -> Vec<Finding> {
     let mut findings = Vec::new();
     findings.extend(check_logs(config));
     findings.push(check_database(db_path));
-    findings.extend(check_postfix(config));
+    findings.extend(postfix::check_postfix(config));
     findings.extend(check_map_capacity(config, db_path, now));
     findings.push(check_firewall(config));
     findings
@@ -294,223 +306,6 @@ fn check_database(db_path: &Path) -> Finding {
     }
 }
 
-/// Postfix's settings as `postconf` reports them.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct PostfixSettings {
-    /// `postconf -m`: supported lookup table types.
-    pub map_types: Vec<String>,
-    /// Global values of the parameters doctor reads.
-    pub smtpd_client_restrictions: String,
-    pub smtpd_discard_ehlo_keyword_address_maps: String,
-    pub smtpd_delay_reject: String,
-    pub smtpd_sasl_auth_enable: String,
-    /// smtpd services from `postconf -M`, each with its `-o` overrides (`postconf -P`).
-    pub services: Vec<SmtpdService>,
-}
-
-/// One smtpd service from master.cf.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SmtpdService {
-    /// `smtp/inet`, `submission/inet`, ...
-    pub name: String,
-    /// `-o name=value` overrides.
-    pub overrides: Vec<(String, String)>,
-}
-
-impl SmtpdService {
-    fn setting<'a>(&'a self, name: &str, global: &'a str) -> &'a str {
-        self.overrides
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map_or(global, |(_, v)| v.as_str())
-    }
-}
-
-/// Parses `postconf -M` (one service per line: name type private unpriv chroot wakeup
-/// maxproc command args...) into the smtpd services, and `postconf -P`
-/// (`service/type/parameter = value`) into their overrides.
-pub fn parse_services(master: &str, overrides: &str) -> Vec<SmtpdService> {
-    let mut services: Vec<SmtpdService> = master
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields.len() >= 8 && fields[7] == "smtpd").then(|| SmtpdService {
-                name: format!("{}/{}", fields[0], fields[1]),
-                overrides: Vec::new(),
-            })
-        })
-        .collect();
-    for line in overrides.lines() {
-        let Some((key, value)) = line.split_once(" = ").or_else(|| line.split_once('=')) else {
-            continue;
-        };
-        let key = key.trim();
-        let Some((service, parameter)) = key.rsplit_once('/') else {
-            continue;
-        };
-        if let Some(s) = services.iter_mut().find(|s| s.name == service) {
-            s.overrides
-                .push((parameter.to_string(), value.trim().to_string()));
-        }
-    }
-    services
-}
-
-fn postconf(config: &Config, args: &[&str]) -> anyhow::Result<String> {
-    let mut argv: Vec<String> = Vec::new();
-    if let Some(dir) = &config.postfix.config_directory {
-        argv.push("-c".into());
-        argv.push(dir.to_string_lossy().into_owned());
-    }
-    argv.extend(args.iter().map(|a| a.to_string()));
-    Ok(command::run("postconf", &argv, None)?.stdout)
-}
-
-/// Reads the settings doctor needs from `postconf`.
-pub fn read_postfix(config: &Config) -> anyhow::Result<PostfixSettings> {
-    let values = postconf(
-        config,
-        &[
-            "-h",
-            "smtpd_client_restrictions",
-            "smtpd_discard_ehlo_keyword_address_maps",
-            "smtpd_delay_reject",
-            "smtpd_sasl_auth_enable",
-        ],
-    )?;
-    let mut lines = values.lines().map(str::trim).map(String::from);
-    let mut next = || lines.next().unwrap_or_default();
-    Ok(PostfixSettings {
-        smtpd_client_restrictions: next(),
-        smtpd_discard_ehlo_keyword_address_maps: next(),
-        smtpd_delay_reject: next(),
-        smtpd_sasl_auth_enable: next(),
-        map_types: postconf(config, &["-m"])?
-            .lines()
-            .map(|l| l.trim().to_string())
-            .collect(),
-        services: parse_services(&postconf(config, &["-M"])?, &postconf(config, &["-P"])?),
-    })
-}
-
-/// Splits a Postfix list value (commas and/or white space) into its words.
-fn words(value: &str) -> Vec<&str> {
-    value
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Whether `restrictions` holds `check_client_access MAP`.
-fn checks_map(restrictions: &str, map: &str) -> bool {
-    words(restrictions)
-        .windows(2)
-        .any(|pair| pair[0] == "check_client_access" && pair[1] == map)
-}
-
-/// The Postfix checks over already-read settings: pure, so they are unit-tested.
-pub fn judge_postfix(config: &Config, settings: &PostfixSettings) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let map_type = config.postfix.map_type.as_str();
-    let map = format!("{map_type}:{}", config.postfix.map.display());
-    if settings.map_types.iter().any(|t| t == map_type) {
-        findings.push(Finding::pass(
-            "map type",
-            format!("Postfix supports {map_type} tables"),
-        ));
-    } else {
-        findings.push(Finding::fail(
-            "map type",
-            format!("this Postfix does not support {map_type} tables (postconf -m)"),
-            match config.postfix.map_type {
-                MapType::Lmdb => "apt-get install postfix-lmdb, or set map_type = \"cidr\"",
-                _ => "set [postfix] map_type to one that `postconf -m` lists, e.g. \"cidr\"",
-            },
-        ));
-    }
-    let hides_auth =
-        words(&settings.smtpd_discard_ehlo_keyword_address_maps).contains(&map.as_str());
-    let checked = checks_map(&settings.smtpd_client_restrictions, &map);
-    if checked || hides_auth {
-        findings.push(Finding::pass(
-            "map in use",
-            if checked {
-                format!("smtpd_client_restrictions checks {map}")
-            } else {
-                format!("smtpd_discard_ehlo_keyword_address_maps hides AUTH from {map}")
-            },
-        ));
-    } else {
-        findings.push(Finding::fail(
-            "map in use",
-            format!("no check_client_access {map} in smtpd_client_restrictions: blocks are not enforced"),
-            format!("postconf -e 'smtpd_client_restrictions = check_client_access {map}' (before any permit), then postfix reload"),
-        ));
-    }
-    for service in &settings.services {
-        let restrictions = service.setting(
-            "smtpd_client_restrictions",
-            &settings.smtpd_client_restrictions,
-        );
-        let auth = service.setting("smtpd_sasl_auth_enable", &settings.smtpd_sasl_auth_enable);
-        if auth != "yes" {
-            continue;
-        }
-        if checked && !checks_map(restrictions, &map) && !hides_auth {
-            findings.push(Finding::fail(
-                "map in use",
-                format!(
-                    "{} overrides smtpd_client_restrictions without {map}",
-                    service.name
-                ),
-                format!(
-                    "add check_client_access {map} to its -o smtpd_client_restrictions in master.cf"
-                ),
-            ));
-        }
-        let delay = service.setting("smtpd_delay_reject", &settings.smtpd_delay_reject);
-        if hides_auth {
-            continue;
-        }
-        if delay == "no" {
-            findings.push(Finding::pass(
-                "smtpd_delay_reject",
-                format!(
-                    "{} offers AUTH and rejects blocked clients at once (smtpd_delay_reject = no)",
-                    service.name
-                ),
-            ));
-        } else {
-            findings.push(Finding::warn(
-                "smtpd_delay_reject",
-                format!(
-                    "{} offers AUTH with smtpd_delay_reject = {delay}: a blocked client can still try AUTH \
-                     (restrictions wait for RCPT TO)",
-                    service.name
-                ),
-                format!(
-                    "postconf -e smtpd_delay_reject=no (or -o smtpd_delay_reject=no for {} in master.cf), \
-                     or list the map in smtpd_discard_ehlo_keyword_address_maps with value auth",
-                    service.name
-                ),
-            ));
-        }
-    }
-    findings
-}
-
-fn check_postfix(config: &Config) -> Vec<Finding> {
-    match read_postfix(config) {
-        Ok(settings) => judge_postfix(config, &settings),
-        Err(e) => vec![Finding::fail(
-            "postfix",
-            format!("cannot read Postfix's settings: {e:#}"),
-            "install Postfix, or set [postfix] config_directory to its configuration directory",
-        )],
-    }
-}
-
 fn check_firewall(config: &Config) -> Finding {
     let name = config.firewall.name.as_str();
     let (program, probe): (&str, Vec<String>) = match config.firewall.backend {
@@ -570,96 +365,5 @@ fn check_firewall(config: &Config) -> Finding {
                 )
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MASTER: &str = "\
-smtp       inet  n       -       y       -       -       smtpd
-pickup     unix  n       -       y       60      1       pickup
-submission inet  n       -       y       -       -       smtpd -o syslog_name=postfix/submission -o smtpd_sasl_auth_enable=yes -o smtpd_delay_reject=no
-smtps      inet  n       -       y       -       -       smtpd -o smtpd_sasl_auth_enable=yes
-";
-    const OVERRIDES: &str = "\
-submission/inet/syslog_name = postfix/submission
-submission/inet/smtpd_sasl_auth_enable = yes
-submission/inet/smtpd_delay_reject = no
-smtps/inet/smtpd_sasl_auth_enable = yes
-";
-
-    fn settings(restrictions: &str, delay: &str) -> PostfixSettings {
-        PostfixSettings {
-            map_types: vec!["cidr".into(), "hash".into(), "texthash".into()],
-            smtpd_client_restrictions: restrictions.into(),
-            smtpd_discard_ehlo_keyword_address_maps: String::new(),
-            smtpd_delay_reject: delay.into(),
-            smtpd_sasl_auth_enable: "no".into(),
-            services: parse_services(MASTER, OVERRIDES),
-        }
-    }
-
-    #[test]
-    fn services_and_their_overrides_are_read() {
-        let services = parse_services(MASTER, OVERRIDES);
-        let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["smtp/inet", "submission/inet", "smtps/inet"]);
-        assert_eq!(services[1].setting("smtpd_delay_reject", "yes"), "no");
-        assert_eq!(services[2].setting("smtpd_delay_reject", "yes"), "yes");
-    }
-
-    #[test]
-    fn a_good_setup_passes_and_the_delay_reject_trap_is_named() {
-        let config = Config::default();
-        let good = settings(
-            "permit_mynetworks, check_client_access cidr:/etc/postfix/saslguard_access",
-            "no",
-        );
-        let findings = judge_postfix(&config, &good);
-        assert!(
-            findings.iter().all(|f| f.verdict == Verdict::Pass),
-            "{findings:#?}"
-        );
-        let trap = judge_postfix(
-            &config,
-            &settings(
-                "check_client_access cidr:/etc/postfix/saslguard_access",
-                "yes",
-            ),
-        );
-        let warned: Vec<&Finding> = trap.iter().filter(|f| f.verdict == Verdict::Warn).collect();
-        assert_eq!(warned.len(), 1, "{trap:#?}");
-        assert!(warned[0].message.contains("smtps/inet"), "{warned:?}");
-    }
-
-    #[test]
-    fn a_missing_map_reference_and_an_unsupported_type_fail() {
-        let mut config = Config::default();
-        let findings = judge_postfix(&config, &settings("permit_mynetworks", "no"));
-        assert!(
-            findings
-                .iter()
-                .any(|f| f.check == "map in use" && f.verdict == Verdict::Fail)
-        );
-        config.postfix.map_type = MapType::Lmdb;
-        let findings = judge_postfix(&config, &settings("", "no"));
-        let failed = findings.iter().find(|f| f.check == "map type").unwrap();
-        assert_eq!(failed.verdict, Verdict::Fail);
-        assert!(failed.fix.as_deref().unwrap().contains("postfix-lmdb"));
-    }
-
-    #[test]
-    fn hiding_auth_through_the_discard_map_satisfies_both_checks() {
-        let config = Config::default();
-        let mut hidden = settings("permit", "yes");
-        hidden.smtpd_discard_ehlo_keyword_address_maps =
-            "cidr:/etc/postfix/saslguard_access".into();
-        let findings = judge_postfix(&config, &hidden);
-        assert!(
-            findings.iter().all(|f| f.verdict == Verdict::Pass),
-            "{findings:#?}"
-        );
     }
 }
