@@ -11,6 +11,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+mod logs;
 mod postfix;
 
 pub use postfix::{
@@ -78,7 +79,7 @@ impl Finding {
 /// Runs every check; `now` (unix seconds) decides which blocks are active.
 pub fn examine(config: &Config, db_path: &Path, now: i64) -> Vec<Finding> {
     let mut findings = Vec::new();
-    findings.extend(check_logs(config));
+    findings.extend(logs::check_logs(config));
     findings.push(check_database(db_path));
     findings.extend(postfix::check_postfix(config));
     findings.extend(check_map_capacity(config, db_path, now));
@@ -244,29 +245,6 @@ fn check_map_capacity(config: &Config, db_path: &Path, now: i64) -> Vec<Finding>
         )),
     }
     findings
-}
-
-fn check_logs(config: &Config) -> Vec<Finding> {
-    if config.logs.is_empty() {
-        return vec![Finding::fail(
-            "logs",
-            "no log is configured",
-            "set logs = [\"/var/log/mail.log\"] (or Postfix's maillog_file) in the config",
-        )];
-    }
-    config
-        .logs
-        .iter()
-        .map(|log| match std::fs::File::open(log) {
-            Ok(_) => Finding::pass("logs", format!("{} is readable", log.display())),
-            Err(e) => Finding::fail(
-                "logs",
-                format!("cannot read {}: {e}", log.display()),
-                "point logs = [...] at the file Postfix writes (syslog's mail log or \
-                 Postfix's maillog_file), and run saslguard as a user that can read it",
-            ),
-        })
-        .collect()
 }
 
 fn check_database(db_path: &Path) -> Finding {

@@ -183,20 +183,24 @@ impl PrivatePostfix {
         fs::write(dir.path().join("postfix/master.cf"), master_cf).unwrap();
         fs::write(dir.path().join("maillog"), "").unwrap();
         let private = PrivatePostfix { dir, postconf };
+        private.set_logs(&format!("[{:?}]", private.path("maillog")));
+        Some(private)
+    }
+
+    /// Writes saslguard's config with `logs = LOGS`.
+    fn set_logs(&self, logs: &str) {
         fs::write(
-            private.config(),
+            self.config(),
             format!(
-                "logs = [{log:?}]\ndatabase = {db:?}\n\
+                "logs = {logs}\ndatabase = {db:?}\n\
                  [postfix]\nmap = {map:?}\nconfig_directory = {conf:?}\nreload_command = []\n\
                  [firewall]\nbackend = \"none\"\n",
-                log = private.path("maillog"),
-                db = private.path("doctor.db"),
-                map = private.map(),
-                conf = private.path("postfix"),
+                db = self.path("doctor.db"),
+                map = self.map(),
+                conf = self.path("postfix"),
             ),
         )
         .unwrap();
-        Some(private)
     }
 
     fn path(&self, name: &str) -> String {
@@ -347,6 +351,71 @@ fn suggested_fixes_keep_the_current_lists_and_make_doctor_pass() {
     assert_eq!(
         of(&findings, "map in use", "pass").len(),
         3,
+        "{findings:#?}"
+    );
+}
+
+#[test]
+fn a_missing_log_is_answered_with_where_postfix_says_it_logs() {
+    let Some(private) = PrivatePostfix::new("where_postfix_logs", "", "") else {
+        return;
+    };
+    let postfix_log = private.path("postfix.log");
+    fs::write(
+        private.path("postfix/main.cf"),
+        format!("compatibility_level = 3.6\nmaillog_file = {postfix_log}\n"),
+    )
+    .unwrap();
+    fs::write(&postfix_log, "").unwrap();
+    let missing = private.path("mail.log");
+    private.set_logs(&format!("[{missing:?}]"));
+    let (code, findings) = doctor(&private.config());
+    assert_eq!(code, Some(1), "{findings:#?}");
+    let failed = of(&findings, "logs", "fail");
+    assert_eq!(failed.len(), 1, "{findings:#?}");
+    assert_eq!(failed[0]["message"], format!("{missing} does not exist"));
+    assert_eq!(
+        failed[0]["fix"],
+        format!(
+            "Postfix writes its log to {postfix_log} (postconf maillog_file): set logs = [{postfix_log:?}]"
+        )
+    );
+    // The configured log exists but Postfix writes another: a warning names it.
+    fs::write(&missing, "").unwrap();
+    let (_, findings) = doctor(&private.config());
+    let warned = of(&findings, "logs", "warn");
+    assert_eq!(warned.len(), 1, "{findings:#?}");
+    assert_eq!(
+        warned[0]["message"],
+        format!(
+            "Postfix writes its log to {postfix_log} (postconf maillog_file), which logs = [...] does not list"
+        )
+    );
+    // Through syslog: doctor says so, and what this machine has.
+    fs::write(
+        private.path("postfix/main.cf"),
+        "compatibility_level = 3.6\n",
+    )
+    .unwrap();
+    fs::remove_file(&missing).unwrap();
+    let (_, findings) = doctor(&private.config());
+    let failed = of(&findings, "logs", "fail");
+    assert!(
+        failed[0]["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("Postfix logs through syslog (postconf maillog_file is empty); "),
+        "{findings:#?}"
+    );
+    // No source at all: the same answer.
+    private.set_logs("[]");
+    let (_, findings) = doctor(&private.config());
+    let failed = of(&findings, "logs", "fail");
+    assert!(
+        failed[0]["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("Postfix logs through syslog (postconf maillog_file is empty); "),
         "{findings:#?}"
     );
 }

@@ -80,3 +80,155 @@ fn status_says_what_is_rendered_and_what_is_wanted() {
     let json: Value = serde_json::from_str(&stdout(&env, &["status", "--format", "json"])).unwrap();
     assert_eq!(json["places"][0]["rendered_entries"], Value::Null);
 }
+
+/// `doctor --format json`'s findings of `check` (whatever the exit status).
+fn doctor(env: &Env, check: &str) -> Vec<Value> {
+    let output = env
+        .cmd()
+        .args(["doctor", "--format", "json"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let findings: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == check)
+        .cloned()
+        .collect()
+}
+
+/// A journalctl stand-in printing `entries` for a read and a version for --version.
+fn fake_journalctl(env: &Env, entries: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = env.path("journalctl");
+    fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'systemd 252 (fake)'; exit 0; fi\n\
+             printf '%s' '{entries}'\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn journal_only(env: &Env, command: &str) {
+    postfix_only(
+        env,
+        &format!("logs = []\n[journal]\nenabled = true\ncommand = {command:?}"),
+    );
+}
+
+#[test]
+fn a_journal_only_setup_is_checked_like_a_file_source() {
+    let env = Env::new();
+    let entry = r#"{"__CURSOR":"s=1","MESSAGE":"connect from unknown[192.0.2.1]","SYSLOG_IDENTIFIER":"postfix/smtpd"}\n"#;
+    journal_only(&env, &fake_journalctl(&env, entry));
+    assert!(
+        doctor(&env, "logs").is_empty(),
+        "no file is configured, none is wanted"
+    );
+    let journal = doctor(&env, "journal");
+    assert_eq!(journal.len(), 1, "{journal:#?}");
+    assert_eq!(journal[0]["verdict"], "pass", "{journal:#?}");
+    assert!(
+        journal[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reads entries of postfix/smtpd, postfix/submission/smtpd"),
+        "{journal:#?}"
+    );
+
+    // A journal without such entries: a warning.
+    journal_only(&env, &fake_journalctl(&env, ""));
+    let journal = doctor(&env, "journal");
+    assert_eq!(journal[0]["verdict"], "warn", "{journal:#?}");
+
+    // A journal command that does not exist: a failure naming it.
+    let missing = env.path("no-such-journalctl");
+    journal_only(&env, missing.to_str().unwrap());
+    let journal = doctor(&env, "journal");
+    assert_eq!(journal[0]["verdict"], "fail", "{journal:#?}");
+    assert!(
+        journal[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(missing.to_str().unwrap()),
+        "{journal:#?}"
+    );
+
+    // No source at all is still a failure.
+    postfix_only(&env, "logs = []");
+    let logs = doctor(&env, "logs");
+    assert_eq!(logs.len(), 1, "{logs:#?}");
+    assert_eq!(logs[0]["verdict"], "fail");
+    assert!(
+        logs[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no log source is configured"),
+        "{logs:#?}"
+    );
+}
+
+#[test]
+fn a_log_that_is_not_a_regular_file_fails_as_run_refuses_it() {
+    let env = Env::new();
+    let dir = env.path("maillog.d");
+    fs::create_dir(&dir).unwrap();
+    let fifo = env.path("maillog.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    postfix_only(
+        &env,
+        &format!(
+            "logs = [{:?}, {:?}, \"/dev/null\"]",
+            dir.to_str().unwrap(),
+            fifo.to_str().unwrap()
+        ),
+    );
+    // The FIFO is never opened (that would wait for a writer): doctor finishes.
+    let logs = doctor(&env, "logs");
+    let messages: Vec<&str> = logs
+        .iter()
+        .filter(|f| f["verdict"] == "fail")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            format!(
+                "{} is a directory, not a regular file: saslguard reads only log files",
+                dir.display()
+            ),
+            format!(
+                "{} is a FIFO, not a regular file: saslguard reads only log files",
+                fifo.display()
+            ),
+            "/dev/null is a device, not a regular file: saslguard reads only log files".to_string(),
+        ],
+        "{logs:#?}"
+    );
+    // And run refuses the directory.
+    postfix_only(&env, &format!("logs = [{:?}]", dir.to_str().unwrap()));
+    let output = env.cmd().arg("run").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is a directory"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
