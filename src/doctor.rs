@@ -83,6 +83,7 @@ pub fn examine(config: &Config, db_path: &Path, now: i64) -> Vec<Finding> {
     findings.push(check_database(db_path));
     findings.extend(postfix::check_postfix(config));
     findings.extend(check_map_capacity(config, db_path, now));
+    findings.extend(check_allowlist(config, db_path));
     findings.push(check_firewall(config));
     findings
 }
@@ -198,7 +199,7 @@ fn check_map_capacity(config: &Config, db_path: &Path, now: i64) -> Vec<Finding>
         return findings;
     }
     let read_active = || -> anyhow::Result<_> {
-        let store = crate::store::Store::open(db_path)?;
+        let store = crate::store::Store::open_read_only(db_path)?;
         let allow = crate::enforce::allowlist(&store, config)?;
         let map = crate::render::postfix::PostfixMap::new(&config.postfix);
         let wanted = crate::enforce::wanted_at(&store, BlockTarget::Postfix, &map, &allow, now)?;
@@ -245,6 +246,84 @@ fn check_map_capacity(config: &Config, db_path: &Path, now: i64) -> Vec<Finding>
         )),
     }
     findings
+}
+
+/// A configuration that cannot be loaded, as a finding: `doctor` says so (also in
+/// JSON) instead of running checks that need it.
+pub fn config_failure(message: String) -> Finding {
+    Finding::fail(
+        "config",
+        message,
+        "fix the configuration (`saslguard config check` lists every error with its line); \
+         the other checks need it",
+    )
+}
+
+/// The widest allowlist entry that is not a mistake: an IPv4 /8, an IPv6 /32 (a large
+/// provider's whole allocation). Anything wider exempts far more than anyone trusts.
+const WIDEST_ALLOWED_IPV4: u8 = 8;
+/// See [`WIDEST_ALLOWED_IPV4`].
+const WIDEST_ALLOWED_IPV6: u8 = 32;
+
+/// Allowlist entries wider than an IPv4 /8 or an IPv6 /32 (`0.0.0.0/0` turns blocking
+/// off for a whole family), from the config and from `allow add`.
+fn check_allowlist(config: &Config, db_path: &Path) -> Vec<Finding> {
+    let mut entries: Vec<(IpNet, &str)> = config
+        .allow
+        .networks
+        .iter()
+        .map(|net| (*net, "[allow] networks in the config"))
+        .collect();
+    if db_path.exists() {
+        let stored = crate::store::Store::open_read_only(db_path).and_then(|s| s.allowlist());
+        match stored {
+            Ok(stored) => entries.extend(
+                stored
+                    .into_iter()
+                    .map(|entry| (entry.network, "`saslguard allow remove`")),
+            ),
+            Err(e) => {
+                return vec![Finding::fail(
+                    "allowlist",
+                    format!("cannot read the stored allowlist: {e}"),
+                    "see the database check",
+                )];
+            }
+        }
+    }
+    let wide: Vec<Finding> = entries
+        .iter()
+        .filter_map(|(net, remedy)| {
+            let (widest, family) = match net {
+                IpNet::V4(_) => (WIDEST_ALLOWED_IPV4, "IPv4"),
+                IpNet::V6(_) => (WIDEST_ALLOWED_IPV6, "IPv6"),
+            };
+            (net.prefix_len() < widest).then(|| {
+                let what = if net.prefix_len() == 0 {
+                    format!("no {family} address is ever blocked")
+                } else {
+                    "none of its addresses is ever blocked".to_string()
+                };
+                Finding::warn(
+                    "allowlist",
+                    format!("{net} is allowlisted, wider than a /{widest}: {what}"),
+                    format!("narrow it to the networks you trust ({remedy})"),
+                )
+            })
+        })
+        .collect();
+    if wide.is_empty() {
+        vec![Finding::pass(
+            "allowlist",
+            format!(
+                "{} allowlist entries, none wider than /{WIDEST_ALLOWED_IPV4} (IPv4) or \
+                 /{WIDEST_ALLOWED_IPV6} (IPv6)",
+                entries.len()
+            ),
+        )]
+    } else {
+        wide
+    }
 }
 
 fn check_database(db_path: &Path) -> Finding {

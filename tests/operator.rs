@@ -232,3 +232,75 @@ fn a_log_that_is_not_a_regular_file_fails_as_run_refuses_it() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn doctor_warns_of_an_allowlist_wider_than_a_slash_8_or_a_slash_32() {
+    let env = Env::new();
+    postfix_only(
+        &env,
+        "logs = []\n[allow]\nnetworks = [\"0.0.0.0/0\", \"10.0.0.0/7\", \"10.0.0.0/8\", \"2001:db8::/32\"]",
+    );
+    env.run_ok(&["allow", "add", "2001::/31"]);
+    env.run_ok(&["allow", "add", "192.0.2.0/24"]);
+    let warned: Vec<String> = doctor(&env, "allowlist")
+        .iter()
+        .map(|f| {
+            assert_eq!(f["verdict"], "warn", "{f:#?}");
+            format!(
+                "{} | {}",
+                f["message"].as_str().unwrap(),
+                f["fix"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            "0.0.0.0/0 is allowlisted, wider than a /8: no IPv4 address is ever blocked | \
+             narrow it to the networks you trust ([allow] networks in the config)",
+            "10.0.0.0/7 is allowlisted, wider than a /8: none of its addresses is ever blocked | \
+             narrow it to the networks you trust ([allow] networks in the config)",
+            "2001::/31 is allowlisted, wider than a /32: none of its addresses is ever blocked | \
+             narrow it to the networks you trust (`saslguard allow remove`)",
+        ]
+    );
+    // As wide as it may be: a pass.
+    postfix_only(&env, "logs = []\n[allow]\nnetworks = [\"10.0.0.0/8\"]");
+    env.run_ok(&["allow", "remove", "2001::/31"]);
+    let allowlist = doctor(&env, "allowlist");
+    assert_eq!(allowlist.len(), 1, "{allowlist:#?}");
+    assert_eq!(allowlist[0]["verdict"], "pass", "{allowlist:#?}");
+}
+
+#[test]
+fn doctor_reports_a_reject_text_that_is_no_reject_as_a_config_failure() {
+    let env = Env::new();
+    fs::write(&env.config, "logs = []\n[postfix]\nreject_text = \"OK\"\n").unwrap();
+    for format in ["json", "text"] {
+        let output = env
+            .cmd()
+            .args(["doctor", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let line = format!(
+            "{}: postfix.reject_text = \"OK\" is refused: \"OK\" is no reject action",
+            env.config.display()
+        );
+        if format == "json" {
+            let findings: Value = serde_json::from_str(&stdout).expect("JSON even so");
+            let findings = findings.as_array().unwrap();
+            assert_eq!(findings.len(), 1, "{findings:#?}");
+            assert_eq!(findings[0]["check"], "config");
+            assert_eq!(findings[0]["verdict"], "fail");
+            assert!(
+                findings[0]["message"].as_str().unwrap().starts_with(&line),
+                "{findings:#?}"
+            );
+        } else {
+            assert!(stdout.starts_with("FAIL  config"), "{stdout}");
+            assert!(stdout.contains(&line), "{stdout}");
+        }
+    }
+}
