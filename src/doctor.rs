@@ -316,9 +316,14 @@ fn check_allowlist(config: &Config, db_path: &Path) -> Vec<Finding> {
         vec![Finding::pass(
             "allowlist",
             format!(
-                "{} allowlist entries, none wider than /{WIDEST_ALLOWED_IPV4} (IPv4) or \
-                 /{WIDEST_ALLOWED_IPV6} (IPv6)",
-                entries.len()
+                "no entry is wider than /{WIDEST_ALLOWED_IPV4} (IPv4) or \
+                 /{WIDEST_ALLOWED_IPV6} (IPv6) ({} entries{})",
+                entries.len(),
+                if config.allow.loopback {
+                    ", and loopback"
+                } else {
+                    ""
+                }
             ),
         )]
     } else {
