@@ -289,6 +289,11 @@ fn names(services: &[&SmtpdService]) -> String {
         .join(", ")
 }
 
+/// A Postfix boolean (`yes`/`no`, in any case, as Postfix reads them) is yes.
+fn is_yes(value: &str) -> bool {
+    value.trim().eq_ignore_ascii_case("yes")
+}
+
 /// The Postfix checks over already-read settings: pure, so they are unit-tested.
 pub fn judge_postfix(config: &Config, settings: &PostfixSettings) -> Vec<Finding> {
     let mut findings = vec![judge_map_type(config, settings)];
@@ -300,7 +305,7 @@ pub fn judge_postfix(config: &Config, settings: &PostfixSettings) -> Vec<Finding
     let offering_auth: Vec<&SmtpdService> = settings
         .services
         .iter()
-        .filter(|s| settings.effective(s, "smtpd_sasl_auth_enable").0.expanded == "yes")
+        .filter(|s| is_yes(&settings.effective(s, "smtpd_sasl_auth_enable").0.expanded))
         .collect();
     let judged = if offering_auth.is_empty() {
         findings.push(Finding::warn(
@@ -455,7 +460,7 @@ fn judge_delay_reject(
 ) -> Finding {
     let (delay, origin) = settings.effective(service, "smtpd_delay_reject");
     let delay = &delay.expanded;
-    if delay == "no" {
+    if delay.trim().eq_ignore_ascii_case("no") {
         return Finding::pass(
             "smtpd_delay_reject",
             format!(
@@ -603,7 +608,7 @@ smtps/inet/smtpd_sasl_auth_enable = yes
     #[test]
     fn the_map_only_in_a_services_override_passes_for_that_service() {
         let config = Config::default();
-        let mut s = settings("", "yes");
+        let mut s = settings("", "YES");
         s.services[1].overrides.insert(
             "smtpd_client_restrictions".into(),
             Value::plain("check_client_access,cidr:/etc/postfix/saslguard_access"),
@@ -624,6 +629,13 @@ smtps/inet/smtpd_sasl_auth_enable = yes
             .collect();
         assert_eq!(failed.len(), 1, "{findings:#?}");
         assert!(failed[0].message.starts_with("smtps/inet uses main.cf"));
+        // Postfix reads booleans in any case: YES is yes.
+        assert!(
+            findings.iter().any(|f| f.verdict == Verdict::Warn
+                && f.message
+                    .starts_with("smtps/inet offers AUTH with smtpd_delay_reject = YES")),
+            "{findings:#?}"
+        );
         assert_eq!(
             failed[0].command.as_deref().unwrap(),
             [
