@@ -213,6 +213,14 @@ fn lists_map(maps: &str, map: &str) -> bool {
     list_elements(maps).iter().any(|(_, m)| *m == map)
 }
 
+/// Whether a discard map whose value is `reject_text` hides AUTH: the value is a list
+/// of EHLO keywords, and `auth` must be one of them.
+fn discards_auth(reject_text: &str) -> bool {
+    list_elements(reject_text)
+        .iter()
+        .any(|(_, keyword)| keyword.eq_ignore_ascii_case("auth"))
+}
+
 /// Where the lookup goes in a restriction list: before the first element that may
 /// permit (`permit*`, or a `$name` whose content is not known here), else first.
 fn insert_at(elements: &[(usize, &str)]) -> usize {
@@ -331,7 +339,22 @@ pub fn judge_postfix(config: &Config, settings: &PostfixSettings) -> Vec<Finding
         let (restrictions, origin) = settings.effective(service, "smtpd_client_restrictions");
         let (discard, discard_origin) =
             settings.effective(service, "smtpd_discard_ehlo_keyword_address_maps");
-        let hides_auth = lists_map(&discard.expanded, &map);
+        let listed_for_discard = lists_map(&discard.expanded, &map);
+        let hides_auth = listed_for_discard && discards_auth(&config.postfix.reject_text);
+        if listed_for_discard && !hides_auth {
+            findings.push(Finding::warn(
+                "map in use",
+                format!(
+                    "{} lists {map} in smtpd_discard_ehlo_keyword_address_maps ({}), but the \
+                     map's value (reject_text = {:?}) names no auth keyword: AUTH is not hidden",
+                    service.name,
+                    origin_name(discard_origin),
+                    config.postfix.reject_text
+                ),
+                "set reject_text = \"auth\" to hide AUTH this way, or take the map out of \
+                 smtpd_discard_ehlo_keyword_address_maps",
+            ));
+        }
         if checks_map(&restrictions.expanded, &map) {
             findings.push(Finding::pass(
                 "map in use",
@@ -660,7 +683,8 @@ smtps/inet/smtpd_sasl_auth_enable = yes
 
     #[test]
     fn hiding_auth_through_the_discard_map_satisfies_both_checks() {
-        let config = Config::default();
+        let mut config = Config::default();
+        config.postfix.reject_text = "auth".into();
         let mut hidden = settings("permit", "yes");
         hidden.main.insert(
             "smtpd_discard_ehlo_keyword_address_maps".into(),
@@ -669,6 +693,20 @@ smtps/inet/smtpd_sasl_auth_enable = yes
         let findings = judge_postfix(&config, &hidden);
         assert!(
             findings.iter().all(|f| f.verdict == Verdict::Pass),
+            "{findings:#?}"
+        );
+        // With a reject as the map's value, the discard map hides nothing.
+        config.postfix.reject_text = "554 5.7.1 Go away".into();
+        let findings = judge_postfix(&config, &hidden);
+        assert!(
+            findings.iter().any(|f| f.verdict == Verdict::Warn
+                && f.message
+                    .contains("names no auth keyword: AUTH is not hidden")),
+            "{findings:#?}"
+        );
+        assert!(any(&findings, "map in use", Verdict::Fail), "{findings:#?}");
+        assert!(
+            any(&findings, "smtpd_delay_reject", Verdict::Warn),
             "{findings:#?}"
         );
     }
