@@ -243,17 +243,16 @@ pub fn main_cf_value_with_lookup(current: &str, map: &str) -> String {
 }
 
 /// The same for a master.cf `-o` value: the elements joined with commas, since
-/// `postconf -P` and a plain `-o` take no white space. `Err` with the list joined by
-/// `, ` when an element holds white space (a `{ ... }` group): that needs `-o { ... }`.
+/// `postconf -P` and a plain `-o` take no white space. `Err` with the list as written
+/// plus the lookup when an element holds white space (a `{ ... }` group): that needs
+/// `-o { ... }`.
 pub fn master_cf_value_with_lookup(current: &str, map: &str) -> Result<String, String> {
     let elements = list_elements(current);
     let mut words: Vec<&str> = elements.iter().map(|(_, e)| *e).collect();
     let at = insert_at(&elements);
     words.splice(at..at, ["check_client_access", map]);
     if words.iter().any(|w| w.contains(char::is_whitespace)) {
-        return Err(words
-            .join(", ")
-            .replace("check_client_access, ", "check_client_access "));
+        return Err(main_cf_value_with_lookup(current, map));
     }
     Ok(words.join(","))
 }
@@ -762,6 +761,16 @@ smtps/inet/smtpd_sasl_auth_enable = yes
                 }
             }
         }
+        assert_eq!(
+            master_cf_value_with_lookup(
+                "check_policy_service { inet:127.0.0.1:10023, timeout=10s }, permit",
+                MAP
+            ),
+            Err(
+                "check_policy_service { inet:127.0.0.1:10023, timeout=10s }, check_client_access cidr:/etc/postfix/saslguard_access, permit"
+                    .to_string()
+            )
+        );
         assert_eq!(
             master_cf_value_with_lookup("permit_sasl_authenticated,reject", MAP).unwrap(),
             "check_client_access,cidr:/etc/postfix/saslguard_access,permit_sasl_authenticated,reject"
