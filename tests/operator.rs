@@ -304,3 +304,36 @@ fn doctor_reports_a_reject_text_that_is_no_reject_as_a_config_failure() {
         }
     }
 }
+
+#[test]
+fn a_failed_render_claims_no_entries_and_run_does_not_call_it_unchanged() {
+    let env = Env::new();
+    fs::write(env.path("maillog"), "").unwrap();
+    postfix_only(
+        &env,
+        &format!("logs = [{:?}]", env.path("maillog").to_str().unwrap()),
+    );
+    env.run_ok(&["block", "198.51.100.9", "--target", "postfix"]);
+    // The map cannot be written: nothing is there.
+    fs::create_dir(env.path("access")).unwrap();
+    let output = env.cmd().arg("render").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "postfix (postfix blocks): FAILED\n"
+    );
+    let output = env.cmd().arg("run").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.contains("rendered: postfix FAILED in "), "{summary}");
+    // A dry run's entries are wanted ones.
+    fs::remove_dir(env.path("access")).unwrap();
+    assert_eq!(
+        stdout(&env, &["render", "--dry-run"]),
+        "postfix (postfix blocks): 1 wanted entries, would be: 1 added, 0 removed\n  + 198.51.100.9/32\n"
+    );
+    assert_eq!(
+        stdout(&env, &["render"]),
+        "postfix (postfix blocks): 1 entries, 1 added, 0 removed\n"
+    );
+}

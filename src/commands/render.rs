@@ -64,11 +64,17 @@ pub fn describe(place: &Rendered, dry_run: bool) -> String {
             diff.removed.len()
         ),
     };
+    // A dry run's entries are wanted, not there; a failed place's count is not known
+    // (it is not there either), so none is printed.
+    let entries = match (&place.error, dry_run) {
+        (Some(_), _) => String::new(),
+        (None, true) => format!("{} wanted entries, ", place.entries),
+        (None, false) => format!("{} entries, ", place.entries),
+    };
     let mut line = format!(
-        "{} ({} blocks): {} entries, {change}",
+        "{} ({} blocks): {entries}{change}",
         place.place,
         place.target.as_str(),
-        place.entries
     );
     if !place.unrenderable.is_empty() {
         line.push_str(&format!(
