@@ -84,8 +84,76 @@ pub fn examine(config: &Config, db_path: &Path, now: i64) -> Vec<Finding> {
     findings.extend(postfix::check_postfix(config));
     findings.extend(check_map_capacity(config, db_path, now));
     findings.extend(check_allowlist(config, db_path));
-    findings.push(check_firewall(config));
+    let db_exists = db_path.exists();
+    if db_exists {
+        findings.extend(check_rendered(config, db_path, now));
+    }
+    // With a database, the comparison above judges the firewall's rules (both
+    // families, as `status` does); before the first run only the probe can.
+    if !db_exists || config.firewall.backend == Backend::None {
+        findings.push(check_firewall(config));
+    }
     findings
+}
+
+/// What is rendered at each place against what the database wants: the comparison
+/// `status` makes (entries, rules and settings, every address family).
+fn check_rendered(config: &Config, db_path: &Path, now: i64) -> Vec<Finding> {
+    let compared = || -> anyhow::Result<_> {
+        let store = crate::store::Store::open_read_only(db_path)?;
+        let allow = crate::enforce::allowlist(&store, config)?;
+        Ok(crate::enforce::drift(&store, config, &allow, now)?.0)
+    };
+    let places = match compared() {
+        Ok(places) => places,
+        Err(e) => {
+            return vec![Finding::fail(
+                "rendered",
+                format!("cannot compare what is rendered with the database: {e:#}"),
+                "see the database check",
+            )];
+        }
+    };
+    places.iter().map(judge_rendered).collect()
+}
+
+/// One place's comparison as a finding.
+fn judge_rendered(p: &crate::enforce::PlaceStatus) -> Finding {
+    let place = p.place;
+    if let Some(e) = &p.error {
+        return Finding::fail(
+            "rendered",
+            format!("{place}: cannot read what is rendered: {e}"),
+            "run doctor as root with the backend's tools installed (firewall), or check \
+             [postfix] map (the map)",
+        );
+    }
+    if !p.missing.is_empty() || !p.unexpected.is_empty() || p.settings_differ {
+        let what = if p.missing.is_empty() && p.unexpected.is_empty() {
+            "the entries match, but rules or settings differ".to_string()
+        } else {
+            format!(
+                "{} wanted entries missing, {} unexpected",
+                p.missing.len(),
+                p.unexpected.len()
+            )
+        };
+        return Finding::warn(
+            "rendered",
+            format!("{place}: not what the database wants: {what}"),
+            "`saslguard run` (or `saslguard render`) repairs it; if it comes back, another \
+             tool changes the map or flushes the firewall",
+        );
+    }
+    Finding::pass(
+        "rendered",
+        format!(
+            "{place}: {} entries, as the database wants ({} active {} blocks)",
+            p.wanted_entries,
+            p.active_blocks,
+            p.target.as_str()
+        ),
+    )
 }
 
 /// What the policy will make that the configured map type cannot hold, one sentence

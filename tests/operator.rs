@@ -325,7 +325,10 @@ fn a_failed_render_claims_no_entries_and_run_does_not_call_it_unchanged() {
     let output = env.cmd().arg("run").output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     let summary = String::from_utf8_lossy(&output.stdout);
-    assert!(summary.contains("rendered: postfix FAILED in "), "{summary}");
+    assert!(
+        summary.contains("rendered: postfix FAILED in "),
+        "{summary}"
+    );
     // A dry run's entries are wanted ones.
     fs::remove_dir(env.path("access")).unwrap();
     assert_eq!(
@@ -335,5 +338,38 @@ fn a_failed_render_claims_no_entries_and_run_does_not_call_it_unchanged() {
     assert_eq!(
         stdout(&env, &["render"]),
         "postfix (postfix blocks): 1 entries, 1 added, 0 removed\n"
+    );
+}
+
+#[test]
+fn doctor_compares_what_is_rendered_with_the_database_as_status_does() {
+    let env = Env::new();
+    postfix_only(&env, "logs = []");
+    env.run_ok(&["block", "198.51.100.9", "--target", "postfix"]);
+    env.run_ok(&["render"]);
+    let message = |findings: &[Value]| {
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        format!(
+            "{} {}",
+            findings[0]["verdict"].as_str().unwrap(),
+            findings[0]["message"].as_str().unwrap()
+        )
+    };
+    assert_eq!(
+        message(&doctor(&env, "rendered")),
+        "pass postfix: 1 entries, as the database wants (1 active postfix blocks)"
+    );
+    fs::write(env.path("access"), "").unwrap();
+    assert_eq!(
+        message(&doctor(&env, "rendered")),
+        "warn postfix: not what the database wants: 1 wanted entries missing, 0 unexpected"
+    );
+    fs::remove_file(env.path("access")).unwrap();
+    fs::create_dir(env.path("access")).unwrap();
+    assert!(
+        message(&doctor(&env, "rendered"))
+            .starts_with("fail postfix: cannot read what is rendered: "),
+        "{:#?}",
+        doctor(&env, "rendered")
     );
 }
