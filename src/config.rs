@@ -302,6 +302,19 @@ pub enum MapType {
     Lmdb,
 }
 
+impl MapType {
+    /// The name as written in the config (`map_type = "cidr"`), which is also the table
+    /// type as Postfix spells it before the colon (`cidr:/etc/postfix/...`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MapType::Cidr => "cidr",
+            MapType::Texthash => "texthash",
+            MapType::Hash => "hash",
+            MapType::Lmdb => "lmdb",
+        }
+    }
+}
+
 /// `[postfix]`: the access map.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -349,6 +362,18 @@ pub enum Backend {
     Iptables,
     /// No firewall: firewall-tier blocks are recorded but not rendered.
     None,
+}
+
+impl Backend {
+    /// The name as written in the config (`backend = "nftables"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Nftables => "nftables",
+            Backend::Ipset => "ipset",
+            Backend::Iptables => "iptables",
+            Backend::None => "none",
+        }
+    }
 }
 
 /// `[firewall]`: the firewall backend.
@@ -731,6 +756,30 @@ mod tests {
     fn the_shipped_default_file_equals_the_built_in_defaults() {
         let parsed = Config::parse(DEFAULT_CONFIG, Path::new("/etc/saslguard/x.toml")).unwrap();
         assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn names_printed_for_people_are_the_names_the_config_takes() {
+        for map_type in [
+            MapType::Cidr,
+            MapType::Texthash,
+            MapType::Hash,
+            MapType::Lmdb,
+        ] {
+            let text = format!("[postfix]\nmap_type = \"{}\"\n", map_type.as_str());
+            let parsed = Config::parse(&text, Path::new("/tmp/c.toml")).unwrap();
+            assert_eq!(parsed.postfix.map_type, map_type);
+        }
+        for backend in [
+            Backend::Nftables,
+            Backend::Ipset,
+            Backend::Iptables,
+            Backend::None,
+        ] {
+            let text = format!("[firewall]\nbackend = \"{}\"\n", backend.as_str());
+            let parsed = Config::parse(&text, Path::new("/tmp/c.toml")).unwrap();
+            assert_eq!(parsed.firewall.backend, backend);
+        }
     }
 
     #[test]

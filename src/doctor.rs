@@ -11,6 +11,13 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+mod logs;
+mod postfix;
+
+pub use postfix::{
+    PostfixSettings, SmtpdService, Value, judge_postfix, parse_services, read_postfix,
+};
+
 use crate::config::{Backend, Config, MapType};
 use crate::render::command;
 use crate::store::blocks::BlockTarget;
@@ -32,6 +39,9 @@ pub struct Finding {
     pub message: String,
     /// What to do; `None` on a pass.
     pub fix: Option<String>,
+    /// The fix as a command to run (program first), when it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
 }
 
 impl Finding {
@@ -41,6 +51,7 @@ impl Finding {
             verdict: Verdict::Pass,
             message: message.into(),
             fix: None,
+            command: None,
         }
     }
 
@@ -50,6 +61,7 @@ impl Finding {
             verdict: Verdict::Warn,
             message: message.into(),
             fix: Some(fix.into()),
+            command: None,
         }
     }
 
@@ -59,6 +71,7 @@ impl Finding {
             verdict: Verdict::Fail,
             message: message.into(),
             fix: Some(fix.into()),
+            command: None,
         }
     }
 }
@@ -66,12 +79,81 @@ impl Finding {
 /// Runs every check; `now` (unix seconds) decides which blocks are active.
 pub fn examine(config: &Config, db_path: &Path, now: i64) -> Vec<Finding> {
     let mut findings = Vec::new();
-    findings.extend(check_logs(config));
+    findings.extend(logs::check_logs(config));
     findings.push(check_database(db_path));
-    findings.extend(check_postfix(config));
+    findings.extend(postfix::check_postfix(config));
     findings.extend(check_map_capacity(config, db_path, now));
-    findings.push(check_firewall(config));
+    findings.extend(check_allowlist(config, db_path));
+    let db_exists = db_path.exists();
+    if db_exists {
+        findings.extend(check_rendered(config, db_path, now));
+    }
+    // With a database, the comparison above judges the firewall's rules (both
+    // families, as `status` does); before the first run only the probe can.
+    if !db_exists || config.firewall.backend == Backend::None {
+        findings.push(check_firewall(config));
+    }
     findings
+}
+
+/// What is rendered at each place against what the database wants: the comparison
+/// `status` makes (entries, rules and settings, every address family).
+fn check_rendered(config: &Config, db_path: &Path, now: i64) -> Vec<Finding> {
+    let compared = || -> anyhow::Result<_> {
+        let store = crate::store::Store::open_read_only(db_path)?;
+        let allow = crate::enforce::allowlist(&store, config)?;
+        Ok(crate::enforce::drift(&store, config, &allow, now)?.0)
+    };
+    let places = match compared() {
+        Ok(places) => places,
+        Err(e) => {
+            return vec![Finding::fail(
+                "rendered",
+                format!("cannot compare what is rendered with the database: {e:#}"),
+                "see the database check",
+            )];
+        }
+    };
+    places.iter().map(judge_rendered).collect()
+}
+
+/// One place's comparison as a finding.
+fn judge_rendered(p: &crate::enforce::PlaceStatus) -> Finding {
+    let place = p.place;
+    if let Some(e) = &p.error {
+        return Finding::fail(
+            "rendered",
+            format!("{place}: cannot read what is rendered: {e}"),
+            "run doctor as root with the backend's tools installed (firewall), or check \
+             [postfix] map (the map)",
+        );
+    }
+    if !p.missing.is_empty() || !p.unexpected.is_empty() || p.settings_differ {
+        let what = if p.missing.is_empty() && p.unexpected.is_empty() {
+            "the entries match, but rules or settings differ".to_string()
+        } else {
+            format!(
+                "{} wanted entries missing, {} unexpected",
+                p.missing.len(),
+                p.unexpected.len()
+            )
+        };
+        return Finding::warn(
+            "rendered",
+            format!("{place}: not what the database wants: {what}"),
+            "`saslguard run` (or `saslguard render`) repairs it; if it comes back, another \
+             tool changes the map or flushes the firewall",
+        );
+    }
+    Finding::pass(
+        "rendered",
+        format!(
+            "{place}: {} entries, as the database wants ({} active {} blocks)",
+            p.wanted_entries,
+            p.active_blocks,
+            p.target.as_str()
+        ),
+    )
 }
 
 /// What the policy will make that the configured map type cannot hold, one sentence
@@ -84,7 +166,7 @@ pub fn map_type_conflicts(config: &Config) -> Vec<String> {
         return Vec::new();
     }
     let policy = &config.policy;
-    let name = map_type_name(map_type);
+    let name = map_type.as_str();
     let fix = "set map_type = \"cidr\" in [postfix] to hold networks of any size";
     let mut prefixes: Vec<(&str, IpNet)> = Vec::new();
     let v6 = |len: u8| {
@@ -185,7 +267,7 @@ fn check_map_capacity(config: &Config, db_path: &Path, now: i64) -> Vec<Finding>
         return findings;
     }
     let read_active = || -> anyhow::Result<_> {
-        let store = crate::store::Store::open(db_path)?;
+        let store = crate::store::Store::open_read_only(db_path)?;
         let allow = crate::enforce::allowlist(&store, config)?;
         let map = crate::render::postfix::PostfixMap::new(&config.postfix);
         let wanted = crate::enforce::wanted_at(&store, BlockTarget::Postfix, &map, &allow, now)?;
@@ -206,7 +288,7 @@ fn check_map_capacity(config: &Config, db_path: &Path, now: i64) -> Vec<Finding>
                     format!(
                         "{} active block(s) cannot be held by the {} map and are not enforced: {}{}",
                         unrenderable.len(),
-                        map_type_name(config.postfix.map_type),
+                        config.postfix.map_type.as_str(),
                         named.join(", "),
                         if unrenderable.len() > 10 { ", ..." } else { "" }
                     ),
@@ -234,27 +316,87 @@ fn check_map_capacity(config: &Config, db_path: &Path, now: i64) -> Vec<Finding>
     findings
 }
 
-fn check_logs(config: &Config) -> Vec<Finding> {
-    if config.logs.is_empty() {
-        return vec![Finding::fail(
-            "logs",
-            "no log is configured",
-            "set logs = [\"/var/log/mail.log\"] (or Postfix's maillog_file) in the config",
-        )];
-    }
-    config
-        .logs
+/// A configuration that cannot be loaded, as a finding: `doctor` says so (also in
+/// JSON) instead of running checks that need it.
+pub fn config_failure(message: String) -> Finding {
+    Finding::fail(
+        "config",
+        message,
+        "fix the configuration (`saslguard config check` lists every error with its line); \
+         the other checks need it",
+    )
+}
+
+/// The widest allowlist entry that is not a mistake: an IPv4 /8, an IPv6 /32 (a large
+/// provider's whole allocation). Anything wider exempts far more than anyone trusts.
+const WIDEST_ALLOWED_IPV4: u8 = 8;
+/// See [`WIDEST_ALLOWED_IPV4`].
+const WIDEST_ALLOWED_IPV6: u8 = 32;
+
+/// Allowlist entries wider than an IPv4 /8 or an IPv6 /32 (`0.0.0.0/0` turns blocking
+/// off for a whole family), from the config and from `allow add`.
+fn check_allowlist(config: &Config, db_path: &Path) -> Vec<Finding> {
+    let mut entries: Vec<(IpNet, &str)> = config
+        .allow
+        .networks
         .iter()
-        .map(|log| match std::fs::File::open(log) {
-            Ok(_) => Finding::pass("logs", format!("{} is readable", log.display())),
-            Err(e) => Finding::fail(
-                "logs",
-                format!("cannot read {}: {e}", log.display()),
-                "point logs = [...] at the file Postfix writes (syslog's mail log or \
-                 Postfix's maillog_file), and run saslguard as a user that can read it",
+        .map(|net| (*net, "[allow] networks in the config"))
+        .collect();
+    if db_path.exists() {
+        let stored = crate::store::Store::open_read_only(db_path).and_then(|s| s.allowlist());
+        match stored {
+            Ok(stored) => entries.extend(
+                stored
+                    .into_iter()
+                    .map(|entry| (entry.network, "`saslguard allow remove`")),
             ),
+            Err(e) => {
+                return vec![Finding::fail(
+                    "allowlist",
+                    format!("cannot read the stored allowlist: {e}"),
+                    "see the database check",
+                )];
+            }
+        }
+    }
+    let wide: Vec<Finding> = entries
+        .iter()
+        .filter_map(|(net, remedy)| {
+            let (widest, family) = match net {
+                IpNet::V4(_) => (WIDEST_ALLOWED_IPV4, "IPv4"),
+                IpNet::V6(_) => (WIDEST_ALLOWED_IPV6, "IPv6"),
+            };
+            (net.prefix_len() < widest).then(|| {
+                let what = if net.prefix_len() == 0 {
+                    format!("no {family} address is ever blocked")
+                } else {
+                    "none of its addresses is ever blocked".to_string()
+                };
+                Finding::warn(
+                    "allowlist",
+                    format!("{net} is allowlisted, wider than a /{widest}: {what}"),
+                    format!("narrow it to the networks you trust ({remedy})"),
+                )
+            })
         })
-        .collect()
+        .collect();
+    if wide.is_empty() {
+        vec![Finding::pass(
+            "allowlist",
+            format!(
+                "no entry is wider than /{WIDEST_ALLOWED_IPV4} (IPv4) or \
+                 /{WIDEST_ALLOWED_IPV6} (IPv6) ({} entries{})",
+                entries.len(),
+                if config.allow.loopback {
+                    ", and loopback"
+                } else {
+                    ""
+                }
+            ),
+        )]
+    } else {
+        wide
+    }
 }
 
 fn check_database(db_path: &Path) -> Finding {
@@ -291,232 +433,6 @@ fn check_database(db_path: &Path) -> Finding {
             format!("cannot open {}: {e}", db_path.display()),
             "check the path (--db, SASLGUARD_DB or database = in the config) and permissions",
         ),
-    }
-}
-
-/// Postfix's settings as `postconf` reports them.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct PostfixSettings {
-    /// `postconf -m`: supported lookup table types.
-    pub map_types: Vec<String>,
-    /// Global values of the parameters doctor reads.
-    pub smtpd_client_restrictions: String,
-    pub smtpd_discard_ehlo_keyword_address_maps: String,
-    pub smtpd_delay_reject: String,
-    pub smtpd_sasl_auth_enable: String,
-    /// smtpd services from `postconf -M`, each with its `-o` overrides (`postconf -P`).
-    pub services: Vec<SmtpdService>,
-}
-
-/// One smtpd service from master.cf.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SmtpdService {
-    /// `smtp/inet`, `submission/inet`, ...
-    pub name: String,
-    /// `-o name=value` overrides.
-    pub overrides: Vec<(String, String)>,
-}
-
-impl SmtpdService {
-    fn setting<'a>(&'a self, name: &str, global: &'a str) -> &'a str {
-        self.overrides
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map_or(global, |(_, v)| v.as_str())
-    }
-}
-
-/// Parses `postconf -M` (one service per line: name type private unpriv chroot wakeup
-/// maxproc command args...) into the smtpd services, and `postconf -P`
-/// (`service/type/parameter = value`) into their overrides.
-pub fn parse_services(master: &str, overrides: &str) -> Vec<SmtpdService> {
-    let mut services: Vec<SmtpdService> = master
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields.len() >= 8 && fields[7] == "smtpd").then(|| SmtpdService {
-                name: format!("{}/{}", fields[0], fields[1]),
-                overrides: Vec::new(),
-            })
-        })
-        .collect();
-    for line in overrides.lines() {
-        let Some((key, value)) = line.split_once(" = ").or_else(|| line.split_once('=')) else {
-            continue;
-        };
-        let key = key.trim();
-        let Some((service, parameter)) = key.rsplit_once('/') else {
-            continue;
-        };
-        if let Some(s) = services.iter_mut().find(|s| s.name == service) {
-            s.overrides
-                .push((parameter.to_string(), value.trim().to_string()));
-        }
-    }
-    services
-}
-
-fn postconf(config: &Config, args: &[&str]) -> anyhow::Result<String> {
-    let mut argv: Vec<String> = Vec::new();
-    if let Some(dir) = &config.postfix.config_directory {
-        argv.push("-c".into());
-        argv.push(dir.to_string_lossy().into_owned());
-    }
-    argv.extend(args.iter().map(|a| a.to_string()));
-    Ok(command::run("postconf", &argv, None)?.stdout)
-}
-
-/// Reads the settings doctor needs from `postconf`.
-pub fn read_postfix(config: &Config) -> anyhow::Result<PostfixSettings> {
-    let values = postconf(
-        config,
-        &[
-            "-h",
-            "smtpd_client_restrictions",
-            "smtpd_discard_ehlo_keyword_address_maps",
-            "smtpd_delay_reject",
-            "smtpd_sasl_auth_enable",
-        ],
-    )?;
-    let mut lines = values.lines().map(str::trim).map(String::from);
-    let mut next = || lines.next().unwrap_or_default();
-    Ok(PostfixSettings {
-        smtpd_client_restrictions: next(),
-        smtpd_discard_ehlo_keyword_address_maps: next(),
-        smtpd_delay_reject: next(),
-        smtpd_sasl_auth_enable: next(),
-        map_types: postconf(config, &["-m"])?
-            .lines()
-            .map(|l| l.trim().to_string())
-            .collect(),
-        services: parse_services(&postconf(config, &["-M"])?, &postconf(config, &["-P"])?),
-    })
-}
-
-fn map_type_name(map_type: MapType) -> &'static str {
-    match map_type {
-        MapType::Cidr => "cidr",
-        MapType::Texthash => "texthash",
-        MapType::Hash => "hash",
-        MapType::Lmdb => "lmdb",
-    }
-}
-
-/// Splits a Postfix list value (commas and/or white space) into its words.
-fn words(value: &str) -> Vec<&str> {
-    value
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Whether `restrictions` holds `check_client_access MAP`.
-fn checks_map(restrictions: &str, map: &str) -> bool {
-    words(restrictions)
-        .windows(2)
-        .any(|pair| pair[0] == "check_client_access" && pair[1] == map)
-}
-
-/// The Postfix checks over already-read settings: pure, so they are unit-tested.
-pub fn judge_postfix(config: &Config, settings: &PostfixSettings) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let map_type = map_type_name(config.postfix.map_type);
-    let map = format!("{map_type}:{}", config.postfix.map.display());
-    if settings.map_types.iter().any(|t| t == map_type) {
-        findings.push(Finding::pass(
-            "map type",
-            format!("Postfix supports {map_type} tables"),
-        ));
-    } else {
-        findings.push(Finding::fail(
-            "map type",
-            format!("this Postfix does not support {map_type} tables (postconf -m)"),
-            match config.postfix.map_type {
-                MapType::Lmdb => "apt-get install postfix-lmdb, or set map_type = \"cidr\"",
-                _ => "set [postfix] map_type to one that `postconf -m` lists, e.g. \"cidr\"",
-            },
-        ));
-    }
-    let hides_auth =
-        words(&settings.smtpd_discard_ehlo_keyword_address_maps).contains(&map.as_str());
-    let checked = checks_map(&settings.smtpd_client_restrictions, &map);
-    if checked || hides_auth {
-        findings.push(Finding::pass(
-            "map in use",
-            if checked {
-                format!("smtpd_client_restrictions checks {map}")
-            } else {
-                format!("smtpd_discard_ehlo_keyword_address_maps hides AUTH from {map}")
-            },
-        ));
-    } else {
-        findings.push(Finding::fail(
-            "map in use",
-            format!("no check_client_access {map} in smtpd_client_restrictions: blocks are not enforced"),
-            format!("postconf -e 'smtpd_client_restrictions = check_client_access {map}' (before any permit), then postfix reload"),
-        ));
-    }
-    for service in &settings.services {
-        let restrictions = service.setting(
-            "smtpd_client_restrictions",
-            &settings.smtpd_client_restrictions,
-        );
-        let auth = service.setting("smtpd_sasl_auth_enable", &settings.smtpd_sasl_auth_enable);
-        if auth != "yes" {
-            continue;
-        }
-        if checked && !checks_map(restrictions, &map) && !hides_auth {
-            findings.push(Finding::fail(
-                "map in use",
-                format!(
-                    "{} overrides smtpd_client_restrictions without {map}",
-                    service.name
-                ),
-                format!(
-                    "add check_client_access {map} to its -o smtpd_client_restrictions in master.cf"
-                ),
-            ));
-        }
-        let delay = service.setting("smtpd_delay_reject", &settings.smtpd_delay_reject);
-        if hides_auth {
-            continue;
-        }
-        if delay == "no" {
-            findings.push(Finding::pass(
-                "smtpd_delay_reject",
-                format!(
-                    "{} offers AUTH and rejects blocked clients at once (smtpd_delay_reject = no)",
-                    service.name
-                ),
-            ));
-        } else {
-            findings.push(Finding::warn(
-                "smtpd_delay_reject",
-                format!(
-                    "{} offers AUTH with smtpd_delay_reject = {delay}: a blocked client can still try AUTH \
-                     (restrictions wait for RCPT TO)",
-                    service.name
-                ),
-                format!(
-                    "postconf -e smtpd_delay_reject=no (or -o smtpd_delay_reject=no for {} in master.cf), \
-                     or list the map in smtpd_discard_ehlo_keyword_address_maps with value auth",
-                    service.name
-                ),
-            ));
-        }
-    }
-    findings
-}
-
-fn check_postfix(config: &Config) -> Vec<Finding> {
-    match read_postfix(config) {
-        Ok(settings) => judge_postfix(config, &settings),
-        Err(e) => vec![Finding::fail(
-            "postfix",
-            format!("cannot read Postfix's settings: {e:#}"),
-            "install Postfix, or set [postfix] config_directory to its configuration directory",
-        )],
     }
 }
 
@@ -579,96 +495,5 @@ fn check_firewall(config: &Config) -> Finding {
                 )
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MASTER: &str = "\
-smtp       inet  n       -       y       -       -       smtpd
-pickup     unix  n       -       y       60      1       pickup
-submission inet  n       -       y       -       -       smtpd -o syslog_name=postfix/submission -o smtpd_sasl_auth_enable=yes -o smtpd_delay_reject=no
-smtps      inet  n       -       y       -       -       smtpd -o smtpd_sasl_auth_enable=yes
-";
-    const OVERRIDES: &str = "\
-submission/inet/syslog_name = postfix/submission
-submission/inet/smtpd_sasl_auth_enable = yes
-submission/inet/smtpd_delay_reject = no
-smtps/inet/smtpd_sasl_auth_enable = yes
-";
-
-    fn settings(restrictions: &str, delay: &str) -> PostfixSettings {
-        PostfixSettings {
-            map_types: vec!["cidr".into(), "hash".into(), "texthash".into()],
-            smtpd_client_restrictions: restrictions.into(),
-            smtpd_discard_ehlo_keyword_address_maps: String::new(),
-            smtpd_delay_reject: delay.into(),
-            smtpd_sasl_auth_enable: "no".into(),
-            services: parse_services(MASTER, OVERRIDES),
-        }
-    }
-
-    #[test]
-    fn services_and_their_overrides_are_read() {
-        let services = parse_services(MASTER, OVERRIDES);
-        let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["smtp/inet", "submission/inet", "smtps/inet"]);
-        assert_eq!(services[1].setting("smtpd_delay_reject", "yes"), "no");
-        assert_eq!(services[2].setting("smtpd_delay_reject", "yes"), "yes");
-    }
-
-    #[test]
-    fn a_good_setup_passes_and_the_delay_reject_trap_is_named() {
-        let config = Config::default();
-        let good = settings(
-            "permit_mynetworks, check_client_access cidr:/etc/postfix/saslguard_access",
-            "no",
-        );
-        let findings = judge_postfix(&config, &good);
-        assert!(
-            findings.iter().all(|f| f.verdict == Verdict::Pass),
-            "{findings:#?}"
-        );
-        let trap = judge_postfix(
-            &config,
-            &settings(
-                "check_client_access cidr:/etc/postfix/saslguard_access",
-                "yes",
-            ),
-        );
-        let warned: Vec<&Finding> = trap.iter().filter(|f| f.verdict == Verdict::Warn).collect();
-        assert_eq!(warned.len(), 1, "{trap:#?}");
-        assert!(warned[0].message.contains("smtps/inet"), "{warned:?}");
-    }
-
-    #[test]
-    fn a_missing_map_reference_and_an_unsupported_type_fail() {
-        let mut config = Config::default();
-        let findings = judge_postfix(&config, &settings("permit_mynetworks", "no"));
-        assert!(
-            findings
-                .iter()
-                .any(|f| f.check == "map in use" && f.verdict == Verdict::Fail)
-        );
-        config.postfix.map_type = MapType::Lmdb;
-        let findings = judge_postfix(&config, &settings("", "no"));
-        let failed = findings.iter().find(|f| f.check == "map type").unwrap();
-        assert_eq!(failed.verdict, Verdict::Fail);
-        assert!(failed.fix.as_deref().unwrap().contains("postfix-lmdb"));
-    }
-
-    #[test]
-    fn hiding_auth_through_the_discard_map_satisfies_both_checks() {
-        let config = Config::default();
-        let mut hidden = settings("permit", "yes");
-        hidden.smtpd_discard_ehlo_keyword_address_maps =
-            "cidr:/etc/postfix/saslguard_access".into();
-        let findings = judge_postfix(&config, &hidden);
-        assert!(
-            findings.iter().all(|f| f.verdict == Verdict::Pass),
-            "{findings:#?}"
-        );
     }
 }

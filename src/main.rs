@@ -32,6 +32,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Completions(args) => return commands::meta::completions(args),
         Command::Man(args) => return commands::meta::man(args),
         Command::Config(args) => return commands::meta::config(cli, args),
+        // Loads the configuration itself: a broken one is a finding it reports.
+        Command::Doctor(args) => return commands::doctor::run(cli, args),
         _ => {}
     }
     let ctx = Context::from_cli(cli)?;
@@ -85,10 +87,11 @@ fn dispatch(cli: &Cli, ctx: &Context) -> anyhow::Result<()> {
         Command::Render(args) => commands::render::render(ctx, args),
         Command::Status(args) => commands::render::status(ctx, args),
         Command::Prune(args) => commands::blocks::prune(ctx, args),
-        Command::Doctor(args) => commands::doctor::run(ctx, args),
         Command::Metrics => commands::metrics::run(ctx),
         Command::Import(args) => commands::import::run(ctx, args),
-        Command::Completions(_) | Command::Man(_) | Command::Config(_) => Ok(()),
+        Command::Completions(_) | Command::Man(_) | Command::Config(_) | Command::Doctor(_) => {
+            Ok(())
+        }
     }
 }
 

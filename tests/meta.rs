@@ -99,6 +99,30 @@ fn config_default_prints_the_embedded_file_and_it_checks_clean() {
 }
 
 #[test]
+fn config_check_prints_the_names_the_config_takes() {
+    let env = Env::new();
+    let path = env.path("named.toml");
+    fs::write(
+        &path,
+        "logs = [\"/var/log/mail.log\"]\n[postfix]\nmap = \"/etc/postfix/sg\"\n\
+         map_type = \"cidr\"\n[firewall]\nbackend = \"none\"\n",
+    )
+    .unwrap();
+    let output = env
+        .cmd()
+        .args(["config", "check"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ok (1 logs, 2 policy tiers, map /etc/postfix/sg (cidr), firewall none)"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn config_check_names_the_file_line_and_key() {
     let env = Env::new();
     let path = env.path("bad.toml");
@@ -225,6 +249,68 @@ fn metrics_are_prometheus_text_with_exact_figures_and_drift() {
     assert!(
         text.lines()
             .any(|l| l == "saslguard_drift_entries{place=\"postfix\",kind=\"missing\"} 1"),
+        "{text}"
+    );
+}
+
+/// The env's config with the Postfix map at `map` and no firewall.
+fn map_config(env: &Env, map: &std::path::Path) {
+    fs::write(
+        &env.config,
+        format!(
+            "logs = []\n[postfix]\nmap = {:?}\nreload_command = []\n[firewall]\nbackend = \"none\"\n",
+            map.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn metrics_fail_on_a_database_error_instead_of_printing_zero() {
+    let env = Env::new();
+    map_config(&env, &env.path("access"));
+    env.run_ok(&["block", "198.51.100.9", "--target", "postfix"]);
+    env.run_ok(&["render"]);
+    // A row the program cannot read back: reading the active blocks fails.
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    conn.execute("UPDATE blocks SET network = 'not-a-network'", [])
+        .unwrap();
+    drop(conn);
+    let output = env.cmd().arg("metrics").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        output.stdout.is_empty(),
+        "no figure at all rather than a false one: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid IP address"), "{stderr}");
+    assert!(stderr.contains(env.db.to_str().unwrap()), "{stderr}");
+}
+
+#[test]
+fn metrics_give_no_drift_figure_for_a_place_that_cannot_be_read() {
+    let env = Env::new();
+    let map = env.path("access");
+    map_config(&env, &map);
+    env.run_ok(&["block", "198.51.100.9", "--target", "postfix"]);
+    env.run_ok(&["render"]);
+    // The map can no longer be read: its drift is unknown, not 0.
+    fs::remove_file(&map).unwrap();
+    fs::create_dir(&map).unwrap();
+    let text = stdout(&env, &["metrics"]);
+    assert!(
+        text.lines()
+            .any(|l| l == "saslguard_drift_check_failed{place=\"postfix\"} 1"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("saslguard_drift_entries{place=\"postfix\""),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l == "saslguard_active_blocks{target=\"postfix\"} 1"),
         "{text}"
     );
 }

@@ -2,13 +2,20 @@
 
 use std::io::Write;
 
-use crate::cli::{DoctorArgs, SummaryFormat};
-use crate::commands::Context;
-use crate::doctor::{self, Verdict};
+use std::path::PathBuf;
 
-/// Runs `doctor`; fails (exit 1) when any check fails.
-pub fn run(ctx: &Context, args: &DoctorArgs) -> anyhow::Result<()> {
-    let findings = doctor::examine(&ctx.config, &ctx.db_path, ctx.clock.unix());
+use crate::cli::{Cli, DoctorArgs, SummaryFormat};
+use crate::commands::Context;
+use crate::config::{self, Config};
+use crate::doctor::{self, Finding, Verdict};
+
+/// Runs `doctor`; fails (exit 1) when any check fails. A configuration that cannot be
+/// loaded is a failed check of its own (every error with its line), in text and JSON.
+pub fn run(cli: &Cli, args: &DoctorArgs) -> anyhow::Result<()> {
+    let findings = match Context::from_cli(cli) {
+        Ok(ctx) => doctor::examine(&ctx.config, &ctx.db_path, ctx.clock.unix()),
+        Err(err) => config_findings(cli, &err),
+    };
     let mut out = std::io::stdout().lock();
     match args.format {
         SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?,
@@ -34,4 +41,21 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> anyhow::Result<()> {
         anyhow::bail!("doctor: {failed} check(s) failed");
     }
     Ok(())
+}
+
+/// Why the configuration did not load: each error `config check` finds (file, line,
+/// key, value), or the error itself when the file is not the cause.
+fn config_findings(cli: &Cli, err: &anyhow::Error) -> Vec<Finding> {
+    let path = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG_PATH));
+    let errors = std::fs::read_to_string(&path)
+        .map(|text| Config::check_all(&text, &path))
+        .unwrap_or_default();
+    if errors.is_empty() {
+        vec![doctor::config_failure(format!("{err:#}"))]
+    } else {
+        errors.into_iter().map(doctor::config_failure).collect()
+    }
 }

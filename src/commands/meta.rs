@@ -60,13 +60,13 @@ pub fn config(cli: &Cli, args: &ConfigArgs) -> anyhow::Result<()> {
             }
             let config = Config::load(Some(&path))?;
             crate::ui::info(format!(
-                "{}: ok ({} logs, {} policy tiers, map {} ({:?}), firewall {:?})",
+                "{}: ok ({} logs, {} policy tiers, map {} ({}), firewall {})",
                 path.display(),
                 config.logs.len(),
                 config.policy.tiers.len(),
                 config.postfix.map.display(),
-                config.postfix.map_type,
-                config.firewall.backend
+                config.postfix.map_type.as_str(),
+                config.firewall.backend.as_str()
             ));
             for conflict in crate::doctor::map_type_conflicts(&config) {
                 crate::ui::warn(format!("{}: {conflict}", path.display()));

@@ -39,15 +39,13 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
         "Log lines counted as unparsed over all runs still recorded.",
         &[(String::new(), figures.unparsed_lines as f64)],
     );
-    let active: Vec<(String, f64)> = BlockTarget::ALL
-        .iter()
-        .map(|&target| {
-            let n = store
-                .active_blocks(Some(target), now)
-                .map_or(0, |b| b.len());
-            (format!("{{target=\"{}\"}}", target.as_str()), n as f64)
-        })
-        .collect();
+    // A figure that cannot be read fails the command (nothing is printed, so
+    // `metrics > f.tmp && mv` keeps the previous file); it never becomes a 0.
+    let mut active: Vec<(String, f64)> = Vec::new();
+    for target in BlockTarget::ALL {
+        let n = store.active_blocks(Some(target), now)?.len();
+        active.push((format!("{{target=\"{}\"}}", target.as_str()), n as f64));
+    }
     metric(
         "active_blocks",
         "gauge",
@@ -88,6 +86,23 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
             Some(name) => format!("place=\"{}\",left_over=\"{name}\"", p.place),
             None => format!("place=\"{}\"", p.place),
         };
+        errors.push((
+            format!("{{{place}}}"),
+            if p.error.is_some() { 1.0 } else { 0.0 },
+        ));
+        reload_owed.push((
+            format!("{{{place}}}"),
+            if p.reload_owed_since.is_some() {
+                1.0
+            } else {
+                0.0
+            },
+        ));
+        unrenderable.push((format!("{{{place}}}"), p.unrenderable.len() as f64));
+        // What could not be read has no drift figure (drift_check_failed says so).
+        if p.error.is_some() {
+            continue;
+        }
         drift.push((
             format!("{{{place},kind=\"missing\"}}"),
             p.missing.len() as f64,
@@ -100,24 +115,11 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
             format!("{{{place},kind=\"settings\"}}"),
             if p.settings_differ { 1.0 } else { 0.0 },
         ));
-        reload_owed.push((
-            format!("{{{place}}}"),
-            if p.reload_owed_since.is_some() {
-                1.0
-            } else {
-                0.0
-            },
-        ));
-        unrenderable.push((format!("{{{place}}}"), p.unrenderable.len() as f64));
-        errors.push((
-            format!("{{{place}}}"),
-            if p.error.is_some() { 1.0 } else { 0.0 },
-        ));
     }
     metric(
         "drift_entries",
         "gauge",
-        "Differences between the database and what is rendered (settings: 1 when rules or settings differ).",
+        "Differences between the database and what is rendered (settings: 1 when rules or settings differ); absent for a place whose rendered state could not be read.",
         &drift,
     );
     metric(

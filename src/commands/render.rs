@@ -64,11 +64,17 @@ pub fn describe(place: &Rendered, dry_run: bool) -> String {
             diff.removed.len()
         ),
     };
+    // A dry run's entries are wanted, not there; a failed place's count is not known
+    // (it is not there either), so none is printed.
+    let entries = match (&place.error, dry_run) {
+        (Some(_), _) => String::new(),
+        (None, true) => format!("{} wanted entries, ", place.entries),
+        (None, false) => format!("{} entries, ", place.entries),
+    };
     let mut line = format!(
-        "{} ({} blocks): {} entries, {change}",
+        "{} ({} blocks): {entries}{change}",
         place.place,
         place.target.as_str(),
-        place.entries
     );
     if !place.unrenderable.is_empty() {
         line.push_str(&format!(
@@ -90,9 +96,49 @@ struct LastRun {
     status: String,
 }
 
+/// One place as `status` shows it: the comparison with the database, and how many
+/// entries the place holds now.
+#[derive(Debug, Serialize)]
+struct PlaceView {
+    #[serde(flatten)]
+    status: enforce::PlaceStatus,
+    /// Entries read back from the place; `None` when it could not be read.
+    rendered_entries: Option<usize>,
+}
+
+impl PlaceView {
+    /// The counts come from the place as read back: the wanted entries it does not
+    /// miss, plus those it holds that are not wanted.
+    fn new(status: enforce::PlaceStatus) -> PlaceView {
+        let rendered_entries = status.error.is_none().then(|| {
+            status.wanted_entries.saturating_sub(status.missing.len()) + status.unexpected.len()
+        });
+        PlaceView {
+            status,
+            rendered_entries,
+        }
+    }
+
+    /// `postfix blocks: 12 active, 11 wanted entries, 11 rendered at postfix: in sync`.
+    fn line(&self) -> String {
+        let p = &self.status;
+        let rendered = self
+            .rendered_entries
+            .map_or("an unknown number".to_string(), |n| n.to_string());
+        format!(
+            "{} blocks: {} active, {} wanted entries, {rendered} rendered at {}: {}",
+            p.target.as_str(),
+            p.active_blocks,
+            p.wanted_entries,
+            p.place,
+            place_state(p)
+        )
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct Status {
-    places: Vec<enforce::PlaceStatus>,
+    places: Vec<PlaceView>,
     /// Targets with active blocks but nowhere to render them (`backend = "none"`).
     unrendered: Vec<(BlockTarget, usize)>,
     last_run: Option<LastRun>,
@@ -115,22 +161,14 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
             }),
     };
     let (places, unrendered) = enforce::drift(&store, &ctx.config, &allow, now)?;
-    status.places = places;
+    status.places = places.into_iter().map(PlaceView::new).collect();
     status.unrendered = unrendered;
     let mut out = std::io::stdout().lock();
     match args.format {
         SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&status)?)?,
         SummaryFormat::Text => {
-            for p in &status.places {
-                writeln!(
-                    out,
-                    "{} blocks: {} active, {} entries at {}: {}",
-                    p.target.as_str(),
-                    p.active_blocks,
-                    p.wanted_entries,
-                    p.place,
-                    place_state(p)
-                )?;
+            for place in &status.places {
+                writeln!(out, "{}", place.line())?;
             }
             for (target, active) in &status.unrendered {
                 writeln!(

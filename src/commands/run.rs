@@ -177,6 +177,7 @@ fn print(summary: &RunSummary, format: SummaryFormat) -> anyhow::Result<()> {
                     .iter()
                     .map(|p| {
                         let change = match &p.diff {
+                            None if p.error.is_some() => return format!("{} FAILED", p.place),
                             None => "unchanged".to_string(),
                             Some(d) => format!("+{} -{}", d.added.len(), d.removed.len()),
                         };
