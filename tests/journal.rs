@@ -195,7 +195,10 @@ fn the_real_journalctl_accepts_the_arguments_where_there_is_one() {
         .output()
         .is_err()
     {
-        eprintln!("skipping: no journalctl on this machine");
+        common::need::met(
+            "the_real_journalctl_accepts_the_arguments_where_there_is_one",
+            Some("no journalctl on this machine (apt-get install systemd)"),
+        );
         return;
     }
     let env = Env::new();

@@ -2,6 +2,9 @@
 //! database and config, and the real `saslguard` binary run against them.
 #![allow(dead_code)]
 
+#[path = "../need/mod.rs"]
+pub mod need;
+
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;

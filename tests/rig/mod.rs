@@ -16,6 +16,8 @@
 //! printed); the services are still stopped.
 #![allow(dead_code)]
 
+#[path = "../need/mod.rs"]
+pub mod need;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
@@ -121,8 +123,8 @@ pub struct Rig {
 impl Rig {
     /// Starts a rig for the test `test_name` whose smtpd checks clients against an
     /// access map of `map_type` (`"cidr"`, `"hash"`, `"lmdb"` or `"texthash"`) at
-    /// [`Rig::map_path`], initially empty. `None` (with the reason printed) when the machine cannot run it and `CI`
-    /// is not `true`; panics when `CI=true` or when starting fails.
+    /// [`Rig::map_path`], initially empty. `None` (the skip recorded, see `tests/need`) when the machine cannot
+    /// run it; panics where everything must run (CI) or when starting fails.
     pub fn start(test_name: &str, map_type: &str) -> Option<Rig> {
         assert!(
             matches!(map_type, "cidr" | "hash" | "lmdb" | "texthash"),
@@ -131,13 +133,10 @@ impl Rig {
         let programs = match prerequisites() {
             Ok(programs) => programs,
             Err(reason) => {
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!(
-                        "{test_name}: {reason}; CI=true requires the end-to-end tests to run \
-                         (apt-get install postfix postfix-lmdb dovecot-core swaks, as root)"
-                    );
-                }
-                eprintln!("skipping {test_name}: {reason}");
+                let why = format!(
+                    "{reason} (apt-get install postfix postfix-lmdb dovecot-core swaks, as root)"
+                );
+                need::met(test_name, Some(&why));
                 return None;
             }
         };
