@@ -21,6 +21,12 @@ pub fn is_hidden(c: char) -> bool {
         || (c as u32 & 0xfffe) == 0xfffe
 }
 
+/// How a hidden character (see [`is_hidden`]) is shown: `\u{1b}`, `\u{202e}`, the same
+/// in a terminal, a CSV cell and an HTML page.
+pub fn escape(c: char) -> String {
+    c.escape_unicode().to_string()
+}
+
 /// `text` for a terminal: hidden characters (see [`is_hidden`]) as `\u{1b}`,
 /// `\u{202e}`, ...; a backslash as `\\`, so an escape in the output always means a hidden
 /// character and never text the attacker wrote. Borrowed when nothing needed escaping.
@@ -33,7 +39,7 @@ pub fn for_terminal(text: &str) -> Cow<'_, str> {
         if c == '\\' {
             out.push_str("\\\\");
         } else if is_hidden(c) {
-            out.extend(c.escape_unicode());
+            out.push_str(&escape(c));
         } else {
             out.push(c);
         }

@@ -60,3 +60,51 @@ fn csv_neutralises_formulas_and_escapes_control_characters() {
     );
     assert!(!csv.contains('\u{1b}') && !csv.contains('\u{7}'));
 }
+
+#[test]
+fn tables_csv_and_html_show_hidden_characters_the_same_way() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    fs::write(&log, failure_of(0, "gnp\u{202e}exe.txt\u{200b}")).unwrap();
+    env.ingest(&[&log]);
+    let args = |format: &'static str| {
+        [
+            "top",
+            "--by",
+            "user",
+            "--period",
+            "all",
+            "--format",
+            format,
+            "--as-of",
+            "2026-11-27T01:00:00Z",
+        ]
+    };
+    let shown = "gnp\\u{202e}exe.txt\\u{200b}";
+    for format in ["table", "csv"] {
+        let out = String::from_utf8(env.run_ok(&args(format)).stdout).unwrap();
+        assert!(out.contains(shown), "{format}: {out}");
+        assert!(
+            !out.contains('\u{202e}') && !out.contains('\u{200b}'),
+            "{format}"
+        );
+    }
+    let html = env.path("report.html");
+    env.run_ok(&[
+        "report",
+        "--period",
+        "24h",
+        "--format",
+        "html",
+        "--as-of",
+        "2026-11-27T01:00:00Z",
+        "--output",
+        html.to_str().unwrap(),
+    ]);
+    let page = fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("gnp<span class=\"ctl\" title=\"hidden character\">\\u{202e}</span>exe.txt"),
+        "the page marks the same escape"
+    );
+    assert!(!page.contains('\u{202e}'));
+}

@@ -126,7 +126,7 @@ fn list(ctx: &Context, format: TableFormat) -> anyhow::Result<()> {
                     v.network.clone(),
                     v.source.to_string(),
                     v.created_at.clone().unwrap_or_else(|| "-".into()),
-                    v.comment.clone().unwrap_or_default(),
+                    crate::report::printable(v.comment.as_deref().unwrap_or_default()),
                 ]);
             }
             writeln!(out, "{table}")?;

@@ -270,7 +270,7 @@ pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
             );
             for v in &views {
                 let mut cells = v.cells();
-                cells.push(v.reason.clone());
+                cells.push(crate::report::printable(&v.reason));
                 table.add_row(cells);
             }
             writeln!(out, "{table}")?;

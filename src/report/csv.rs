@@ -8,8 +8,8 @@ use std::borrow::Cow;
 /// starting with one of them is a formula in Excel, LibreOffice and Google Sheets.
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
-/// One CSV cell for `text`: control and invisible characters escaped as for a terminal
-/// (`\u{1b}`), a leading formula character neutralised with a `'` in front (OWASP's
+/// One CSV cell for `text`: control and invisible characters escaped by the one rule
+/// for log text ([`crate::sanitize::for_terminal`]: `\u{1b}`), a leading formula character neutralised with a `'` in front (OWASP's
 /// rule), and the cell quoted (RFC 4180) when it holds a comma, quote or line break or
 /// was neutralised.
 pub fn cell(text: &str) -> Cow<'_, str> {
@@ -49,7 +49,7 @@ mod tests {
         assert_eq!(cell("-2+3"), "\"'-2+3\"");
         assert_eq!(
             cell("\t=1"),
-            "\\t=1",
+            "\\u{9}=1",
             "a tab is shown escaped, so no formula"
         );
     }
@@ -57,6 +57,6 @@ mod tests {
     #[test]
     fn control_characters_are_escaped() {
         assert_eq!(cell("evil\u{1b}[2J\u{7}"), "evil\\u{1b}[2J\\u{7}");
-        assert_eq!(cell("a\r\nb"), "a\\r\\nb");
+        assert_eq!(cell("a\r\nb"), "a\\u{d}\\u{a}b");
     }
 }

@@ -888,27 +888,7 @@ fn change_class(now: i64, before: i64) -> &'static str {
     }
 }
 
-/// Characters shown as escapes rather than as themselves: control characters (which
-/// HTML forbids or hides), bidirectional controls (which reorder what follows, so
-/// `exe.txt` can pose as `txt.exe`), and invisible ones (which make two names look
-/// equal).
-fn is_hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
-            | '\u{2060}'..='\u{2069}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}'
-            | '\u{fdd0}'..='\u{fdef}')
-        || (c as u32 & 0xfffe) == 0xfffe
-}
-
-/// A hidden character as its escape: `\n`, `\u{1b}`, `\u{202e}`.
-fn hidden_escape(c: char) -> String {
-    if c.is_control() {
-        c.escape_default().to_string()
-    } else {
-        c.escape_unicode().to_string()
-    }
-}
+use crate::sanitize::{escape as hidden_escape, is_hidden};
 
 /// Text made safe for HTML element content and attribute values: `& < > " '` as
 /// entities, hidden characters (see [`is_hidden`]) as visible escapes.
@@ -1003,7 +983,7 @@ mod tests {
 
     #[test]
     fn hidden_characters_become_visible_escapes() {
-        assert_eq!(esc("a\u{1b}[2Jb\n\0"), "a\\u{1b}[2Jb\\n\\u{0}");
+        assert_eq!(esc("a\u{1b}[2Jb\n\0"), "a\\u{1b}[2Jb\\u{a}\\u{0}");
         assert_eq!(esc("gnp\u{202e}exe"), "gnp\\u{202e}exe");
         assert_eq!(esc("ad\u{200b}min\u{feff}"), "ad\\u{200b}min\\u{feff}");
         assert_eq!(esc("\u{85}\u{ffff}"), "\\u{85}\\u{ffff}");

@@ -23,25 +23,11 @@ pub fn format_time(unix: i64) -> String {
         .unwrap_or_else(|| unix.to_string())
 }
 
-/// Attacker-chosen text (usernames, mechanisms) made safe for a terminal: control
-/// characters are shown escaped (`\u{1b}`, `\n`) instead of being sent to it, and so are
-/// bidirectional and invisible ones (`\u{202e}`; see [`crate::sanitize::is_hidden`]).
+/// Attacker-chosen text (usernames, mechanisms, reasons) made safe for a terminal, as
+/// an owned string for table cells: [`crate::sanitize::for_terminal`], the one rule for
+/// every text from a log that reaches a person.
 pub fn printable(text: &str) -> String {
-    let hidden = crate::sanitize::is_hidden;
-    if !text.chars().any(hidden) {
-        return text.to_string();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else if hidden(c) {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    crate::sanitize::for_terminal(text).into_owned()
 }
 
 /// Tables in every command: a header underlined, no other lines, like `ps` or `ss`.
@@ -121,10 +107,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn printable_escapes_only_control_characters() {
+    fn printable_escapes_hidden_characters_as_the_one_rule_does() {
         assert_eq!(printable("alice@example.com"), "alice@example.com");
         assert_eq!(printable("jörg"), "jörg");
-        assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+        assert_eq!(printable("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\u{a}");
+        assert_eq!(printable("DOMAIN\\user"), "DOMAIN\\\\user");
         assert_eq!(printable("abc\u{202e}gpj.exe"), "abc\\u{202e}gpj.exe");
         assert_eq!(printable("ad\u{200b}min"), "ad\\u{200b}min");
     }
