@@ -14,6 +14,7 @@ pub mod enforce;
 pub mod import;
 pub mod ingest;
 pub mod lock;
+pub mod model;
 pub mod network;
 pub mod parse;
 pub mod policy;

@@ -240,18 +240,12 @@ pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
                     out,
                     "{},{},{},{},{},{},{},{}",
                     v.network,
-                    v.target.as_str(),
-                    if v.origin == Origin::Manual {
-                        "manual"
-                    } else {
-                        "policy"
-                    },
+                    v.target,
+                    v.origin,
                     v.created_at,
                     v.expires_at.as_deref().unwrap_or(""),
                     v.ended_at.as_deref().unwrap_or(""),
-                    v.end_reason
-                        .map(|r| format!("{r:?}").to_lowercase())
-                        .unwrap_or_default(),
+                    v.end_reason.map(|r| r.to_string()).unwrap_or_default(),
                     csv::cell(&v.reason)
                 )?;
             }

@@ -124,9 +124,7 @@ fn steps(
             "{} ({}): {}",
             block.network,
             block.target.as_str(),
-            block
-                .end_reason
-                .map_or("ended".into(), |r| format!("{r:?}").to_lowercase())
+            block.end_reason.map_or("ended".into(), |r| r.to_string())
         ));
     }
     for block in &created {

@@ -18,58 +18,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 pub use timestamp::YearlessClock;
 
-/// What a stored event means; stored as its integer value in `events.kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum EventKind {
-    /// The client failed SASL authentication (wrong password, unknown user, garbage
-    /// response). These count toward rankings and blocks.
-    AuthFailed = 0,
-    /// The server's own authentication backend failed (`Connection lost to authentication
-    /// server`, Cyrus `generic failure`, ...). Recorded for reports, never counted against
-    /// the client.
-    ServerFault = 1,
-    /// Postfix refused a connection because saslguard's map entry matched
-    /// (`NOQUEUE: reject: CONNECT from ...: Client host rejected: <reject_text>`): the
-    /// block at work. Counted for block efficacy, never against the client.
-    Rejected = 2,
-    /// The client asked for a mechanism the server does not offer (`SASL CRAM-MD5
-    /// authentication failed: Invalid authentication mechanism`). Legitimate clients (dma)
-    /// do this once per connection before succeeding with another mechanism, so it is
-    /// stored apart and counts toward blocks only with `[policy]
-    /// count_invalid_mechanism = true` (fail2ban's `mode=auth` leaves it out too).
-    InvalidMechanism = 3,
-}
-
-impl EventKind {
-    /// Every kind, in code order: what retention prunes and what reports can select.
-    pub const ALL: [EventKind; 4] = [
-        EventKind::AuthFailed,
-        EventKind::ServerFault,
-        EventKind::Rejected,
-        EventKind::InvalidMechanism,
-    ];
-
-    /// The integer stored in the database.
-    pub fn code(self) -> i64 {
-        self as i64
-    }
-
-    /// The kind stored as `code`, if any.
-    pub fn from_code(code: i64) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|kind| kind.code() == code)
-    }
-
-    /// The name used in output and on the command line (`--kind`).
-    pub fn name(self) -> &'static str {
-        match self {
-            EventKind::AuthFailed => "auth-failed",
-            EventKind::ServerFault => "server-fault",
-            EventKind::Rejected => "rejected",
-            EventKind::InvalidMechanism => "invalid-mechanism",
-        }
-    }
-}
+pub use crate::model::EventKind;
 
 /// One SASL authentication failure, as Postfix's smtpd logged it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -608,7 +608,7 @@ fn span_x(
 /// What became of a block, for people: how it ended, or that it is in force.
 fn block_status(b: &BlockInPeriod, until: i64) -> String {
     if let Some(reason) = b.block.end_reason {
-        return format!("{reason:?}").to_lowercase();
+        return reason.to_string();
     }
     if b.block.active {
         return "in force".to_string();
@@ -677,7 +677,7 @@ fn write_blocks(out: &mut String, s: &Summary) -> fmt::Result {
             id = v.id,
             net = Esc(&v.network),
             net_shown = Network(&v.network),
-            origin = format!("{:?}", v.origin).to_lowercase(),
+            origin = v.origin,
             reason = Shown(&v.reason),
             created = Esc(&v.created_at),
             status = Esc(&block_status(b, until)),

@@ -68,13 +68,13 @@ impl BlockView {
     /// created, expires, ended (with why).
     pub fn cells(&self) -> Vec<String> {
         let ended = match (&self.ended_at, self.end_reason) {
-            (Some(at), Some(why)) => format!("{at} ({})", format!("{why:?}").to_lowercase()),
+            (Some(at), Some(why)) => format!("{at} ({why})"),
             _ => "-".to_string(),
         };
         vec![
             self.network.clone(),
             self.target.as_str().to_string(),
-            format!("{:?}", self.origin).to_lowercase(),
+            self.origin.to_string(),
             self.created_at.clone(),
             self.expires_at
                 .clone()

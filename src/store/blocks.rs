@@ -7,79 +7,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Result, Store, address};
 
-/// Where a block is enforced.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum BlockTarget {
-    /// A REJECT entry in the Postfix access map.
-    Postfix,
-    /// A DROP in the firewall.
-    Firewall,
-}
-
-impl BlockTarget {
-    /// Both targets, in display order.
-    pub const ALL: [BlockTarget; 2] = [BlockTarget::Postfix, BlockTarget::Firewall];
-
-    /// The name stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BlockTarget::Postfix => "postfix",
-            BlockTarget::Firewall => "firewall",
-        }
-    }
-
-    fn from_db(text: &str) -> BlockTarget {
-        if text == "firewall" {
-            BlockTarget::Firewall
-        } else {
-            BlockTarget::Postfix
-        }
-    }
-}
-
-/// Who decided a block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Origin {
-    /// A policy tier, from counted failures.
-    Policy,
-    /// An admin, with `saslguard block`.
-    Manual,
-}
-
-impl Origin {
-    fn as_str(self) -> &'static str {
-        match self {
-            Origin::Policy => "policy",
-            Origin::Manual => "manual",
-        }
-    }
-}
-
-/// Why a block ended before or at its expiry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EndReason {
-    /// Its time was over.
-    Expired,
-    /// An admin ran `saslguard unblock`.
-    Unblocked,
-    /// An allowlist entry now covers it.
-    Allowlisted,
-}
-
-impl EndReason {
-    fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Expired => "expired",
-            EndReason::Unblocked => "unblocked",
-            EndReason::Allowlisted => "allowlisted",
-        }
-    }
-}
+pub use crate::model::{BlockTarget, EndReason, Origin};
 
 /// A block as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +83,17 @@ pub(super) const BLOCK_COLUMNS: &str =
     "id, network, target, origin, reason, failures, window_seconds,
     created_at, expires_at, ended_at, end_reason";
 
+/// A stored name (`target`, `origin`, `end_reason` in column `index`) read back; an
+/// unknown one is an error naming it, never a silent default.
+fn named<T: std::str::FromStr<Err = crate::model::UnknownName>>(
+    index: usize,
+    text: &str,
+) -> rusqlite::Result<T> {
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
 /// A block from the columns of [`BLOCK_COLUMNS`].
 pub(super) fn block_from_row(row: &Row<'_>) -> rusqlite::Result<Block> {
     let network: String = row.get(1)?;
@@ -173,23 +112,15 @@ pub(super) fn block_from_row(row: &Row<'_>) -> rusqlite::Result<Block> {
                     Box::new(e),
                 )
             })?,
-        target: BlockTarget::from_db(&target),
-        origin: if origin == "manual" {
-            Origin::Manual
-        } else {
-            Origin::Policy
-        },
+        target: named(2, &target)?,
+        origin: named(3, &origin)?,
         reason: row.get(4)?,
         failures: row.get(5)?,
         window_seconds: row.get(6)?,
         created_at: row.get(7)?,
         expires_at: row.get(8)?,
         ended_at: row.get(9)?,
-        end_reason: end_reason.map(|r| match r.as_str() {
-            "expired" => EndReason::Expired,
-            "allowlisted" => EndReason::Allowlisted,
-            _ => EndReason::Unblocked,
-        }),
+        end_reason: end_reason.map(|r| named(10, &r)).transpose()?,
     })
 }
 
@@ -229,7 +160,7 @@ impl Store {
                 &first[..],
                 &last[..],
                 block.target.as_str(),
-                block.origin.as_str(),
+                block.origin.name(),
                 block.reason,
                 block.failures,
                 block.window_seconds,
@@ -297,7 +228,7 @@ impl Store {
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(
-            params![&first[..], &last[..], now, reason.as_str()],
+            params![&first[..], &last[..], now, reason.name()],
             block_from_row,
         )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
