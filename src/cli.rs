@@ -1,6 +1,7 @@
 //! The command line, defined in one place: help, completions and the man page all come
 //! from these types.
 
+use crate::model::BlockTarget;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -404,6 +405,17 @@ pub enum TargetChoice {
     Firewall,
     /// Both.
     Both,
+}
+
+impl TargetChoice {
+    /// The targets chosen.
+    pub fn targets(self) -> &'static [BlockTarget] {
+        match self {
+            TargetChoice::Postfix => &[BlockTarget::Postfix],
+            TargetChoice::Firewall => &[BlockTarget::Firewall],
+            TargetChoice::Both => &BlockTarget::ALL,
+        }
+    }
 }
 
 /// Options of `ingest`.

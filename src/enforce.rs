@@ -130,6 +130,68 @@ fn countable_per_address(
     Ok(counts)
 }
 
+/// What `block` did for one target.
+pub enum ManualBlock {
+    /// A new block was recorded.
+    Created,
+    /// The active block of the same network got the later expiry (it had this one).
+    Extended(Option<i64>),
+    /// An active block of the same network already lasts at least as long (until this).
+    AlreadyLonger(Option<i64>),
+}
+
+/// Records a block by hand (`block`, `import`) of `network` at `target` until
+/// `expires_at`, unless an active block of the same network and target already does: then that one is extended when the new
+/// expiry is later, and left alone otherwise. One network never has two active blocks
+/// at one target.
+pub fn record_manual_block(
+    store: &Store,
+    network: IpNet,
+    target: BlockTarget,
+    expires_at: Option<i64>,
+    reason: &str,
+    now: i64,
+) -> anyhow::Result<ManualBlock> {
+    let ends = |expires: Option<i64>| expires.unwrap_or(i64::MAX);
+    let existing = store
+        .active_blocks(Some(target), now)?
+        .into_iter()
+        .filter(|b| b.network == network)
+        .max_by_key(|b| ends(b.expires_at));
+    match existing {
+        Some(block) if ends(block.expires_at) >= ends(expires_at) => {
+            Ok(ManualBlock::AlreadyLonger(block.expires_at))
+        }
+        Some(block) => {
+            let note = format!(
+                " (extended by hand at {}: {reason})",
+                crate::report::format_time(now)
+            );
+            store.extend_block(block.id, expires_at, &note)?;
+            Ok(ManualBlock::Extended(block.expires_at))
+        }
+        None => {
+            store.insert_block(&NewBlock {
+                network,
+                target,
+                origin: Origin::Manual,
+                reason: reason.to_string(),
+                failures: None,
+                window_seconds: None,
+                created_at: now,
+                expires_at,
+            })?;
+            Ok(ManualBlock::Created)
+        }
+    }
+}
+
+/// When a block by hand made at `now` for `duration` ends: `None` when permanent. The
+/// command line caps `duration` at ten years, so the sum cannot overflow.
+pub fn manual_expiry(now: i64, duration: std::time::Duration, permanent: bool) -> Option<i64> {
+    (!permanent).then(|| now.saturating_add(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)))
+}
+
 /// Blocks whole networks that hold enough blocked networks (see [`policy::aggregates`]).
 fn aggregate(
     store: &Store,

@@ -5,14 +5,14 @@ use std::io::Write;
 use anyhow::bail;
 use ipnet::IpNet;
 
-use crate::cli::{BlockArgs, BlocksArgs, TableFormat, TargetChoice, UnblockArgs};
+use crate::cli::{BlockArgs, BlocksArgs, TableFormat, UnblockArgs};
 use crate::commands::{Context, LOCK_WAIT};
 use crate::enforce;
 use crate::policy::{self, Allowlist, Refusal};
 pub use crate::report::BlockView;
 use crate::report::show::ForgivenView;
 use crate::report::{csv, format_time, new_table};
-use crate::store::blocks::{BlockTarget, EndReason, NewBlock, Origin};
+use crate::store::blocks::{BlockTarget, EndReason};
 
 /// Runs `block`.
 pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
@@ -23,20 +23,14 @@ pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
     let allow = enforce::allowlist(&store, &ctx.config)?;
     policy::blockable(&network, &allow)?;
     let now = ctx.clock.unix();
-    let expires_at = if args.permanent {
-        None
-    } else {
-        Some(now + i64::try_from(args.duration.as_secs()).unwrap_or(i64::MAX / 2))
-    };
-    let targets: &[BlockTarget] = match args.target {
-        TargetChoice::Postfix => &[BlockTarget::Postfix],
-        TargetChoice::Firewall => &[BlockTarget::Firewall],
-        TargetChoice::Both => &BlockTarget::ALL,
-    };
+    let expires_at = enforce::manual_expiry(now, args.duration, args.permanent);
+    let targets = args.target.targets();
     let outcomes = store.atomically(|store| {
         targets
             .iter()
-            .map(|&target| block_one(store, network, target, expires_at, &args.reason, now))
+            .map(|&target| {
+                enforce::record_manual_block(store, network, target, expires_at, &args.reason, now)
+            })
             .collect::<anyhow::Result<Vec<_>>>()
     })?;
     let until = |expires: Option<i64>| {
@@ -47,17 +41,17 @@ pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
     for (target, outcome) in targets.iter().zip(outcomes) {
         let target = target.as_str();
         crate::ui::info(match outcome {
-            ManualBlock::Created => format!(
+            enforce::ManualBlock::Created => format!(
                 "blocked {network} ({target}) {}; `saslguard render` or the next run applies it",
                 until(expires_at)
             ),
-            ManualBlock::Extended(before) => format!(
+            enforce::ManualBlock::Extended(before) => format!(
                 "{network} ({target}) was blocked {}; now {}; `saslguard render` or the next \
                  run applies it",
                 until(before),
                 until(expires_at)
             ),
-            ManualBlock::AlreadyLonger(existing) => format!(
+            enforce::ManualBlock::AlreadyLonger(existing) => format!(
                 "{network} ({target}) is already blocked {}: nothing changed",
                 until(existing)
             ),
@@ -72,59 +66,6 @@ pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
         ));
     }
     Ok(())
-}
-
-/// What `block` did for one target.
-enum ManualBlock {
-    /// A new block was recorded.
-    Created,
-    /// The active block of the same network got the later expiry (it had this one).
-    Extended(Option<i64>),
-    /// An active block of the same network already lasts at least as long (until this).
-    AlreadyLonger(Option<i64>),
-}
-
-/// Blocks `network` at `target` by hand until `expires_at`, unless an active block of
-/// the same network and target already does: then that one is extended when the new
-/// expiry is later, and left alone otherwise. One network never has two active blocks
-/// at one target.
-fn block_one(
-    store: &crate::store::Store,
-    network: IpNet,
-    target: BlockTarget,
-    expires_at: Option<i64>,
-    reason: &str,
-    now: i64,
-) -> anyhow::Result<ManualBlock> {
-    let ends = |expires: Option<i64>| expires.unwrap_or(i64::MAX);
-    let existing = store
-        .active_blocks(Some(target), now)?
-        .into_iter()
-        .filter(|b| b.network == network)
-        .max_by_key(|b| ends(b.expires_at));
-    match existing {
-        Some(block) if ends(block.expires_at) >= ends(expires_at) => {
-            Ok(ManualBlock::AlreadyLonger(block.expires_at))
-        }
-        Some(block) => {
-            let note = format!(" (extended by hand at {}: {reason})", format_time(now));
-            store.extend_block(block.id, expires_at, &note)?;
-            Ok(ManualBlock::Extended(block.expires_at))
-        }
-        None => {
-            store.insert_block(&NewBlock {
-                network,
-                target,
-                origin: Origin::Manual,
-                reason: reason.to_string(),
-                failures: None,
-                window_seconds: None,
-                created_at: now,
-                expires_at,
-            })?;
-            Ok(ManualBlock::Created)
-        }
-    }
 }
 
 /// Runs `unblock`: ends the active blocks inside the network and forgives the failures

@@ -6,13 +6,13 @@ use std::io::Write;
 
 use anyhow::{Context as _, bail};
 
-use crate::cli::{ImportArgs, ImportSource, TargetChoice};
+use crate::cli::{ImportArgs, ImportSource};
 use crate::commands::{Context, LOCK_WAIT};
 use crate::enforce;
 use crate::import::{self, Line};
 use crate::policy;
 use crate::render::command;
-use crate::store::blocks::{BlockTarget, NewBlock, Origin};
+use crate::store::blocks::BlockTarget;
 
 /// Runs `import`.
 pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
@@ -43,20 +43,14 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
         }
     };
     let targets: &[BlockTarget] = match block.target {
-        Some(TargetChoice::Postfix) => &[BlockTarget::Postfix],
-        Some(TargetChoice::Firewall) => &[BlockTarget::Firewall],
-        Some(TargetChoice::Both) => &BlockTarget::ALL,
+        Some(choice) => choice.targets(),
         None if matches!(args.source, ImportSource::Iptables { .. }) => &[BlockTarget::Firewall],
         None => &[BlockTarget::Postfix],
     };
     let _lock = ctx.lock(LOCK_WAIT)?;
     let store = ctx.open_store()?;
     let now = ctx.clock.unix();
-    let expires_at = if block.permanent {
-        None
-    } else {
-        Some(now + i64::try_from(block.duration.as_secs()).unwrap_or(i64::MAX / 4))
-    };
+    let expires_at = enforce::manual_expiry(now, block.duration, block.permanent);
     let allow = enforce::allowlist(&store, &ctx.config)?;
     let (taken, left, refused) = store.atomically(|store| {
         let mut taken = Vec::new();
@@ -80,17 +74,16 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
                             ));
                             continue;
                         }
-                        store.insert_block(&NewBlock {
-                            network: *network,
-                            target,
-                            origin: Origin::Manual,
-                            reason: format!("imported from {origin} line {line}"),
-                            failures: None,
-                            window_seconds: None,
-                            created_at: now,
-                            expires_at,
-                        })?;
-                        taken.push(format!("{network} ({})", target.as_str()));
+                        let reason = format!("imported from {origin} line {line}");
+                        match enforce::record_manual_block(
+                            store, *network, target, expires_at, &reason, now,
+                        )? {
+                            enforce::ManualBlock::AlreadyLonger(_) => left.push(format!(
+                                "line {line}: {network} ({} block already active)",
+                                target.as_str()
+                            )),
+                            _ => taken.push(format!("{network} ({})", target.as_str())),
+                        }
                     }
                 }
             }
