@@ -759,7 +759,7 @@ fn render_one(
     let signature = format!(
         "{}/{}",
         store.active_signature(target, now)?,
-        fnv(&format!("{:?}", allow.networks()))
+        fnv(&allowlist_text(allow))
     );
     if mode == RenderMode::WhenChanged
         && let Some((digest, Some(token))) = store.last_render(place.name())?
@@ -911,6 +911,14 @@ fn first_few(networks: &[IpNet]) -> String {
         0 => shown.join(", "),
         more => format!("{} and {more} more", shown.join(", ")),
     }
+}
+
+/// The allowlist in force as stable text (CIDR networks, one per line, sorted), for the
+/// render signature: a format of its own, not Rust's `Debug` output.
+fn allowlist_text(allow: &Allowlist) -> String {
+    let mut networks: Vec<String> = allow.networks().iter().map(IpNet::to_string).collect();
+    networks.sort();
+    networks.join("\n")
 }
 
 /// A stable 64-bit FNV-1a hash, as hex.
