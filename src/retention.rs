@@ -45,6 +45,26 @@ impl Cutoffs {
     }
 }
 
+impl Cutoffs {
+    /// Runs `history` (events, then run records) on the events' cutoff and `blocks` on
+    /// the blocks' cutoff, where there is one, and adds up what they report: the one
+    /// walk both pruning and counting what pruning would do take.
+    fn measure(
+        self,
+        history: impl FnOnce(i64) -> anyhow::Result<(u64, usize)>,
+        blocks: impl FnOnce(i64) -> anyhow::Result<usize>,
+    ) -> anyhow::Result<Pruned> {
+        let mut pruned = Pruned::default();
+        if let Some(before) = self.events_before {
+            (pruned.events, pruned.runs) = history(before)?;
+        }
+        if let Some(before) = self.blocks_before {
+            pruned.blocks = blocks(before)?;
+        }
+        Ok(pruned)
+    }
+}
+
 /// Deletes what is older than `older_than` (all kinds), or than the configured
 /// retentions when `None`, as of `now`.
 pub fn prune(
@@ -53,17 +73,12 @@ pub fn prune(
     now: i64,
     older_than: Option<Duration>,
 ) -> anyhow::Result<Pruned> {
-    let cutoffs = Cutoffs::new(config, now, older_than);
-    let mut pruned = Pruned::default();
-    if let Some(before) = cutoffs.events_before {
-        pruned.events = store.prune_events(before)?;
-        pruned.runs = store.prune_runs(before)?;
-        if pruned.events > 0 {
-            store.prune_unreferenced()?;
-        }
-    }
-    if let Some(before) = cutoffs.blocks_before {
-        pruned.blocks = store.prune_blocks(before)?;
+    let pruned = Cutoffs::new(config, now, older_than).measure(
+        |before| Ok((store.prune_events(before)?, store.prune_runs(before)?)),
+        |before| Ok(store.prune_blocks(before)?),
+    )?;
+    if pruned.events > 0 {
+        store.prune_unreferenced()?;
     }
     store.set_state(LAST_PRUNE, now)?;
     Ok(pruned)
@@ -76,16 +91,15 @@ pub fn would_prune(
     now: i64,
     older_than: Option<Duration>,
 ) -> anyhow::Result<Pruned> {
-    let cutoffs = Cutoffs::new(config, now, older_than);
-    let mut pruned = Pruned::default();
-    if let Some(before) = cutoffs.events_before {
-        pruned.events = store.count_events_before(before)?;
-        pruned.runs = store.count_runs_before(before)?;
-    }
-    if let Some(before) = cutoffs.blocks_before {
-        pruned.blocks = store.count_blocks_ended_before(before)?;
-    }
-    Ok(pruned)
+    Cutoffs::new(config, now, older_than).measure(
+        |before| {
+            Ok((
+                store.count_events_before(before)?,
+                store.count_runs_before(before)?,
+            ))
+        },
+        |before| Ok(store.count_blocks_ended_before(before)?),
+    )
 }
 
 /// Prunes when the last prune is a day old or more (the first run of a day does it).

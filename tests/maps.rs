@@ -37,28 +37,9 @@ fn block(env: &Env, network: &str) {
         .success();
 }
 
-/// Postfix's tools read main.cf; a test machine's Postfix may have none
-/// ("No configuration"), so they get an empty one of their own. It is dated an hour
-/// back: Postfix programs wait, polling, while main.cf looks freshly written.
-fn mail_config(env: &Env) -> std::path::PathBuf {
-    let dir = env.path("postfix-config");
-    let main_cf = dir.join("main.cf");
-    if !main_cf.exists() {
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(&main_cf, "").unwrap();
-        fs::File::options()
-            .write(true)
-            .open(&main_cf)
-            .unwrap()
-            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
-            .unwrap();
-    }
-    dir
-}
-
 fn render(env: &Env) -> std::process::Output {
     env.cmd()
-        .env("MAIL_CONFIG", mail_config(env))
+        .env("MAIL_CONFIG", env.mail_config())
         .arg("render")
         .output()
         .unwrap()
@@ -138,18 +119,9 @@ fn networks_off_octet_boundaries_are_left_out_and_named_for_texthash() {
     );
 }
 
-/// Whether postmap can be used; under CI=true its absence fails the test.
-fn postmap_available() -> bool {
-    let found = Command::new("postmap").arg("-h").output().is_ok();
-    common::need::met(
-        "the postmap tests",
-        (!found).then_some("postmap is not installed (apt-get install postfix postfix-lmdb)"),
-    )
-}
-
 fn postmap_query(env: &Env, map_type: &str, map: &Path, key: &str) -> Option<String> {
     let output = Command::new("postmap")
-        .env("MAIL_CONFIG", mail_config(env))
+        .env("MAIL_CONFIG", env.mail_config())
         .args(["-q", key, &format!("{map_type}:{}", map.display())])
         .output()
         .unwrap();
@@ -161,7 +133,7 @@ fn postmap_query(env: &Env, map_type: &str, map: &Path, key: &str) -> Option<Str
 
 #[test]
 fn hash_and_lmdb_maps_answer_postmap_queries() {
-    if !postmap_available() {
+    if !common::postmap_available() {
         return;
     }
     for (map_type, compiled) in [("hash", "db"), ("lmdb", "lmdb")] {

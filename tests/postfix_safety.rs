@@ -20,33 +20,6 @@ use std::process::{Command, Output};
 use common::Env;
 use serde_json::Value;
 
-/// Postfix's tools read main.cf; the machine's may be missing, so postmap gets an empty
-/// one of its own, dated an hour back (Postfix waits while main.cf looks fresh).
-fn mail_config(env: &Env) -> PathBuf {
-    let dir = env.path("postfix-config");
-    let main_cf = dir.join("main.cf");
-    if !main_cf.exists() {
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(&main_cf, "").unwrap();
-        fs::File::options()
-            .write(true)
-            .open(&main_cf)
-            .unwrap()
-            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
-            .unwrap();
-    }
-    dir
-}
-
-/// Whether postmap can be used; under CI=true its absence fails the test.
-fn postmap_available() -> bool {
-    let found = Command::new("postmap").arg("-h").output().is_ok();
-    common::need::met(
-        "the postmap tests",
-        (!found).then_some("postmap is not installed (apt-get install postfix)"),
-    )
-}
-
 /// Writes the config: a map of `map_type` in the test directory, `extra` lines in
 /// `[postfix]`, no firewall.
 fn configure(env: &Env, map_type: &str, extra: &str) -> PathBuf {
@@ -69,7 +42,7 @@ fn configure(env: &Env, map_type: &str, extra: &str) -> PathBuf {
 /// Runs saslguard with `args` (postmap pointed at the test's main.cf).
 fn saslguard(env: &Env, args: &[&str]) -> Output {
     env.cmd()
-        .env("MAIL_CONFIG", mail_config(env))
+        .env("MAIL_CONFIG", env.mail_config())
         .args(args)
         .output()
         .unwrap()
@@ -86,7 +59,7 @@ fn stdout(output: &Output) -> String {
 /// `postmap -q KEY hash:MAP`: the value, or `None` when the key is not found.
 fn postmap_query(env: &Env, map: &Path, key: &str) -> Option<String> {
     let output = Command::new("postmap")
-        .env("MAIL_CONFIG", mail_config(env))
+        .env("MAIL_CONFIG", env.mail_config())
         .args(["-q", key, &format!("hash:{}", map.display())])
         .output()
         .unwrap();
@@ -118,7 +91,7 @@ const REJECT: &str = "554 5.7.1 Too many failed authentication attempts";
 /// `status` shows the conflict and never promises that `run` repairs it.
 #[test]
 fn an_entry_a_hash_map_cannot_hold_never_freezes_the_others() {
-    if !postmap_available() {
+    if !common::postmap_available() {
         return;
     }
     let env = Env::new();
@@ -538,7 +511,7 @@ fn a_run_killed_during_the_reload_leaves_it_owed() {
 /// map are right again.
 #[test]
 fn every_map_drift_status_reports_is_repaired_by_run() {
-    if !postmap_available() {
+    if !common::postmap_available() {
         return;
     }
     let env = Env::new();

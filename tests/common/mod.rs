@@ -217,3 +217,38 @@ pub fn identity(path: &Path) -> (u64, SystemTime) {
     let meta = std::fs::metadata(path).expect("metadata");
     (meta.ino(), meta.modified().expect("mtime"))
 }
+
+impl Env {
+    /// Postfix's tools read main.cf; a test machine's Postfix may have none ("No
+    /// configuration"), so they get an empty one of their own in this environment. It
+    /// is dated an hour back: Postfix programs wait, polling, while main.cf looks
+    /// freshly written.
+    pub fn mail_config(&self) -> PathBuf {
+        let dir = self.path("postfix-config");
+        let main_cf = dir.join("main.cf");
+        if !main_cf.exists() {
+            std::fs::create_dir_all(&dir).expect("postfix-config");
+            std::fs::write(&main_cf, "").expect("main.cf");
+            File::options()
+                .write(true)
+                .open(&main_cf)
+                .expect("main.cf")
+                .set_modified(SystemTime::now() - std::time::Duration::from_secs(3600))
+                .expect("main.cf mtime");
+        }
+        dir
+    }
+}
+
+/// Whether postmap can be used: in CI its absence fails the test, elsewhere the tests
+/// needing it are skipped (see `need`).
+pub fn postmap_available() -> bool {
+    let found = std::process::Command::new("postmap")
+        .arg("-h")
+        .output()
+        .is_ok();
+    need::met(
+        "the postmap tests",
+        (!found).then_some("postmap is not installed (apt-get install postfix postfix-lmdb)"),
+    )
+}

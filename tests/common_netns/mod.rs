@@ -33,7 +33,7 @@ const TOOLS: &[&str] = &[
 /// (CI), where skipping would hide that nothing was tested.
 pub fn ready(test: &str) -> bool {
     let mut reasons = Vec::new();
-    if !is_root() {
+    if !need::is_root() {
         reasons.push("not running as root".to_string());
     }
     let missing: Vec<&str> = TOOLS
@@ -59,19 +59,6 @@ fn skip(test: &str, reason: &str) {
         test,
         Some(&format!("cannot run the firewall tests: {reason}")),
     );
-}
-
-fn is_root() -> bool {
-    // Effective uid: the second field of the Uid line.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1).map(|id| id == "0"))
-        })
-        .unwrap_or(false)
 }
 
 /// Whether `program` is on `PATH`.
