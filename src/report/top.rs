@@ -183,11 +183,16 @@ pub fn rank(
         }
     }
     if only_new {
-        let seen_before = match periods.first().and_then(|p| p.since(until)) {
-            Some(since) => failing_by(store, since, subject)?,
-            None => HashSet::new(),
-        };
-        entries.retain(|key, entry| entry.counts[0].is_some() && !seen_before.contains(key));
+        entries.retain(|_, entry| entry.counts[0].is_some());
+        if let Some(since) = periods.first().and_then(|p| p.since(until)) {
+            let mut seen_before = HashSet::new();
+            for key in entries.keys() {
+                if failed_by(store, key, since, subject)? {
+                    seen_before.insert(key.clone());
+                }
+            }
+            entries.retain(|key, _| !seen_before.contains(key));
+        }
         rerank(&mut entries, periods.len());
     }
     let mut sorted: Vec<(Key, Entry)> = entries.into_iter().collect();
@@ -313,27 +318,27 @@ fn ranked_in(
     })
 }
 
-/// The keys of `subject` with a counted failure at or before `at`: not new after it.
-fn failing_by(store: &Store, at: i64, subject: Subject) -> anyhow::Result<HashSet<Key>> {
-    Ok(match subject {
-        Subject::Offenders(Grouping::Address) => store
-            .addresses_failing_by(at)?
-            .into_iter()
-            .map(Key::Address)
-            .collect(),
-        Subject::Offenders(Grouping::Network {
-            v4_prefix,
-            v6_prefix,
-        }) => store
-            .addresses_failing_by(at)?
-            .iter()
-            .map(|key| Key::Address(address::network_key(key, v4_prefix, v6_prefix)))
-            .collect(),
-        Subject::Labels(kind) => store
-            .labels_failing_by(at, kind)?
-            .into_iter()
-            .map(Key::Label)
-            .collect(),
+/// Whether `key` (an address, network or text of `subject`) had a counted failure at or
+/// before `at`: then it is not new after it. One seek per candidate, so `--new` costs
+/// what the period ranks, not the history.
+fn failed_by(store: &Store, key: &Key, at: i64, subject: Subject) -> anyhow::Result<bool> {
+    Ok(match (subject, key) {
+        (Subject::Offenders(grouping), Key::Address(key)) => {
+            let Some(addr) = address::from_key(key) else {
+                return Ok(false);
+            };
+            let prefix = match (grouping, addr) {
+                (Grouping::Address, std::net::IpAddr::V4(_)) => 32,
+                (Grouping::Address, std::net::IpAddr::V6(_)) => 128,
+                (Grouping::Network { v4_prefix, .. }, std::net::IpAddr::V4(_)) => v4_prefix,
+                (Grouping::Network { v6_prefix, .. }, std::net::IpAddr::V6(_)) => v6_prefix,
+            };
+            let network = ipnet::IpNet::new(addr, prefix)?.trunc();
+            store.failed_by(&network, at)?
+        }
+        (Subject::Labels(kind), Key::Label(text)) => store.label_failed_by(kind, text, at)?,
+        // Keys always match their subject: they were made from it.
+        _ => false,
     })
 }
 

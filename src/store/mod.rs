@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/005_journal_cursor.sql"),
     include_str!("../../migrations/006_rollups.sql"),
     include_str!("../../migrations/007_address_families.sql"),
+    include_str!("../../migrations/008_rollups_by_day.sql"),
 ];
 
 /// Bits of an event id that hold the byte offset; the stream id sits above them.
@@ -674,22 +675,17 @@ const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events
 
 /// Counted failures of every address with any inside a period (bound with
 /// [`rollup::Split::bind`], no prefix), with the first and last of them (`times`) or
-/// NULL: per address, the whole days, hours and partial hours of the period, one seek
-/// each. The first and last are looked up only for addresses that failed.
+/// NULL: the period's rows of the rollups (see [`rollup::period_rows`]) summed per
+/// address, then one key lookup per address that failed for its bytes. Nothing outside
+/// the period is read.
 fn failures_per_address_sql(times: bool) -> String {
-    let (first, last) = if times {
-        (rollup::address_first(0, ""), rollup::address_last(0, ""))
-    } else {
-        ("NULL".to_string(), "NULL".to_string())
-    };
     format!(
-        "WITH counted AS MATERIALIZED (
-             SELECT a.id AS id, a.ip AS ip, {failures} AS failures FROM addresses AS a
-             WHERE {active})
-         SELECT a.ip, a.failures, {first} AS first_seen, {last} AS last_seen
-         FROM counted AS a WHERE a.failures > 0",
-        failures = rollup::address_events(0, ""),
-        active = rollup::address_active(0, ""),
+        "SELECT a.ip, c.failures, c.first_seen, c.last_seen
+         FROM (SELECT address_id, SUM(n) AS failures, MIN(first) AS first_seen,
+                      MAX(last) AS last_seen
+               FROM ({rows}) GROUP BY address_id HAVING SUM(n) > 0) AS c
+         CROSS JOIN addresses AS a ON a.id = c.address_id",
+        rows = rollup::period_rows("0", "", times)
     )
 }
 
@@ -699,7 +695,7 @@ pub(crate) static FAILURES_PER_ADDRESS: LazyLock<String> =
 
 /// Rankings by address and by network, each with and without first and last times,
 /// indexed by [`ranking_index`].
-static RANKINGS: LazyLock<[String; 4]> = LazyLock::new(|| {
+pub(crate) static RANKINGS: LazyLock<[String; 4]> = LazyLock::new(|| {
     let by_address = |times| {
         format!(
             "SELECT ip, failures, first_seen, last_seen,

@@ -1,7 +1,8 @@
-//! Rollups: events counted per address and day (with the day's 24 hourly counts), per
-//! hour, and per text and hour, beside the events themselves
-//! (`migrations/006_rollups.sql`), so a ranking over 30 days reads at most 31 rows per
-//! address instead of millions of events.
+//! Rollups: events counted per day and address (with the day's 24 hourly counts and its
+//! first and last event), per hour, and per text and hour, beside the events themselves
+//! (`migrations/006_rollups.sql`, `008_rollups_by_day.sql`). The daily table is keyed by
+//! kind and day first, so a period reads the rows of its own days and nothing older: its
+//! cost follows the period's data, not the addresses ever seen.
 //!
 //! A period `(since, until]` is read in pieces ([`Split`]): its whole UTC days and the
 //! whole hours around them from the rollups, and the partial hours at either end
@@ -190,8 +191,14 @@ impl Split {
             ("trail_day", trail_day),
             ("trail_h1", trail_h1),
             ("trail_h2", trail_h2),
-            ("head_day", self.head_hour.div_euclid(24)),
-            ("tail_day", self.tail_hour.div_euclid(24)),
+            ("head_day", partial_day(self.head_from, self.head_to, self.head_hour)),
+            ("tail_day", partial_day(self.tail_from, self.tail_to, self.tail_hour)),
+            ("head_h", self.head_hour.rem_euclid(24)),
+            ("tail_h", self.tail_hour.rem_euclid(24)),
+            ("lead_t1", self.lead_from.saturating_mul(HOUR)),
+            ("lead_t2", self.lead_to.saturating_mul(HOUR).saturating_add(HOUR - 1)),
+            ("trail_t1", self.trail_from.saturating_mul(HOUR)),
+            ("trail_t2", self.trail_to.saturating_mul(HOUR).saturating_add(HOUR - 1)),
             ("from", self.from),
             ("to", self.to),
             ("head_from", self.head_from),
@@ -213,6 +220,12 @@ impl Split {
         }
         Ok(())
     }
+}
+
+/// The day a partial hour lies in, or a day no row has when the piece is empty (so the
+/// rows of that day are not even visited).
+fn partial_day(from: i64, to: i64, hour: i64) -> i64 {
+    if from > to { i64::MIN } else { hour.div_euclid(24) }
 }
 
 /// A day row's `hours`: its events per hour of the day, 24 little-endian u32.
@@ -271,7 +284,8 @@ pub fn bind(stmt: &mut Statement<'_>, name: &str, value: &dyn ToSql) -> Result<(
 /// SQL: events of `kind` of the address `a.id` inside the split period bound with
 /// `prefix`: the whole days and the whole hours around them from one range of
 /// `address_days` (the hours from their day's hourly counts), the partial hours from
-/// `events`. Three seeks per address.
+/// `events`. Three seeks per address (through `address_days_by_address`: the primary
+/// key is ordered by day first, for the reads of whole periods).
 pub fn address_events(kind: i64, prefix: &str) -> String {
     let p = prefix;
     let events = |piece: &str| {
@@ -282,7 +296,8 @@ pub fn address_events(kind: i64, prefix: &str) -> String {
     };
     let days = format!(
         "(SELECT COALESCE(SUM({}), 0)
-          FROM address_days AS r WHERE r.address_id = a.id AND r.kind = {kind}
+          FROM address_days AS r INDEXED BY address_days_by_address
+          WHERE r.address_id = a.id AND r.kind = {kind}
           AND r.day BETWEEN :{p}span_from AND :{p}span_to)",
         day_row_events(prefix)
     );
@@ -302,40 +317,98 @@ pub fn day_row_events(prefix: &str) -> String {
     )
 }
 
-/// SQL: whether the address `a.id` has any event of `kind` on the days the split period
-/// touches: one seek, so that addresses idle in the period cost little more.
-pub fn address_active(kind: i64, prefix: &str) -> String {
-    format!(
-        "EXISTS (SELECT 1 FROM address_days AS d WHERE d.address_id = a.id AND d.kind = {kind}
-                 AND d.day BETWEEN :{prefix}from_day AND :{prefix}to_day)"
-    )
-}
-
-/// SQL: the first event of `kind` of the address `a.id` inside the split period: one
+/// SQL: the first event of `kind` of the address whose id is `id` (a column) inside the
+/// split period: one
 /// seek into the primary key of `events`, which holds an address's events in time order.
-pub fn address_first(kind: i64, prefix: &str) -> String {
+pub fn address_first(kind: i64, prefix: &str, id: &str) -> String {
     format!(
-        "(SELECT MIN(e.ts) FROM events AS e WHERE e.address_id = a.id AND e.kind = {kind}
+        "(SELECT MIN(e.ts) FROM events AS e WHERE e.address_id = {id} AND e.kind = {kind}
           AND e.ts BETWEEN :{prefix}from AND :{prefix}to)"
     )
 }
 
-/// SQL: the last event of `kind` of the address `a.id` inside the split period.
-pub fn address_last(kind: i64, prefix: &str) -> String {
+/// SQL: the last event of `kind` of the address whose id is `id` inside the split period.
+pub fn address_last(kind: i64, prefix: &str, id: &str) -> String {
     format!(
-        "(SELECT MAX(e.ts) FROM events AS e WHERE e.address_id = a.id AND e.kind = {kind}
+        "(SELECT MAX(e.ts) FROM events AS e WHERE e.address_id = {id} AND e.kind = {kind}
           AND e.ts BETWEEN :{prefix}from AND :{prefix}to)"
     )
 }
 
 /// SQL: the events of `kind` in the partial hours of a split period (`head` or `tail`),
-/// as rows of `events AS e`: only the addresses active on that day are visited.
+/// as rows of `events AS e`: only the addresses with an event in that very hour (read
+/// from the day's rows, which are one range of `address_days`) are sought in `events`.
 pub fn partial_hour_events(kind: i64, piece: &str, columns: &str) -> String {
+    partial_events(&kind.to_string(), "", piece, columns)
+}
+
+/// [`partial_hour_events`] for the kinds `kinds` (`0, 1`) of the split bound with `prefix`.
+fn partial_events(kinds: &str, prefix: &str, piece: &str, columns: &str) -> String {
+    let p = prefix;
     format!(
         "SELECT {columns} FROM address_days AS h
          CROSS JOIN events AS e ON e.address_id = h.address_id AND e.kind = h.kind
-         WHERE h.day = :{piece}_day AND h.kind = {kind}
-           AND e.ts BETWEEN :{piece}_from AND :{piece}_to"
+         WHERE h.kind IN ({kinds}) AND h.day = :{p}{piece}_day
+           AND hours_sum(h.hours, :{p}{piece}_h, :{p}{piece}_h) > 0
+           AND e.ts BETWEEN :{p}{piece}_from AND :{p}{piece}_to"
+    )
+}
+
+/// SQL: the events of the kinds `kinds` (`0` or `0, 1`) inside the split period bound
+/// with `prefix`, as rows `(address_id, kind, n, first, last)`, several per address: the
+/// whole days and hours from one range of `address_days` per kind (keyed by day first,
+/// so only the addresses active in the period are read), the partial hours from
+/// `events`. Summed per address they are exact. With `times`, `first` and `last` are the
+/// first and last event of the row's piece: the day row's own when they lie inside the
+/// piece, else one seek into `events`; without, NULL.
+pub fn period_rows(kinds: &str, prefix: &str, times: bool) -> String {
+    let p = prefix;
+    let n = day_row_events(prefix);
+    let (first, last) = if times {
+        let seek = |agg: &str| {
+            format!(
+                "(SELECT {agg}(e.ts) FROM events AS e WHERE e.address_id = d.address_id
+                  AND e.kind = d.kind AND e.ts BETWEEN d.t1 AND d.t2)"
+            )
+        };
+        (
+            format!(
+                "CASE WHEN d.n = 0 THEN NULL WHEN d.first_ts >= d.t1 THEN d.first_ts ELSE {} END",
+                seek("MIN")
+            ),
+            format!(
+                "CASE WHEN d.n = 0 THEN NULL WHEN d.last_ts <= d.t2 THEN d.last_ts ELSE {} END",
+                seek("MAX")
+            ),
+        )
+    } else {
+        ("NULL".to_string(), "NULL".to_string())
+    };
+    let partial = |piece: &str| {
+        let columns = if times {
+            "e.address_id, e.kind, 1, e.ts, e.ts"
+        } else {
+            "e.address_id, e.kind, 1, NULL, NULL"
+        };
+        partial_events(kinds, prefix, piece, columns)
+    };
+    format!(
+        "SELECT d.address_id AS address_id, d.kind AS kind, d.n AS n, {first} AS first,
+                {last} AS last
+         FROM (SELECT r.address_id AS address_id, r.kind AS kind, {n} AS n,
+                      r.first_ts AS first_ts, r.last_ts AS last_ts,
+                      CASE r.day WHEN :{p}lead_day THEN :{p}lead_t1
+                                 WHEN :{p}trail_day THEN :{p}trail_t1
+                                 ELSE r.day * 86400 END AS t1,
+                      CASE r.day WHEN :{p}lead_day THEN :{p}lead_t2
+                                 WHEN :{p}trail_day THEN :{p}trail_t2
+                                 ELSE r.day * 86400 + 86399 END AS t2
+               FROM address_days AS r
+               WHERE r.kind IN ({kinds}) AND r.day BETWEEN :{p}span_from AND :{p}span_to) AS d
+         UNION ALL {head}
+         UNION ALL {tail}",
+        head = partial("head"),
+        tail = partial("tail"),
     )
 }
 
@@ -343,12 +416,32 @@ pub fn partial_hour_events(kind: i64, piece: &str, columns: &str) -> String {
 /// when the batch commits.
 #[derive(Debug, Default)]
 pub struct Rollups {
-    /// (address, kind, day) -> (events, events per hour of the day)
-    address_days: HashMap<(i64, i64, i64), (i64, [u32; 24])>,
+    /// (address, kind, day) -> events, events per hour of the day, first and last
+    address_days: HashMap<(i64, i64, i64), DayCounts>,
     /// (kind, hour) -> events
     hour_totals: HashMap<(i64, i64), i64>,
     /// (dimension, hour, label) -> (failures, first, last)
     label_hours: HashMap<(i64, i64, i64), (i64, i64, i64)>,
+}
+
+/// What one address did on one day (of one kind): a row of `address_days`.
+#[derive(Debug, Clone, Copy)]
+struct DayCounts {
+    events: i64,
+    hours: [u32; 24],
+    first: i64,
+    last: i64,
+}
+
+impl DayCounts {
+    fn new(ts: i64) -> DayCounts {
+        DayCounts {
+            events: 0,
+            hours: [0; 24],
+            first: ts,
+            last: ts,
+        }
+    }
 }
 
 /// Adds one event at `ts` to a (count, first, last) triple.
@@ -367,9 +460,11 @@ impl Rollups {
         let day = self
             .address_days
             .entry((address_id, kind, day_of(ts)))
-            .or_insert((0, [0; 24]));
-        day.0 += 1;
-        let slot = &mut day.1[hour.rem_euclid(24) as usize];
+            .or_insert_with(|| DayCounts::new(ts));
+        day.events += 1;
+        day.first = day.first.min(ts);
+        day.last = day.last.max(ts);
+        let slot = &mut day.hours[hour.rem_euclid(24) as usize];
         *slot = slot.saturating_add(1);
         *self.hour_totals.entry((kind, hour)).or_insert(0) += 1;
         if kind != 0 {
@@ -394,13 +489,15 @@ impl Rollups {
         address: impl Fn(i64) -> i64,
         label: impl Fn(i64) -> i64,
     ) {
-        for ((a, kind, day), (n, hours)) in other.address_days {
+        for ((a, kind, day), counts) in other.address_days {
             let entry = self
                 .address_days
                 .entry((address(a), kind, day))
-                .or_insert((0, [0; 24]));
-            entry.0 += n;
-            for (sum, add) in entry.1.iter_mut().zip(hours) {
+                .or_insert_with(|| DayCounts::new(counts.first));
+            entry.events += counts.events;
+            entry.first = entry.first.min(counts.first);
+            entry.last = entry.last.max(counts.last);
+            for (sum, add) in entry.hours.iter_mut().zip(counts.hours) {
                 *sum = sum.saturating_add(add);
             }
         }
@@ -421,17 +518,31 @@ impl Rollups {
     /// Adds everything counted to the rollup tables (inside the caller's transaction)
     /// and starts over.
     pub fn flush(&mut self, conn: &Connection) -> Result<()> {
-        let mut rows: Vec<_> = self.address_days.drain().collect();
-        rows.sort_unstable();
+        let mut rows: Vec<_> = self
+            .address_days
+            .drain()
+            .map(|((address, kind, day), counts)| ((kind, day, address), counts))
+            .collect();
+        rows.sort_unstable_by_key(|(key, _)| *key);
         let mut stmt = conn.prepare_cached(
-            "INSERT INTO address_days (address_id, kind, day, events, hours)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (address_id, kind, day) DO UPDATE SET
+            "INSERT INTO address_days (kind, day, address_id, events, hours, first_ts, last_ts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (kind, day, address_id) DO UPDATE SET
                  events = events + excluded.events,
-                 hours = hours_add(hours, excluded.hours)",
+                 hours = hours_add(hours, excluded.hours),
+                 first_ts = MIN(first_ts, excluded.first_ts),
+                 last_ts = MAX(last_ts, excluded.last_ts)",
         )?;
-        for ((address, kind, day), (n, hours)) in rows {
-            stmt.execute(rusqlite::params![address, kind, day, n, hours_blob(&hours)])?;
+        for ((kind, day, address), c) in rows {
+            stmt.execute(rusqlite::params![
+                kind,
+                day,
+                address,
+                c.events,
+                hours_blob(&c.hours),
+                c.first,
+                c.last
+            ])?;
         }
         let rows = self.hour_totals.drain();
         upsert(
