@@ -5,27 +5,18 @@
 -- history. Keyed (kind, day, address_id), a period's whole days are one range per kind
 -- holding exactly the addresses active then; the old order stays as an index for the
 -- reads about one address or network (`show`, block efficacy).
--- first_ts and last_ts: the day's first and last event of the row, so a ranking needs no
--- seek into `events` for an address whose first or last event lies in a whole day.
 CREATE TABLE address_days_new (
     kind       INTEGER NOT NULL,  -- as events.kind
     day        INTEGER NOT NULL,  -- floor(ts / 86400): the UTC day
     address_id INTEGER NOT NULL,  -- addresses.id
     events     INTEGER NOT NULL,
     hours      BLOB    NOT NULL,  -- 24 little-endian u32: events per hour of the day
-    first_ts   INTEGER NOT NULL,
-    last_ts    INTEGER NOT NULL,
     PRIMARY KEY (kind, day, address_id)
 ) WITHOUT ROWID;
 
-INSERT INTO address_days_new (kind, day, address_id, events, hours, first_ts, last_ts)
-SELECT d.kind, d.day, d.address_id, d.events, d.hours,
-       (SELECT MIN(e.ts) FROM events AS e WHERE e.address_id = d.address_id AND e.kind = d.kind
-          AND e.ts BETWEEN d.day * 86400 AND d.day * 86400 + 86399),
-       (SELECT MAX(e.ts) FROM events AS e WHERE e.address_id = d.address_id AND e.kind = d.kind
-          AND e.ts BETWEEN d.day * 86400 AND d.day * 86400 + 86399)
-FROM address_days AS d
-ORDER BY d.kind, d.day, d.address_id;
+INSERT INTO address_days_new (kind, day, address_id, events, hours)
+SELECT kind, day, address_id, events, hours FROM address_days
+ORDER BY kind, day, address_id;
 
 DROP TABLE address_days;
 ALTER TABLE address_days_new RENAME TO address_days;

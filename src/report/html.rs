@@ -1253,11 +1253,8 @@ mod tests {
         // A long period is charted per day.
         s.period = "3d".into();
         s.period_seconds = 3 * 86_400;
-        s.chart = crate::report::summary::Chart::of_hours(
-            &[],
-            1_795_780_801,
-            1_795_780_800 + 3 * 86_400,
-        );
+        s.chart =
+            crate::report::summary::Chart::of_hours(&[], 1_795_780_801, 1_795_780_800 + 3 * 86_400);
         let page = to_html(&s);
         assert!(page.contains("Failures per day (UTC)"));
         // 2026-11-27 12:00 to 2026-11-30 12:00 touches four days.

@@ -459,7 +459,9 @@ pub fn to_table(summary: &Summary) -> String {
         .map(|bar| {
             let when = match unit {
                 ChartUnit::Hour => bar.start.clone(),
-                ChartUnit::Day | ChartUnit::Week => bar.start.get(..10).unwrap_or(&bar.start).into(),
+                ChartUnit::Day | ChartUnit::Week => {
+                    bar.start.get(..10).unwrap_or(&bar.start).into()
+                }
                 ChartUnit::Month => bar.start.get(..7).unwrap_or(&bar.start).into(),
             };
             (when, bar.failures)
@@ -609,7 +611,11 @@ mod tests {
     #[test]
     fn chart_bars_sum_the_hours_inside_them() {
         // 400 days to NOON: weeks from Monday 2025-10-20 to Monday 2026-11-23.
-        let hours = [(NOON - 400 * 86_400 + 3600, 2), (NOON - 3 * 86_400, 5), (NOON, 7)];
+        let hours = [
+            (NOON - 400 * 86_400 + 3600, 2),
+            (NOON - 3 * 86_400, 5),
+            (NOON, 7),
+        ];
         let chart = Chart::of_hours(&hours, NOON - 400 * 86_400 + 1, NOON);
         assert_eq!(chart.unit, ChartUnit::Week);
         assert_eq!(chart.bars.first().unwrap().start, "2025-10-20T00:00:00Z");

@@ -171,7 +171,7 @@ pub fn rank(
     for (index, period) in periods.iter().enumerate() {
         // First and last seen are those of the first period, the one rows rank by.
         let times = index == 0;
-        for ranked in ranked_in(store, period.since(until), until, subject, times)? {
+        for ranked in ranked_in(store, period.since(until), until, subject)? {
             let entry = entries.entry(ranked.key).or_insert_with(|| Entry {
                 counts: vec![None; periods.len()],
                 seen: None,
@@ -207,6 +207,17 @@ pub fn rank(
     });
     if limit > 0 {
         sorted.truncate(limit);
+    }
+    if let (Subject::Offenders(grouping), Some(first)) = (subject, periods.first()) {
+        // First and last seen of the rows shown: a few seeks each, rather than for every
+        // offender of the period.
+        for (key, entry) in &mut sorted {
+            if let (Key::Address(key), Some(_)) = (&*key, entry.counts[0]) {
+                if let Some(network) = network_of(key, grouping) {
+                    entry.seen = store.first_and_last(&network, first.since(until), until)?;
+                }
+            }
+        }
     }
     Ok(sorted
         .into_iter()
@@ -283,24 +294,23 @@ fn rerank(entries: &mut HashMap<Key, Entry>, periods: usize) {
     }
 }
 
-/// One period's ranking of `subject` from the store; offenders' first and last seen
-/// only with `times` (otherwise `i64::MAX` and `i64::MIN`, which merge away).
+/// One period's ranking of `subject` from the store. Offenders come without first and
+/// last seen (`i64::MAX` and `i64::MIN`): [`rank`] looks them up for the rows it shows.
 fn ranked_in(
     store: &Store,
     since: Option<i64>,
     until: i64,
     subject: Subject,
-    times: bool,
 ) -> anyhow::Result<Vec<Ranked>> {
     Ok(match subject {
         Subject::Offenders(grouping) => store
-            .rank_offenders(since, until, grouping, times)?
+            .rank_offenders(since, until, grouping)?
             .into_iter()
             .map(|o| Ranked {
                 key: Key::Address(o.key),
                 failures: o.failures,
-                first_seen: o.first_seen.unwrap_or(i64::MAX),
-                last_seen: o.last_seen.unwrap_or(i64::MIN),
+                first_seen: i64::MAX,
+                last_seen: i64::MIN,
                 rank: o.rank,
             })
             .collect(),
@@ -318,24 +328,28 @@ fn ranked_in(
     })
 }
 
+/// The network an offender's key stands for: the address alone, or the network of the
+/// grouping it was ranked by.
+fn network_of(key: &address::Key, grouping: Grouping) -> Option<ipnet::IpNet> {
+    let addr = address::from_key(key)?;
+    let prefix = match (grouping, addr) {
+        (Grouping::Address, std::net::IpAddr::V4(_)) => 32,
+        (Grouping::Address, std::net::IpAddr::V6(_)) => 128,
+        (Grouping::Network { v4_prefix, .. }, std::net::IpAddr::V4(_)) => v4_prefix,
+        (Grouping::Network { v6_prefix, .. }, std::net::IpAddr::V6(_)) => v6_prefix,
+    };
+    Some(ipnet::IpNet::new(addr, prefix).ok()?.trunc())
+}
+
 /// Whether `key` (an address, network or text of `subject`) had a counted failure at or
 /// before `at`: then it is not new after it. One seek per candidate, so `--new` costs
 /// what the period ranks, not the history.
 fn failed_by(store: &Store, key: &Key, at: i64, subject: Subject) -> anyhow::Result<bool> {
     Ok(match (subject, key) {
-        (Subject::Offenders(grouping), Key::Address(key)) => {
-            let Some(addr) = address::from_key(key) else {
-                return Ok(false);
-            };
-            let prefix = match (grouping, addr) {
-                (Grouping::Address, std::net::IpAddr::V4(_)) => 32,
-                (Grouping::Address, std::net::IpAddr::V6(_)) => 128,
-                (Grouping::Network { v4_prefix, .. }, std::net::IpAddr::V4(_)) => v4_prefix,
-                (Grouping::Network { v6_prefix, .. }, std::net::IpAddr::V6(_)) => v6_prefix,
-            };
-            let network = ipnet::IpNet::new(addr, prefix)?.trunc();
-            store.failed_by(&network, at)?
-        }
+        (Subject::Offenders(grouping), Key::Address(key)) => match network_of(key, grouping) {
+            Some(network) => store.failed_by(&network, at)?,
+            None => false,
+        },
         (Subject::Labels(kind), Key::Label(text)) => store.label_failed_by(kind, text, at)?,
         // Keys always match their subject: they were made from it.
         _ => false,

@@ -486,19 +486,18 @@ impl Store {
     }
 
     /// Offenders inside `(since, until]` ranked by counted failures, with ties sharing
-    /// a rank; `since = None` means from the beginning. The first and last failure of
-    /// each are looked up only with `times` (they cost as much again as the counts).
+    /// a rank; `since = None` means from the beginning. First and last seen are left
+    /// `None`: [`Store::first_and_last`] finds them for the rows shown, one seek each.
     pub fn rank_offenders(
         &self,
         since: Option<i64>,
         until: i64,
         grouping: Grouping,
-        times: bool,
     ) -> Result<Vec<RankedOffender>> {
         let split = rollup::Split::new(since.unwrap_or(i64::MIN), until);
         let mut stmt = self
             .conn
-            .prepare_cached(&RANKINGS[ranking_index(grouping, times)])?;
+            .prepare_cached(&RANKINGS[ranking_index(grouping)])?;
         if let Grouping::Network {
             v4_prefix,
             v6_prefix,
@@ -514,9 +513,9 @@ impl Store {
             Ok(RankedOffender {
                 key: address::key_of(&key).unwrap_or([0; address::KEY_LEN]),
                 failures: row.get(1)?,
-                first_seen: row.get(2)?,
-                last_seen: row.get(3)?,
-                rank: row.get(4)?,
+                first_seen: None,
+                last_seen: None,
+                rank: row.get(2)?,
             })
         });
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -674,58 +673,42 @@ const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 /// Counted failures of every address with any inside a period (bound with
-/// [`rollup::Split::bind`], no prefix), with the first and last of them (`times`) or
-/// NULL: the period's rows of the rollups (see [`rollup::period_rows`]) summed per
-/// address, then one key lookup per address that failed for its bytes. Nothing outside
-/// the period is read.
-fn failures_per_address_sql(times: bool) -> String {
+/// [`rollup::Split::bind`], no prefix): the period's rows of the rollups (see
+/// [`rollup::period_rows`]) summed per address, then one key lookup per address that
+/// failed for its bytes. Nothing outside the period is read.
+static FAILURES_PER_ADDRESS_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT a.ip, c.failures, c.first_seen, c.last_seen
-         FROM (SELECT address_id, SUM(n) AS failures, MIN(first) AS first_seen,
-                      MAX(last) AS last_seen
-               FROM ({rows}) GROUP BY address_id HAVING SUM(n) > 0) AS c
+        "SELECT a.ip, c.failures
+         FROM (SELECT address_id, SUM(n) AS failures FROM ({rows})
+               GROUP BY address_id HAVING SUM(n) > 0) AS c
          CROSS JOIN addresses AS a ON a.id = c.address_id",
-        rows = rollup::period_rows("0", "", times)
+        rows = rollup::period_rows("0", "")
     )
-}
-
-/// [`failures_per_address_sql`] without first and last: what the policy needs.
-pub(crate) static FAILURES_PER_ADDRESS: LazyLock<String> =
-    LazyLock::new(|| failures_per_address_sql(false));
-
-/// Rankings by address and by network, each with and without first and last times,
-/// indexed by [`ranking_index`].
-pub(crate) static RANKINGS: LazyLock<[String; 4]> = LazyLock::new(|| {
-    let by_address = |times| {
-        format!(
-            "SELECT ip, failures, first_seen, last_seen,
-                    RANK() OVER (ORDER BY failures DESC) AS rank
-             FROM ({}) ORDER BY rank, ip",
-            failures_per_address_sql(times)
-        )
-    };
-    let by_network = |times| {
-        format!(
-            "SELECT net, failures, first_seen, last_seen,
-                    RANK() OVER (ORDER BY failures DESC) AS rank
-             FROM (SELECT network_key(ip, :v4_prefix, :v6_prefix) AS net,
-                          SUM(failures) AS failures,
-                          MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen
-                   FROM ({}) GROUP BY net)
-             ORDER BY rank, net",
-            failures_per_address_sql(times)
-        )
-    };
-    [
-        by_address(false),
-        by_address(true),
-        by_network(false),
-        by_network(true),
-    ]
 });
 
-fn ranking_index(grouping: Grouping, times: bool) -> usize {
-    usize::from(matches!(grouping, Grouping::Network { .. })) * 2 + usize::from(times)
+/// [`FAILURES_PER_ADDRESS_SQL`]: what the policy needs.
+pub(crate) static FAILURES_PER_ADDRESS: LazyLock<String> =
+    LazyLock::new(|| FAILURES_PER_ADDRESS_SQL.clone());
+
+/// Rankings by address and by network, indexed by [`ranking_index`].
+pub(crate) static RANKINGS: LazyLock<[String; 2]> = LazyLock::new(|| {
+    let by_address = format!(
+        "SELECT ip, failures, RANK() OVER (ORDER BY failures DESC) AS rank
+         FROM ({}) ORDER BY rank, ip",
+        *FAILURES_PER_ADDRESS_SQL
+    );
+    let by_network = format!(
+        "SELECT net, failures, RANK() OVER (ORDER BY failures DESC) AS rank
+         FROM (SELECT network_key(ip, :v4_prefix, :v6_prefix) AS net, SUM(failures) AS failures
+               FROM ({}) GROUP BY net)
+         ORDER BY rank, net",
+        *FAILURES_PER_ADDRESS_SQL
+    );
+    [by_address, by_network]
+});
+
+fn ranking_index(grouping: Grouping) -> usize {
+    usize::from(matches!(grouping, Grouping::Network { .. }))
 }
 
 /// Where ingest stands after a batch: committed together with the batch's events.

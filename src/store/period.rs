@@ -59,8 +59,8 @@ static ADDRESS_PERIODS: LazyLock<String> = LazyLock::new(|| {
                      UNION ALL SELECT 0, * FROM ({previous}))
                GROUP BY address_id HAVING SUM(n) > 0) AS c
          CROSS JOIN addresses AS a ON a.id = c.address_id",
-        current = rollup::period_rows("0, 1", "c_", false),
-        previous = rollup::period_rows("0, 1", "p_", false),
+        current = rollup::period_rows("0, 1", "c_"),
+        previous = rollup::period_rows("0, 1", "p_"),
     )
 });
 
@@ -90,7 +90,7 @@ static EVENTS_PER_ADDRESS: LazyLock<[String; 3]> = LazyLock::new(|| {
                    GROUP BY address_id HAVING SUM(n) > 0) AS c
              CROSS JOIN addresses AS a ON a.id = c.address_id
              WHERE a.ip BETWEEN :first AND :last",
-            rows = rollup::period_rows(&kind.to_string(), "", false)
+            rows = rollup::period_rows(&kind.to_string(), "")
         )
     })
 });
@@ -295,10 +295,13 @@ mod tests {
         let mut queries = vec![
             ("address periods", ADDRESS_PERIODS.clone()),
             ("failures per hour", FAILURES_PER_HOUR.clone()),
-            ("failures per address", super::super::FAILURES_PER_ADDRESS.clone()),
+            (
+                "failures per address",
+                super::super::FAILURES_PER_ADDRESS.clone(),
+            ),
         ];
         for (index, sql) in super::super::RANKINGS.iter().enumerate() {
-            queries.push((["ranking", "ranking, times", "networks", "networks, times"][index], sql.clone()));
+            queries.push((["ranking", "networks"][index], sql.clone()));
         }
         for (kind, sql) in EVENTS_PER_ADDRESS.iter().enumerate() {
             queries.push((["events per address 0", "1", "2"][kind], sql.clone()));

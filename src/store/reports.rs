@@ -176,6 +176,16 @@ const LABEL_FAILED_BY: &str = "
                    WHERE l.text = ?2 AND lh.dimension = ?1 AND lh.label_id = l.id
                      AND lh.hour <= ?3 AND lh.first_ts <= ?4)";
 
+/// The first and last counted failure in `(?3, ?4]` of the addresses in the key range
+/// `?1..=?2`: two seeks per address of the range (into the primary key of `events`,
+/// which holds an address's failures in time order).
+const RANGE_FIRST_LAST: &str = "
+    SELECT MIN((SELECT MIN(e.ts) FROM events AS e
+                WHERE e.address_id = a.id AND e.kind = 0 AND e.ts > ?3 AND e.ts <= ?4)),
+           MAX((SELECT MAX(e.ts) FROM events AS e
+                WHERE e.address_id = a.id AND e.kind = 0 AND e.ts > ?3 AND e.ts <= ?4))
+    FROM addresses AS a WHERE a.ip BETWEEN ?1 AND ?2";
+
 /// Whether an address in the key range `?1..=?2` had a counted failure at or before
 /// `?3`: one seek per address of the range.
 const RANGE_FAILED_BY: &str = "
@@ -240,6 +250,26 @@ impl Store {
             .conn
             .prepare_cached(RANGE_FAILED_BY)?
             .query_row(params![&first[..], &last[..], at], |row| row.get(0))?)
+    }
+
+    /// The first and last counted failure inside `network` in `(since, until]`
+    /// (`since = None`: from the beginning); `None` without any. For the rows a ranking
+    /// shows: two seeks per address of the network.
+    pub fn first_and_last(
+        &self,
+        network: &IpNet,
+        since: Option<i64>,
+        until: i64,
+    ) -> Result<Option<(i64, i64)>> {
+        let (first, last) = key_range(network);
+        let since = since.unwrap_or(i64::MIN);
+        let (min, max): (Option<i64>, Option<i64>) = self
+            .conn
+            .prepare_cached(RANGE_FIRST_LAST)?
+            .query_row(params![&first[..], &last[..], since, until], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+        Ok(min.zip(max))
     }
 
     /// Whether a counted failure at or before `at` carried the text `text` of one kind
@@ -358,6 +388,7 @@ mod tests {
             ("range per day".into(), RANGE_PER_DAY.clone()),
             ("range labels".into(), RANGE_LABELS.into()),
             ("range failed by".into(), RANGE_FAILED_BY.into()),
+            ("range first and last".into(), RANGE_FIRST_LAST.into()),
             ("label failed by".into(), LABEL_FAILED_BY.into()),
         ];
         for kind in [

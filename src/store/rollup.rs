@@ -1,5 +1,5 @@
-//! Rollups: events counted per day and address (with the day's 24 hourly counts and its
-//! first and last event), per hour, and per text and hour, beside the events themselves
+//! Rollups: events counted per day and address (with the day's 24 hourly counts), per
+//! hour, and per text and hour, beside the events themselves
 //! (`migrations/006_rollups.sql`, `008_rollups_by_day.sql`). The daily table is keyed by
 //! kind and day first, so a period reads the rows of its own days and nothing older: its
 //! cost follows the period's data, not the addresses ever seen.
@@ -191,14 +191,16 @@ impl Split {
             ("trail_day", trail_day),
             ("trail_h1", trail_h1),
             ("trail_h2", trail_h2),
-            ("head_day", partial_day(self.head_from, self.head_to, self.head_hour)),
-            ("tail_day", partial_day(self.tail_from, self.tail_to, self.tail_hour)),
+            (
+                "head_day",
+                partial_day(self.head_from, self.head_to, self.head_hour),
+            ),
+            (
+                "tail_day",
+                partial_day(self.tail_from, self.tail_to, self.tail_hour),
+            ),
             ("head_h", self.head_hour.rem_euclid(24)),
             ("tail_h", self.tail_hour.rem_euclid(24)),
-            ("lead_t1", self.lead_from.saturating_mul(HOUR)),
-            ("lead_t2", self.lead_to.saturating_mul(HOUR).saturating_add(HOUR - 1)),
-            ("trail_t1", self.trail_from.saturating_mul(HOUR)),
-            ("trail_t2", self.trail_to.saturating_mul(HOUR).saturating_add(HOUR - 1)),
             ("from", self.from),
             ("to", self.to),
             ("head_from", self.head_from),
@@ -225,7 +227,11 @@ impl Split {
 /// The day a partial hour lies in, or a day no row has when the piece is empty (so the
 /// rows of that day are not even visited).
 fn partial_day(from: i64, to: i64, hour: i64) -> i64 {
-    if from > to { i64::MIN } else { hour.div_euclid(24) }
+    if from > to {
+        i64::MIN
+    } else {
+        hour.div_euclid(24)
+    }
 }
 
 /// A day row's `hours`: its events per hour of the day, 24 little-endian u32.
@@ -249,19 +255,23 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("hours_add", 2, flags, |ctx| {
-        let a = hours_of_blob(&ctx.get::<Vec<u8>>(0)?);
-        let b = hours_of_blob(&ctx.get::<Vec<u8>>(1)?);
+        let a = hours_of_blob(ctx.get_raw(0).as_blob().unwrap_or_default());
+        let b = hours_of_blob(ctx.get_raw(1).as_blob().unwrap_or_default());
         let sum: [u32; 24] = std::array::from_fn(|h| a[h].saturating_add(b[h]));
         Ok(hours_blob(&sum))
     })?;
+    // Called once per row a period reads at its ends: sums in place, no allocation.
     conn.create_scalar_function("hours_sum", 3, flags, |ctx| {
-        let hours = hours_of_blob(&ctx.get::<Vec<u8>>(0)?);
+        let blob = ctx.get_raw(0).as_blob().unwrap_or_default();
         let first = ctx.get::<i64>(1)?.clamp(0, 24) as usize;
         let last = ctx.get::<i64>(2)?.clamp(-1, 23);
         let last = usize::try_from(last + 1).unwrap_or(0);
-        Ok(hours
-            .get(first..last.max(first))
-            .map_or(0, |h| h.iter().map(|&n| i64::from(n)).sum::<i64>()))
+        Ok(blob
+            .chunks_exact(4)
+            .take(last)
+            .skip(first)
+            .map(|b| i64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .sum::<i64>())
     })?;
     conn.create_scalar_function("hour_blob", 2, flags, |ctx| {
         let hour = ctx.get::<i64>(0)?.rem_euclid(24) as usize;
@@ -355,60 +365,21 @@ fn partial_events(kinds: &str, prefix: &str, piece: &str, columns: &str) -> Stri
 }
 
 /// SQL: the events of the kinds `kinds` (`0` or `0, 1`) inside the split period bound
-/// with `prefix`, as rows `(address_id, kind, n, first, last)`, several per address: the
-/// whole days and hours from one range of `address_days` per kind (keyed by day first,
-/// so only the addresses active in the period are read), the partial hours from
-/// `events`. Summed per address they are exact. With `times`, `first` and `last` are the
-/// first and last event of the row's piece: the day row's own when they lie inside the
-/// piece, else one seek into `events`; without, NULL.
-pub fn period_rows(kinds: &str, prefix: &str, times: bool) -> String {
+/// with `prefix`, as rows `(address_id, kind, n)`, several per address: the whole days
+/// and hours from one range of `address_days` per kind (keyed by day first, so only
+/// the addresses active in the period are read), the partial hours from `events`.
+/// Summed per address they are exact.
+pub fn period_rows(kinds: &str, prefix: &str) -> String {
     let p = prefix;
-    let n = day_row_events(prefix);
-    let (first, last) = if times {
-        let seek = |agg: &str| {
-            format!(
-                "(SELECT {agg}(e.ts) FROM events AS e WHERE e.address_id = d.address_id
-                  AND e.kind = d.kind AND e.ts BETWEEN d.t1 AND d.t2)"
-            )
-        };
-        (
-            format!(
-                "CASE WHEN d.n = 0 THEN NULL WHEN d.first_ts >= d.t1 THEN d.first_ts ELSE {} END",
-                seek("MIN")
-            ),
-            format!(
-                "CASE WHEN d.n = 0 THEN NULL WHEN d.last_ts <= d.t2 THEN d.last_ts ELSE {} END",
-                seek("MAX")
-            ),
-        )
-    } else {
-        ("NULL".to_string(), "NULL".to_string())
-    };
-    let partial = |piece: &str| {
-        let columns = if times {
-            "e.address_id, e.kind, 1, e.ts, e.ts"
-        } else {
-            "e.address_id, e.kind, 1, NULL, NULL"
-        };
-        partial_events(kinds, prefix, piece, columns)
-    };
     format!(
-        "SELECT d.address_id AS address_id, d.kind AS kind, d.n AS n, {first} AS first,
-                {last} AS last
-         FROM (SELECT r.address_id AS address_id, r.kind AS kind, {n} AS n,
-                      r.first_ts AS first_ts, r.last_ts AS last_ts,
-                      CASE r.day WHEN :{p}lead_day THEN :{p}lead_t1
-                                 WHEN :{p}trail_day THEN :{p}trail_t1
-                                 ELSE r.day * 86400 END AS t1,
-                      CASE r.day WHEN :{p}lead_day THEN :{p}lead_t2
-                                 WHEN :{p}trail_day THEN :{p}trail_t2
-                                 ELSE r.day * 86400 + 86399 END AS t2
-               FROM address_days AS r
-               WHERE r.kind IN ({kinds}) AND r.day BETWEEN :{p}span_from AND :{p}span_to) AS d
+        "SELECT r.address_id AS address_id, r.kind AS kind, {n} AS n
+         FROM address_days AS r
+         WHERE r.kind IN ({kinds}) AND r.day BETWEEN :{p}span_from AND :{p}span_to
          UNION ALL {head}
          UNION ALL {tail}",
-        head = partial("head"),
-        tail = partial("tail"),
+        n = day_row_events(prefix),
+        head = partial_events(kinds, prefix, "head", "e.address_id, e.kind, 1"),
+        tail = partial_events(kinds, prefix, "tail", "e.address_id, e.kind, 1"),
     )
 }
 
@@ -416,7 +387,7 @@ pub fn period_rows(kinds: &str, prefix: &str, times: bool) -> String {
 /// when the batch commits.
 #[derive(Debug, Default)]
 pub struct Rollups {
-    /// (address, kind, day) -> events, events per hour of the day, first and last
+    /// (address, kind, day) -> events, events per hour of the day
     address_days: HashMap<(i64, i64, i64), DayCounts>,
     /// (kind, hour) -> events
     hour_totals: HashMap<(i64, i64), i64>,
@@ -425,23 +396,10 @@ pub struct Rollups {
 }
 
 /// What one address did on one day (of one kind): a row of `address_days`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct DayCounts {
     events: i64,
     hours: [u32; 24],
-    first: i64,
-    last: i64,
-}
-
-impl DayCounts {
-    fn new(ts: i64) -> DayCounts {
-        DayCounts {
-            events: 0,
-            hours: [0; 24],
-            first: ts,
-            last: ts,
-        }
-    }
 }
 
 /// Adds one event at `ts` to a (count, first, last) triple.
@@ -460,10 +418,8 @@ impl Rollups {
         let day = self
             .address_days
             .entry((address_id, kind, day_of(ts)))
-            .or_insert_with(|| DayCounts::new(ts));
+            .or_default();
         day.events += 1;
-        day.first = day.first.min(ts);
-        day.last = day.last.max(ts);
         let slot = &mut day.hours[hour.rem_euclid(24) as usize];
         *slot = slot.saturating_add(1);
         *self.hour_totals.entry((kind, hour)).or_insert(0) += 1;
@@ -493,10 +449,8 @@ impl Rollups {
             let entry = self
                 .address_days
                 .entry((address(a), kind, day))
-                .or_insert_with(|| DayCounts::new(counts.first));
+                .or_default();
             entry.events += counts.events;
-            entry.first = entry.first.min(counts.first);
-            entry.last = entry.last.max(counts.last);
             for (sum, add) in entry.hours.iter_mut().zip(counts.hours) {
                 *sum = sum.saturating_add(add);
             }
@@ -525,13 +479,11 @@ impl Rollups {
             .collect();
         rows.sort_unstable_by_key(|(key, _)| *key);
         let mut stmt = conn.prepare_cached(
-            "INSERT INTO address_days (kind, day, address_id, events, hours, first_ts, last_ts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO address_days (kind, day, address_id, events, hours)
+             VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (kind, day, address_id) DO UPDATE SET
                  events = events + excluded.events,
-                 hours = hours_add(hours, excluded.hours),
-                 first_ts = MIN(first_ts, excluded.first_ts),
-                 last_ts = MAX(last_ts, excluded.last_ts)",
+                 hours = hours_add(hours, excluded.hours)",
         )?;
         for ((kind, day, address), c) in rows {
             stmt.execute(rusqlite::params![
@@ -539,9 +491,7 @@ impl Rollups {
                 day,
                 address,
                 c.events,
-                hours_blob(&c.hours),
-                c.first,
-                c.last
+                hours_blob(&c.hours)
             ])?;
         }
         let rows = self.hour_totals.drain();
