@@ -212,10 +212,10 @@ pub fn rank(
         // First and last seen of the rows shown: a few seeks each, rather than for every
         // offender of the period.
         for (key, entry) in &mut sorted {
-            if let (Key::Address(key), Some(_)) = (&*key, entry.counts[0]) {
-                if let Some(network) = network_of(key, grouping) {
-                    entry.seen = store.first_and_last(&network, first.since(until), until)?;
-                }
+            if let (Key::Address(key), Some(_)) = (&*key, entry.counts[0])
+                && let Some(network) = network_of(key, grouping)
+            {
+                entry.seen = store.first_and_last(&network, first.since(until), until)?;
             }
         }
     }
