@@ -24,4 +24,4 @@ ALTER TABLE address_days_new RENAME TO address_days;
 CREATE INDEX address_days_by_address ON address_days(address_id, kind, day);
 
 -- Whether a text was seen before a moment (`top --new --by user`) is one seek per text.
-CREATE INDEX label_hours_by_label ON label_hours(dimension, label_id, hour);
+CREATE INDEX IF NOT EXISTS label_hours_by_label ON label_hours(dimension, label_id, hour);
