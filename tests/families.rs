@@ -525,7 +525,10 @@ fn a_database_of_16_byte_keys_is_migrated_in_place() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 8, "migrated to the latest schema (8: rollups by day)");
+    assert_eq!(
+        version, 8,
+        "migrated to the latest schema (8: rollups by day)"
+    );
     rig.run_at(2 * HOUR);
     let mut keys = rig.map_keys();
     keys.sort();
