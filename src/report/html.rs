@@ -17,7 +17,7 @@ use std::fmt::{self, Write as _};
 
 use chrono::DateTime;
 
-use crate::report::summary::{BlockInPeriod, HOURLY_CHART_MAX, Summary, change};
+use crate::report::summary::{BlockInPeriod, ChartUnit, Summary, change};
 use crate::store::blocks::BlockTarget;
 
 /// The smallest drawn size of a non-zero bar or span, in the chart's units: a single
@@ -247,42 +247,46 @@ fn write_totals(out: &mut String, s: &Summary) -> fmt::Result {
     writeln!(out, "</section>")
 }
 
-/// One bar of the failures chart: an hour, or a day for long periods.
+/// One bar of the failures chart: an hour, or a day, week or month for long periods.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Bucket {
-    /// The start as stored (`2026-11-27T15:00:00Z`), or the day (`2026-11-27`).
+    /// The start as stored (`2026-11-27T15:00:00Z`), or the day (`2026-11-27`, also the
+    /// Monday of a week), or the month (`2026-11`).
     key: String,
     /// For people (`2026-11-27 15:00`, `2026-11-27`).
     label: String,
     failures: i64,
 }
 
-/// The chart's bars: per hour, or per UTC day for periods over 48 hours.
+/// The chart's bars: per hour, or per UTC day, week or month for long periods (see
+/// [`Summary::chart`]).
 fn buckets(s: &Summary) -> Vec<Bucket> {
-    if s.period_seconds > HOURLY_CHART_MAX {
-        let mut days: Vec<Bucket> = Vec::new();
-        for hour in &s.per_hour {
-            let day = hour.hour.get(..10).unwrap_or(&hour.hour);
-            match days.last_mut() {
-                Some(last) if last.key == day => last.failures += hour.failures,
-                _ => days.push(Bucket {
-                    key: day.to_string(),
-                    label: day.to_string(),
-                    failures: hour.failures,
-                }),
+    s.chart
+        .bars
+        .iter()
+        .map(|bar| {
+            let start = &bar.start;
+            let (key, label) = match s.chart.unit {
+                ChartUnit::Hour => (
+                    start.clone(),
+                    start.get(..16).unwrap_or(start).replacen('T', " ", 1),
+                ),
+                ChartUnit::Day | ChartUnit::Week => {
+                    let day = start.get(..10).unwrap_or(start).to_string();
+                    (day.clone(), day)
+                }
+                ChartUnit::Month => {
+                    let month = start.get(..7).unwrap_or(start).to_string();
+                    (month.clone(), month)
+                }
+            };
+            Bucket {
+                key,
+                label,
+                failures: bar.failures,
             }
-        }
-        days
-    } else {
-        s.per_hour
-            .iter()
-            .map(|h| Bucket {
-                key: h.hour.clone(),
-                label: h.hour.get(..16).unwrap_or(&h.hour).replacen('T', " ", 1),
-                failures: h.failures,
-            })
-            .collect()
-    }
+        })
+        .collect()
 }
 
 /// The drawn length of `value` on a scale where `max` fills `full`: 0 for nothing (and
@@ -314,8 +318,8 @@ fn bar_slot(index: usize, count: usize, left: f64, width: f64) -> (f64, f64) {
 
 fn write_failures_chart(out: &mut String, s: &Summary) -> fmt::Result {
     let bars = buckets(s);
-    let daily = s.period_seconds > HOURLY_CHART_MAX;
-    let unit = if daily { "day" } else { "hour" };
+    let daily = s.chart.unit != ChartUnit::Hour;
+    let unit = s.chart.unit.as_str();
     let max = bars.iter().map(|b| b.failures).max().unwrap_or(0);
     let total: i64 = bars.iter().map(|b| b.failures).sum();
 
@@ -1150,6 +1154,11 @@ mod tests {
                     failures: if h == 3 { 12 } else { 0 },
                 })
                 .collect(),
+            chart: crate::report::summary::Chart::of_hours(
+                &[(1_795_780_800 + 3 * 3600, 12)],
+                1_795_780_801,
+                1_795_780_800 + 86_400,
+            ),
             top_addresses: vec![TopAddress {
                 rank: 1,
                 ip: "203.0.113.7".to_string(),
@@ -1211,6 +1220,7 @@ mod tests {
         let mut s = summary();
         s.current = Totals::default();
         s.per_hour.iter_mut().for_each(|h| h.failures = 0);
+        s.chart.bars.iter_mut().for_each(|b| b.failures = 0);
         s.top_addresses.clear();
         s.top_usernames.clear();
         s.block_timeline.clear();
@@ -1224,8 +1234,11 @@ mod tests {
         // A long period is charted per day.
         s.period = "3d".into();
         s.period_seconds = 3 * 86_400;
+        s.chart =
+            crate::report::summary::Chart::of_hours(&[], 1_795_780_801, 1_795_780_800 + 3 * 86_400);
         let page = to_html(&s);
         assert!(page.contains("Failures per day (UTC)"));
-        assert_eq!(page.matches("<rect class=\"bar\"").count(), 2);
+        // 2026-11-27 12:00 to 2026-11-30 12:00 touches four days.
+        assert_eq!(page.matches("<rect class=\"bar\"").count(), 4);
     }
 }

@@ -24,9 +24,20 @@ pub const TOP: usize = 10;
 /// Width of the longest bar in the table's chart.
 const BAR_WIDTH: i64 = 40;
 
-/// Periods longer than this are charted per day in the table and the HTML page (JSON is
-/// always per hour).
+/// Periods longer than this are charted per day (or week, or month) in the table and the
+/// HTML page.
 pub(crate) const HOURLY_CHART_MAX: i64 = 48 * 3600;
+
+/// Charts spanning more than this are drawn per week, and more than [`WEEKLY_CHART_MAX`]
+/// per month, so that no chart has more than about a hundred bars.
+const DAILY_CHART_MAX: i64 = 92 * 86_400;
+const WEEKLY_CHART_MAX: i64 = 730 * 86_400;
+
+/// Periods up to this long list every hour in `per_hour` and chart from their start;
+/// longer ones (`--period 10000000d`) list only the hours with failures and chart from
+/// the first failure in them, so memory and output follow the stored data, not the
+/// length asked for.
+pub(crate) const FULL_CHART_MAX: i64 = 400 * 86_400;
 
 /// The summary, as `report --format json` prints it.
 #[derive(Debug, Serialize)]
@@ -45,8 +56,12 @@ pub struct Summary {
     /// Totals of the previous period.
     pub previous: Totals,
     /// Counted failures per UTC clock hour of this period, oldest first, hours without
-    /// failures included. The first and last hours may be partial.
+    /// failures included (for periods over 400 days only the hours with failures). The
+    /// first and last hours may be partial.
     pub per_hour: Vec<HourCount>,
+    /// The failures chart of the table and the HTML page: per hour for periods up to
+    /// 48 hours, per day up to 92 days, per week up to two years, per month beyond.
+    pub chart: Chart,
     /// The [`TOP`] addresses with the most counted failures in this period.
     pub top_addresses: Vec<TopAddress>,
     /// The [`TOP`] usernames most tried in this period (failures without one left out).
@@ -111,6 +126,119 @@ pub struct HourCount {
     /// Start of the hour, RFC 3339 UTC.
     pub hour: String,
     pub failures: i64,
+}
+
+/// The unit of a chart's bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChartUnit {
+    Hour,
+    Day,
+    /// ISO weeks, Monday to Sunday (UTC).
+    Week,
+    Month,
+}
+
+impl ChartUnit {
+    /// The unit's name in text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChartUnit::Hour => "hour",
+            ChartUnit::Day => "day",
+            ChartUnit::Week => "week",
+            ChartUnit::Month => "month",
+        }
+    }
+
+    /// The unit for a chart spanning `seconds`.
+    fn for_span(seconds: i64) -> ChartUnit {
+        match seconds {
+            s if s <= HOURLY_CHART_MAX => ChartUnit::Hour,
+            s if s <= DAILY_CHART_MAX => ChartUnit::Day,
+            s if s <= WEEKLY_CHART_MAX => ChartUnit::Week,
+            _ => ChartUnit::Month,
+        }
+    }
+
+    /// The start (unix seconds, UTC) of the bar holding `ts`.
+    fn start_of(self, ts: i64) -> i64 {
+        use chrono::{Datelike, NaiveDate};
+        let day = ts.div_euclid(86_400) * 86_400;
+        match self {
+            ChartUnit::Hour => ts.div_euclid(3600) * 3600,
+            ChartUnit::Day => day,
+            // 1970-01-01 was a Thursday: Mondays are 4 days after a multiple of 7 days.
+            ChartUnit::Week => day - (ts.div_euclid(86_400) - 4).rem_euclid(7) * 86_400,
+            ChartUnit::Month => chrono::DateTime::from_timestamp(ts, 0)
+                .and_then(|t| NaiveDate::from_ymd_opt(t.year(), t.month(), 1))
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map_or(day, |t| t.and_utc().timestamp()),
+        }
+    }
+
+    /// The start of the bar after the one starting at `start`.
+    fn next(self, start: i64) -> i64 {
+        match self {
+            ChartUnit::Hour => start + 3600,
+            ChartUnit::Day => start + 86_400,
+            ChartUnit::Week => start + 7 * 86_400,
+            // Day 32 of a month lies in the next one.
+            ChartUnit::Month => self.start_of(start + 32 * 86_400),
+        }
+    }
+}
+
+/// Counted failures per bar: every bar from the first to the last, zeros included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Chart {
+    pub unit: ChartUnit,
+    pub bars: Vec<ChartBar>,
+}
+
+/// One bar of a chart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChartBar {
+    /// The start of the bar (hour, day, Monday, first of the month), RFC 3339 UTC.
+    pub start: String,
+    pub failures: i64,
+}
+
+impl Chart {
+    /// The chart of the failures `per_hour` ((start of the hour, failures), oldest
+    /// first) from `from` to `until` (inclusive times), in the unit their span calls for.
+    /// Holds one bar per unit of the span: about a hundred at most, however long.
+    pub fn of_hours(per_hour: &[(i64, i64)], from: i64, until: i64) -> Chart {
+        let unit = ChartUnit::for_span(until - from + 1);
+        let mut bars: Vec<(i64, i64)> = Vec::new();
+        let mut start = unit.start_of(from);
+        let last = unit.start_of(until);
+        let mut hours = per_hour.iter().peekable();
+        while start <= last {
+            let end = unit.next(start);
+            let mut failures = 0;
+            while let Some(&&(hour, n)) = hours.peek() {
+                if hour >= end {
+                    break;
+                }
+                if hour >= start {
+                    failures += n;
+                }
+                hours.next();
+            }
+            bars.push((start, failures));
+            start = end;
+        }
+        Chart {
+            unit,
+            bars: bars
+                .into_iter()
+                .map(|(start, failures)| ChartBar {
+                    start: format_time(start),
+                    failures,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// One of the top addresses.
@@ -179,18 +307,8 @@ pub fn build(
         ..totals(|r| r.previous_failures, |r| r.previous_server_faults)
     };
 
-    // Every clock hour touched by (since, until], zeros included.
-    let first_hour = (since + 1).div_euclid(3600) * 3600;
-    let last_hour = until.div_euclid(3600) * 3600;
-    let counts: std::collections::HashMap<i64, i64> =
-        store.failures_per_hour(since, until)?.into_iter().collect();
-    let per_hour = (first_hour..=last_hour)
-        .step_by(3600)
-        .map(|hour| HourCount {
-            hour: format_time(hour),
-            failures: counts.get(&hour).copied().unwrap_or(0),
-        })
-        .collect();
+    let counts = store.failures_per_hour(since, until)?;
+    let (per_hour, chart) = hourly_and_chart(&counts, since, until);
 
     let mut failing: Vec<&crate::store::period::AddressPeriods> =
         rows.iter().filter(|r| r.failures > 0).collect();
@@ -264,6 +382,7 @@ pub fn build(
         current,
         previous,
         per_hour,
+        chart,
         top_addresses,
         top_usernames,
         blocks,
@@ -274,6 +393,32 @@ pub fn build(
             unattributed: refused.unattributed,
         },
     })
+}
+
+/// `per_hour` and the chart of `(since, until]` from its failures per hour (sparse,
+/// oldest first). A period up to [`FULL_CHART_MAX`] lists every hour and charts from
+/// its start; a longer one lists the hours with failures and charts from the first of
+/// them, so nothing here grows with the length asked for.
+fn hourly_and_chart(counts: &[(i64, i64)], since: i64, until: i64) -> (Vec<HourCount>, Chart) {
+    let hour = |(start, failures): (i64, i64)| HourCount {
+        hour: format_time(start),
+        failures,
+    };
+    let from = since.saturating_add(1);
+    if until.saturating_sub(since) <= FULL_CHART_MAX {
+        let first_hour = from.div_euclid(3600) * 3600;
+        let last_hour = until.div_euclid(3600) * 3600;
+        let by_hour: std::collections::HashMap<i64, i64> = counts.iter().copied().collect();
+        let per_hour = (first_hour..=last_hour)
+            .step_by(3600)
+            .map(|h| hour((h, by_hour.get(&h).copied().unwrap_or(0))))
+            .collect();
+        (per_hour, Chart::of_hours(counts, from, until))
+    } else {
+        let chart_from = counts.first().map_or(until, |&(h, _)| h.max(from));
+        let per_hour = counts.iter().copied().map(hour).collect();
+        (per_hour, Chart::of_hours(counts, chart_from, until))
+    }
 }
 
 /// The summary for people: totals against the previous period, a bar chart (per hour,
@@ -321,31 +466,29 @@ pub fn to_table(summary: &Summary) -> String {
         );
     }
 
-    // The chart: per hour, or per UTC day for long periods.
-    let bars: Vec<(String, i64)> = if summary.period_seconds > HOURLY_CHART_MAX {
-        let mut days: Vec<(String, i64)> = Vec::new();
-        for hour in &summary.per_hour {
-            let day = hour.hour.get(..10).unwrap_or(&hour.hour).to_string();
-            match days.last_mut() {
-                Some((d, n)) if *d == day => *n += hour.failures,
-                _ => days.push((day, hour.failures)),
-            }
-        }
-        days
-    } else {
-        summary
-            .per_hour
-            .iter()
-            .map(|h| (h.hour.clone(), h.failures))
-            .collect()
-    };
-    let heading = if summary.period_seconds > HOURLY_CHART_MAX {
-        "day (UTC)"
-    } else {
-        "hour (UTC)"
+    // The chart: per hour, or per UTC day, week or month for long periods.
+    let unit = summary.chart.unit;
+    let bars: Vec<(String, i64)> = summary
+        .chart
+        .bars
+        .iter()
+        .map(|bar| {
+            let when = match unit {
+                ChartUnit::Hour => bar.start.clone(),
+                ChartUnit::Day | ChartUnit::Week => {
+                    bar.start.get(..10).unwrap_or(&bar.start).into()
+                }
+                ChartUnit::Month => bar.start.get(..7).unwrap_or(&bar.start).into(),
+            };
+            (when, bar.failures)
+        })
+        .collect();
+    let heading = match unit {
+        ChartUnit::Week => "week from (UTC)".to_string(),
+        other => format!("{} (UTC)", other.as_str()),
     };
     let max = bars.iter().map(|(_, n)| *n).max().unwrap_or(0);
-    let mut chart = new_table(vec![heading.into(), "failures".into(), String::new()]);
+    let mut chart = new_table(vec![heading, "failures".into(), String::new()]);
     for (when, failures) in &bars {
         let width = if max > 0 && *failures > 0 {
             (failures * BAR_WIDTH + max - 1) / max
@@ -466,6 +609,56 @@ fn right_align(table: &mut comfy_table::Table, columns: &[usize]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 2026-11-27T12:00:00Z, a Friday.
+    const NOON: i64 = 1_795_780_800;
+
+    #[test]
+    fn charts_choose_hours_days_weeks_or_months_by_span() {
+        let unit = |seconds: i64| Chart::of_hours(&[], NOON - seconds + 1, NOON).unit;
+        assert_eq!(unit(48 * 3600), ChartUnit::Hour);
+        assert_eq!(unit(48 * 3600 + 1), ChartUnit::Day);
+        assert_eq!(unit(92 * 86_400), ChartUnit::Day);
+        assert_eq!(unit(93 * 86_400), ChartUnit::Week);
+        assert_eq!(unit(730 * 86_400), ChartUnit::Week);
+        assert_eq!(unit(731 * 86_400), ChartUnit::Month);
+    }
+
+    #[test]
+    fn chart_bars_sum_the_hours_inside_them() {
+        // 400 days to NOON: weeks from Monday 2025-10-20 to Monday 2026-11-23.
+        let hours = [
+            (NOON - 400 * 86_400 + 3600, 2),
+            (NOON - 3 * 86_400, 5),
+            (NOON, 7),
+        ];
+        let chart = Chart::of_hours(&hours, NOON - 400 * 86_400 + 1, NOON);
+        assert_eq!(chart.unit, ChartUnit::Week);
+        assert_eq!(chart.bars.first().unwrap().start, "2025-10-20T00:00:00Z");
+        assert_eq!(chart.bars.last().unwrap().start, "2026-11-23T00:00:00Z");
+        assert_eq!(chart.bars.len(), 58);
+        assert_eq!(chart.bars.last().unwrap().failures, 12);
+        assert_eq!(chart.bars.iter().map(|b| b.failures).sum::<i64>(), 14);
+        // However long the period, the chart starts at its first failure.
+        let (per_hour, chart) = hourly_and_chart(&hours, i64::MIN / 2, NOON);
+        assert_eq!(per_hour.len(), 3);
+        assert_eq!(chart.unit, ChartUnit::Week);
+        assert_eq!(chart.bars.first().unwrap().start, "2025-10-20T00:00:00Z");
+        assert_eq!(chart.bars.len(), 58);
+        // Months beyond two years: from the first failure's month.
+        let old = [(NOON - 1000 * 86_400, 1), (NOON, 7)];
+        let (_, chart) = hourly_and_chart(&old, i64::MIN / 2, NOON);
+        assert_eq!(chart.unit, ChartUnit::Month);
+        assert_eq!(chart.bars.first().unwrap().start, "2024-03-01T00:00:00Z");
+        assert_eq!(chart.bars.len(), 33);
+        assert_eq!(chart.bars.iter().map(|b| b.failures).sum::<i64>(), 8);
+        let (_, chart) = hourly_and_chart(&hours, i64::MIN / 2, NOON);
+        assert_eq!(chart.bars.iter().map(|b| b.failures).sum::<i64>(), 14);
+        // Nothing at all: one bar, the last.
+        let (per_hour, chart) = hourly_and_chart(&[], i64::MIN / 2, NOON);
+        assert!(per_hour.is_empty());
+        assert_eq!(chart.bars.len(), 1);
+    }
 
     #[test]
     fn change_reads_well() {

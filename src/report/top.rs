@@ -191,7 +191,7 @@ pub fn rank_kind(
     for (index, period) in periods.iter().enumerate() {
         // First and last seen are those of the first period, the one rows rank by.
         let times = index == 0;
-        for ranked in ranked_in(store, period.since(until), until, subject, kind, times)? {
+        for ranked in ranked_in(store, period.since(until), until, subject, kind)? {
             let entry = entries.entry(ranked.key).or_insert_with(|| Entry {
                 counts: vec![None; periods.len()],
                 seen: None,
@@ -203,11 +203,16 @@ pub fn rank_kind(
         }
     }
     if only_new {
-        let seen_before = match periods.first().and_then(|p| p.since(until)) {
-            Some(since) => failing_by(store, since, subject)?,
-            None => HashSet::new(),
-        };
-        entries.retain(|key, entry| entry.counts[0].is_some() && !seen_before.contains(key));
+        entries.retain(|_, entry| entry.counts[0].is_some());
+        if let Some(since) = periods.first().and_then(|p| p.since(until)) {
+            let mut seen_before = HashSet::new();
+            for key in entries.keys() {
+                if failed_by(store, key, since, subject)? {
+                    seen_before.insert(key.clone());
+                }
+            }
+            entries.retain(|key, _| !seen_before.contains(key));
+        }
         rerank(&mut entries, periods.len());
     }
     let mut sorted: Vec<(Key, Entry)> = entries.into_iter().collect();
@@ -222,6 +227,17 @@ pub fn rank_kind(
     });
     if limit > 0 {
         sorted.truncate(limit);
+    }
+    if let (Subject::Offenders(grouping), Some(first)) = (subject, periods.first()) {
+        // First and last seen of the rows shown: a few seeks each, rather than for every
+        // offender of the period.
+        for (key, entry) in &mut sorted {
+            if let (Key::Address(key), Some(_)) = (&*key, entry.counts[0])
+                && let Some(network) = network_of(key, grouping)
+            {
+                entry.seen = store.first_and_last(&network, kind, first.since(until), until)?;
+            }
+        }
     }
     Ok(sorted
         .into_iter()
@@ -298,28 +314,27 @@ fn rerank(entries: &mut HashMap<Key, Entry>, periods: usize) {
     }
 }
 
-/// One period's ranking of `subject` from the store; offenders' first and last seen
-/// only with `times` (otherwise `i64::MAX` and `i64::MIN`, which merge away).
+/// One period's ranking of `subject` from the store. Offenders come without first and
+/// last seen (`i64::MAX` and `i64::MIN`): [`rank`] looks them up for the rows it shows.
 fn ranked_in(
     store: &Store,
     since: Option<i64>,
     until: i64,
     subject: Subject,
     kind: EventKind,
-    times: bool,
 ) -> anyhow::Result<Vec<Ranked>> {
     if kind != EventKind::AuthFailed && !matches!(subject, Subject::Offenders(_)) {
         anyhow::bail!("only addresses and networks are ranked by {}", kind.name());
     }
     Ok(match subject {
         Subject::Offenders(grouping) => store
-            .rank_offenders_of_kind(kind, since, until, grouping, times)?
+            .rank_offenders_of_kind(kind, since, until, grouping)?
             .into_iter()
             .map(|o| Ranked {
                 key: Key::Address(o.key),
                 failures: o.failures,
-                first_seen: o.first_seen.unwrap_or(i64::MAX),
-                last_seen: o.last_seen.unwrap_or(i64::MIN),
+                first_seen: i64::MAX,
+                last_seen: i64::MIN,
                 rank: o.rank,
             })
             .collect(),
@@ -337,27 +352,31 @@ fn ranked_in(
     })
 }
 
-/// The keys of `subject` with a counted failure at or before `at`: not new after it.
-fn failing_by(store: &Store, at: i64, subject: Subject) -> anyhow::Result<HashSet<Key>> {
-    Ok(match subject {
-        Subject::Offenders(Grouping::Address) => store
-            .addresses_failing_by(at)?
-            .into_iter()
-            .map(Key::Address)
-            .collect(),
-        Subject::Offenders(Grouping::Network {
-            v4_prefix,
-            v6_prefix,
-        }) => store
-            .addresses_failing_by(at)?
-            .iter()
-            .map(|key| Key::Address(address::network_key(key, v4_prefix, v6_prefix)))
-            .collect(),
-        Subject::Labels(kind) => store
-            .labels_failing_by(at, kind)?
-            .into_iter()
-            .map(Key::Label)
-            .collect(),
+/// The network an offender's key stands for: the address alone, or the network of the
+/// grouping it was ranked by.
+fn network_of(key: &address::Key, grouping: Grouping) -> Option<ipnet::IpNet> {
+    let addr = address::from_key(key)?;
+    let prefix = match (grouping, addr) {
+        (Grouping::Address, std::net::IpAddr::V4(_)) => 32,
+        (Grouping::Address, std::net::IpAddr::V6(_)) => 128,
+        (Grouping::Network { v4_prefix, .. }, std::net::IpAddr::V4(_)) => v4_prefix,
+        (Grouping::Network { v6_prefix, .. }, std::net::IpAddr::V6(_)) => v6_prefix,
+    };
+    Some(ipnet::IpNet::new(addr, prefix).ok()?.trunc())
+}
+
+/// Whether `key` (an address, network or text of `subject`) had a counted failure at or
+/// before `at`: then it is not new after it. One seek per candidate, so `--new` costs
+/// what the period ranks, not the history.
+fn failed_by(store: &Store, key: &Key, at: i64, subject: Subject) -> anyhow::Result<bool> {
+    Ok(match (subject, key) {
+        (Subject::Offenders(grouping), Key::Address(key)) => match network_of(key, grouping) {
+            Some(network) => store.failed_by(&network, at)?,
+            None => false,
+        },
+        (Subject::Labels(kind), Key::Label(text)) => store.label_failed_by(kind, text, at)?,
+        // Keys always match their subject: they were made from it.
+        _ => false,
     })
 }
 

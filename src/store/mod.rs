@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/007_address_families.sql"),
     include_str!("../../migrations/008_places.sql"),
     include_str!("../../migrations/009_untrusted.sql"),
+    include_str!("../../migrations/010_rollups_by_day.sql"),
 ];
 
 /// Bits of an event id that hold the byte offset; the stream id sits above them.
@@ -510,21 +511,15 @@ impl Store {
     }
 
     /// Offenders inside `(since, until]` ranked by counted failures, with ties sharing
-    /// a rank; `since = None` means from the beginning. The first and last failure of
-    /// each are looked up only with `times` (they cost as much again as the counts).
+    /// a rank; `since = None` means from the beginning. First and last seen are left
+    /// `None`: [`Store::first_and_last`] finds them for the rows shown, one seek each.
     pub fn rank_offenders(
         &self,
         since: Option<i64>,
         until: i64,
         grouping: Grouping,
-        times: bool,
     ) -> Result<Vec<RankedOffender>> {
-        self.rank_with(
-            &RANKINGS[ranking_index(grouping, times)],
-            since,
-            until,
-            grouping,
-        )
+        self.rank_with(&RANKINGS[ranking_index(grouping)], since, until, grouping)
     }
 
     /// Like [`Store::rank_offenders`], for the events of `kind`.
@@ -534,14 +529,17 @@ impl Store {
         since: Option<i64>,
         until: i64,
         grouping: Grouping,
-        times: bool,
     ) -> Result<Vec<RankedOffender>> {
         if kind == crate::parse::EventKind::AuthFailed {
-            return self.rank_offenders(since, until, grouping, times);
+            return self.rank_offenders(since, until, grouping);
         }
         let by_network = matches!(grouping, Grouping::Network { .. });
-        let sql = ranking_sql(kind.code(), by_network, times);
-        self.rank_with(&sql, since, until, grouping)
+        self.rank_with(
+            &ranking_sql(kind.code(), by_network),
+            since,
+            until,
+            grouping,
+        )
     }
 
     /// Runs a ranking query built by [`ranking_sql`].
@@ -569,9 +567,9 @@ impl Store {
             Ok(RankedOffender {
                 key: address::key_of(&key).unwrap_or([0; address::KEY_LEN]),
                 failures: row.get(1)?,
-                first_seen: row.get(2)?,
-                last_seen: row.get(3)?,
-                rank: row.get(4)?,
+                first_seen: None,
+                last_seen: None,
+                rank: row.get(2)?,
             })
         });
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -728,70 +726,54 @@ const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events
     (address_id, kind, ts, id, mechanism_id, username_id, service_id)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
-/// Counted failures of every address with any inside a period (bound with
-/// [`rollup::Split::bind`], no prefix), with the first and last of them (`times`) or
-/// NULL: per address, the whole days, hours and partial hours of the period, one seek
-/// each. The first and last are looked up only for addresses that failed.
-fn failures_per_address_sql(times: bool) -> String {
-    events_per_address_sql(0, times)
-}
-
-/// [`failures_per_address_sql`] for the events of any kind (its code).
-fn events_per_address_sql(kind: i64, times: bool) -> String {
-    let (first, last) = if times {
-        (
-            rollup::address_first(kind, ""),
-            rollup::address_last(kind, ""),
-        )
-    } else {
-        ("NULL".to_string(), "NULL".to_string())
-    };
+/// Events per address in a split period (bound by [`rollup::Split::bind`], no prefix):
+/// the period's rows of the rollups (see [`rollup::period_rows`]) of the events of kind
+/// `kind` (its code) summed per
+/// address, then one key lookup per address that had any for its bytes. Nothing outside
+/// the period is read.
+fn events_per_address_sql(kind: i64) -> String {
     format!(
-        "WITH counted AS MATERIALIZED (
-             SELECT a.id AS id, a.ip AS ip, {failures} AS failures FROM addresses AS a
-             WHERE {active})
-         SELECT a.ip, a.failures, {first} AS first_seen, {last} AS last_seen
-         FROM counted AS a WHERE a.failures > 0",
-        failures = rollup::address_events(kind, ""),
-        active = rollup::address_active(kind, ""),
+        "SELECT a.ip, c.failures
+         FROM (SELECT address_id, SUM(n) AS failures FROM ({rows})
+               GROUP BY address_id HAVING SUM(n) > 0) AS c
+         CROSS JOIN addresses AS a ON a.id = c.address_id",
+        rows = rollup::period_rows(&kind.to_string(), "")
     )
 }
 
-/// [`failures_per_address_sql`] without first and last: what the policy needs.
+/// Counted failures per address in the period: what the policy needs.
 pub(crate) static FAILURES_PER_ADDRESS: LazyLock<String> =
-    LazyLock::new(|| failures_per_address_sql(false));
+    LazyLock::new(|| events_per_address_sql(crate::parse::EventKind::AuthFailed.code()));
 
-/// Rankings by address and by network, each with and without first and last times,
-/// indexed by [`ranking_index`].
-static RANKINGS: LazyLock<[String; 4]> =
-    LazyLock::new(|| [0, 1, 2, 3].map(|index| ranking_sql(0, index >= 2, index % 2 == 1)));
+/// Rankings of counted failures by address and by network, indexed by
+/// [`ranking_index`].
+pub(crate) static RANKINGS: LazyLock<[String; 2]> = LazyLock::new(|| {
+    let failed = crate::parse::EventKind::AuthFailed.code();
+    [ranking_sql(failed, false), ranking_sql(failed, true)]
+});
 
-/// The ranking of the events of kind `kind` (its code) by address or by network, with
-/// or without first and last times.
-fn ranking_sql(kind: i64, by_network: bool, times: bool) -> String {
+/// The ranking of the events of kind `kind` (its code) by address or by network.
+fn ranking_sql(kind: i64, by_network: bool) -> String {
     if by_network {
         format!(
-            "SELECT net, failures, first_seen, last_seen,
-                    RANK() OVER (ORDER BY failures DESC) AS rank
+            "SELECT net, failures, RANK() OVER (ORDER BY failures DESC) AS rank
              FROM (SELECT network_key(ip, :v4_prefix, :v6_prefix) AS net,
-                          SUM(failures) AS failures,
-                          MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen
+                          SUM(failures) AS failures
                    FROM ({}) GROUP BY net)
              ORDER BY rank, net",
-            events_per_address_sql(kind, times)
+            events_per_address_sql(kind)
         )
     } else {
         format!(
-            "SELECT ip, failures, first_seen, last_seen,
-                    RANK() OVER (ORDER BY failures DESC) AS rank
+            "SELECT ip, failures, RANK() OVER (ORDER BY failures DESC) AS rank
              FROM ({}) ORDER BY rank, ip",
-            events_per_address_sql(kind, times)
+            events_per_address_sql(kind)
         )
     }
 }
 
-fn ranking_index(grouping: Grouping, times: bool) -> usize {
-    usize::from(matches!(grouping, Grouping::Network { .. })) * 2 + usize::from(times)
+fn ranking_index(grouping: Grouping) -> usize {
+    usize::from(matches!(grouping, Grouping::Network { .. }))
 }
 
 /// Where ingest stands after a batch: committed together with the batch's events.

@@ -1,9 +1,9 @@
 //! Named queries for `report`: a summary of one period against the period before it.
 //!
-//! Event queries walk `addresses` as the outer loop and seek into the primary key of
-//! `events` (address_id, kind, ts) per address, like [`super::FAILURES_PER_ADDRESS`]:
-//! the cost is what lies inside the two periods, not the whole history. Blocks are few
-//! and are read in one pass.
+//! Event queries read the rows of the two periods from the rollups keyed by day first
+//! (see [`rollup::period_rows`]), like [`super::FAILURES_PER_ADDRESS`]: the cost is what
+//! lies inside the two periods, not the whole history. Blocks are few and are read in
+//! one pass.
 
 use std::sync::LazyLock;
 
@@ -44,24 +44,23 @@ pub struct BlockCounts {
 }
 
 /// Per address: counted failures and faults in the current period (split bound with
-/// prefix `c_`) and in the previous one (prefix `p_`), from the rollups. Addresses with
-/// nothing in either period are left out.
+/// prefix `c_`) and in the previous one (prefix `p_`), from the rows of the two periods
+/// in the rollups (see [`rollup::period_rows`]) summed per address. Addresses with
+/// nothing in either period are never read.
 static ADDRESS_PERIODS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT ip, failures, faults, previous_failures, previous_faults
-         FROM (SELECT a.ip AS ip, {} AS failures, {} AS faults,
-                      {} AS previous_failures, {} AS previous_faults
-               FROM addresses AS a
-               WHERE {} OR {} OR {} OR {})
-         WHERE failures + faults + previous_failures + previous_faults > 0",
-        rollup::address_events(0, "c_"),
-        rollup::address_events(1, "c_"),
-        rollup::address_events(0, "p_"),
-        rollup::address_events(1, "p_"),
-        rollup::address_active(0, "c_"),
-        rollup::address_active(1, "c_"),
-        rollup::address_active(0, "p_"),
-        rollup::address_active(1, "p_"),
+        "SELECT a.ip, c.failures, c.faults, c.previous_failures, c.previous_faults
+         FROM (SELECT address_id,
+                      TOTAL(n) FILTER (WHERE current AND kind = 0) AS failures,
+                      TOTAL(n) FILTER (WHERE current AND kind = 1) AS faults,
+                      TOTAL(n) FILTER (WHERE NOT current AND kind = 0) AS previous_failures,
+                      TOTAL(n) FILTER (WHERE NOT current AND kind = 1) AS previous_faults
+               FROM (SELECT 1 AS current, * FROM ({current})
+                     UNION ALL SELECT 0, * FROM ({previous}))
+               GROUP BY address_id HAVING SUM(n) > 0) AS c
+         CROSS JOIN addresses AS a ON a.id = c.address_id",
+        current = rollup::period_rows("0, 1", "c_"),
+        previous = rollup::period_rows("0, 1", "p_"),
     )
 });
 
@@ -81,20 +80,18 @@ static FAILURES_PER_HOUR: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Events of one kind per address in the key range `:first..=:last` inside a split
-/// period, addresses without any left out: the rollups per address, like
-/// [`ADDRESS_PERIODS`], after one seek per address for whether it ever had one. For
-/// block efficacy (kind 2), which few addresses have.
+/// period, addresses without any left out: the period's rows of that kind in the
+/// rollups summed per address (see [`rollup::period_rows`]), then the key range.
 static EVENTS_PER_ADDRESS: LazyLock<[String; EventKind::ALL.len()]> = LazyLock::new(|| {
     EventKind::ALL.map(|kind| {
         let kind = kind.code();
         format!(
-            "SELECT id, ip, n
-             FROM (SELECT a.id AS id, a.ip AS ip, {} AS n FROM addresses AS a
-                   WHERE a.ip BETWEEN :first AND :last
-                     AND EXISTS (SELECT 1 FROM address_days AS d
-                                 WHERE d.address_id = a.id AND d.kind = {kind}))
-             WHERE n > 0",
-            rollup::address_events(kind, "")
+            "SELECT a.id, a.ip, c.n
+             FROM (SELECT address_id, SUM(n) AS n FROM ({rows})
+                   GROUP BY address_id HAVING SUM(n) > 0) AS c
+             CROSS JOIN addresses AS a ON a.id = c.address_id
+             WHERE a.ip BETWEEN :first AND :last",
+            rows = rollup::period_rows(&kind.to_string(), "")
         )
     })
 });
@@ -157,13 +154,16 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(&ADDRESS_PERIODS)?;
         Split::new(since, until).bind(&mut stmt, "c_")?;
         Split::new(previous_since, since).bind(&mut stmt, "p_")?;
+        let count = |row: &rusqlite::Row<'_>, index: usize| -> rusqlite::Result<i64> {
+            Ok(row.get::<_, f64>(index)? as i64)
+        };
         let rows = stmt.raw_query().mapped(|row| {
             Ok((
                 row.get::<_, Vec<u8>>(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
+                count(row, 1)?,
+                count(row, 2)?,
+                count(row, 3)?,
+                count(row, 4)?,
             ))
         });
         let mut out = Vec::new();
@@ -288,25 +288,43 @@ mod tests {
     use super::*;
 
     /// The event queries read rollups and events through their keys; none scans a table
-    /// whose size grows with the history.
+    /// whose size grows with the history, `addresses` included: a period reads the rows
+    /// of its days, whatever came before.
     #[test]
     fn event_queries_use_rollups_by_key() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("plans.db")).unwrap();
-        for (name, sql) in [
-            ("address periods", &*ADDRESS_PERIODS),
-            ("failures per hour", &*FAILURES_PER_HOUR),
-        ] {
+        let mut queries = vec![
+            ("address periods", ADDRESS_PERIODS.clone()),
+            ("failures per hour", FAILURES_PER_HOUR.clone()),
+            (
+                "failures per address",
+                super::super::FAILURES_PER_ADDRESS.clone(),
+            ),
+        ];
+        for (index, sql) in super::super::RANKINGS.iter().enumerate() {
+            queries.push((["ranking", "networks"][index], sql.clone()));
+        }
+        for (kind, sql) in EventKind::ALL.iter().zip(EVENTS_PER_ADDRESS.iter()) {
+            queries.push((kind.name(), sql.clone()));
+        }
+        for (name, sql) in &queries {
             let plan = store.query_plan(sql);
             println!("-- {name}\n{plan}\n");
-            let scans = Store::full_scans(&plan, &["e", "h", "r", "hour_totals"]);
+            let scans = Store::full_scans(&plan, &["e", "h", "r", "a", "hour_totals"]);
             assert!(scans.is_empty(), "{name} scans {scans:?}:\n{plan}");
         }
-        let plan = store.query_plan(&ADDRESS_PERIODS);
-        assert!(
-            plan.contains("r USING PRIMARY KEY (address_id=? AND kind=? AND day>? AND day<?)"),
-            "{plan}"
-        );
+        for (name, sql) in &queries[..1] {
+            let plan = store.query_plan(sql);
+            assert!(
+                plan.contains("r USING PRIMARY KEY (kind=? AND day>? AND day<?)"),
+                "{name} does not read the period's days as one range:\n{plan}"
+            );
+            assert!(
+                plan.contains("a USING INTEGER PRIMARY KEY (rowid=?)"),
+                "{name} does not look addresses up by id:\n{plan}"
+            );
+        }
         let plan = store.query_plan(&FAILURES_PER_HOUR);
         assert!(
             plan.contains("hour_totals USING PRIMARY KEY (kind=? AND hour>? AND hour<?)"),

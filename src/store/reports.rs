@@ -7,7 +7,6 @@
 //! `addresses` as the outer loop and seek into `address_days` and `events` per address;
 //! `CROSS JOIN` pins that order, since left to itself the planner may scan a whole table.
 
-use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use ipnet::IpNet;
@@ -92,15 +91,15 @@ static RANGE_TOTALS: LazyLock<String> = LazyLock::new(|| {
         "WITH counted AS MATERIALIZED (
              SELECT a.id AS id, {failures} AS failures, {faults} AS faults
              FROM addresses AS a WHERE a.ip BETWEEN :first AND :last)
-         SELECT COUNT(*) FILTER (WHERE a.failures > 0), TOTAL(a.failures),
-                MIN({first}) FILTER (WHERE a.failures > 0),
-                MAX({last}) FILTER (WHERE a.failures > 0),
-                TOTAL(a.faults)
-         FROM counted AS a",
+         SELECT COUNT(*) FILTER (WHERE c.failures > 0), TOTAL(c.failures),
+                MIN({first}) FILTER (WHERE c.failures > 0),
+                MAX({last}) FILTER (WHERE c.failures > 0),
+                TOTAL(c.faults)
+         FROM counted AS c",
         failures = rollup::address_events(0, ""),
         faults = rollup::address_events(1, ""),
-        first = rollup::address_first(0, ""),
-        last = rollup::address_last(0, ""),
+        first = rollup::address_first(0, "", "c.id"),
+        last = rollup::address_last(0, "", "c.id"),
     )
 });
 
@@ -119,7 +118,9 @@ static RANGE_PER_DAY: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT day, SUM(n) FROM (
              SELECT r.day - :midnight / 86400 AS day, {rollup} AS n
-             FROM addresses AS a CROSS JOIN address_days AS r ON r.address_id = a.id
+             FROM addresses AS a
+             CROSS JOIN address_days AS r INDEXED BY address_days_by_address
+                 ON r.address_id = a.id
              WHERE a.ip BETWEEN :first AND :last AND r.kind = 0
                AND r.day BETWEEN :span_from AND :span_to
              UNION ALL {head} UNION ALL {tail})
@@ -166,32 +167,33 @@ fn rank_labels_sql(kind: LabelKind) -> String {
     )
 }
 
-/// Texts of one kind that some counted failure inside a split period carried (from the
-/// beginning, for `top --new`).
-fn labels_failing_by_sql(kind: LabelKind) -> String {
-    let column = kind.column();
-    let dimension = kind.dimension();
-    let partial = |piece: &str| rollup::partial_hour_events(0, piece, &format!("e.{column}"));
-    format!(
-        "SELECT l.text FROM labels AS l
-         WHERE l.id IN (SELECT lh.label_id FROM label_hours AS lh
-                        WHERE lh.dimension = {dimension}
-                          AND lh.hour BETWEEN :hour_from AND :hour_to
-                        UNION {head}
-                        UNION {tail})",
-        head = partial("head"),
-        tail = partial("tail"),
-    )
-}
+/// Whether a text of one kind (`?1`, `label_hours.dimension`) carried a counted failure
+/// at or before `?4` (whose hour is `?3`): one seek into `label_hours_by_label` for the
+/// text's earliest hour (an hour's `first_ts` is its first failure, so the hour of `?4`
+/// answers exactly).
+const LABEL_FAILED_BY: &str = "
+    SELECT EXISTS (SELECT 1 FROM labels AS l CROSS JOIN label_hours AS lh
+                   WHERE l.text = ?2 AND lh.dimension = ?1 AND lh.label_id = l.id
+                     AND lh.hour <= ?3 AND lh.first_ts <= ?4)";
 
-/// Addresses with a counted failure at or before `?1`: one seek per address.
-const ADDRESSES_FAILING_BY: &str = "
-    SELECT a.ip FROM addresses AS a
-    WHERE EXISTS (SELECT 1 FROM events AS e WHERE e.address_id = a.id AND e.kind = 0 AND e.ts <= ?1)";
+/// The first and last counted failure in `(?3, ?4]` of the addresses in the key range
+/// `?1..=?2`: two seeks per address of the range (into the primary key of `events`,
+/// which holds an address's failures in time order).
+const RANGE_FIRST_LAST: &str = "
+    SELECT MIN((SELECT MIN(e.ts) FROM events AS e
+                WHERE e.address_id = a.id AND e.kind = ?5 AND e.ts > ?3 AND e.ts <= ?4)),
+           MAX((SELECT MAX(e.ts) FROM events AS e
+                WHERE e.address_id = a.id AND e.kind = ?5 AND e.ts > ?3 AND e.ts <= ?4))
+    FROM addresses AS a WHERE a.ip BETWEEN ?1 AND ?2";
+
+/// Whether an address in the key range `?1..=?2` had a counted failure at or before
+/// `?3`: one seek per address of the range.
+const RANGE_FAILED_BY: &str = "
+    SELECT EXISTS (SELECT 1 FROM addresses AS a CROSS JOIN events AS e ON e.address_id = a.id
+                   WHERE a.ip BETWEEN ?1 AND ?2 AND e.kind = 0 AND e.ts <= ?3)";
 
 /// The SQL of each label query, built once per kind.
 static RANK_LABELS: LazyLock<[String; 3]> = LazyLock::new(|| per_kind(rank_labels_sql));
-static LABELS_FAILING_BY: LazyLock<[String; 3]> = LazyLock::new(|| per_kind(labels_failing_by_sql));
 
 fn per_kind(build: fn(LabelKind) -> String) -> [String; 3] {
     [
@@ -239,29 +241,44 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The keys of the addresses that failed at or before `at`: whoever is not among
-    /// them failed for the first time after `at` (for `top --new`).
-    pub fn addresses_failing_by(&self, at: i64) -> Result<HashSet<super::address::Key>> {
-        let mut stmt = self.conn.prepare_cached(ADDRESSES_FAILING_BY)?;
-        let rows = stmt.query_map([at], |row| row.get::<_, Vec<u8>>(0))?;
-        let mut keys = HashSet::new();
-        for key in rows {
-            if let Some(key) = super::address::key_of(&key?) {
-                keys.insert(key);
-            }
-        }
-        Ok(keys)
+    /// Whether some address inside `network` had a counted failure at or before `at`:
+    /// whoever had none failed for the first time after `at` (for `top --new`). One seek
+    /// per address of the network, whatever the history.
+    pub fn failed_by(&self, network: &IpNet, at: i64) -> Result<bool> {
+        let (first, last) = key_range(network);
+        Ok(self
+            .conn
+            .prepare_cached(RANGE_FAILED_BY)?
+            .query_row(params![&first[..], &last[..], at], |row| row.get(0))?)
     }
 
-    /// The texts of one kind that a counted failure at or before `at` carried (for
-    /// `top --new --by user|mechanism|service`).
-    pub fn labels_failing_by(&self, at: i64, kind: LabelKind) -> Result<HashSet<String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&LABELS_FAILING_BY[kind_index(kind)])?;
-        Split::new(i64::MIN, at).bind(&mut stmt, "")?;
-        let rows = stmt.raw_query().mapped(|row| row.get::<_, String>(0));
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    /// The first and last event of `kind` inside `network` in `(since, until]`
+    /// (`since = None`: from the beginning); `None` without any. For the rows a ranking
+    /// shows: two seeks per address of the network.
+    pub fn first_and_last(
+        &self,
+        network: &IpNet,
+        kind: crate::model::EventKind,
+        since: Option<i64>,
+        until: i64,
+    ) -> Result<Option<(i64, i64)>> {
+        let (first, last) = key_range(network);
+        let since = since.unwrap_or(i64::MIN);
+        let (min, max): (Option<i64>, Option<i64>) =
+            self.conn.prepare_cached(RANGE_FIRST_LAST)?.query_row(
+                params![&first[..], &last[..], since, until, kind.code()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+        Ok(min.zip(max))
+    }
+
+    /// Whether a counted failure at or before `at` carried the text `text` of one kind
+    /// (for `top --new --by user|mechanism|service`). One seek.
+    pub fn label_failed_by(&self, kind: LabelKind, text: &str, at: i64) -> Result<bool> {
+        Ok(self.conn.prepare_cached(LABEL_FAILED_BY)?.query_row(
+            params![kind.dimension(), text, rollup::hour_of(at), at],
+            |row| row.get(0),
+        )?)
     }
 
     /// Counted failures and server faults of every address inside `network` up to
@@ -370,7 +387,9 @@ mod tests {
             ("range totals".into(), RANGE_TOTALS.clone()),
             ("range per day".into(), RANGE_PER_DAY.clone()),
             ("range labels".into(), RANGE_LABELS.into()),
-            ("addresses failing by".into(), ADDRESSES_FAILING_BY.into()),
+            ("range failed by".into(), RANGE_FAILED_BY.into()),
+            ("range first and last".into(), RANGE_FIRST_LAST.into()),
+            ("label failed by".into(), LABEL_FAILED_BY.into()),
         ];
         for kind in [
             LabelKind::Username,
@@ -378,12 +397,11 @@ mod tests {
             LabelKind::Service,
         ] {
             queries.push((format!("rank {kind:?}"), rank_labels_sql(kind)));
-            queries.push((format!("{kind:?} failing by"), labels_failing_by_sql(kind)));
         }
         for (name, sql) in &queries {
             let plan = store.query_plan(sql);
             println!("-- {name}\n{plan}\n");
-            let scans = Store::full_scans(&plan, &["e", "h", "r", "al", "lh"]);
+            let scans = Store::full_scans(&plan, &["e", "h", "r", "al", "lh", "a", "l"]);
             assert!(scans.is_empty(), "{name} scans {scans:?}:\n{plan}");
         }
         for name in ["range totals", "range per day"] {
@@ -394,13 +412,15 @@ mod tests {
                 "{name} does not take the network as an address range:\n{plan}"
             );
             assert!(
-                plan.contains("r USING PRIMARY KEY (address_id=? AND kind=? AND day>? AND day<?)"),
+                plan.contains(
+                    "r USING INDEX address_days_by_address (address_id=? AND kind=? AND day>? AND day<?)"
+                ),
                 "{name} does not read whole days from address_days:\n{plan}"
             );
         }
         let plan = store.query_plan(&rank_labels_sql(LabelKind::Username));
         assert!(
-            plan.contains("address_days_by_day (day=? AND kind=?)"),
+            plan.contains("h USING PRIMARY KEY (kind=? AND day=?)"),
             "partial hours do not start from the addresses active then:\n{plan}"
         );
         let plan = store.query_plan(&BLOCKS_OVERLAPPING);

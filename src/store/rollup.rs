@@ -1,7 +1,8 @@
-//! Rollups: events counted per address and day (with the day's 24 hourly counts), per
+//! Rollups: events counted per day and address (with the day's 24 hourly counts), per
 //! hour, and per text and hour, beside the events themselves
-//! (`migrations/006_rollups.sql`), so a ranking over 30 days reads at most 31 rows per
-//! address instead of millions of events.
+//! (`migrations/006_rollups.sql`, `008_rollups_by_day.sql`). The daily table is keyed by
+//! kind and day first, so a period reads the rows of its own days and nothing older: its
+//! cost follows the period's data, not the addresses ever seen.
 //!
 //! A period `(since, until]` is read in pieces ([`Split`]): its whole UTC days and the
 //! whole hours around them from the rollups, and the partial hours at either end
@@ -190,8 +191,16 @@ impl Split {
             ("trail_day", trail_day),
             ("trail_h1", trail_h1),
             ("trail_h2", trail_h2),
-            ("head_day", self.head_hour.div_euclid(24)),
-            ("tail_day", self.tail_hour.div_euclid(24)),
+            (
+                "head_day",
+                partial_day(self.head_from, self.head_to, self.head_hour),
+            ),
+            (
+                "tail_day",
+                partial_day(self.tail_from, self.tail_to, self.tail_hour),
+            ),
+            ("head_h", self.head_hour.rem_euclid(24)),
+            ("tail_h", self.tail_hour.rem_euclid(24)),
             ("from", self.from),
             ("to", self.to),
             ("head_from", self.head_from),
@@ -212,6 +221,16 @@ impl Split {
             bind(stmt, &format!(":{prefix}{name}"), &value)?;
         }
         Ok(())
+    }
+}
+
+/// The day a partial hour lies in, or a day no row has when the piece is empty (so the
+/// rows of that day are not even visited).
+fn partial_day(from: i64, to: i64, hour: i64) -> i64 {
+    if from > to {
+        i64::MIN
+    } else {
+        hour.div_euclid(24)
     }
 }
 
@@ -236,19 +255,23 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("hours_add", 2, flags, |ctx| {
-        let a = hours_of_blob(&ctx.get::<Vec<u8>>(0)?);
-        let b = hours_of_blob(&ctx.get::<Vec<u8>>(1)?);
+        let a = hours_of_blob(ctx.get_raw(0).as_blob().unwrap_or_default());
+        let b = hours_of_blob(ctx.get_raw(1).as_blob().unwrap_or_default());
         let sum: [u32; 24] = std::array::from_fn(|h| a[h].saturating_add(b[h]));
         Ok(hours_blob(&sum))
     })?;
+    // Called once per row a period reads at its ends: sums in place, no allocation.
     conn.create_scalar_function("hours_sum", 3, flags, |ctx| {
-        let hours = hours_of_blob(&ctx.get::<Vec<u8>>(0)?);
+        let blob = ctx.get_raw(0).as_blob().unwrap_or_default();
         let first = ctx.get::<i64>(1)?.clamp(0, 24) as usize;
         let last = ctx.get::<i64>(2)?.clamp(-1, 23);
         let last = usize::try_from(last + 1).unwrap_or(0);
-        Ok(hours
-            .get(first..last.max(first))
-            .map_or(0, |h| h.iter().map(|&n| i64::from(n)).sum::<i64>()))
+        Ok(blob
+            .chunks_exact(4)
+            .take(last)
+            .skip(first)
+            .map(|b| i64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .sum::<i64>())
     })?;
     conn.create_scalar_function("hour_blob", 2, flags, |ctx| {
         let hour = ctx.get::<i64>(0)?.rem_euclid(24) as usize;
@@ -271,7 +294,8 @@ pub fn bind(stmt: &mut Statement<'_>, name: &str, value: &dyn ToSql) -> Result<(
 /// SQL: events of `kind` of the address `a.id` inside the split period bound with
 /// `prefix`: the whole days and the whole hours around them from one range of
 /// `address_days` (the hours from their day's hourly counts), the partial hours from
-/// `events`. Three seeks per address.
+/// `events`. Three seeks per address (through `address_days_by_address`: the primary
+/// key is ordered by day first, for the reads of whole periods).
 pub fn address_events(kind: i64, prefix: &str) -> String {
     let p = prefix;
     let events = |piece: &str| {
@@ -282,7 +306,8 @@ pub fn address_events(kind: i64, prefix: &str) -> String {
     };
     let days = format!(
         "(SELECT COALESCE(SUM({}), 0)
-          FROM address_days AS r WHERE r.address_id = a.id AND r.kind = {kind}
+          FROM address_days AS r INDEXED BY address_days_by_address
+          WHERE r.address_id = a.id AND r.kind = {kind}
           AND r.day BETWEEN :{p}span_from AND :{p}span_to)",
         day_row_events(prefix)
     );
@@ -302,40 +327,59 @@ pub fn day_row_events(prefix: &str) -> String {
     )
 }
 
-/// SQL: whether the address `a.id` has any event of `kind` on the days the split period
-/// touches: one seek, so that addresses idle in the period cost little more.
-pub fn address_active(kind: i64, prefix: &str) -> String {
-    format!(
-        "EXISTS (SELECT 1 FROM address_days AS d WHERE d.address_id = a.id AND d.kind = {kind}
-                 AND d.day BETWEEN :{prefix}from_day AND :{prefix}to_day)"
-    )
-}
-
-/// SQL: the first event of `kind` of the address `a.id` inside the split period: one
+/// SQL: the first event of `kind` of the address whose id is `id` (a column) inside the
+/// split period: one
 /// seek into the primary key of `events`, which holds an address's events in time order.
-pub fn address_first(kind: i64, prefix: &str) -> String {
+pub fn address_first(kind: i64, prefix: &str, id: &str) -> String {
     format!(
-        "(SELECT MIN(e.ts) FROM events AS e WHERE e.address_id = a.id AND e.kind = {kind}
+        "(SELECT MIN(e.ts) FROM events AS e WHERE e.address_id = {id} AND e.kind = {kind}
           AND e.ts BETWEEN :{prefix}from AND :{prefix}to)"
     )
 }
 
-/// SQL: the last event of `kind` of the address `a.id` inside the split period.
-pub fn address_last(kind: i64, prefix: &str) -> String {
+/// SQL: the last event of `kind` of the address whose id is `id` inside the split period.
+pub fn address_last(kind: i64, prefix: &str, id: &str) -> String {
     format!(
-        "(SELECT MAX(e.ts) FROM events AS e WHERE e.address_id = a.id AND e.kind = {kind}
+        "(SELECT MAX(e.ts) FROM events AS e WHERE e.address_id = {id} AND e.kind = {kind}
           AND e.ts BETWEEN :{prefix}from AND :{prefix}to)"
     )
 }
 
 /// SQL: the events of `kind` in the partial hours of a split period (`head` or `tail`),
-/// as rows of `events AS e`: only the addresses active on that day are visited.
+/// as rows of `events AS e`: only the addresses with an event in that very hour (read
+/// from the day's rows, which are one range of `address_days`) are sought in `events`.
 pub fn partial_hour_events(kind: i64, piece: &str, columns: &str) -> String {
+    partial_events(&kind.to_string(), "", piece, columns)
+}
+
+/// [`partial_hour_events`] for the kinds `kinds` (`0, 1`) of the split bound with `prefix`.
+fn partial_events(kinds: &str, prefix: &str, piece: &str, columns: &str) -> String {
+    let p = prefix;
     format!(
         "SELECT {columns} FROM address_days AS h
          CROSS JOIN events AS e ON e.address_id = h.address_id AND e.kind = h.kind
-         WHERE h.day = :{piece}_day AND h.kind = {kind}
-           AND e.ts BETWEEN :{piece}_from AND :{piece}_to"
+         WHERE h.kind IN ({kinds}) AND h.day = :{p}{piece}_day
+           AND hours_sum(h.hours, :{p}{piece}_h, :{p}{piece}_h) > 0
+           AND e.ts BETWEEN :{p}{piece}_from AND :{p}{piece}_to"
+    )
+}
+
+/// SQL: the events of the kinds `kinds` (`0` or `0, 1`) inside the split period bound
+/// with `prefix`, as rows `(address_id, kind, n)`, several per address: the whole days
+/// and hours from one range of `address_days` per kind (keyed by day first, so only
+/// the addresses active in the period are read), the partial hours from `events`.
+/// Summed per address they are exact.
+pub fn period_rows(kinds: &str, prefix: &str) -> String {
+    let p = prefix;
+    format!(
+        "SELECT r.address_id AS address_id, r.kind AS kind, {n} AS n
+         FROM address_days AS r
+         WHERE r.kind IN ({kinds}) AND r.day BETWEEN :{p}span_from AND :{p}span_to
+         UNION ALL {head}
+         UNION ALL {tail}",
+        n = day_row_events(prefix),
+        head = partial_events(kinds, prefix, "head", "e.address_id, e.kind, 1"),
+        tail = partial_events(kinds, prefix, "tail", "e.address_id, e.kind, 1"),
     )
 }
 
@@ -343,12 +387,19 @@ pub fn partial_hour_events(kind: i64, piece: &str, columns: &str) -> String {
 /// when the batch commits.
 #[derive(Debug, Default)]
 pub struct Rollups {
-    /// (address, kind, day) -> (events, events per hour of the day)
-    address_days: HashMap<(i64, i64, i64), (i64, [u32; 24])>,
+    /// (address, kind, day) -> events, events per hour of the day
+    address_days: HashMap<(i64, i64, i64), DayCounts>,
     /// (kind, hour) -> events
     hour_totals: HashMap<(i64, i64), i64>,
     /// (dimension, hour, label) -> (failures, first, last)
     label_hours: HashMap<(i64, i64, i64), (i64, i64, i64)>,
+}
+
+/// What one address did on one day (of one kind): a row of `address_days`.
+#[derive(Debug, Clone, Copy, Default)]
+struct DayCounts {
+    events: i64,
+    hours: [u32; 24],
 }
 
 /// Adds one event at `ts` to a (count, first, last) triple.
@@ -367,9 +418,9 @@ impl Rollups {
         let day = self
             .address_days
             .entry((address_id, kind, day_of(ts)))
-            .or_insert((0, [0; 24]));
-        day.0 += 1;
-        let slot = &mut day.1[hour.rem_euclid(24) as usize];
+            .or_default();
+        day.events += 1;
+        let slot = &mut day.hours[hour.rem_euclid(24) as usize];
         *slot = slot.saturating_add(1);
         *self.hour_totals.entry((kind, hour)).or_insert(0) += 1;
         if kind != 0 {
@@ -394,13 +445,13 @@ impl Rollups {
         address: impl Fn(i64) -> i64,
         label: impl Fn(i64) -> i64,
     ) {
-        for ((a, kind, day), (n, hours)) in other.address_days {
+        for ((a, kind, day), counts) in other.address_days {
             let entry = self
                 .address_days
                 .entry((address(a), kind, day))
-                .or_insert((0, [0; 24]));
-            entry.0 += n;
-            for (sum, add) in entry.1.iter_mut().zip(hours) {
+                .or_default();
+            entry.events += counts.events;
+            for (sum, add) in entry.hours.iter_mut().zip(counts.hours) {
                 *sum = sum.saturating_add(add);
             }
         }
@@ -421,17 +472,27 @@ impl Rollups {
     /// Adds everything counted to the rollup tables (inside the caller's transaction)
     /// and starts over.
     pub fn flush(&mut self, conn: &Connection) -> Result<()> {
-        let mut rows: Vec<_> = self.address_days.drain().collect();
-        rows.sort_unstable();
+        let mut rows: Vec<_> = self
+            .address_days
+            .drain()
+            .map(|((address, kind, day), counts)| ((kind, day, address), counts))
+            .collect();
+        rows.sort_unstable_by_key(|(key, _)| *key);
         let mut stmt = conn.prepare_cached(
-            "INSERT INTO address_days (address_id, kind, day, events, hours)
+            "INSERT INTO address_days (kind, day, address_id, events, hours)
              VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (address_id, kind, day) DO UPDATE SET
+             ON CONFLICT (kind, day, address_id) DO UPDATE SET
                  events = events + excluded.events,
                  hours = hours_add(hours, excluded.hours)",
         )?;
-        for ((address, kind, day), (n, hours)) in rows {
-            stmt.execute(rusqlite::params![address, kind, day, n, hours_blob(&hours)])?;
+        for ((kind, day, address), c) in rows {
+            stmt.execute(rusqlite::params![
+                kind,
+                day,
+                address,
+                c.events,
+                hours_blob(&c.hours)
+            ])?;
         }
         let rows = self.hour_totals.drain();
         upsert(
