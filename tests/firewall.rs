@@ -263,6 +263,29 @@ fn nftables_blocks_unblocks_and_stays_single() {
     assert_eq!(nft_count(&ns), (2, 0));
 }
 
+/// The element of `set` for `address` as nft lists it (`{"elem": {...}}` for a timed
+/// one, the bare address for a permanent one), if present.
+fn nft_element(ns: &Netns, set: &str, address: &str) -> Option<Value> {
+    nft_elements(ns, set)
+        .into_iter()
+        .find(|e| e == address || e["elem"]["val"] == address)
+}
+
+/// A timed element's `timeout` is exactly the block's remaining time at render, its
+/// `comment` the block's end, and the kernel's `expires` counts down from the timeout
+/// (within `slack` seconds of it: the time since the render).
+fn assert_timed(ns: &Netns, set: &str, address: &str, timeout: i64, until: i64, slack: i64) {
+    let element = nft_element(ns, set, address).unwrap_or_else(|| panic!("{address} missing"));
+    let elem = &element["elem"];
+    assert_eq!(elem["timeout"], timeout, "{element}");
+    assert_eq!(elem["comment"], format!("until={until}"), "{element}");
+    let expires = elem["expires"].as_i64().expect("expires");
+    assert!(
+        (timeout - slack..=timeout).contains(&expires),
+        "{address}: expires {expires}, timeout {timeout}: {element}"
+    );
+}
+
 #[test]
 fn nftables_timeouts_are_the_remaining_block_time() {
     let Some(ns) = Netns::new("nftables_timeouts_are_the_remaining_block_time") else {
@@ -271,39 +294,102 @@ fn nftables_timeouts_are_the_remaining_block_time() {
     let target = Nftables::new(&config(&[25])).with_prefix(ns.prefix());
     let now = now();
     let mut wanted = vec![
-        entry("127.0.0.9/32", Some(now + 1)),
+        entry("127.0.0.9/32", Some(now + 3600)),
         entry("127.0.0.10/32", None),
-        entry("127.0.0.11/32", Some(now + 1)),
+        entry("127.0.0.11/32", Some(now + 1800)),
         entry("fd00:5a51::9/128", Some(now + 600)),
     ];
     target.apply(&wanted, now).expect("apply");
+    // Timeouts long enough that nothing expires while the test looks (a minute of slack
+    // for a busy machine between render and listing).
+    assert_timed(&ns, "v4", "127.0.0.9", 3600, now + 3600, 60);
+    assert_timed(&ns, "v4", "127.0.0.11", 1800, now + 1800, 60);
+    assert_timed(&ns, "v6", "fd00:5a51::9", 600, now + 600, 60);
+    assert_eq!(
+        nft_element(&ns, "v4", "127.0.0.10"),
+        Some(Value::from("127.0.0.10")),
+        "permanent: no timeout"
+    );
 
-    let v4 = nft_elements(&ns, "v4");
-    let v6 = nft_elements(&ns, "v6");
-    let timed = v4
-        .iter()
-        .find(|e| e["elem"]["val"] == "127.0.0.9")
-        .expect("timed element");
-    assert_eq!(timed["elem"]["timeout"], 1, "{timed}");
-    assert!(v4.iter().any(|e| e == "127.0.0.10"), "permanent: {v4:?}");
-    assert_eq!(v6[0]["elem"]["timeout"], 600, "{v6:?}");
-
-    // Extending one block (same networks) re-renders with the new timeout...
-    wanted[2].expires_at = Some(now + 100);
+    // Extending one block (same networks) re-renders with the new timeout.
+    wanted[2].expires_at = Some(now + 5400);
     assert!(!target.in_sync(&wanted).expect("in_sync"));
     let diff = target.apply(&wanted, now).expect("apply extended");
     assert!(diff.is_empty(), "{diff:?}");
     assert!(target.in_sync(&wanted).expect("in_sync"));
+    assert_timed(&ns, "v4", "127.0.0.11", 5400, now + 5400, 60);
 
-    // ...and the kernel drops the other expired one on its own.
-    std::thread::sleep(std::time::Duration::from_millis(1600));
+    // A clock we control: an hour later the database says the blocks of 127.0.0.9 and
+    // fd00:5a51::9 ended, so the render at that time takes them out, and the remaining
+    // timeout is what is left of the other block then.
+    let later = now + 3600;
+    let left: Vec<Entry> = wanted
+        .iter()
+        .filter(|e| e.expires_at.is_none_or(|t| t > later))
+        .cloned()
+        .collect();
+    let diff = target.apply(&left, later).expect("apply an hour later");
+    assert!(diff.added.is_empty(), "{diff:?}");
+    assert_eq!(
+        diff.removed,
+        ["127.0.0.9/32", "fd00:5a51::9/128"].map(|n| n.parse::<IpNet>().unwrap())
+    );
+    assert_eq!(nft_element(&ns, "v4", "127.0.0.9"), None);
+    assert!(nft_elements(&ns, "v6").is_empty());
+    assert_timed(&ns, "v4", "127.0.0.11", 1800, now + 5400, 60);
+    assert!(target.in_sync(&left).expect("in_sync"));
+}
+
+#[test]
+fn nftables_kernel_lifts_a_timed_block_on_its_own() {
+    let Some(ns) = Netns::new("nftables_kernel_lifts_a_timed_block_on_its_own") else {
+        return;
+    };
+    let target = Nftables::new(&config(&[25])).with_prefix(ns.prefix());
+    // Five seconds: long enough to observe the element once after the render, short
+    // enough to wait for. No assertion depends on how fast this machine is, except
+    // seeing the element within those five seconds.
+    const TIMEOUT: i64 = 5;
+    let now = now();
+    let start = std::time::Instant::now();
+    let wanted = [
+        entry("127.0.0.10/32", None),
+        entry("127.0.0.12/32", Some(now + TIMEOUT)),
+        entry("127.0.0.13/32", Some(now + 3600)),
+    ];
+    target.apply(&wanted, now).expect("apply");
+    let seen = nft_element(&ns, "v4", "127.0.0.12");
+    let looked = start.elapsed();
+    let seen = seen.unwrap_or_else(|| {
+        panic!("127.0.0.12 not in the set {looked:?} after a render with a {TIMEOUT}s timeout")
+    });
+    assert_eq!(seen["elem"]["timeout"], TIMEOUT, "{seen}");
+    assert!(seen["elem"]["expires"].as_i64().expect("expires") <= TIMEOUT);
+
+    // The kernel drops it on its own, not before its timeout (a second of rounding) and
+    // within half a minute after; the others stay, and saslguard sees the same.
+    let deadline = start + std::time::Duration::from_secs(TIMEOUT as u64 + 30);
+    while nft_element(&ns, "v4", "127.0.0.12").is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the kernel kept 127.0.0.12 for {:?}",
+            start.elapsed()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let gone = start.elapsed();
+    assert!(
+        gone.as_secs_f64() >= (TIMEOUT - 1) as f64,
+        "127.0.0.12 gone after {gone:?}, before its {TIMEOUT}s timeout"
+    );
     let left: Vec<String> = target
         .current()
         .expect("current")
         .iter()
         .map(ToString::to_string)
         .collect();
-    assert_eq!(left, ["127.0.0.10/32", "127.0.0.11/32", "fd00:5a51::9/128"]);
+    assert_eq!(left, ["127.0.0.10/32", "127.0.0.13/32"]);
+    assert_timed(&ns, "v4", "127.0.0.13", 3600, now + 3600, 60);
 }
 
 #[test]
