@@ -9,7 +9,9 @@
 //! `CI=true`. The ipset and iptables scenarios also run with the `-legacy` iptables
 //! programs when those are installed (Debian ships both variants).
 //!
-//! Benchmark (100,000 entries into each backend):
+//! Every backend also takes 10,000 entries in every run (`render_10k_*`: exact kernel
+//! contents after a render, an unchanged render and a removal). Benchmark (100,000 entries
+//! into each backend, timings only):
 //! `cargo test --release --test firewall -- --ignored --nocapture`.
 
 mod common_netns;
@@ -683,9 +685,9 @@ fn a_missing_program_is_named_before_anything_runs() {
 
 // ------------------------------------------------------------------ benchmark
 
-/// 100,000 canonical, collapsed, sorted entries: v4 hosts and /24s, v6 hosts and /64s,
-/// half of them with an end.
-fn many_entries(now: i64) -> Vec<Entry> {
+/// `n` canonical, collapsed, sorted entries (`n` a multiple of 10): v4 hosts (half) and
+/// /24s (a tenth), v6 hosts (three tenths) and /64s (a tenth), half of them with an end.
+fn many_entries(now: i64, n: usize) -> Vec<Entry> {
     let mut state: u64 = 0x5a51_6a2d;
     let mut next = move || {
         state = state
@@ -694,26 +696,26 @@ fn many_entries(now: i64) -> Vec<Entry> {
         state >> 33
     };
     let mut nets: BTreeSet<IpNet> = BTreeSet::new();
-    // 50,000 v4 hosts in 11.0.0.0/8, 10,000 /24s in 12.0.0.0/8.
-    while nets.len() < 50_000 {
+    // For 100,000: 50,000 v4 hosts in 11.0.0.0/8, 10,000 /24s in 12.0.0.0/8.
+    while nets.len() < n / 2 {
         let host = 0x0b00_0000 | (next() as u32 & 0x00ff_ffff);
         nets.insert(IpNet::from(std::net::IpAddr::from(
             std::net::Ipv4Addr::from(host),
         )));
     }
-    while nets.len() < 60_000 {
+    while nets.len() < n * 6 / 10 {
         let net = 0x0c00_0000 | (next() as u32 & 0x00ff_ff00);
         nets.insert(IpNet::new(std::net::Ipv4Addr::from(net).into(), 24).expect("net"));
     }
     // 30,000 v6 hosts in 2001:db8:1::/48, 10,000 /64s in 2001:db8:2::/48.
-    while nets.len() < 90_000 {
+    while nets.len() < n * 9 / 10 {
         let host =
             (0x2001_0db8_0001_u128 << 80) | u128::from(next()) << 16 | u128::from(next() & 0xffff);
         nets.insert(IpNet::from(std::net::IpAddr::from(
             std::net::Ipv6Addr::from(host),
         )));
     }
-    while nets.len() < 100_000 {
+    while nets.len() < n {
         let net = (0x2001_0db8_0002_u128 << 80) | u128::from(next() & 0xffff) << 64;
         nets.insert(IpNet::new(std::net::Ipv6Addr::from(net).into(), 64).expect("net"));
     }
@@ -777,7 +779,7 @@ fn bench<T: Target>(backend: &str, target: &T, wanted: &[Entry], now: i64) {
 #[ignore = "benchmark: cargo test --test firewall -- --ignored --nocapture"]
 fn render_100k_entries_into_each_backend() {
     let now = now();
-    let wanted = many_entries(now);
+    let wanted = many_entries(now, 100_000);
     assert_eq!(wanted.len(), 100_000);
     let config = config(&[25, 465, 587]);
     {
@@ -813,4 +815,184 @@ fn render_100k_entries_into_each_backend() {
             now,
         );
     }
+}
+
+// ------------------------------------------------------------------ large, in CI
+
+/// Entries per backend in the large test that runs everywhere (the benchmark above takes
+/// 100,000 by hand).
+const LARGE: usize = 10_000;
+
+/// What the kernel holds, read without saslguard: each network with the end it carries
+/// (`Some(until)` from an nftables element's comment; `None` for a permanent one and for
+/// backends that keep no ends).
+type Held = std::collections::BTreeMap<IpNet, Option<i64>>;
+
+/// A network as the firewall tools print it: a host without its `/32` or `/128`.
+fn parse_listed(text: &str) -> IpNet {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .unwrap_or_else(|_| panic!("not a network: {text}"))
+}
+
+/// saslguard's nftables sets, from `nft -j list set`.
+fn nft_held(ns: &Netns) -> Held {
+    let network = |value: &Value| match value {
+        Value::String(host) => parse_listed(host),
+        _ => parse_listed(&format!(
+            "{}/{}",
+            value["prefix"]["addr"].as_str().expect("prefix address"),
+            value["prefix"]["len"]
+        )),
+    };
+    let mut held = Held::new();
+    for set in ["v4", "v6"] {
+        for element in nft_elements(ns, set) {
+            let (net, until) = match element.get("elem") {
+                Some(elem) => {
+                    let until = elem["comment"].as_str().map(|c| {
+                        c.strip_prefix("until=")
+                            .and_then(|t| t.parse().ok())
+                            .unwrap_or_else(|| panic!("comment {c}"))
+                    });
+                    assert_eq!(
+                        elem["timeout"].is_number(),
+                        until.is_some(),
+                        "a timeout exactly with an end: {element}"
+                    );
+                    (network(&elem["val"]), until)
+                }
+                None => (network(&element), None),
+            };
+            assert!(held.insert(net, until).is_none(), "{net} twice");
+        }
+    }
+    held
+}
+
+/// saslguard's live ipsets, from `ipset list`.
+fn ipset_held(ns: &Netns) -> Held {
+    let mut held = Held::new();
+    for set in ["v4", "v6"] {
+        let listing = ns.run(&["ipset", "list", &format!("{NAME}-{set}")]);
+        let members = listing
+            .split_once("Members:\n")
+            .unwrap_or_else(|| panic!("no members in {listing}"))
+            .1;
+        for line in members.lines().filter(|l| !l.is_empty()) {
+            let net = parse_listed(line.split(' ').next().expect("member"));
+            assert!(held.insert(net, None).is_none(), "{net} twice");
+        }
+    }
+    held
+}
+
+/// The DROP rules in saslguard's iptables and ip6tables chains, from `-S`, each exactly
+/// the configured ports' rule.
+fn iptables_held(ns: &Netns) -> Held {
+    let mut held = Held::new();
+    for tool in DEFAULT_TOOLS.both() {
+        for rule in ns.run(&[tool, "-S", NAME]).lines() {
+            if rule == format!("-N {NAME}") {
+                continue;
+            }
+            let rest = rule
+                .strip_prefix(&format!("-A {NAME} -s "))
+                .unwrap_or_else(|| panic!("{tool}: {rule}"));
+            let (net, action) = rest.split_once(' ').expect("rule");
+            assert_eq!(
+                action, "-p tcp -m multiport --dports 25,465,587 -j DROP",
+                "{rule}"
+            );
+            let net = parse_listed(net);
+            assert!(held.insert(net, None).is_none(), "{net} twice");
+        }
+    }
+    held
+}
+
+/// What `held` must be for `wanted`: every network, with its end where the backend
+/// keeps ends.
+fn expected_held(wanted: &[Entry], keeps_ends: bool) -> Held {
+    wanted
+        .iter()
+        .map(|e| (e.network, e.expires_at.filter(|_| keeps_ends)))
+        .collect()
+}
+
+/// 10,000 entries into one backend: the kernel holds exactly them after the render,
+/// still after an unchanged render, exactly the rest after some are removed, and
+/// nothing after all are.
+fn render_large<T: Target>(backend: &str, target: &T, held: &dyn Fn() -> Held, keeps_ends: bool) {
+    let now = now();
+    let wanted = many_entries(now, LARGE);
+    assert_eq!(wanted.len(), LARGE);
+    let start = Instant::now();
+
+    let diff = target.apply(&wanted, now).expect("apply");
+    assert_eq!(diff.added, nets(&wanted).into_iter().collect::<Vec<_>>());
+    assert!(diff.removed.is_empty());
+    assert_eq!(
+        held(),
+        expected_held(&wanted, keeps_ends),
+        "{backend}: render"
+    );
+    assert!(target.in_sync(&wanted).expect("in_sync"), "{backend}");
+
+    let diff = target.apply(&wanted, now).expect("apply unchanged");
+    assert!(diff.is_empty(), "{backend}: {diff:?}");
+    assert_eq!(
+        held(),
+        expected_held(&wanted, keeps_ends),
+        "{backend}: unchanged"
+    );
+
+    // Every seventh entry goes, from both families, hosts and networks.
+    let (gone, kept): (Vec<_>, Vec<_>) = wanted
+        .iter()
+        .cloned()
+        .enumerate()
+        .partition(|(i, _)| i % 7 == 0);
+    let gone: Vec<Entry> = gone.into_iter().map(|(_, e)| e).collect();
+    let kept: Vec<Entry> = kept.into_iter().map(|(_, e)| e).collect();
+    let diff = target.apply(&kept, now).expect("apply minus some");
+    assert!(diff.added.is_empty(), "{backend}: {:?}", diff.added);
+    assert_eq!(diff.removed, nets(&gone).into_iter().collect::<Vec<_>>());
+    assert_eq!(
+        held(),
+        expected_held(&kept, keeps_ends),
+        "{backend}: removed"
+    );
+
+    let diff = target.apply(&[], now).expect("apply empty");
+    assert_eq!(diff.removed.len(), kept.len());
+    assert_eq!(held(), Held::new(), "{backend}: emptied");
+    println!("{backend}: {LARGE} entries in {:?}", start.elapsed());
+}
+
+#[test]
+fn render_10k_entries_into_nftables() {
+    let Some(ns) = Netns::new("render_10k_entries_into_nftables") else {
+        return;
+    };
+    let target = Nftables::new(&config(&[25, 465, 587])).with_prefix(ns.prefix());
+    render_large("nftables", &target, &|| nft_held(&ns), true);
+}
+
+#[test]
+fn render_10k_entries_into_ipset() {
+    let Some(ns) = Netns::new("render_10k_entries_into_ipset") else {
+        return;
+    };
+    let target = Ipset::new(&config(&[25, 465, 587])).with_prefix(ns.prefix());
+    render_large("ipset", &target, &|| ipset_held(&ns), false);
+}
+
+#[test]
+fn render_10k_entries_into_iptables() {
+    let Some(ns) = Netns::new("render_10k_entries_into_iptables") else {
+        return;
+    };
+    let target = Iptables::new(&config(&[25, 465, 587])).with_prefix(ns.prefix());
+    render_large("iptables", &target, &|| iptables_held(&ns), false);
 }
