@@ -30,6 +30,11 @@ use crate::ui;
 
 /// Commit at least this often (events), so a crash costs little re-reading.
 const BATCH_EVENTS: u64 = 400_000;
+/// A hidden setting for tests: `SASLGUARD_BATCH_EVENTS=N` commits every N events instead
+/// (rounded up to whole chunks of [`CHUNK_EVENTS`]), so a crash test can kill a run between
+/// two commits with a small log. Read once; unset, empty or not a positive number: the
+/// default above.
+const BATCH_EVENTS_VARIABLE: &str = "SASLGUARD_BATCH_EVENTS";
 /// ... and at least this often (bytes read).
 const BATCH_BYTES: u64 = 256 << 20;
 /// Progress bars only for reads at least this large.
@@ -641,7 +646,7 @@ impl Ingest<'_, '_> {
                     cursor = chunk.cursor;
                 }
                 batch_events += chunk.events.len() as u64;
-                if batch_events >= BATCH_EVENTS || consumed - batch_start >= BATCH_BYTES {
+                if batch_events >= batch_events_limit() || consumed - batch_start >= BATCH_BYTES {
                     self.commit(stream_id, consumed, cursor.as_deref(), &source)?;
                     batch_events = 0;
                     batch_start = consumed;
@@ -669,6 +674,19 @@ impl Ingest<'_, '_> {
         self.counters = progress.counters;
         Ok(())
     }
+}
+
+/// How many events a batch holds before it is committed: [`BATCH_EVENTS`], unless the
+/// test setting [`BATCH_EVENTS_VARIABLE`] names a positive number.
+fn batch_events_limit() -> u64 {
+    static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::env::var(BATCH_EVENTS_VARIABLE)
+            .ok()
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(BATCH_EVENTS)
+    })
 }
 
 /// An event as the parsing thread hands it over: its address and texts replaced by

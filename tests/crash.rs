@@ -52,10 +52,35 @@ impl Delays {
     }
 }
 
+/// How often ingest commits in the kill test (one parsing chunk of 4,096 events), instead
+/// of every 400,000 events: the test log then takes about ten commits, so kills land
+/// between two of them.
+const TEST_BATCH_EVENTS: &str = "4096";
+
+/// What a killed run left committed: events stored and the stream's stored offset
+/// (`None`: no database or no stream yet).
+fn committed(db: &Path) -> Option<(i64, i64)> {
+    let conn = rusqlite::Connection::open_with_flags(
+        db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ok()?;
+    let events = conn
+        .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
+        .ok()?;
+    let offset = conn
+        .query_row("SELECT max(read_offset) FROM streams", [], |row| {
+            row.get::<_, Option<i64>>(0)
+        })
+        .ok()??;
+    Some((events, offset))
+}
+
 #[test]
 fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     let env = Env::new();
-    let (log, truth) = generate(&env, 400_000, 7);
+    let (log, truth) = generate(&env, 200_000, 7);
+    let size = std::fs::metadata(&log).expect("log").len() as i64;
     let seed = std::env::var("SASLGUARD_KILL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -69,9 +94,16 @@ fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     println!("kill delays seed: {seed} (set SASLGUARD_KILL_SEED to replay)");
     let mut delays = Delays(seed);
     let mut killed = 0;
+    // (events, offset) committed when a kill left the stream strictly inside the log.
+    let mut partial: Vec<(i64, i64)> = Vec::new();
+    let mut last = (0, 0);
+    // Kills in a row that left nothing new committed.
+    let mut stalls = 0u32;
     for _ in 0..40 {
+        let started = std::time::Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_saslguard"))
             .env("TZ", "UTC")
+            .env("SASLGUARD_BATCH_EVENTS", TEST_BATCH_EVENTS)
             .arg("--db")
             .arg(&env.db)
             .arg("--config")
@@ -82,20 +114,50 @@ fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn");
-        std::thread::sleep(Duration::from_millis(5 + delays.next_ms(150)));
+        // Up to about a third of a full read of the log (one second in a debug build), so
+        // several runs are killed at different places in it before one finishes; longer
+        // after kills that left nothing new, so a slow machine still gets past a commit.
+        let longest = 300 << stalls.min(4);
+        std::thread::sleep(Duration::from_millis(5 + delays.next_ms(longest)));
         if child.try_wait().expect("wait").is_none() {
             child.kill().expect("SIGKILL");
             killed += 1;
         }
         child.wait().expect("reap");
+        let Some(now) = committed(&env.db) else {
+            stalls += 1;
+            continue;
+        };
+        println!("after {:?}: {now:?} (events, offset)", started.elapsed());
+        // What was committed stays committed.
+        assert!(now.0 >= last.0 && now.1 >= last.1, "{last:?} -> {now:?}");
+        stalls = if now == last { stalls + 1 } else { 0 };
+        last = now;
+        if now.1 > 0 && now.1 < size {
+            assert!(now.0 > 0, "offset {} with no events stored", now.1);
+            partial.push(now);
+        }
+        if now.1 == size {
+            break;
+        }
     }
-    println!("killed {killed} runs mid-way");
+    partial.dedup();
+    println!("killed {killed} runs mid-way; partial databases left: {partial:?}");
     assert!(
-        killed > 0,
-        "no run was killed: the log is too small to test anything"
+        !partial.is_empty(),
+        "no kill left a partial database (events committed, offset inside the {size}-byte \
+         log): the test exercised no resume from a committed mid-file offset"
     );
     env.ingest(&[&log]);
     assert_eq!(env.counts(), truth);
+    // Each partial database held exactly the events of the lines before its offset: the
+    // offset and the events before it were committed together.
+    for (events, offset) in &partial {
+        let before = env.sql_count(&format!(
+            "SELECT count(*) FROM events WHERE (id & ((1 << 40) - 1)) < {offset}"
+        ));
+        assert_eq!(before, *events, "offset {offset}");
+    }
     // And a re-read from the start finds every event already stored.
     let again = env.ingest_with(&[&log], &["--from-start"]);
     assert_eq!(again["events"], 0);

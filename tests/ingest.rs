@@ -335,7 +335,7 @@ fn a_held_lock_makes_a_second_run_wait_then_give_up_clearly() {
     let log = env.path("maillog");
     append(&log, &failures(0, 1, "192.0.2.1"));
     env.ingest(&[&log]);
-    let lock = File::options()
+    let mut lock = File::options()
         .write(true)
         .open(env.path("state.db.lock"))
         .unwrap();
@@ -344,6 +344,10 @@ fn a_held_lock_makes_a_second_run_wait_then_give_up_clearly() {
         Err(TryLockError::WouldBlock) => panic!("lock still held"),
         Err(TryLockError::Error(e)) => panic!("{e}"),
     }
+    // The holder writes its pid into the lock file, as saslguard does.
+    let holder = std::process::id();
+    lock.set_len(0).unwrap();
+    lock.write_all(holder.to_string().as_bytes()).unwrap();
     append(&log, &failures(10, 1, "192.0.2.1"));
     let output = env
         .cmd()
@@ -353,7 +357,23 @@ fn a_held_lock_makes_a_second_run_wait_then_give_up_clearly() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("is using the database"), "{stderr}");
+    let db = env.db.display();
+    // The wait, then the give-up, both naming the holder's pid.
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].contains(&format!(
+            "waiting for saslguard pid {holder} to finish with {db}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].contains(&format!(
+            "another saslguard (pid {holder}) is using the database {db}"
+        )),
+        "{stderr}"
+    );
+    assert!(lines[1].contains("gave up after 300ms"), "{stderr}");
     drop(lock);
     env.ingest(&[&log]);
     assert_eq!(env.counts(), map(&[("192.0.2.1", 2)]));
@@ -378,13 +398,34 @@ fn garbage_lines_are_counted_and_skipped() {
 #[test]
 fn every_fixture_yields_its_expected_counts() {
     let dir = fixtures().join("lines");
-    let mut checked = 0;
-    for entry in fs::read_dir(&dir).expect("fixtures/lines") {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "log") {
-            continue;
-        }
-        let expected_path = path.with_extension("expected.json");
+    // Every file there is a fixture log or its expectations: nothing is left unchecked.
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .expect("fixtures/lines")
+        .map(|entry| {
+            entry
+                .unwrap()
+                .file_name()
+                .into_string()
+                .expect("UTF-8 name")
+        })
+        .collect();
+    names.sort();
+    let logs: Vec<&str> = names
+        .iter()
+        .filter_map(|n| n.strip_suffix(".log"))
+        .collect();
+    let pairs: Vec<String> = logs
+        .iter()
+        .flat_map(|stem| [format!("{stem}.expected.json"), format!("{stem}.log")])
+        .collect();
+    assert_eq!(
+        names, pairs,
+        "every fixture log needs its .expected.json, and no more"
+    );
+    let mut checked = Vec::new();
+    for stem in &logs {
+        let path = dir.join(format!("{stem}.log"));
+        let expected_path = dir.join(format!("{stem}.expected.json"));
         let expected: serde_json::Value =
             serde_json::from_slice(&fs::read(&expected_path).expect("expected.json")).unwrap();
         let env = Env::new();
@@ -421,11 +462,28 @@ fn every_fixture_yields_its_expected_counts() {
             expected["server_faults"].as_i64().unwrap(),
             "{name}: server faults"
         );
-        checked += 1;
+        checked.push(*stem);
     }
-    assert!(
-        checked >= 3,
-        "only {checked} fixtures found in {}",
+    assert_eq!(
+        checked,
+        [
+            "busybox",
+            "hostile",
+            "invalid-mechanism",
+            "journal-untrusted",
+            "journal",
+            "maillog",
+            "mechanism-case",
+            "mixed",
+            "other-projects",
+            "repeated",
+            "rfc3339-local",
+            "rfc3339",
+            "rfc5424",
+            "short-iso",
+            "syslog",
+        ],
+        "fixtures checked in {}",
         dir.display()
     );
 }

@@ -373,3 +373,122 @@ fn doctor_compares_what_is_rendered_with_the_database_as_status_does() {
         doctor(&env, "rendered")
     );
 }
+
+/// `doctor --format json` run as `argv_prefix` (empty: as this process): its exit code
+/// and its findings of `check`.
+fn doctor_run(env: &Env, argv_prefix: &[&str], check: &str) -> (Option<i32>, Vec<Value>) {
+    let binary = env!("CARGO_BIN_EXE_saslguard");
+    let mut argv: Vec<&str> = argv_prefix.to_vec();
+    argv.push(binary);
+    let mut command = std::process::Command::new(argv[0]);
+    command
+        .args(&argv[1..])
+        .env_remove("SASLGUARD_DB")
+        .env_remove("SASLGUARD_CONFIG")
+        .env("TZ", "UTC")
+        .arg("--db")
+        .arg(&env.db)
+        .arg("--config")
+        .arg(&env.config)
+        .args(["doctor", "--format", "json"]);
+    let output = command.output().expect("run doctor");
+    let findings: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let of_check = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == check)
+        .cloned()
+        .collect();
+    (output.status.code(), of_check)
+}
+
+/// Whether this process runs as root (who reads every file whatever its mode).
+fn is_root() -> bool {
+    let id = std::process::Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&id.stdout).trim() == "0"
+}
+
+#[test]
+fn doctor_fails_an_unreadable_log_and_warns_of_a_database_not_made_yet() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let log = env.path("maillog");
+    fs::write(&log, "").unwrap();
+    fs::set_permissions(&log, fs::Permissions::from_mode(0o000)).unwrap();
+    postfix_only(&env, &format!("logs = [{:?}]", log.to_str().unwrap()));
+    // Root reads any file: doctor runs as nobody then, who can reach the config but not
+    // read the log.
+    let nobody: &[&str] = if is_root() {
+        fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(&env.config, fs::Permissions::from_mode(0o644)).unwrap();
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ]
+    } else {
+        &[]
+    };
+    let (code, logs) = doctor_run(&env, nobody, "logs");
+    assert_eq!(code, Some(1), "{logs:#?}");
+    assert_eq!(logs.len(), 1, "{logs:#?}");
+    assert_eq!(logs[0]["verdict"], "fail");
+    assert_eq!(
+        logs[0]["message"],
+        format!(
+            "cannot read {}: Permission denied (os error 13)",
+            log.display()
+        )
+    );
+    assert_eq!(
+        logs[0]["fix"],
+        "run saslguard as a user that can read it (root, or a member of its group)"
+    );
+    // No database yet: a warning that the first run makes it, and none was made.
+    let (_, database) = doctor_run(&env, nobody, "database");
+    assert_eq!(database.len(), 1, "{database:#?}");
+    assert_eq!(database[0]["verdict"], "warn");
+    assert_eq!(
+        database[0]["message"],
+        format!("{} does not exist yet", env.db.display())
+    );
+    assert!(!env.db.exists());
+}
+
+#[test]
+fn doctor_fails_a_database_that_is_not_one_and_leaves_it_as_it_was() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    fs::write(&log, "").unwrap();
+    postfix_only(&env, &format!("logs = [{:?}]", log.to_str().unwrap()));
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
+    fs::write(&env.db, &garbage).unwrap();
+    let (code, database) = doctor_run(&env, &[], "database");
+    assert_eq!(code, Some(1), "{database:#?}");
+    assert_eq!(database.len(), 1, "{database:#?}");
+    assert_eq!(database[0]["verdict"], "fail");
+    assert_eq!(
+        database[0]["message"],
+        format!("cannot open {}: file is not a database", env.db.display())
+    );
+    // What is rendered cannot be compared with it either, and says so.
+    let (_, rendered) = doctor_run(&env, &[], "rendered");
+    assert_eq!(rendered.len(), 1, "{rendered:#?}");
+    assert_eq!(rendered[0]["verdict"], "fail");
+    assert!(
+        rendered[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot compare what is rendered with the database: "),
+        "{rendered:#?}"
+    );
+    assert_eq!(fs::read(&env.db).unwrap(), garbage, "doctor changed it");
+}
