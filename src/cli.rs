@@ -306,6 +306,10 @@ pub enum AllowAction {
         /// Why (a customer's office, a monitoring host, ...).
         #[arg(long)]
         comment: Option<String>,
+        /// Allow a network wider than `block` accepts (0.0.0.0/0 forgives every IPv4
+        /// client): only with this.
+        #[arg(long)]
+        force: bool,
     },
     /// Remove a network added with `allow add`.
     Remove {

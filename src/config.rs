@@ -680,6 +680,10 @@ impl Config {
             );
         }
         self.validate_retention(origin)?;
+        // The name becomes a table, sets and a chain: refused here, before any run
+        // records it or removes what the previous name had in force.
+        crate::render::iptables::check_name(&self.firewall.name)
+            .with_context(|| origin.display().to_string())?;
         let j = &self.journal;
         if j.trusted_commands.is_empty()
             && j.trusted_executables.is_empty()

@@ -705,8 +705,13 @@ pub fn render_all(
             reload_owed_since(store, place.name())?.map(crate::report::format_time);
         done.push(rendered);
     }
-    // After the configured place is rendered, so no block goes unenforced in between.
-    if mode != RenderMode::DryRun {
+    // After the configured place is rendered, so no block goes unenforced in between;
+    // not at all while it failed, so the old rules keep protecting until the new ones do.
+    let firewall_in_place = done
+        .iter()
+        .filter(|r| r.target == BlockTarget::Firewall)
+        .all(|r| r.error.is_none());
+    if mode != RenderMode::DryRun && firewall_in_place {
         done.extend(remove_leftovers(store, config)?);
     }
     Ok(done)

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("saslguard: error: {err:#}");
+            eprintln!("saslguard: error: {}", ui::shown(format!("{err:#}")));
             ExitCode::from(1)
         }
     }

@@ -47,6 +47,26 @@ pub fn for_terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A message for a terminal that may quote log text, paths or a command's output: like
+/// [`for_terminal`], but its line breaks stay line breaks (messages list one item a
+/// line) and backslashes stay as written (paths and quoted text already show them).
+pub fn message_for_terminal(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| is_hidden(c) && c != '\n') {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if is_hidden(c) && c != '\n' {
+                    escape(c)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// Bytes from a log for a terminal: decoded lossily (invalid UTF-8 as U+FFFD), then
 /// [`for_terminal`].
 pub fn bytes_for_terminal(bytes: &[u8]) -> String {

@@ -19,20 +19,26 @@ pub fn verbosity() -> i8 {
 /// unless `-q`.
 pub fn warn(message: impl std::fmt::Display) {
     if verbosity() >= 0 {
-        eprintln!("saslguard: warning: {message}");
+        eprintln!("saslguard: warning: {}", shown(message));
     }
 }
 
 /// Detail for `-v`: what was read from where.
 pub fn note(message: impl std::fmt::Display) {
     if verbosity() >= 1 {
-        eprintln!("saslguard: {message}");
+        eprintln!("saslguard: {}", shown(message));
     }
 }
 
 /// What a command did, for people: shown unless `-q`.
 pub fn info(message: impl std::fmt::Display) {
     if verbosity() >= 0 {
-        eprintln!("saslguard: {message}");
+        eprintln!("saslguard: {}", shown(message));
     }
+}
+
+/// A message as it reaches the terminal: messages quote paths, log text and other
+/// programs' output, so hidden characters go through the one sanitizer.
+pub fn shown(message: impl std::fmt::Display) -> String {
+    crate::sanitize::message_for_terminal(&message.to_string()).into_owned()
 }

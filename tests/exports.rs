@@ -108,3 +108,17 @@ fn tables_csv_and_html_show_hidden_characters_the_same_way() {
     );
     assert!(!page.contains('\u{202e}'));
 }
+
+#[test]
+fn error_messages_show_hidden_characters_escaped() {
+    let env = Env::new();
+    let path = env.path("x\u{1b}[2J\u{202e}.log");
+    let output = env.cmd().arg("ingest").arg(&path).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("x\\u{1b}[2J\\u{202e}.log"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\u{202e}'),
+        "{stderr}"
+    );
+}

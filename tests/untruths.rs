@@ -227,3 +227,37 @@ fn allow_add_says_the_map_changes_at_the_next_render() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_firewall_name_no_backend_can_use_is_a_config_error() {
+    let env = Env::new();
+    for name in ["a b;c", "this-name-is-far-too-long-for-ipset", "INPUT", ""] {
+        fs::write(&env.config, format!("[firewall]\nname = {name:?}\n")).unwrap();
+        let output = env.cmd().args(["config", "check"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{name:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("firewall.name"), "{name:?}: {stderr}");
+    }
+}
+
+#[test]
+fn allowing_more_than_block_would_accept_needs_force() {
+    let env = env_for_blocks();
+    env.run_ok(&["block", "192.0.2.4", "--target", "postfix"]);
+    for wide in ["0.0.0.0/0", "::/0", "128.0.0.0/1", "2000::/3"] {
+        let output = env.cmd().args(["allow", "add", wide]).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{wide}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("add --force if that is meant"), "{stderr}");
+    }
+    assert_eq!(
+        env.sql_count("SELECT count(*) FROM blocks WHERE ended_at IS NULL"),
+        1,
+        "no block was ended"
+    );
+    env.run_ok(&["allow", "add", "0.0.0.0/0", "--force"]);
+    assert_eq!(
+        env.sql_count("SELECT count(*) FROM blocks WHERE ended_at IS NULL"),
+        0
+    );
+}

@@ -23,7 +23,22 @@ struct AllowView {
 /// Runs `allow`.
 pub fn run(ctx: &Context, args: &AllowArgs) -> anyhow::Result<()> {
     match &args.action {
-        AllowAction::Add { network, comment } => {
+        AllowAction::Add {
+            network,
+            comment,
+            force,
+        } => {
+            // As wide as `block` would refuse: one typo would end every block.
+            if let Err(refusal @ crate::policy::Refusal::TooWide { .. }) =
+                crate::policy::blockable(network, &crate::policy::Allowlist::default())
+                && !force
+            {
+                anyhow::bail!(
+                    "not allowing {network}: {}; it would end every block inside it and \
+                     never block there again: add --force if that is meant",
+                    refusal.reason()
+                );
+            }
             let _lock = ctx.lock(LOCK_WAIT)?;
             let store = ctx.open_store()?;
             let now = ctx.clock.unix();

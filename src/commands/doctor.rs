@@ -26,9 +26,11 @@ pub fn run(cli: &Cli, args: &DoctorArgs) -> anyhow::Result<()> {
                     Verdict::Warn => "WARN",
                     Verdict::Fail => "FAIL",
                 };
-                writeln!(out, "{verdict}  {:<18} {}", f.check, f.message)?;
+                // Findings quote paths and other programs' output: shown sanitized.
+                let message = crate::ui::shown(&f.message);
+                writeln!(out, "{verdict}  {:<18} {message}", f.check)?;
                 if let Some(fix) = &f.fix {
-                    writeln!(out, "      {:<18} fix: {fix}", "")?;
+                    writeln!(out, "      {:<18} fix: {}", "", crate::ui::shown(fix))?;
                 }
             }
         }

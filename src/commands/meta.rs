@@ -54,7 +54,7 @@ pub fn config(cli: &Cli, args: &ConfigArgs) -> anyhow::Result<()> {
             let errors = Config::check_all(&text, &path);
             if !errors.is_empty() {
                 for error in &errors {
-                    eprintln!("{error}");
+                    eprintln!("{}", crate::ui::shown(error));
                 }
                 anyhow::bail!("{}: {} error(s)", path.display(), errors.len());
             }

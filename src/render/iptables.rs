@@ -497,7 +497,7 @@ pub(crate) const NAME_MAX: usize = 24;
 /// Checks `firewall.name`, which becomes an nftables table, ipset set names and an
 /// iptables chain: letters, digits, `_` and `-`, starting with a letter, at most
 /// [`NAME_MAX`] bytes, and not an iptables built-in chain or target.
-pub(crate) fn check_name(name: &str) -> anyhow::Result<()> {
+pub fn check_name(name: &str) -> anyhow::Result<()> {
     let valid = name.len() <= NAME_MAX
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name
