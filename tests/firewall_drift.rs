@@ -85,9 +85,20 @@ fn block(ns: &Netns, env: &Env, network: &str, duration: &str) {
     ok(ns, env, &args);
 }
 
-/// The lines of `status` (text) about firewall places.
+/// The lines of `status` (text) about firewall places. Its exit status must say
+/// whether they are all in sync.
 fn firewall_lines(ns: &Netns, env: &Env) -> Vec<String> {
-    ok(ns, env, &["status"])
+    let (success, stdout, stderr) = saslguard(ns, env, &["status"]);
+    let in_sync = stdout
+        .lines()
+        // `backend = "none"` leaving blocks unrendered is the config's choice, no drift.
+        .filter(|l| l.contains(" blocks: ") && !l.contains("not rendered"))
+        .all(|l| l.ends_with(": in sync"));
+    assert_eq!(
+        success, in_sync,
+        "status exit vs its lines: {stderr}\n{stdout}"
+    );
+    stdout
         .lines()
         .filter(|l| l.starts_with("firewall blocks:"))
         .map(str::to_string)

@@ -25,6 +25,31 @@ fn stdout(env: &Env, args: &[&str]) -> String {
     String::from_utf8(env.run_ok(args).stdout).unwrap()
 }
 
+/// `status ARGS`: its stdout, after checking that its exit status is 0 exactly when
+/// every place it lists is in sync (text or JSON).
+fn status(env: &Env, args: &[&str]) -> String {
+    let output = env.cmd().arg("status").args(args).output().unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let in_sync = match serde_json::from_str::<Value>(&text) {
+        Ok(json) => json["places"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["in_sync"] == true),
+        Err(_) => text
+            .lines()
+            .filter(|l| l.contains(" blocks: ") && !l.contains("not rendered"))
+            .all(|l| l.ends_with(": in sync")),
+    };
+    assert_eq!(
+        output.status.success(),
+        in_sync,
+        "{}\n{text}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text
+}
+
 #[test]
 fn status_says_what_is_rendered_and_what_is_wanted() {
     let env = Env::new();
@@ -34,12 +59,12 @@ fn status_says_what_is_rendered_and_what_is_wanted() {
     env.run_ok(&["block", "198.51.100.9", "--target", "postfix"]);
     env.run_ok(&["render"]);
     assert_eq!(
-        stdout(&env, &["status"]).lines().next().unwrap(),
+        status(&env, &[]).lines().next().unwrap(),
         "postfix blocks: 2 active, 1 wanted entries, 1 rendered at postfix: in sync"
     );
     // A third block not rendered yet: the map still holds one entry.
     env.run_ok(&["block", "203.0.113.7", "--target", "postfix"]);
-    let text = stdout(&env, &["status"]);
+    let text = status(&env, &[]);
     let first = text.lines().next().unwrap();
     assert!(
         first.starts_with(
@@ -47,7 +72,7 @@ fn status_says_what_is_rendered_and_what_is_wanted() {
         ),
         "{text}"
     );
-    let json: Value = serde_json::from_str(&stdout(&env, &["status", "--format", "json"])).unwrap();
+    let json: Value = serde_json::from_str(&status(&env, &["--format", "json"])).unwrap();
     let place = &json["places"][0];
     assert_eq!(place["active_blocks"], 3);
     assert_eq!(place["wanted_entries"], 2);
@@ -60,7 +85,7 @@ fn status_says_what_is_rendered_and_what_is_wanted() {
         format!("{map}192.0.2.99 554 5.7.1 by hand\n"),
     )
     .unwrap();
-    let text = stdout(&env, &["status"]);
+    let text = status(&env, &[]);
     assert!(
         text.starts_with(
             "postfix blocks: 3 active, 2 wanted entries, 3 rendered at postfix: DRIFT: 0 missing, 1 unexpected (192.0.2.99/32)"
@@ -70,14 +95,14 @@ fn status_says_what_is_rendered_and_what_is_wanted() {
     // A map that cannot be read: how much is there is unknown, and says so.
     fs::remove_file(env.path("access")).unwrap();
     fs::create_dir(env.path("access")).unwrap();
-    let text = stdout(&env, &["status"]);
+    let text = status(&env, &[]);
     assert!(
         text.starts_with(
             "postfix blocks: 3 active, 2 wanted entries, an unknown number rendered at postfix: cannot read"
         ),
         "{text}"
     );
-    let json: Value = serde_json::from_str(&stdout(&env, &["status", "--format", "json"])).unwrap();
+    let json: Value = serde_json::from_str(&status(&env, &["--format", "json"])).unwrap();
     assert_eq!(json["places"][0]["rendered_entries"], Value::Null);
 }
 

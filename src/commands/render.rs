@@ -3,6 +3,8 @@
 
 use std::io::Write;
 
+use anyhow::bail;
+
 use ipnet::IpNet;
 use serde::Serialize;
 
@@ -188,6 +190,17 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
                 None => writeln!(out, "last run: never")?,
             }
         }
+    }
+    drop(out);
+    // For monitoring: the exit status says whether everything is in force.
+    let behind: Vec<&str> = status
+        .places
+        .iter()
+        .filter(|p| !p.status.in_sync)
+        .map(|p| p.status.place)
+        .collect();
+    if !behind.is_empty() {
+        bail!("not in sync: {} (see above)", behind.join(", "));
     }
     Ok(())
 }
