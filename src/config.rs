@@ -672,6 +672,35 @@ impl Config {
                 origin.display()
             );
         }
+        // Commands run without a shell: "postfix reload" as one word is no program.
+        if let Some(program) = postfix.reload_command.first()
+            && program.trim().contains(char::is_whitespace)
+        {
+            let words: Vec<&str> = program.split_whitespace().collect();
+            bail!(
+                "{}: postfix.reload_command = [{program:?}] names a program with a space in \
+                 it (commands run without a shell); did you mean {words:?}?",
+                origin.display()
+            );
+        }
+        if postfix.map.as_os_str().is_empty() {
+            bail!(
+                "{}: postfix.map is empty: name the map file",
+                origin.display()
+            );
+        }
+        for (name, value) in [
+            ("postfix.max_entries", postfix.max_entries),
+            ("firewall.max_entries", self.firewall.max_entries),
+        ] {
+            if value == 0 {
+                bail!(
+                    "{}: {name} = 0 would hold back every block (the safety valve); \
+                     give the most entries you expect, like 100000",
+                    origin.display()
+                );
+            }
+        }
         if let Err(why) = crate::render::postfix::check_reject_text(&self.postfix.reject_text) {
             bail!(
                 "{}: postfix.reject_text = {:?} is refused: {why}",

@@ -261,3 +261,23 @@ fn allowing_more_than_block_would_accept_needs_force() {
         0
     );
 }
+
+#[test]
+fn config_values_that_would_quietly_disable_protection_are_errors() {
+    let env = Env::new();
+    for (text, said) in [
+        (
+            "[postfix]\nreload_command = [\"postfix reload\"]\n",
+            "did you mean [\"postfix\", \"reload\"]?",
+        ),
+        ("[postfix]\nmap = \"\"\n", "postfix.map is empty"),
+        ("[postfix]\nmax_entries = 0\n", "postfix.max_entries = 0"),
+        ("[firewall]\nmax_entries = 0\n", "firewall.max_entries = 0"),
+    ] {
+        fs::write(&env.config, text).unwrap();
+        let output = env.cmd().args(["config", "check"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(said), "{text}: {stderr}");
+    }
+}
