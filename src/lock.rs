@@ -76,6 +76,30 @@ pub fn acquire(
     Ok(DbLock { _file: file })
 }
 
+/// Whether a saslguard holds the lock of `db` now, for `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// Nobody: a run recorded as running has died (killed or crashed).
+    Nobody,
+    /// A saslguard holds it (its pid, when readable).
+    Process(Option<u32>),
+    /// The lock file cannot be opened by this user.
+    Unknown,
+}
+
+/// Who holds the lock of `db`, without taking it for longer than the look (a shared
+/// lock, released at once; the writer's is exclusive).
+pub fn holder(db: &Path) -> Holder {
+    let Ok(mut file) = File::open(lock_path(db)) else {
+        return Holder::Unknown;
+    };
+    match file.try_lock_shared() {
+        Ok(()) => Holder::Nobody,
+        Err(TryLockError::WouldBlock) => Holder::Process(read_pid(&mut file)),
+        Err(TryLockError::Error(_)) => Holder::Unknown,
+    }
+}
+
 fn read_pid(file: &mut File) -> Option<u32> {
     let mut text = String::new();
     file.seek(SeekFrom::Start(0)).ok()?;

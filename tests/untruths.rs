@@ -281,3 +281,28 @@ fn config_values_that_would_quietly_disable_protection_are_errors() {
         assert!(stderr.contains(said), "{text}: {stderr}");
     }
 }
+
+#[test]
+fn status_says_a_run_recorded_as_running_was_killed_when_nobody_holds_the_lock() {
+    let env = env_for_blocks();
+    env.run_ok(&["block", "192.0.2.5", "--target", "postfix"]);
+    env.run_ok(&["render"]);
+    fs::write(env.path("maillog"), "").unwrap();
+    // A run that died after recording its start: its row still says running.
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    conn.execute(
+        "INSERT INTO runs (command, started_at) VALUES ('run', 1795737600)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let output = env.cmd().arg("status").output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains(
+            "last run: 2026-11-27T00:00:00Z .. (did not finish: no saslguard holds the lock, \
+             so it was killed or crashed; the next run resumes)"
+        ),
+        "{text}"
+    );
+}

@@ -180,11 +180,26 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
                 )?;
             }
             match &status.last_run {
+                Some(run) if run.ended_at.is_none() => {
+                    let why = match crate::lock::holder(&ctx.db_path) {
+                        crate::lock::Holder::Nobody => {
+                            "did not finish: no saslguard holds the lock, so it was killed or \
+                             crashed; the next run resumes"
+                                .to_string()
+                        }
+                        crate::lock::Holder::Process(Some(pid)) => {
+                            format!("still running (pid {pid})")
+                        }
+                        crate::lock::Holder::Process(None) => "still running".to_string(),
+                        crate::lock::Holder::Unknown => "did not finish".to_string(),
+                    };
+                    writeln!(out, "last run: {} .. ({why})", run.started_at)?
+                }
                 Some(run) => writeln!(
                     out,
                     "last run: {} .. {}, {}",
                     run.started_at,
-                    run.ended_at.as_deref().unwrap_or("(did not finish)"),
+                    run.ended_at.as_deref().unwrap_or_default(),
                     run.status
                 )?,
                 None => writeln!(out, "last run: never")?,
