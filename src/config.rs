@@ -726,6 +726,13 @@ impl Config {
                 origin.display()
             );
         }
+        if j.enabled {
+            // A name that does not resolve would leave no journal entry trusted: every
+            // failure counted as untrusted and none blocked, without an error.
+            let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+            j.trusted_uids(&passwd)
+                .with_context(|| origin.display().to_string())?;
+        }
         if let Some(zone) = &self.timezone {
             validate_zone(zone).with_context(|| format!("{}: timezone", origin.display()))?;
         }

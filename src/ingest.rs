@@ -161,6 +161,19 @@ impl TrustSettings {
     }
 }
 
+/// Warns on stderr when journal entries were counted as untrusted: their failures were
+/// not used, so a trust rule that matches Postfix's smtpd nowhere would stop protection
+/// with nothing else said.
+pub fn warn_untrusted(counters: &RunCounters) {
+    if counters.untrusted > 0 {
+        ui::warn(format!(
+            "{} journal entries were untrusted (not written by the smtpd that \
+             [journal] trusted_* describes) and not used: check those settings",
+            counters.untrusted
+        ));
+    }
+}
+
 /// What an ingest did: its counters, and the sources that failed (each reported; the
 /// others were read all the same).
 #[derive(Debug, Default)]

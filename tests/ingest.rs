@@ -765,3 +765,45 @@ fn rfc3339_stamps_without_offset_are_local_time_of_tz() {
     assert_eq!(summary["unparsed"], 0);
     assert_eq!(first_seen(&env, "192.0.2.43"), "2022-01-17T19:35:25Z");
 }
+
+/// A clock ahead of the log's modification time (logs in UTC+2 read with `timezone =
+/// "UTC"`, a remote sender's clock, an mtime set back) must not put fresh lines into
+/// last year, where no policy window sees them.
+#[test]
+fn year_less_lines_two_hours_ahead_of_the_mtime_stay_in_this_year_and_count() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    let map = env.path("saslguard_access");
+    fs::write(
+        &env.config,
+        format!(
+            "timezone = \"UTC\"\nlogs = [{log:?}]\n\
+             [postfix]\nmap = {map:?}\nreload_command = []\n\
+             [firewall]\nbackend = \"none\"\n\
+             [[policy.tier]]\ntarget = \"postfix\"\nthreshold = 3\nwindow = \"1h\"\nduration = \"7d\"\n"
+        ),
+    )
+    .unwrap();
+    for second in 0..3 {
+        append(
+            &log,
+            &syslog_failure(&format!("Nov 27 14:00:0{second}"), "192.0.2.44"),
+        );
+    }
+    set_mtime(&log, "2026-11-27T12:00:00Z");
+    let output = env
+        .cmd()
+        .args(["--as-of", "2026-11-27T14:30:00Z", "run"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let top = env.top(&["--period", "all"]);
+    assert_eq!(top[0]["first_seen"], "2026-11-27T14:00:00Z", "{top}");
+    assert_eq!(top[0]["last_seen"], "2026-11-27T14:00:02Z", "{top}");
+    let rendered = fs::read_to_string(&map).unwrap();
+    assert!(rendered.contains("192.0.2.44"), "they count: {rendered}");
+}

@@ -202,7 +202,11 @@ fn the_real_journalctl_accepts_the_arguments_where_there_is_one() {
         return;
     }
     let env = Env::new();
-    fs::write(&env.config, "logs = []\n[journal]\nenabled = true\n").unwrap();
+    fs::write(
+        &env.config,
+        "logs = []\n[journal]\nenabled = true\ntrusted_users = []\n",
+    )
+    .unwrap();
     let output = env
         .cmd()
         .args(["ingest", "--format", "json"])
@@ -308,4 +312,107 @@ fn a_failing_journalctl_fails_run_only_after_files_expiry_policy_and_render() {
             .sql_count("SELECT count(*) FROM runs WHERE command = 'run' AND status = 'failed'"),
         1
     );
+}
+
+#[test]
+fn a_trusted_user_that_does_not_resolve_is_a_config_error_naming_it() {
+    let journal = Journal::new();
+    let text = fs::read_to_string(&journal.env.config).unwrap().replace(
+        "trusted_users = [\"107\"]",
+        "trusted_users = [\"nosuchuser\"]",
+    );
+    fs::write(&journal.env.config, text).unwrap();
+    let output = journal
+        .env
+        .cmd()
+        .args(["config", "check"])
+        .arg(&journal.env.config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("journal.trusted_users: no user \"nosuchuser\" in /etc/passwd"),
+        "{stderr}"
+    );
+    // `run` refuses it too, instead of counting every entry as untrusted.
+    let output = journal
+        .env
+        .cmd()
+        .env("FAKE_JOURNAL", &journal.recorded)
+        .env("FAKE_JOURNAL_ARGS", &journal.args)
+        .arg("run")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("nosuchuser"), "{stderr}");
+}
+
+#[test]
+fn untrusted_entries_are_said_by_run_status_and_metrics() {
+    let journal = Journal::new();
+    let map = journal.env.path("saslguard_access");
+    fs::write(
+        &journal.env.config,
+        format!(
+            "logs = []\n[postfix]\nmap = {map:?}\nreload_command = []\n\
+             [firewall]\nbackend = \"none\"\n\
+             [journal]\nenabled = true\ncommand = {:?}\ntrusted_users = [\"107\"]\n",
+            journal.env.path("journalctl").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut text = String::new();
+    for n in 0..3 {
+        text += &entry(&format!("s=forged;i={n}"), LOGGER, "192.0.2.10");
+    }
+    fs::write(&journal.recorded, text).unwrap();
+    let output = journal
+        .env
+        .cmd()
+        .env("FAKE_JOURNAL", &journal.recorded)
+        .env("FAKE_JOURNAL_ARGS", &journal.args)
+        .arg("run")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("run: 0 new events, 3 untrusted journal entries,"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("3 journal entries were untrusted")
+            && stderr.contains("[journal] trusted_*"),
+        "{stderr}"
+    );
+    let status = journal.env.run_ok(&["status"]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains("last run: ") && status.contains("3 untrusted journal entries"),
+        "{status}"
+    );
+    let metrics = journal.env.run_ok(&["metrics"]);
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    assert!(
+        metrics.contains("\nsaslguard_last_run_untrusted_entries 3\n"),
+        "{metrics}"
+    );
+    // The JSON summary has it in its ingest counters.
+    let mut text = fs::read_to_string(&journal.recorded).unwrap();
+    text += &entry("s=forged;i=9", LOGGER, "192.0.2.10");
+    fs::write(&journal.recorded, text).unwrap();
+    let output = journal
+        .env
+        .cmd()
+        .env("FAKE_JOURNAL", &journal.recorded)
+        .env("FAKE_JOURNAL_ARGS", &journal.args)
+        .args(["run", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["ingest"]["untrusted"], 1, "{summary}");
 }

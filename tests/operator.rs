@@ -148,7 +148,7 @@ fn fake_journalctl(env: &Env, entries: &str) -> String {
 fn journal_only(env: &Env, command: &str) {
     postfix_only(
         env,
-        &format!("logs = []\n[journal]\nenabled = true\ncommand = {command:?}"),
+        &format!("logs = []\n[journal]\nenabled = true\ncommand = {command:?}\ntrusted_users = []"),
     );
 }
 

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
-use saslguard::parse::timestamp::SyslogStamp;
+use saslguard::parse::timestamp::{CLOCK_SKEW, SyslogStamp};
 use saslguard::parse::{EventKind, JournalTrust, LineParser, Parsed, TrustRule, YearlessClock};
 
 const CAP: usize = 256;
@@ -355,15 +355,15 @@ proptest! {
     }
 }
 
-/// The year a brute-force search picks: the latest year whose instant is not after the
-/// reference.
+/// The year a brute-force search picks: the latest year whose instant is not more than
+/// the allowed clock skew after the reference.
 fn brute_force(reference: DateTime<Utc>, zone: FixedOffset, s: SyslogStamp) -> Option<i64> {
     let local_year = reference.with_timezone(&zone).year();
     (local_year - 9..=local_year + 1).rev().find_map(|year| {
         let date = NaiveDate::from_ymd_opt(year, s.month.into(), s.day.into())?;
         let naive = date.and_hms_opt(s.hour.into(), s.minute.into(), 0)?;
         let t = zone.from_local_datetime(&naive).single()?.timestamp() + i64::from(s.second);
-        (t <= reference.timestamp()).then_some(t)
+        (t <= reference.timestamp() + CLOCK_SKEW).then_some(t)
     })
 }
 

@@ -149,7 +149,7 @@ fn a_run_whose_ingest_failed_keeps_the_counters_of_what_was_stored() {
         &env.config,
         format!(
             "logs = [{:?}]\n[postfix]\nmap = {:?}\nreload_command = []\n[firewall]\n\
-             backend = \"none\"\n[journal]\nenabled = true\ncommand = \"/bin/false\"\n",
+             backend = \"none\"\n[journal]\nenabled = true\ncommand = \"/bin/false\"\ntrusted_users = []\n",
             log.to_str().unwrap(),
             env.path("access").to_str().unwrap()
         ),

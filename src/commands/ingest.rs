@@ -62,6 +62,7 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> anyhow::Result<()> {
         counters,
         seconds: started.elapsed().as_secs_f64(),
     };
+    ingest::warn_untrusted(&counters);
     let mut out = std::io::stdout().lock();
     match args.format {
         SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string(&summary)?)?,

@@ -52,7 +52,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
         "Blocks in force, by target.",
         &active,
     );
-    if let Some((started, duration, ok)) = figures.last_run {
+    if let Some((started, duration, ok, untrusted)) = figures.last_run {
         metric(
             "last_run_timestamp_seconds",
             "gauge",
@@ -72,6 +72,13 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
             "gauge",
             "1 when the latest run succeeded.",
             &[(String::new(), if ok { 1.0 } else { 0.0 })],
+        );
+        metric(
+            "last_run_untrusted_entries",
+            "gauge",
+            "Journal entries the latest run counted as untrusted and did not use \
+             (above 0: check [journal] trusted_*).",
+            &[(String::new(), untrusted as f64)],
         );
     }
     let allow = enforce::allowlist(&store, &ctx.config)?;

@@ -96,6 +96,8 @@ struct LastRun {
     started_at: String,
     ended_at: Option<String>,
     status: String,
+    /// Journal entries it counted as untrusted (not used).
+    untrusted: i64,
 }
 
 /// One place as `status` shows it: the comparison with the database, and how many
@@ -154,13 +156,12 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
     let mut status = Status {
         places: Vec::new(),
         unrendered: Vec::new(),
-        last_run: store
-            .last_run("run")?
-            .map(|(started, ended, status)| LastRun {
-                started_at: format_time(started),
-                ended_at: ended.map(format_time),
-                status,
-            }),
+        last_run: store.last_run("run")?.map(|run| LastRun {
+            started_at: format_time(run.started_at),
+            ended_at: run.ended_at.map(format_time),
+            status: run.status,
+            untrusted: run.untrusted,
+        }),
     };
     let (places, unrendered) = enforce::drift(&store, &ctx.config, &allow, now)?;
     status.places = places.into_iter().map(PlaceView::new).collect();
@@ -197,10 +198,19 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
                 }
                 Some(run) => writeln!(
                     out,
-                    "last run: {} .. {}, {}",
+                    "last run: {} .. {}, {}{}",
                     run.started_at,
                     run.ended_at.as_deref().unwrap_or_default(),
-                    run.status
+                    run.status,
+                    if run.untrusted > 0 {
+                        format!(
+                            ", {} untrusted journal entries not used: check [journal] \
+                             trusted_*",
+                            run.untrusted
+                        )
+                    } else {
+                        String::new()
+                    }
                 )?,
                 None => writeln!(out, "last run: never")?,
             }

@@ -148,6 +148,7 @@ fn steps(
 }
 
 fn print(summary: &RunSummary, format: SummaryFormat) -> anyhow::Result<()> {
+    ingest::warn_untrusted(&summary.ingest);
     let mut out = std::io::stdout().lock();
     match format {
         SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string(summary)?)?,
@@ -182,9 +183,15 @@ fn print(summary: &RunSummary, format: SummaryFormat) -> anyhow::Result<()> {
                         format!("{} {} ({change})", p.place, p.entries)
                     })
                     .collect();
+                // Untrusted journal entries were read but not used: said when there are any.
+                let untrusted = match summary.ingest.untrusted {
+                    0 => String::new(),
+                    n => format!(", {n} untrusted journal entries"),
+                };
                 writeln!(
                     out,
-                    "run: {} new events, {} new blocks, {} ended blocks, rendered: {} in {:.2} s",
+                    "run: {} new events{untrusted}, {} new blocks, {} ended blocks, \
+                     rendered: {} in {:.2} s",
                     summary.ingest.events,
                     summary.blocks_created.len(),
                     summary.blocks_ended.len(),

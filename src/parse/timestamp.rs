@@ -294,7 +294,8 @@ enum Slot {
     /// The date does not exist in any candidate year (`Feb 30`, `Apr 31`).
     Invalid,
     /// The hour has one UTC offset throughout: Unix seconds of its start in the preferred
-    /// year (the reference's) and in the fallback year (the one before).
+    /// year (the latest a line can be in, see [`YearlessClock`]) and in the fallback year
+    /// (the one before).
     Regular { preferred: i64, fallback: i64 },
     /// The offset changes inside the hour (e.g. Lord Howe's 30-minute DST shift): resolve
     /// each line through the zone.
@@ -308,10 +309,22 @@ enum HourStart {
     Irregular,
 }
 
-/// How far a year-less stamp may lie after the reference and still be read in the
-/// reference's year: clock skew between the log writer and this host (or the file's
-/// modification time), not a line from the future.
-pub const CLOCK_SKEW: i64 = 600;
+/// How far a year-less stamp may lie after the reference and still be read as that
+/// close to it, not a year earlier: clock skew between the log writer and this host, a
+/// `timezone` that is not the writer's (every UTC offset is within 14 hours), or a file
+/// whose modification time was set back. 26 hours: every offset plus a margin. A line
+/// further ahead is taken to be from a year earlier.
+pub const CLOCK_SKEW: i64 = 26 * 3600;
+
+/// The latest local year in `zone` that a line read at `reference` can be from: the
+/// year of `reference + CLOCK_SKEW`.
+fn latest_year<Z: TimeZone>(reference: DateTime<Utc>, zone: &Z) -> i32 {
+    reference
+        .checked_add_signed(chrono::TimeDelta::seconds(CLOCK_SKEW))
+        .unwrap_or(reference)
+        .with_timezone(zone)
+        .year()
+}
 
 /// Resolves year-less syslog stamps (`Oct  7 03:36:21`) to Unix seconds.
 ///
@@ -319,8 +332,10 @@ pub const CLOCK_SKEW: i64 = 600;
 /// Its year is the latest year that does not put the line more than [`CLOCK_SKEW`] after
 /// `reference` (the moment the line was read: the file's modification time when the run
 /// looked at it, which bounds every line up to the size it had then, or now for stdin):
-/// the stamp is tried in the reference's year and, if that instant is too far after the
-/// reference, in the year before. Because the rule is applied per
+/// the stamp is tried in the local year of `reference + CLOCK_SKEW` (the next year when
+/// the reference is near its end, so a `Jan  1 00:30` line read at `Dec 31 23:50` is
+/// next year's) and, if that instant is too far after the reference, in the year
+/// before. Because the rule is applied per
 /// line, a file that runs from December into January gets both years right. `Feb 29`
 /// goes to the latest leap year that fits.
 ///
@@ -333,6 +348,7 @@ pub const CLOCK_SKEW: i64 = 600;
 pub struct YearlessClock<Z: TimeZone> {
     zone: Z,
     reference: i64,
+    /// The latest year a line can be in: the local year of `reference + CLOCK_SKEW`.
     reference_year: i32,
     slots: Vec<Slot>,
 }
@@ -340,7 +356,7 @@ pub struct YearlessClock<Z: TimeZone> {
 impl<Z: TimeZone> YearlessClock<Z> {
     /// A clock reading stamps in `zone` and resolving their year against `reference`.
     pub fn new(reference: DateTime<Utc>, zone: Z) -> Self {
-        let reference_year = reference.with_timezone(&zone).year();
+        let reference_year = latest_year(reference, &zone);
         YearlessClock {
             zone,
             reference: reference.timestamp(),
@@ -355,9 +371,9 @@ impl<Z: TimeZone> YearlessClock<Z> {
     }
 
     /// Moves the reference (see [`YearlessClock::new`]); the cache is kept unless the
-    /// reference's local year changes.
+    /// latest year a line can be in (see [`YearlessClock`]) changes.
     pub fn set_reference(&mut self, reference: DateTime<Utc>) {
-        let year = reference.with_timezone(&self.zone).year();
+        let year = latest_year(reference, &self.zone);
         self.reference = reference.timestamp();
         if year != self.reference_year {
             self.reference_year = year;
@@ -651,14 +667,29 @@ mod tests {
                 Some("2026-11-27T12:00:00Z"),
             ),
             (
+                "ten_minutes_after_stays",
+                "Nov 27 12:10:01",
+                Some("2026-11-27T12:10:01Z"),
+            ),
+            (
+                "two_hours_after_stays",
+                "Nov 27 14:00:00",
+                Some("2026-11-27T14:00:00Z"),
+            ),
+            (
+                "fourteen_hours_after_stays",
+                "Nov 28 02:00:00",
+                Some("2026-11-28T02:00:00Z"),
+            ),
+            (
                 "within_clock_skew_after_stays",
-                "Nov 27 12:10:00",
-                Some("2026-11-27T12:10:00Z"),
+                "Nov 28 14:00:00",
+                Some("2026-11-28T14:00:00Z"),
             ),
             (
                 "beyond_clock_skew_goes_back_a_year",
-                "Nov 27 12:10:01",
-                Some("2025-11-27T12:10:01Z"),
+                "Nov 28 14:00:01",
+                Some("2025-11-28T14:00:01Z"),
             ),
             (
                 "later_month_is_last_year",
@@ -692,14 +723,14 @@ mod tests {
         let zone = FixedOffset::east_opt(0).unwrap();
         let mut clock = YearlessClock::new(utc("2026-11-27T12:00:00Z"), zone);
         assert_eq!(
-            clock.resolve(stamp("Nov 27 13:00:00")),
-            Some(epoch("2025-11-27T13:00:00Z")),
-            "an hour after the first reference: last year"
+            clock.resolve(stamp("Nov 28 15:00:00")),
+            Some(epoch("2025-11-28T15:00:00Z")),
+            "27 hours after the first reference: last year"
         );
-        clock.set_reference(utc("2026-11-27T13:00:05Z"));
+        clock.set_reference(utc("2026-11-28T15:00:05Z"));
         assert_eq!(
-            clock.resolve(stamp("Nov 27 13:00:00")),
-            Some(epoch("2026-11-27T13:00:00Z")),
+            clock.resolve(stamp("Nov 28 15:00:00")),
+            Some(epoch("2026-11-28T15:00:00Z")),
             "read after it was written: this year"
         );
         clock.set_reference(utc("2027-01-01T00:00:30Z"));
@@ -792,7 +823,56 @@ mod tests {
         );
         assert_eq!(
             clock.resolve(stamp("Jan  1 00:50:00")),
-            Some(epoch("2025-01-01T00:50:00+09:00"))
+            Some(epoch("2026-01-01T00:50:00+09:00"))
+        );
+        assert_eq!(
+            clock.resolve(stamp("Jan  2 02:31:00")),
+            Some(epoch("2025-01-02T02:31:00+09:00")),
+            "more than 26 hours after the local reference: last year"
+        );
+    }
+
+    #[test]
+    fn the_year_boundary_with_clock_skew() {
+        let zone = FixedOffset::east_opt(0).unwrap();
+        // Read on Dec 31 23:50: a Jan 1 line is a clock ahead of the reference, next year.
+        let mut eve = YearlessClock::new(utc("2026-12-31T23:50:00Z"), zone);
+        let lines = [
+            ("Jan  1 00:30:00", "2027-01-01T00:30:00Z"),
+            ("Dec 31 23:59:00", "2026-12-31T23:59:00Z"),
+            ("Dec 30 08:00:00", "2026-12-30T08:00:00Z"),
+            ("Jan  2 01:50:00", "2027-01-02T01:50:00Z"),
+            ("Jan  2 01:50:01", "2026-01-02T01:50:01Z"),
+            ("Jan  5 00:00:00", "2026-01-05T00:00:00Z"),
+            ("Feb 29 08:00:00", "2024-02-29T08:00:00Z"),
+        ];
+        for (text, want) in lines {
+            assert_eq!(eve.resolve(stamp(text)), Some(epoch(want)), "eve: {text}");
+        }
+        // Read on Jan 1 00:10: a Dec 31 23:59 line is last year.
+        let mut new_year = YearlessClock::new(utc("2027-01-01T00:10:00Z"), zone);
+        let lines = [
+            ("Dec 31 23:59:00", "2026-12-31T23:59:00Z"),
+            ("Jan  1 00:05:00", "2027-01-01T00:05:00Z"),
+            ("Jan  1 20:00:00", "2027-01-01T20:00:00Z"),
+        ];
+        for (text, want) in lines {
+            assert_eq!(
+                new_year.resolve(stamp(text)),
+                Some(epoch(want)),
+                "new year: {text}"
+            );
+        }
+        // A leap year comes within reach across the boundary: 2027-12-31 reads Feb 29
+        // as 2024's, and a Feb 29 line is never put in the next year.
+        let mut leap_eve = YearlessClock::new(utc("2027-12-31T23:50:00Z"), zone);
+        assert_eq!(
+            leap_eve.resolve(stamp("Feb 29 08:00:00")),
+            Some(epoch("2024-02-29T08:00:00Z"))
+        );
+        assert_eq!(
+            leap_eve.resolve(stamp("Jan  1 00:30:00")),
+            Some(epoch("2028-01-01T00:30:00Z"))
         );
     }
 

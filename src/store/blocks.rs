@@ -502,15 +502,22 @@ impl Store {
         Ok(())
     }
 
-    /// The latest run of `command`: (started_at, ended_at, status).
-    pub fn last_run(&self, command: &str) -> Result<Option<(i64, Option<i64>, String)>> {
+    /// The latest run of `command`.
+    pub fn last_run(&self, command: &str) -> Result<Option<LastRun>> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT started_at, ended_at, status FROM runs WHERE command = ?1
+                "SELECT started_at, ended_at, status, untrusted FROM runs WHERE command = ?1
                  ORDER BY id DESC LIMIT 1",
             )?
-            .query_row([command], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .query_row([command], |row| {
+                Ok(LastRun {
+                    started_at: row.get(0)?,
+                    ended_at: row.get(1)?,
+                    status: row.get(2)?,
+                    untrusted: row.get(3)?,
+                })
+            })
             .optional()?)
     }
 
@@ -525,4 +532,17 @@ impl Store {
             .prepare_cached("DELETE FROM blocks WHERE ended_at IS NOT NULL AND ended_at < ?1")?
             .execute([before])?)
     }
+}
+
+/// The latest run of a command, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastRun {
+    /// When it started (unix seconds).
+    pub started_at: i64,
+    /// When it ended (unix seconds); `None` if it did not finish.
+    pub ended_at: Option<i64>,
+    /// `ok`, `failed`, or `running`.
+    pub status: String,
+    /// Journal entries it counted as untrusted and did not use.
+    pub untrusted: i64,
 }

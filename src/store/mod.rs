@@ -158,8 +158,8 @@ pub struct StoreMetrics {
     pub server_faults: i64,
     pub unparsed_lines: i64,
     /// The latest run: started (unix seconds), duration in seconds (if it finished),
-    /// and whether it succeeded.
-    pub last_run: Option<(i64, Option<f64>, bool)>,
+    /// whether it succeeded, and the journal entries it counted as untrusted.
+    pub last_run: Option<(i64, Option<f64>, bool, i64)>,
 }
 
 /// How offenders are grouped in a ranking.
@@ -481,11 +481,11 @@ impl Store {
         let last_run = self
             .conn
             .query_row(
-                "SELECT started_at, duration, status = 'ok' FROM runs
+                "SELECT started_at, duration, status = 'ok', untrusted FROM runs
                  WHERE command = 'run' OR NOT EXISTS (SELECT 1 FROM runs WHERE command = 'run')
                  ORDER BY id DESC LIMIT 1",
                 [],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
             )
             .optional()?;
         Ok(StoreMetrics {

@@ -317,9 +317,14 @@ fn year_resolution_through_the_parser() {
             "2026-11-27T12:00:00Z",
         ),
         (
+            "line_two_hours_ahead_keeps_year",
+            "Nov 27 14:00:00",
+            "2026-11-27T14:00:00Z",
+        ),
+        (
             "line_beyond_clock_skew_goes_to_previous_year",
-            "Nov 27 12:10:01",
-            "2025-11-27T12:10:01Z",
+            "Nov 28 14:00:01",
+            "2025-11-28T14:00:01Z",
         ),
         (
             "december_line_goes_to_previous_year",
