@@ -562,3 +562,61 @@ fn every_map_drift_status_reports_is_repaired_by_run() {
         assert_eq!(postmap_query(&env, &map, "203.0.113.9"), None, "{what}");
     }
 }
+
+/// A key removed from the compiled hash or lmdb map (`postmap -d`), its text source
+/// untouched, is drift: `status` says so and `run` rebuilds the compiled map, so
+/// `postmap -q` finds the key again.
+#[test]
+fn a_key_deleted_from_the_compiled_map_is_drift_that_run_repairs() {
+    if !common::postmap_available() {
+        return;
+    }
+    for map_type in ["hash", "lmdb"] {
+        let env = Env::new();
+        let map = configure(&env, map_type, "reload_command = []\n");
+        block(&env, "192.0.2.1");
+        block(&env, "198.51.100.44");
+        let output = saslguard(&env, &["run"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let rendered = fs::read_to_string(&map).unwrap();
+        let table = format!("{map_type}:{}", map.display());
+        let query = |key: &str| {
+            let output = Command::new("postmap")
+                .env("MAIL_CONFIG", env.mail_config())
+                .args(["-q", key, &table])
+                .output()
+                .unwrap();
+            output
+                .status
+                .success()
+                .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+        };
+        let deleted = Command::new("postmap")
+            .env("MAIL_CONFIG", env.mail_config())
+            .args(["-d", "198.51.100.44", &table])
+            .output()
+            .unwrap();
+        assert!(deleted.status.success(), "{map_type}: {deleted:?}");
+        assert_eq!(query("198.51.100.44"), None, "{map_type}");
+
+        let text = stdout(&saslguard(&env, &["status"]));
+        assert!(
+            text.contains(
+                "DRIFT: the entries match, but rules or settings differ; `saslguard run` repairs it"
+            ),
+            "{map_type}: {text}"
+        );
+        let output = saslguard(&env, &["run"]);
+        assert!(output.status.success(), "{map_type}: {}", stderr(&output));
+        assert_eq!(
+            query("198.51.100.44").as_deref(),
+            Some(REJECT),
+            "{map_type}: {}",
+            stdout(&output)
+        );
+        assert_eq!(query("192.0.2.1").as_deref(), Some(REJECT), "{map_type}");
+        assert_eq!(fs::read_to_string(&map).unwrap(), rendered, "{map_type}");
+        let text = stdout(&saslguard(&env, &["status"]));
+        assert!(text.contains(": in sync\n"), "{map_type}: {text}");
+    }
+}

@@ -100,6 +100,36 @@ impl PostfixMap {
         }
     }
 
+    /// Whether the compiled map (hash, lmdb) holds exactly the keys of `text`, as
+    /// `postmap -s TYPE:MAP` lists them: a key deleted or added inside the compiled
+    /// file (`postmap -d`, `postmap -i`) leaves the source and its age alone, so only
+    /// this sees it. It runs postmap, so callers ask only when the text already matches
+    /// and the compiled file is not older than it. Always true for cidr and texthash.
+    fn compiled_holds(&self, text: &str) -> anyhow::Result<bool> {
+        if compiled_suffix(self.config.map_type).is_none() {
+            return Ok(true);
+        }
+        let postmap = &self.config.postmap_command;
+        let mut table = OsString::from(format!("{}:", self.config.map_type.as_str()));
+        table.push(&self.config.map);
+        let listed = command::run(postmap, &[OsString::from("-s"), table], None).map_err(|e| {
+            anyhow!(
+                "cannot list the compiled Postfix map {} with {postmap} \
+                 (postfix.postmap_command): {e:#}",
+                self.config.map.display()
+            )
+        })?;
+        Ok(text_keys(&listed.stdout) == text_keys(text))
+    }
+
+    /// The source matches `text` and the compiled file (hash, lmdb) is current and
+    /// holds the same keys.
+    fn holds(&self, text: &str) -> anyhow::Result<bool> {
+        Ok(self.read_source()?.as_deref() == Some(text.as_bytes())
+            && self.compiled_is_current()
+            && self.compiled_holds(text)?)
+    }
+
     /// Builds MAP.db / MAP.lmdb from `text` with postmap and moves both into place:
     /// the source goes to a temporary file beside the map, `postmap TYPE:TMP` compiles
     /// it to TMP.db, TMP.db is renamed to MAP.db, then TMP to MAP. Any failure
@@ -165,13 +195,13 @@ impl Target for PostfixMap {
     }
 
     /// True when the map's source holds exactly the text `apply` would write and, for
-    /// hash and lmdb, the compiled file is up to date.
+    /// hash and lmdb, the compiled file is up to date and holds the same keys.
     fn in_sync(&self, wanted: &[Entry]) -> anyhow::Result<bool> {
         // A set that cannot be rendered is never in sync; apply reports why.
         let Ok(text) = self.render(wanted) else {
             return Ok(false);
         };
-        Ok(self.read_source()?.as_deref() == Some(text.as_bytes()) && self.compiled_is_current())
+        self.holds(&text)
     }
 
     /// The map file's (and compiled file's) device, inode, size and modification time,
@@ -221,10 +251,10 @@ impl Target for PostfixMap {
                 map.display()
             );
         }
-        let old = self.read_source()?;
-        if old.as_deref() == Some(text.as_bytes()) && self.compiled_is_current() {
+        if self.holds(&text)? {
             return Ok(Diff::default());
         }
+        let old = self.read_source()?;
         // What was there before; a hand-edited line that no longer parses does not stop
         // the rewrite that removes it.
         let before = match &old {
@@ -500,6 +530,15 @@ fn parse_text(text: &str, strict: bool) -> anyhow::Result<BTreeSet<IpNet>> {
         }
     }
     Ok(networks)
+}
+
+/// The keys of a map's lines (`KEY<whitespace>VALUE`), comments, blank lines and
+/// continuation lines skipped: what `postmap -s` lists back from a compiled map.
+fn text_keys(text: &str) -> BTreeSet<&str> {
+    text.lines()
+        .filter(|line| !line.starts_with(|c: char| c.is_whitespace() || c == '#'))
+        .filter_map(|line| line.split_whitespace().next())
+        .collect()
 }
 
 /// Whether `key` is the second key of an IPv6 prefix ending in zero groups
