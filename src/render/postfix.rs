@@ -135,6 +135,13 @@ impl PostfixMap {
     /// it to TMP.db, TMP.db is renamed to MAP.db, then TMP to MAP. Any failure
     /// removes the temporary files and leaves the old map and database as they were.
     fn compile_and_install(&self, text: &str) -> anyhow::Result<()> {
+        self.compile(text, true)
+    }
+
+    /// Compiles `text` into MAP.db / MAP.lmdb as [`Self::compile_and_install`] does;
+    /// the source is moved into place only with `install_source` (otherwise MAP is left
+    /// as it is and only the compiled file is replaced).
+    fn compile(&self, text: &str, install_source: bool) -> anyhow::Result<()> {
         let map = &self.config.map;
         let suffix = compiled_suffix(self.config.map_type).expect("a compiled map type");
         let mut source = atomic::temp_file_beside(map)?;
@@ -170,11 +177,60 @@ impl PostfixMap {
                 compiled.display()
             )
         })?;
-        source
-            .persist(map)
-            .map_err(|e| e.error)
-            .with_context(|| format!("cannot rename a temporary file to {}", map.display()))?;
+        if install_source {
+            source
+                .persist(map)
+                .map_err(|e| e.error)
+                .with_context(|| format!("cannot rename a temporary file to {}", map.display()))?;
+        }
         atomic::sync_dir(&atomic::parent_dir(map))
+    }
+
+    /// The compiled file (hash, lmdb) when it exists.
+    fn existing_compiled(&self) -> Option<PathBuf> {
+        self.compiled_path().filter(|path| path.exists())
+    }
+
+    /// The networks a map saslguard no longer renders to (another `[postfix] map` or
+    /// `map_type` before) still holds: those its source lists, unless `shares_source`
+    /// (the configured map now owns that file), and those its compiled file holds
+    /// (`postmap -s`). Empty once [`Self::empty_former`] ran.
+    pub fn former_entries(&self, shares_source: bool) -> anyhow::Result<BTreeSet<IpNet>> {
+        let mut networks = BTreeSet::new();
+        if !shares_source && let Some(bytes) = self.read_source()? {
+            networks.extend(parse_text(&String::from_utf8_lossy(&bytes), false)?);
+        }
+        if self.existing_compiled().is_some() {
+            let postmap = &self.config.postmap_command;
+            let mut table = OsString::from(format!("{}:", self.config.map_type.as_str()));
+            table.push(&self.config.map);
+            let listed =
+                command::run(postmap, &[OsString::from("-s"), table], None).map_err(|e| {
+                    anyhow!(
+                        "cannot list the former Postfix map {} with {postmap}: {e:#}",
+                        self.config.map.display()
+                    )
+                })?;
+            networks.extend(parse_text(&listed.stdout, false)?);
+        }
+        Ok(networks)
+    }
+
+    /// Empties a map saslguard no longer renders to, so no client stays rejected by
+    /// it: its source (unless `shares_source`, or it is gone) becomes the header only,
+    /// and its compiled file (hash, lmdb; when it exists) is rebuilt from that header.
+    /// Nothing is deleted and no file is created.
+    pub fn empty_former(&self, shares_source: bool) -> anyhow::Result<()> {
+        let text = self.render(&[])?;
+        let rewrite_source = !shares_source && self.read_source()?.is_some();
+        match (self.existing_compiled(), rewrite_source) {
+            (Some(_), install_source) => self.compile(&text, install_source),
+            (None, true) => atomic::write_atomically(&self.config.map, text.as_bytes())
+                .with_context(|| {
+                    format!("cannot write the Postfix map {}", self.config.map.display())
+                }),
+            (None, false) => Ok(()),
+        }
     }
 }
 
