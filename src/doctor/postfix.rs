@@ -755,6 +755,34 @@ smtps/inet/smtpd_sasl_auth_enable = yes
         );
     }
 
+    #[test]
+    fn a_lookup_after_a_plain_permit_fails_and_its_fix_passes() {
+        let config = Config::default();
+        let late = "permit, check_client_access cidr:/etc/postfix/saslguard_access";
+        let findings = judge_postfix(&config, &settings(late, "no"));
+        assert!(
+            !any(&findings, "map in use", Verdict::Pass),
+            "{findings:#?}"
+        );
+        let failed: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| f.verdict == Verdict::Fail)
+            .collect();
+        assert_eq!(failed.len(), 1, "{findings:#?}");
+        assert!(failed[0].message.contains("comes after `permit`"));
+        let fixed = main_cf_value_with_lookup(late, MAP);
+        let findings = judge_postfix(&config, &settings(&fixed, "no"));
+        assert!(
+            findings.iter().all(|f| f.verdict == Verdict::Pass),
+            "{fixed}: {findings:#?}"
+        );
+        // permit_mynetworks permits only some clients: the lookup after it is consulted.
+        let partial = "permit_mynetworks, check_client_access cidr:/etc/postfix/saslguard_access";
+        assert_eq!(checks_map(partial, MAP), Some(true));
+        assert_eq!(checks_map(late, MAP), Some(false));
+        assert_eq!(checks_map("permit", MAP), None);
+    }
+
     const MAP: &str = "cidr:/etc/postfix/saslguard_access";
 
     /// The elements of `suggested` are those of `current` with the two of the lookup
