@@ -8,13 +8,13 @@ use std::collections::BTreeSet;
 use anyhow::{Context, bail};
 use ipnet::IpNet;
 
-use crate::config::Config;
+use crate::config::{Config, MapType};
 use crate::policy::{self, Allowlist};
 use crate::render::firewall::{self, Firewall};
 use crate::render::{self, Diff, Entry, Target};
 use crate::store::Store;
 use crate::store::blocks::{Block, BlockTarget, EndReason, NewBlock, Origin};
-use crate::store::places::FirewallPlace;
+use crate::store::places::{FirewallPlace, PostfixMapPlace};
 
 /// The allowlist in force: the config's networks, loopback (unless switched off) and the
 /// stored entries.
@@ -482,6 +482,150 @@ fn remove_leftovers(store: &Store, config: &Config) -> anyhow::Result<Vec<Render
     Ok(done)
 }
 
+/// The Postfix map the config renders to, as the store records it.
+fn configured_map(config: &Config) -> PostfixMapPlace {
+    PostfixMapPlace {
+        map_type: config.postfix.map_type.as_str().to_string(),
+        path: config.postfix.map.clone(),
+    }
+}
+
+/// Records the configured Postfix map before it is first written (a cheap read when it
+/// is known already).
+fn record_configured_map(store: &Store, config: &Config, now: i64) -> anyhow::Result<()> {
+    let map = configured_map(config);
+    if !store.postfix_map_places()?.contains(&map) {
+        store.record_postfix_map_place(&map, now)?;
+    }
+    Ok(())
+}
+
+/// The recorded Postfix maps other than the configured one (an earlier `[postfix] map`
+/// or `map_type`), each as a target with whether the configured map now owns its
+/// source file (same path, another type: only its compiled file is the old map's).
+fn former_maps(
+    store: &Store,
+    config: &Config,
+) -> anyhow::Result<Vec<(PostfixMapPlace, render::postfix::PostfixMap, bool)>> {
+    let current = configured_map(config);
+    let mut maps = Vec::new();
+    for place in store.postfix_map_places()? {
+        if place == current {
+            continue;
+        }
+        let map_type = [
+            MapType::Cidr,
+            MapType::Texthash,
+            MapType::Hash,
+            MapType::Lmdb,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == place.map_type)
+        .with_context(|| {
+            format!(
+                "unknown map type {:?} recorded for the Postfix map {}",
+                place.map_type,
+                place.path.display()
+            )
+        })?;
+        let mut postfix = config.postfix.clone();
+        postfix.map = place.path.clone();
+        postfix.map_type = map_type;
+        let shares_source = place.path == config.postfix.map;
+        maps.push((
+            place,
+            render::postfix::PostfixMap::new(&postfix),
+            shares_source,
+        ));
+    }
+    Ok(maps)
+}
+
+/// Empties every former Postfix map (see [`render::postfix::PostfixMap::empty_former`])
+/// and forgets it once it is empty; Postfix is reloaded after (a failed reload is owed
+/// like any other). One [`Rendered`] per map that held entries or failed.
+fn empty_former_maps(store: &Store, config: &Config, now: i64) -> anyhow::Result<Vec<Rendered>> {
+    let mut done = Vec::new();
+    for (place, map, shares_source) in former_maps(store, config)? {
+        let emptied = map.former_entries(shares_source).and_then(|left| {
+            map.empty_former(shares_source)?;
+            Ok(left)
+        });
+        let (diff, error) = match emptied {
+            Ok(left) => {
+                store.forget_postfix_map_place(&place)?;
+                if left.is_empty() {
+                    continue;
+                }
+                if map.reloads() && reload_owed_since(store, map.name())?.is_none() {
+                    owe_reload(store, map.name(), now)?;
+                }
+                let error = settle_reload(store, &map).err().map(|e| format!("{e:#}"));
+                let diff = Diff {
+                    added: Vec::new(),
+                    removed: left.into_iter().collect(),
+                };
+                (Some(diff), error)
+            }
+            Err(e) => (
+                None,
+                Some(format!(
+                    "the former Postfix map {}:{} (no longer configured) could not be \
+                     emptied: {e:#}",
+                    place.map_type,
+                    place.path.display()
+                )),
+            ),
+        };
+        done.push(Rendered {
+            place: map.name(),
+            target: BlockTarget::Postfix,
+            entries: 0,
+            diff,
+            unrenderable: Vec::new(),
+            why_unrenderable: Vec::new(),
+            reload_owed_since: reload_owed_since(store, map.name())?
+                .map(crate::report::format_time),
+            error,
+        });
+    }
+    Ok(done)
+}
+
+/// What `status` says about former Postfix maps that still hold entries: drift that
+/// `run` repairs by emptying them.
+fn former_map_statuses(
+    store: &Store,
+    config: &Config,
+    active_blocks: usize,
+) -> anyhow::Result<Vec<PlaceStatus>> {
+    let mut statuses = Vec::new();
+    for (place, map, shares_source) in former_maps(store, config)? {
+        let (unexpected, error) = match map.former_entries(shares_source) {
+            Ok(left) if left.is_empty() => continue,
+            Ok(left) => (left.into_iter().collect(), None),
+            Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+        };
+        statuses.push(PlaceStatus {
+            target: BlockTarget::Postfix,
+            place: map.name(),
+            active_blocks,
+            wanted_entries: 0,
+            missing: Vec::new(),
+            unexpected,
+            settings_differ: false,
+            unrenderable: Vec::new(),
+            why_unrenderable: Vec::new(),
+            reload_owed_since: None,
+            held_back: Vec::new(),
+            in_sync: false,
+            error,
+            left_over: Some(format!("{}:{}", place.map_type, place.path.display())),
+        });
+    }
+    Ok(statuses)
+}
+
 /// What `status` says about former firewall places that still hold saslguard's
 /// objects: drift that `run` repairs by removing them.
 fn leftover_statuses(
@@ -621,6 +765,8 @@ pub fn drift(
         }
         if target == BlockTarget::Firewall {
             statuses.extend(leftover_statuses(store, config, active)?);
+        } else {
+            statuses.extend(former_map_statuses(store, config, active)?);
         }
     }
     Ok((statuses, unrendered))
@@ -679,6 +825,7 @@ pub fn render_all(
     let mut done = Vec::new();
     if mode != RenderMode::DryRun {
         record_configured_place(store, config, now)?;
+        record_configured_map(store, config, now)?;
     }
     for (target, place) in places(config) {
         let mut rendered = render_one(store, config, allow, now, mode, target, place.as_ref())
@@ -713,6 +860,7 @@ pub fn render_all(
         .all(|r| r.error.is_none());
     if mode != RenderMode::DryRun && firewall_in_place {
         done.extend(remove_leftovers(store, config)?);
+        done.extend(empty_former_maps(store, config, now)?);
     }
     Ok(done)
 }

@@ -414,3 +414,66 @@ fn a_missing_log_is_answered_with_where_postfix_says_it_logs() {
         "{findings:#?}"
     );
 }
+
+#[test]
+fn a_lookup_after_a_plain_permit_fails_and_the_fix_makes_doctor_pass() {
+    let Some(private) = PrivatePostfix::new("lookup_after_permit", "", "") else {
+        return;
+    };
+    let map = private.map();
+    fs::write(
+        private.path("postfix/main.cf"),
+        format!(
+            "compatibility_level = 3.6\n\
+             smtpd_sasl_auth_enable = yes\n\
+             smtpd_delay_reject = no\n\
+             smtpd_client_restrictions = permit, check_client_access cidr:{map}\n"
+        ),
+    )
+    .unwrap();
+    fs::write(
+        private.path("postfix/master.cf"),
+        format!(
+            "smtp       inet n - y - - smtpd\n\
+             submission inet n - y - - smtpd\n\
+             \x20 -o smtpd_client_restrictions=permit,check_client_access,cidr:{map}\n"
+        ),
+    )
+    .unwrap();
+    let (code, findings) = doctor(&private.config());
+    assert_eq!(code, Some(1), "{findings:#?}");
+    assert!(
+        of(&findings, "map in use", "pass").is_empty(),
+        "{findings:#?}"
+    );
+    let failed = of(&findings, "map in use", "fail");
+    let messages: Vec<&str> = failed
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            format!(
+                "submission/inet: in smtpd_client_restrictions (master.cf -o) \
+                 check_client_access cidr:{map} comes after `permit`, so Postfix never \
+                 consults the map"
+            ),
+            format!(
+                "smtp/inet: in smtpd_client_restrictions (main.cf) check_client_access \
+                 cidr:{map} comes after `permit`, so Postfix never consults the map"
+            ),
+        ],
+        "{findings:#?}"
+    );
+    for finding in &failed {
+        private.run_fix(finding["command"].as_array().expect("a command"));
+    }
+    let (code, findings) = doctor(&private.config());
+    assert_eq!(code, Some(0), "{findings:#?}");
+    assert_eq!(
+        of(&findings, "map in use", "pass").len(),
+        2,
+        "{findings:#?}"
+    );
+}

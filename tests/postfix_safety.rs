@@ -562,3 +562,161 @@ fn every_map_drift_status_reports_is_repaired_by_run() {
         assert_eq!(postmap_query(&env, &map, "203.0.113.9"), None, "{what}");
     }
 }
+
+/// A key removed from the compiled hash or lmdb map (`postmap -d`), its text source
+/// untouched, is drift: `status` says so and `run` rebuilds the compiled map, so
+/// `postmap -q` finds the key again.
+#[test]
+fn a_key_deleted_from_the_compiled_map_is_drift_that_run_repairs() {
+    if !common::postmap_available() {
+        return;
+    }
+    for map_type in ["hash", "lmdb"] {
+        let env = Env::new();
+        let map = configure(&env, map_type, "reload_command = []\n");
+        block(&env, "192.0.2.1");
+        block(&env, "198.51.100.44");
+        let output = saslguard(&env, &["run"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let rendered = fs::read_to_string(&map).unwrap();
+        let table = format!("{map_type}:{}", map.display());
+        let query = |key: &str| {
+            let output = Command::new("postmap")
+                .env("MAIL_CONFIG", env.mail_config())
+                .args(["-q", key, &table])
+                .output()
+                .unwrap();
+            output
+                .status
+                .success()
+                .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+        };
+        let deleted = Command::new("postmap")
+            .env("MAIL_CONFIG", env.mail_config())
+            .args(["-d", "198.51.100.44", &table])
+            .output()
+            .unwrap();
+        assert!(deleted.status.success(), "{map_type}: {deleted:?}");
+        assert_eq!(query("198.51.100.44"), None, "{map_type}");
+
+        let text = stdout(&saslguard(&env, &["status"]));
+        assert!(
+            text.contains(
+                "DRIFT: the entries match, but rules or settings differ; `saslguard run` repairs it"
+            ),
+            "{map_type}: {text}"
+        );
+        let output = saslguard(&env, &["run"]);
+        assert!(output.status.success(), "{map_type}: {}", stderr(&output));
+        assert_eq!(
+            query("198.51.100.44").as_deref(),
+            Some(REJECT),
+            "{map_type}: {}",
+            stdout(&output)
+        );
+        assert_eq!(query("192.0.2.1").as_deref(), Some(REJECT), "{map_type}");
+        assert_eq!(fs::read_to_string(&map).unwrap(), rendered, "{map_type}");
+        let text = stdout(&saslguard(&env, &["status"]));
+        assert!(text.contains(": in sync\n"), "{map_type}: {text}");
+    }
+}
+
+/// Writes the config with the map at `map` of `map_type` (no reload, no firewall).
+fn configure_map(env: &Env, map: &Path, map_type: &str) {
+    let log = env.path("maillog");
+    fs::write(&log, "").unwrap();
+    fs::write(
+        &env.config,
+        format!(
+            "logs = [{:?}]\n[postfix]\nmap = {:?}\nmap_type = \"{map_type}\"\n\
+             reload_command = []\n[firewall]\nbackend = \"none\"\n",
+            log.to_str().unwrap(),
+            map.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+}
+
+/// The lines of a map's text that are no comment: its entries.
+fn map_entries(map: &Path) -> Vec<String> {
+    fs::read_to_string(map)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A map saslguard no longer renders to, because `[postfix] map` or `map_type`
+/// changed, is drift `status` names and `run` empties (header only, compiled file
+/// rebuilt, nothing deleted), so an old main.cf reference rejects no one any more.
+#[test]
+fn a_map_left_behind_by_a_new_path_or_type_is_emptied_by_run() {
+    if !common::postmap_available() {
+        return;
+    }
+    let status = |env: &Env| stdout(&saslguard(env, &["status"]));
+    let run = |env: &Env| {
+        let output = saslguard(env, &["run"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    };
+    // A cidr map renamed.
+    let env = Env::new();
+    let old = env.path("saslguard_access");
+    let new = env.path("saslguard_access.new");
+    configure_map(&env, &old, "cidr");
+    block(&env, "192.0.2.1");
+    block(&env, "198.51.100.44");
+    run(&env);
+    assert_eq!(map_entries(&old).len(), 2);
+    configure_map(&env, &new, "cidr");
+    let text = status(&env);
+    assert!(
+        text.contains(&format!(
+            "DRIFT: left over from an earlier [postfix] map or map_type (\"cidr:{}\"), 2 entries",
+            old.display()
+        )),
+        "{text}"
+    );
+    run(&env);
+    assert_eq!(map_entries(&old), Vec::<String>::new());
+    assert_eq!(map_entries(&new).len(), 2);
+    let text = status(&env);
+    assert!(!text.contains("DRIFT"), "{text}");
+    assert!(text.contains(": in sync\n"), "{text}");
+
+    // hash -> cidr at the same path: the compiled MAP.db still rejected everyone.
+    let env = Env::new();
+    let map = env.path("saslguard_access");
+    configure_map(&env, &map, "hash");
+    block(&env, "192.0.2.1");
+    block(&env, "198.51.100.44");
+    run(&env);
+    assert_eq!(
+        postmap_query(&env, &map, "198.51.100.44").as_deref(),
+        Some(REJECT)
+    );
+    configure_map(&env, &map, "cidr");
+    let text = status(&env);
+    assert!(
+        text.contains(&format!(
+            "DRIFT: left over from an earlier [postfix] map or map_type (\"hash:{}\"), 2 entries",
+            map.display()
+        )),
+        "{text}"
+    );
+    run(&env);
+    assert_eq!(postmap_query(&env, &map, "198.51.100.44"), None);
+    assert_eq!(postmap_query(&env, &map, "192.0.2.1"), None);
+    assert!(map.with_extension("db").exists(), "the .db is not deleted");
+    assert_eq!(
+        map_entries(&map),
+        [
+            format!("192.0.2.1\t{REJECT}"),
+            format!("198.51.100.44\t{REJECT}")
+        ]
+    );
+    let text = status(&env);
+    assert!(!text.contains("DRIFT"), "{text}");
+    assert!(text.contains(": in sync\n"), "{text}");
+}

@@ -243,6 +243,15 @@ fn place_state(p: &enforce::PlaceStatus) -> String {
         .collect();
     match &p.error {
         Some(e) => problems.push(format!("cannot read: {e}")),
+        None if p.left_over.is_some() && p.target == BlockTarget::Postfix => {
+            problems.push(format!(
+                "DRIFT: left over from an earlier [postfix] map or map_type ({:?}), {} \
+                 entries{} still rejected there; `saslguard run` repairs it (empties it)",
+                p.left_over.as_deref().unwrap_or_default(),
+                p.unexpected.len(),
+                sample(&p.unexpected)
+            ))
+        }
         None if p.left_over.is_some() => problems.push(format!(
             "DRIFT: left over from an earlier [firewall] backend or name ({:?}), {} entries{} \
              still dropped there; `saslguard run` repairs it (removes them)",

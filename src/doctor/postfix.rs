@@ -201,11 +201,15 @@ fn list_elements(value: &str) -> Vec<(usize, &str)> {
     elements
 }
 
-/// Whether `restrictions` holds `check_client_access MAP`.
-fn checks_map(restrictions: &str, map: &str) -> bool {
-    list_elements(restrictions)
+/// How `restrictions` uses `check_client_access MAP`: `None` when it does not hold it,
+/// `Some(false)` when a plain `permit` comes first (it permits every client and ends
+/// the list, so Postfix never consults the map), `Some(true)` when Postfix consults it.
+fn checks_map(restrictions: &str, map: &str) -> Option<bool> {
+    let elements = list_elements(restrictions);
+    let at = elements
         .windows(2)
-        .any(|pair| pair[0].1 == "check_client_access" && pair[1].1 == map)
+        .position(|pair| pair[0].1 == "check_client_access" && pair[1].1 == map)?;
+    Some(!elements[..at].iter().any(|(_, e)| *e == "permit"))
 }
 
 /// Whether a list of maps (`smtpd_discard_ehlo_keyword_address_maps`) holds `map`.
@@ -334,6 +338,7 @@ pub fn judge_postfix(config: &Config, settings: &PostfixSettings) -> Vec<Finding
         ));
     }
     let mut inheriting_without_map = Vec::new();
+    let mut inheriting_after_permit = Vec::new();
     for service in &judged {
         let (restrictions, origin) = settings.effective(service, "smtpd_client_restrictions");
         let (discard, discard_origin) =
@@ -354,7 +359,8 @@ pub fn judge_postfix(config: &Config, settings: &PostfixSettings) -> Vec<Finding
                  smtpd_discard_ehlo_keyword_address_maps",
             ));
         }
-        if checks_map(&restrictions.expanded, &map) {
+        let checked = checks_map(&restrictions.expanded, &map);
+        if checked == Some(true) {
             findings.push(Finding::pass(
                 "map in use",
                 format!(
@@ -372,6 +378,15 @@ pub fn judge_postfix(config: &Config, settings: &PostfixSettings) -> Vec<Finding
                     origin_name(discard_origin)
                 ),
             ));
+        } else if checked == Some(false) && origin == Origin::MainCf {
+            inheriting_after_permit.push(*service);
+        } else if checked == Some(false) {
+            let message = format!(
+                "{}: in smtpd_client_restrictions (master.cf -o) {}",
+                service.name,
+                after_permit(&map)
+            );
+            findings.push(master_cf_fix(config, service, restrictions, &map, message));
         } else if origin == Origin::MainCf {
             inheriting_without_map.push(*service);
         } else {
@@ -381,34 +396,53 @@ pub fn judge_postfix(config: &Config, settings: &PostfixSettings) -> Vec<Finding
             findings.push(judge_delay_reject(config, settings, service));
         }
     }
+    let current = settings
+        .main
+        .get("smtpd_client_restrictions")
+        .cloned()
+        .unwrap_or_default();
     if !inheriting_without_map.is_empty() {
-        let current = settings
-            .main
-            .get("smtpd_client_restrictions")
-            .cloned()
-            .unwrap_or_default();
-        let value = main_cf_value_with_lookup(&current.raw, &map);
-        findings.push(fail_with_command(
-            "map in use",
-            format!(
-                "{} use{} main.cf's smtpd_client_restrictions ({:?}), which has no \
-                 check_client_access {map}: blocks are not enforced there",
-                names(&inheriting_without_map),
-                if inheriting_without_map.len() == 1 {
-                    "s"
-                } else {
-                    ""
-                },
-                current.raw
-            ),
-            postconf_argv(
-                config,
-                &["-e", &format!("smtpd_client_restrictions = {value}")],
-            ),
-            " (the current list, with the lookup before its first permit), then postfix reload",
-        ));
+        let message = format!(
+            "{} use{} main.cf's smtpd_client_restrictions ({:?}), which has no \
+             check_client_access {map}: blocks are not enforced there",
+            names(&inheriting_without_map),
+            if inheriting_without_map.len() == 1 {
+                "s"
+            } else {
+                ""
+            },
+            current.raw
+        );
+        findings.push(main_cf_fix(config, &current, &map, message));
+    }
+    if !inheriting_after_permit.is_empty() {
+        let message = format!(
+            "{}: in smtpd_client_restrictions (main.cf) {}",
+            names(&inheriting_after_permit),
+            after_permit(&map)
+        );
+        findings.push(main_cf_fix(config, &current, &map, message));
     }
     findings
+}
+
+/// Why a lookup behind a plain `permit` enforces nothing.
+fn after_permit(map: &str) -> String {
+    format!("check_client_access {map} comes after `permit`, so Postfix never consults the map")
+}
+
+/// A failing finding whose fix puts the lookup into main.cf's list `current`.
+fn main_cf_fix(config: &Config, current: &Value, map: &str, message: String) -> Finding {
+    let value = main_cf_value_with_lookup(&current.raw, map);
+    fail_with_command(
+        "map in use",
+        message,
+        postconf_argv(
+            config,
+            &["-e", &format!("smtpd_client_restrictions = {value}")],
+        ),
+        " (the current list, with the lookup before its first permit), then postfix reload",
+    )
 }
 
 /// Whether Postfix can open the configured map type at all.
@@ -448,6 +482,17 @@ fn missing_in_master_cf(
          check_client_access {map}: blocks are not enforced there",
         service.name, restrictions.raw
     );
+    master_cf_fix(config, service, restrictions, map, message)
+}
+
+/// A failing finding whose fix puts the lookup into a service's own `-o` list.
+fn master_cf_fix(
+    config: &Config,
+    service: &SmtpdService,
+    restrictions: &Value,
+    map: &str,
+    message: String,
+) -> Finding {
     match master_cf_value_with_lookup(&restrictions.raw, map) {
         Ok(value) => fail_with_command(
             "map in use",
@@ -708,6 +753,34 @@ smtps/inet/smtpd_sasl_auth_enable = yes
             any(&findings, "smtpd_delay_reject", Verdict::Warn),
             "{findings:#?}"
         );
+    }
+
+    #[test]
+    fn a_lookup_after_a_plain_permit_fails_and_its_fix_passes() {
+        let config = Config::default();
+        let late = "permit, check_client_access cidr:/etc/postfix/saslguard_access";
+        let findings = judge_postfix(&config, &settings(late, "no"));
+        assert!(
+            !any(&findings, "map in use", Verdict::Pass),
+            "{findings:#?}"
+        );
+        let failed: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| f.verdict == Verdict::Fail)
+            .collect();
+        assert_eq!(failed.len(), 1, "{findings:#?}");
+        assert!(failed[0].message.contains("comes after `permit`"));
+        let fixed = main_cf_value_with_lookup(late, MAP);
+        let findings = judge_postfix(&config, &settings(&fixed, "no"));
+        assert!(
+            findings.iter().all(|f| f.verdict == Verdict::Pass),
+            "{fixed}: {findings:#?}"
+        );
+        // permit_mynetworks permits only some clients: the lookup after it is consulted.
+        let partial = "permit_mynetworks, check_client_access cidr:/etc/postfix/saslguard_access";
+        assert_eq!(checks_map(partial, MAP), Some(true));
+        assert_eq!(checks_map(late, MAP), Some(false));
+        assert_eq!(checks_map("permit", MAP), None);
     }
 
     const MAP: &str = "cidr:/etc/postfix/saslguard_access";

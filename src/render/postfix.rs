@@ -100,11 +100,48 @@ impl PostfixMap {
         }
     }
 
+    /// Whether the compiled map (hash, lmdb) holds exactly the keys of `text`, as
+    /// `postmap -s TYPE:MAP` lists them: a key deleted or added inside the compiled
+    /// file (`postmap -d`, `postmap -i`) leaves the source and its age alone, so only
+    /// this sees it. It runs postmap, so callers ask only when the text already matches
+    /// and the compiled file is not older than it. Always true for cidr and texthash.
+    fn compiled_holds(&self, text: &str) -> anyhow::Result<bool> {
+        if compiled_suffix(self.config.map_type).is_none() {
+            return Ok(true);
+        }
+        let postmap = &self.config.postmap_command;
+        let mut table = OsString::from(format!("{}:", self.config.map_type.as_str()));
+        table.push(&self.config.map);
+        let listed = command::run(postmap, &[OsString::from("-s"), table], None).map_err(|e| {
+            anyhow!(
+                "cannot list the compiled Postfix map {} with {postmap} \
+                 (postfix.postmap_command): {e:#}",
+                self.config.map.display()
+            )
+        })?;
+        Ok(text_keys(&listed.stdout) == text_keys(text))
+    }
+
+    /// The source matches `text` and the compiled file (hash, lmdb) is current and
+    /// holds the same keys.
+    fn holds(&self, text: &str) -> anyhow::Result<bool> {
+        Ok(self.read_source()?.as_deref() == Some(text.as_bytes())
+            && self.compiled_is_current()
+            && self.compiled_holds(text)?)
+    }
+
     /// Builds MAP.db / MAP.lmdb from `text` with postmap and moves both into place:
     /// the source goes to a temporary file beside the map, `postmap TYPE:TMP` compiles
     /// it to TMP.db, TMP.db is renamed to MAP.db, then TMP to MAP. Any failure
     /// removes the temporary files and leaves the old map and database as they were.
     fn compile_and_install(&self, text: &str) -> anyhow::Result<()> {
+        self.compile(text, true)
+    }
+
+    /// Compiles `text` into MAP.db / MAP.lmdb as [`Self::compile_and_install`] does;
+    /// the source is moved into place only with `install_source` (otherwise MAP is left
+    /// as it is and only the compiled file is replaced).
+    fn compile(&self, text: &str, install_source: bool) -> anyhow::Result<()> {
         let map = &self.config.map;
         let suffix = compiled_suffix(self.config.map_type).expect("a compiled map type");
         let mut source = atomic::temp_file_beside(map)?;
@@ -140,11 +177,60 @@ impl PostfixMap {
                 compiled.display()
             )
         })?;
-        source
-            .persist(map)
-            .map_err(|e| e.error)
-            .with_context(|| format!("cannot rename a temporary file to {}", map.display()))?;
+        if install_source {
+            source
+                .persist(map)
+                .map_err(|e| e.error)
+                .with_context(|| format!("cannot rename a temporary file to {}", map.display()))?;
+        }
         atomic::sync_dir(&atomic::parent_dir(map))
+    }
+
+    /// The compiled file (hash, lmdb) when it exists.
+    fn existing_compiled(&self) -> Option<PathBuf> {
+        self.compiled_path().filter(|path| path.exists())
+    }
+
+    /// The networks a map saslguard no longer renders to (another `[postfix] map` or
+    /// `map_type` before) still holds: those its source lists, unless `shares_source`
+    /// (the configured map now owns that file), and those its compiled file holds
+    /// (`postmap -s`). Empty once [`Self::empty_former`] ran.
+    pub fn former_entries(&self, shares_source: bool) -> anyhow::Result<BTreeSet<IpNet>> {
+        let mut networks = BTreeSet::new();
+        if !shares_source && let Some(bytes) = self.read_source()? {
+            networks.extend(parse_text(&String::from_utf8_lossy(&bytes), false)?);
+        }
+        if self.existing_compiled().is_some() {
+            let postmap = &self.config.postmap_command;
+            let mut table = OsString::from(format!("{}:", self.config.map_type.as_str()));
+            table.push(&self.config.map);
+            let listed =
+                command::run(postmap, &[OsString::from("-s"), table], None).map_err(|e| {
+                    anyhow!(
+                        "cannot list the former Postfix map {} with {postmap}: {e:#}",
+                        self.config.map.display()
+                    )
+                })?;
+            networks.extend(parse_text(&listed.stdout, false)?);
+        }
+        Ok(networks)
+    }
+
+    /// Empties a map saslguard no longer renders to, so no client stays rejected by
+    /// it: its source (unless `shares_source`, or it is gone) becomes the header only,
+    /// and its compiled file (hash, lmdb; when it exists) is rebuilt from that header.
+    /// Nothing is deleted and no file is created.
+    pub fn empty_former(&self, shares_source: bool) -> anyhow::Result<()> {
+        let text = self.render(&[])?;
+        let rewrite_source = !shares_source && self.read_source()?.is_some();
+        match (self.existing_compiled(), rewrite_source) {
+            (Some(_), install_source) => self.compile(&text, install_source),
+            (None, true) => atomic::write_atomically(&self.config.map, text.as_bytes())
+                .with_context(|| {
+                    format!("cannot write the Postfix map {}", self.config.map.display())
+                }),
+            (None, false) => Ok(()),
+        }
     }
 }
 
@@ -165,13 +251,13 @@ impl Target for PostfixMap {
     }
 
     /// True when the map's source holds exactly the text `apply` would write and, for
-    /// hash and lmdb, the compiled file is up to date.
+    /// hash and lmdb, the compiled file is up to date and holds the same keys.
     fn in_sync(&self, wanted: &[Entry]) -> anyhow::Result<bool> {
         // A set that cannot be rendered is never in sync; apply reports why.
         let Ok(text) = self.render(wanted) else {
             return Ok(false);
         };
-        Ok(self.read_source()?.as_deref() == Some(text.as_bytes()) && self.compiled_is_current())
+        self.holds(&text)
     }
 
     /// The map file's (and compiled file's) device, inode, size and modification time,
@@ -221,10 +307,10 @@ impl Target for PostfixMap {
                 map.display()
             );
         }
-        let old = self.read_source()?;
-        if old.as_deref() == Some(text.as_bytes()) && self.compiled_is_current() {
+        if self.holds(&text)? {
             return Ok(Diff::default());
         }
+        let old = self.read_source()?;
         // What was there before; a hand-edited line that no longer parses does not stop
         // the rewrite that removes it.
         let before = match &old {
@@ -500,6 +586,15 @@ fn parse_text(text: &str, strict: bool) -> anyhow::Result<BTreeSet<IpNet>> {
         }
     }
     Ok(networks)
+}
+
+/// The keys of a map's lines (`KEY<whitespace>VALUE`), comments, blank lines and
+/// continuation lines skipped: what `postmap -s` lists back from a compiled map.
+fn text_keys(text: &str) -> BTreeSet<&str> {
+    text.lines()
+        .filter(|line| !line.starts_with(|c: char| c.is_whitespace() || c == '#'))
+        .filter_map(|line| line.split_whitespace().next())
+        .collect()
 }
 
 /// Whether `key` is the second key of an IPv6 prefix ending in zero groups

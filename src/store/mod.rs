@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/008_places.sql"),
     include_str!("../../migrations/009_untrusted.sql"),
     include_str!("../../migrations/010_rollups_by_day.sql"),
+    include_str!("../../migrations/011_postfix_maps.sql"),
 ];
 
 /// Bits of an event id that hold the byte offset; the stream id sits above them.

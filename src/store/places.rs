@@ -49,3 +49,54 @@ impl Store {
         Ok(())
     }
 }
+
+/// A Postfix map saslguard rendered: its table type and source path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PostfixMapPlace {
+    /// `cidr`, `texthash`, `hash` or `lmdb` (as `[postfix] map_type` spells it).
+    pub map_type: String,
+    /// The map's source file.
+    pub path: std::path::PathBuf,
+}
+
+impl Store {
+    /// Every recorded Postfix map, ordered by type and path.
+    pub fn postfix_map_places(&self) -> Result<Vec<PostfixMapPlace>> {
+        use std::os::unix::ffi::OsStringExt;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT map_type, path FROM postfix_maps ORDER BY map_type, path")?;
+        let rows = stmt.query_map([], |row| {
+            Ok(PostfixMapPlace {
+                map_type: row.get(0)?,
+                path: std::ffi::OsString::from_vec(row.get::<_, Vec<u8>>(1)?).into(),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records that saslguard is about to write the map `place` (no-op when known).
+    pub fn record_postfix_map_place(&self, place: &PostfixMapPlace, now: i64) -> Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO postfix_maps (map_type, path, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (map_type, path) DO NOTHING",
+            )?
+            .execute(params![
+                place.map_type,
+                place.path.as_os_str().as_bytes(),
+                now
+            ])?;
+        Ok(())
+    }
+
+    /// Forgets the map `place` once it has been emptied.
+    pub fn forget_postfix_map_place(&self, place: &PostfixMapPlace) -> Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        self.conn
+            .prepare_cached("DELETE FROM postfix_maps WHERE map_type = ?1 AND path = ?2")?
+            .execute(params![place.map_type, place.path.as_os_str().as_bytes()])?;
+        Ok(())
+    }
+}
