@@ -126,6 +126,11 @@ pub fn iptables_save(text: &str) -> Vec<Line> {
                     target = Some(*value);
                     i += 2;
                 }
+                // iptables-save writes every REJECT with the answer it sends: part of
+                // the target, not a condition on the traffic.
+                ("--reject-with", Some(_)) if target == Some("REJECT") => {
+                    i += 2;
+                }
                 _ => {
                     other = true;
                     i += 1;
@@ -229,12 +234,13 @@ mod tests {
              *filter\n:INPUT ACCEPT [0:0]\n\
              -A INPUT -s 1.2.3.4/32 -j DROP\n\
              -A INPUT -s 5.6.7.0/24 -j REJECT\n\
+             -A INPUT -s 5.6.8.0/24 -j REJECT --reject-with icmp-port-unreachable\n\
              -A INPUT -s 8.8.8.8/32 -p tcp -m tcp --dport 22 -j DROP\n\
              -A INPUT -s 7.7.7.7/32 -j ACCEPT\n\
              -A FORWARD -s 6.6.6.6/32 -j DROP\n\
              COMMIT\n",
         );
-        assert_eq!(blocks(&lines), ["1.2.3.4/32", "5.6.7.0/24"]);
-        assert_eq!(lines.len(), 6, "every rule is either taken or left");
+        assert_eq!(blocks(&lines), ["1.2.3.4/32", "5.6.7.0/24", "5.6.8.0/24"]);
+        assert_eq!(lines.len(), 7, "every rule is either taken or left");
     }
 }

@@ -720,3 +720,35 @@ fn a_map_left_behind_by_a_new_path_or_type_is_emptied_by_run() {
     assert!(!text.contains("DRIFT"), "{text}");
     assert!(text.contains(": in sync\n"), "{text}");
 }
+
+/// postmap reads main.cf: with `[postfix] config_directory` set, it reads that one
+/// (`postmap -c DIR`), as doctor does, not the machine's default.
+#[test]
+fn postmap_reads_the_configured_config_directory() {
+    if !common::postmap_available() {
+        return;
+    }
+    let env = Env::new();
+    let dir = env.mail_config();
+    let map = configure(
+        &env,
+        "hash",
+        &format!(
+            "reload_command = []\nconfig_directory = {:?}\n",
+            dir.to_str().unwrap()
+        ),
+    );
+    block(&env, "192.0.2.8");
+    // Without MAIL_CONFIG: only the config says where main.cf is.
+    let output = env
+        .cmd()
+        .env_remove("MAIL_CONFIG")
+        .arg("run")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        postmap_query(&env, &map, "192.0.2.8").as_deref(),
+        Some(REJECT)
+    );
+}

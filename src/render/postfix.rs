@@ -105,6 +105,19 @@ impl PostfixMap {
     /// file (`postmap -d`, `postmap -i`) leaves the source and its age alone, so only
     /// this sees it. It runs postmap, so callers ask only when the text already matches
     /// and the compiled file is not older than it. Always true for cidr and texthash.
+    /// Runs the configured postmap on `args`, with `-c DIR` first when
+    /// `postfix.config_directory` names Postfix's configuration (a second instance, or a
+    /// private test directory): postmap reads main.cf from there.
+    fn postmap(&self, args: &[OsString]) -> anyhow::Result<command::Output> {
+        let mut all: Vec<OsString> = Vec::with_capacity(args.len() + 2);
+        if let Some(dir) = &self.config.config_directory {
+            all.push("-c".into());
+            all.push(dir.into());
+        }
+        all.extend(args.iter().cloned());
+        command::run(&self.config.postmap_command, &all, None)
+    }
+
     fn compiled_holds(&self, text: &str) -> anyhow::Result<bool> {
         if compiled_suffix(self.config.map_type).is_none() {
             return Ok(true);
@@ -112,7 +125,7 @@ impl PostfixMap {
         let postmap = &self.config.postmap_command;
         let mut table = OsString::from(format!("{}:", self.config.map_type.as_str()));
         table.push(&self.config.map);
-        let listed = command::run(postmap, &[OsString::from("-s"), table], None).map_err(|e| {
+        let listed = self.postmap(&[OsString::from("-s"), table]).map_err(|e| {
             anyhow!(
                 "cannot list the compiled Postfix map {} with {postmap} \
                  (postfix.postmap_command): {e:#}",
@@ -153,7 +166,7 @@ impl PostfixMap {
         let postmap = &self.config.postmap_command;
         let mut table = OsString::from(format!("{}:", self.config.map_type.as_str()));
         table.push(source.path());
-        command::run(postmap, &[&table], None).map_err(|e| {
+        self.postmap(&[table]).map_err(|e| {
             anyhow!(
                 "cannot compile the Postfix map {} with {postmap} (postfix.postmap_command); \
                  the old map is unchanged: {e:#}",
@@ -204,13 +217,12 @@ impl PostfixMap {
             let postmap = &self.config.postmap_command;
             let mut table = OsString::from(format!("{}:", self.config.map_type.as_str()));
             table.push(&self.config.map);
-            let listed =
-                command::run(postmap, &[OsString::from("-s"), table], None).map_err(|e| {
-                    anyhow!(
-                        "cannot list the former Postfix map {} with {postmap}: {e:#}",
-                        self.config.map.display()
-                    )
-                })?;
+            let listed = self.postmap(&[OsString::from("-s"), table]).map_err(|e| {
+                anyhow!(
+                    "cannot list the former Postfix map {} with {postmap}: {e:#}",
+                    self.config.map.display()
+                )
+            })?;
             networks.extend(parse_text(&listed.stdout, false)?);
         }
         Ok(networks)
