@@ -3,7 +3,7 @@
 //! into blocks (the decisions themselves are in [`crate::policy`]), and render the
 //! active blocks to the Postfix map and the firewall.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use anyhow::{Context, bail};
 use ipnet::IpNet;
@@ -43,13 +43,9 @@ pub fn apply_policy(
     now: i64,
 ) -> anyhow::Result<Vec<NewBlock>> {
     let policy = &config.policy;
-    // Blocks made by this run: the store knows the older ones (`Store::is_covered`).
+    // Blocks made by this run, for aggregation.
     let mut active: Vec<(IpNet, BlockTarget, Option<i64>)> = Vec::new();
-    let covered = |active: &[(IpNet, BlockTarget, Option<i64>)], net: &IpNet, target| {
-        active
-            .iter()
-            .any(|(blocked, t, _)| *t == target && blocked.contains(net))
-    };
+    let mut coverage = Coverage::in_force(store, now)?;
     let mut created = Vec::new();
     for (index, tier) in policy.tiers.iter().enumerate() {
         let Some(window) = tier.window.seconds() else {
@@ -58,10 +54,7 @@ pub fn apply_policy(
         let since = now.saturating_sub(window);
         let counts = countable_per_address(store, policy, since, now)?;
         for (unit, _) in policy::units_over(counts, policy.ipv6_prefix, tier.threshold) {
-            if policy::blockable(&unit, allow).is_err()
-                || covered(&active, &unit, tier.target)
-                || store.is_covered(&unit, tier.target, now)?
-            {
+            if policy::blockable(&unit, allow).is_err() || coverage.covers(tier.target, &unit) {
                 continue;
             }
             // Failures behind an earlier block of this target never count twice.
@@ -97,6 +90,7 @@ pub fn apply_policy(
                 expires_at,
             };
             store.insert_block(&block)?;
+            coverage.add(tier.target, unit);
             active.push((unit, tier.target, expires_at));
             created.push(block);
         }
@@ -105,6 +99,44 @@ pub fn apply_policy(
         aggregate(store, policy, allow, now, &mut active, &mut created)?;
     }
     Ok(created)
+}
+
+/// The networks blocked at each target at one moment, to tell whether a block in force
+/// already covers a network: a lookup per prefix length of the network instead of a
+/// query per candidate (which scanned the block history, so a run cost the square of
+/// the blocks).
+struct Coverage {
+    blocked: HashSet<(BlockTarget, IpNet)>,
+}
+
+impl Coverage {
+    /// The blocks in force at `now`.
+    fn in_force(store: &Store, now: i64) -> anyhow::Result<Coverage> {
+        let blocked = store
+            .active_blocks(None, now)?
+            .into_iter()
+            .map(|block| (block.target, block.network.trunc()))
+            .collect();
+        Ok(Coverage { blocked })
+    }
+
+    /// Records a block made now.
+    fn add(&mut self, target: BlockTarget, network: IpNet) {
+        self.blocked.insert((target, network.trunc()));
+    }
+
+    /// Whether a block of `target` covers all of `network`: `network` itself or one of
+    /// its supernets (of its own family) is blocked.
+    fn covers(&self, target: BlockTarget, network: &IpNet) -> bool {
+        let mut candidate = Some(network.trunc());
+        while let Some(net) = candidate {
+            if self.blocked.contains(&(target, net)) {
+                return true;
+            }
+            candidate = net.supernet();
+        }
+        false
+    }
 }
 
 /// What counts toward the tiers per address in `(since, until]`: failed
@@ -153,11 +185,7 @@ pub fn record_manual_block(
     now: i64,
 ) -> anyhow::Result<ManualBlock> {
     let ends = |expires: Option<i64>| expires.unwrap_or(i64::MAX);
-    let existing = store
-        .active_blocks(Some(target), now)?
-        .into_iter()
-        .filter(|b| b.network == network)
-        .max_by_key(|b| ends(b.expires_at));
+    let existing = store.active_block_of(&network, target, now)?;
     match existing {
         Some(block) if ends(block.expires_at) >= ends(expires_at) => {
             Ok(ManualBlock::AlreadyLonger(block.expires_at))
@@ -1095,6 +1123,25 @@ mod tests {
 
     fn entry(net: &str, expires_at: Option<i64>) -> Entry {
         Entry::parse(net, expires_at)
+    }
+
+    #[test]
+    fn coverage_finds_a_block_of_the_network_or_a_supernet_of_its_family_and_target() {
+        let mut coverage = Coverage {
+            blocked: HashSet::new(),
+        };
+        let net = |text: &str| -> IpNet { text.parse().unwrap() };
+        coverage.add(BlockTarget::Postfix, net("198.51.100.0/24"));
+        coverage.add(BlockTarget::Firewall, net("::/64"));
+        assert!(coverage.covers(BlockTarget::Postfix, &net("198.51.100.7/32")));
+        assert!(coverage.covers(BlockTarget::Postfix, &net("198.51.100.0/24")));
+        assert!(!coverage.covers(BlockTarget::Postfix, &net("198.51.0.0/16")));
+        assert!(!coverage.covers(BlockTarget::Firewall, &net("198.51.100.7/32")));
+        assert!(coverage.covers(BlockTarget::Firewall, &net("::1/128")));
+        assert!(
+            !coverage.covers(BlockTarget::Firewall, &net("0.0.0.1/32")),
+            "no IPv6 network covers an IPv4 address"
+        );
     }
 
     #[test]

@@ -183,6 +183,31 @@ impl Store {
             > 0)
     }
 
+    /// The block of exactly `network` at `target` in force at `now` that lasts longest
+    /// (permanent first), if any: one index seek.
+    pub fn active_block_of(
+        &self,
+        network: &IpNet,
+        target: BlockTarget,
+        now: i64,
+    ) -> Result<Option<Block>> {
+        let (first, last) = key_range(network);
+        let sql = format!(
+            "SELECT {BLOCK_COLUMNS} FROM blocks
+             WHERE net_first = ?1 AND net_last = ?2 AND target = ?3 AND ended_at IS NULL
+               AND (expires_at IS NULL OR expires_at > ?4)
+             ORDER BY expires_at IS NULL DESC, expires_at DESC LIMIT 1"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(
+                params![&first[..], &last[..], target.name(), now],
+                block_from_row,
+            )
+            .optional()?)
+    }
+
     /// Blocks in force at `now` (of one target, or all), in no particular order.
     pub fn active_blocks(&self, target: Option<BlockTarget>, now: i64) -> Result<Vec<Block>> {
         let sql = format!(
