@@ -3,7 +3,7 @@
 //! into blocks (the decisions themselves are in [`crate::policy`]), and render the
 //! active blocks to the Postfix map and the firewall.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, hash_map};
 
 use anyhow::{Context, bail};
 use ipnet::IpNet;
@@ -47,12 +47,19 @@ pub fn apply_policy(
     let mut active: Vec<(IpNet, BlockTarget, Option<i64>)> = Vec::new();
     let mut coverage = Coverage::in_force(store, now)?;
     let mut created = Vec::new();
+    // Tiers often share a window (the defaults both count 7 days): counted once each.
+    let mut counted: HashMap<i64, Vec<(std::net::IpAddr, i64)>> = HashMap::new();
     for (index, tier) in policy.tiers.iter().enumerate() {
         let Some(window) = tier.window.seconds() else {
             continue;
         };
         let since = now.saturating_sub(window);
-        let counts = countable_per_address(store, policy, since, now)?;
+        let counts = match counted.entry(window) {
+            hash_map::Entry::Occupied(known) => known.get().clone(),
+            hash_map::Entry::Vacant(slot) => slot
+                .insert(countable_per_address(store, policy, since, now)?)
+                .clone(),
+        };
         for (unit, _) in policy::units_over(counts, policy.ipv6_prefix, tier.threshold) {
             if policy::blockable(&unit, allow).is_err() || coverage.covers(tier.target, &unit) {
                 continue;
