@@ -62,10 +62,35 @@ pub fn reject_client(text: &str) -> Vec<Line> {
 /// bits are refused). The error says why the key is no network.
 fn access_key(key: &str) -> Result<IpNet, String> {
     let key = key.trim_start_matches('[').trim_end_matches(']');
+    if let Some(network) = group_prefix(key) {
+        return Ok(network);
+    }
     if key.contains(['/', ':']) || key.parse::<IpAddr>().is_ok() {
         return crate::network::parse_network(key);
     }
     octet_prefix(key).ok_or_else(|| "not an address, network or octet-truncated prefix".into())
+}
+
+/// A group-truncated IPv6 prefix, as hash access maps hold them (`2001:db8:1:2` =
+/// 2001:db8:1:2::/64): one to seven whole groups, none left out with `::`.
+fn group_prefix(key: &str) -> Option<IpNet> {
+    let groups: Vec<u16> = key
+        .split(':')
+        .map(|g| {
+            (1..=4)
+                .contains(&g.len())
+                .then(|| u16::from_str_radix(g, 16).ok())
+                .flatten()
+        })
+        .collect::<Option<Vec<u16>>>()?;
+    if !(2..=7).contains(&groups.len()) {
+        return None;
+    }
+    let mut full = [0u16; 8];
+    full[..groups.len()].copy_from_slice(&groups);
+    ipnet::Ipv6Net::new(std::net::Ipv6Addr::from(full), 16 * groups.len() as u8)
+        .ok()
+        .map(IpNet::V6)
 }
 
 /// An octet-truncated IPv4 prefix (`1.2.3` = 1.2.3.0/24) as a network.
@@ -173,6 +198,7 @@ mod tests {
              1.2.3   REJECT too many failures\n\
              10 554 go away\n\
              2001:db8::7 REJECT\n\
+             2001:db8:1:2 REJECT\n\
              198.51.100.0/24 REJECT\n\
              192.0.2.1 OK\n\
              mail.example.com REJECT\n\
@@ -185,6 +211,7 @@ mod tests {
                 "1.2.3.0/24",
                 "10.0.0.0/8",
                 "2001:db8::7/128",
+                "2001:db8:1:2::/64",
                 "198.51.100.0/24"
             ]
         );
@@ -195,7 +222,7 @@ mod tests {
                 Line::Block { .. } => None,
             })
             .collect();
-        assert_eq!(left, [7, 8]);
+        assert_eq!(left, [8, 9]);
     }
 
     #[test]
