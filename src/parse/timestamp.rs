@@ -30,23 +30,14 @@ pub struct SyslogStamp {
     pub second: u8,
 }
 
-/// An RFC 3339 stamp with its UTC offset (`2026-11-27T17:51:00.123+09:00`). The fraction is
-/// dropped (event times are whole seconds, truncated). Fields are range-checked only;
-/// [`ZonedStamp::epoch`] checks the calendar.
+/// An RFC 3339 stamp with its UTC offset (`2026-11-27T17:51:00.123+09:00`): the local
+/// date and time as written, and the offset. The fraction is dropped (event times are
+/// whole seconds, truncated). Fields are range-checked only; [`ZonedStamp::epoch`]
+/// checks the calendar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ZonedStamp {
-    /// 0..=9999.
-    pub year: i32,
-    /// 1..=12.
-    pub month: u8,
-    /// 1..=31.
-    pub day: u8,
-    /// 0..=23.
-    pub hour: u8,
-    /// 0..=59.
-    pub minute: u8,
-    /// 0..=60.
-    pub second: u8,
+    /// The date and time as written.
+    pub local: LocalStamp,
     /// Seconds east of UTC (`+09:00` is 32400).
     pub offset: i32,
 }
@@ -55,14 +46,15 @@ impl ZonedStamp {
     /// Unix seconds (UTC) of this stamp, or `None` when the date does not exist
     /// (`2026-02-30`). Pure arithmetic: no time-zone database is consulted.
     pub fn epoch(&self) -> Option<i64> {
-        let month = u32::from(self.month);
-        let day = u32::from(self.day);
-        if day == 0 || day > days_in_month(self.year, month)? {
+        let local = &self.local;
+        let month = u32::from(local.month);
+        let day = u32::from(local.day);
+        if day == 0 || day > days_in_month(local.year, month)? {
             return None;
         }
-        let days = days_from_civil(self.year, month, day);
+        let days = days_from_civil(local.year, month, day);
         let secs =
-            i64::from(self.hour) * 3600 + i64::from(self.minute) * 60 + i64::from(self.second);
+            i64::from(local.hour) * 3600 + i64::from(local.minute) * 60 + i64::from(local.second);
         Some(days * 86_400 + secs - i64::from(self.offset))
     }
 }
@@ -228,24 +220,7 @@ pub fn parse_rfc3339(s: &[u8]) -> Option<(ZonedStamp, usize)> {
         }
         _ => return None,
     };
-    let LocalStamp {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-    } = local;
-    let stamp = ZonedStamp {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-        offset,
-    };
-    Some((stamp, at))
+    Some((ZonedStamp { local, offset }, at))
 }
 
 /// Whether `year` is a leap year in the proleptic Gregorian calendar.
