@@ -651,6 +651,14 @@ impl Config {
                     p.max_duration
                 );
             }
+            if tier.window.seconds().is_some_and(|w| w > 10 * 366 * 86400) {
+                bail!(
+                    "{}: policy.tier {}: window {} is longer than 10 years",
+                    origin.display(),
+                    index + 1,
+                    tier.window
+                );
+            }
             if tier.window == Span::Permanent {
                 bail!(
                     "{}: policy.tier {}: window cannot be permanent",
@@ -687,6 +695,20 @@ impl Config {
             bail!(
                 "{}: postfix.map is empty: name the map file",
                 origin.display()
+            );
+        }
+        // main.cf names the map in a restriction list, which Postfix splits on blanks
+        // and commas: such a path could never be referenced.
+        if postfix
+            .map
+            .to_string_lossy()
+            .contains(|c: char| c.is_whitespace() || c == ',')
+        {
+            bail!(
+                "{}: postfix.map = {:?} holds a blank or comma, which Postfix's restriction \
+                 lists cannot name; choose a path without them",
+                origin.display(),
+                postfix.map
             );
         }
         for (name, value) in [

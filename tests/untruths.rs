@@ -271,6 +271,15 @@ fn config_values_that_would_quietly_disable_protection_are_errors() {
             "did you mean [\"postfix\", \"reload\"]?",
         ),
         ("[postfix]\nmap = \"\"\n", "postfix.map is empty"),
+        (
+            "[postfix]\nmap = \"/etc/postfix/my access\"\n",
+            "holds a blank or comma",
+        ),
+        (
+            "[[policy.tier]]\ntarget = \"postfix\"\nthreshold = 5\nwindow = \"99999999d\"\n\
+             duration = \"1d\"\n",
+            "window 99999999d is longer than 10 years",
+        ),
         ("[postfix]\nmax_entries = 0\n", "postfix.max_entries = 0"),
         ("[firewall]\nmax_entries = 0\n", "firewall.max_entries = 0"),
     ] {
