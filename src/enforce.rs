@@ -43,8 +43,6 @@ pub fn apply_policy(
     now: i64,
 ) -> anyhow::Result<Vec<NewBlock>> {
     let policy = &config.policy;
-    // Blocks made by this run, for aggregation.
-    let mut active: Vec<(IpNet, BlockTarget, Option<i64>)> = Vec::new();
     let mut coverage = Coverage::in_force(store, now)?;
     let mut created = Vec::new();
     // Tiers often share a window (the defaults both count 7 days): counted once each.
@@ -98,12 +96,11 @@ pub fn apply_policy(
             };
             store.insert_block(&block)?;
             coverage.add(tier.target, unit);
-            active.push((unit, tier.target, expires_at));
             created.push(block);
         }
     }
     if policy.aggregate_min > 0 {
-        aggregate(store, policy, allow, now, &mut active, &mut created)?;
+        aggregate(store, policy, allow, now, &mut created)?;
     }
     Ok(created)
 }
@@ -112,13 +109,13 @@ pub fn apply_policy(
 /// already covers a network: a lookup per prefix length of the network instead of a
 /// query per candidate (which scanned the block history, so a run cost the square of
 /// the blocks).
-struct Coverage {
+pub struct Coverage {
     blocked: HashSet<(BlockTarget, IpNet)>,
 }
 
 impl Coverage {
     /// The blocks in force at `now`.
-    fn in_force(store: &Store, now: i64) -> anyhow::Result<Coverage> {
+    pub fn in_force(store: &Store, now: i64) -> anyhow::Result<Coverage> {
         let blocked = store
             .active_blocks(None, now)?
             .into_iter()
@@ -128,13 +125,13 @@ impl Coverage {
     }
 
     /// Records a block made now.
-    fn add(&mut self, target: BlockTarget, network: IpNet) {
+    pub fn add(&mut self, target: BlockTarget, network: IpNet) {
         self.blocked.insert((target, network.trunc()));
     }
 
     /// Whether a block of `target` covers all of `network`: `network` itself or one of
     /// its supernets (of its own family) is blocked.
-    fn covers(&self, target: BlockTarget, network: &IpNet) -> bool {
+    pub fn covers(&self, target: BlockTarget, network: &IpNet) -> bool {
         let mut candidate = Some(network.trunc());
         while let Some(net) = candidate {
             if self.blocked.contains(&(target, net)) {
@@ -233,16 +230,14 @@ fn aggregate(
     policy: &crate::config::PolicyConfig,
     allow: &Allowlist,
     now: i64,
-    active: &mut Vec<(IpNet, BlockTarget, Option<i64>)>,
     created: &mut Vec<NewBlock>,
 ) -> anyhow::Result<()> {
-    active.clear();
-    active.extend(
-        store
-            .active_blocks(None, now)?
-            .into_iter()
-            .map(|b| (b.network, b.target, b.expires_at)),
-    );
+    // Every block in force, those this run made included.
+    let mut active: Vec<(IpNet, BlockTarget, Option<i64>)> = store
+        .active_blocks(None, now)?
+        .into_iter()
+        .map(|b| (b.network, b.target, b.expires_at))
+        .collect();
     let covered = |active: &[(IpNet, BlockTarget, Option<i64>)], net: &IpNet, target| {
         active
             .iter()
@@ -255,7 +250,7 @@ fn aggregate(
             .map(|(net, _, _)| *net)
             .collect();
         for (outer, members) in policy::aggregates(&blocked, policy, allow) {
-            if covered(active, &outer, target) {
+            if covered(&active, &outer, target) {
                 continue;
             }
             let inside = active
@@ -947,7 +942,7 @@ fn render_one(
     let signature = format!(
         "{}/{}",
         store.active_signature(target, now)?,
-        fnv(&allowlist_text(allow))
+        render::digest(&allowlist_text(allow))
     );
     if mode == RenderMode::WhenChanged
         && let Some((digest, Some(token))) = store.last_render(place.name())?
@@ -1107,16 +1102,6 @@ fn allowlist_text(allow: &Allowlist) -> String {
     let mut networks: Vec<String> = allow.networks().iter().map(IpNet::to_string).collect();
     networks.sort();
     networks.join("\n")
-}
-
-/// A stable 64-bit FNV-1a hash, as hex.
-fn fnv(text: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
 }
 
 /// A window as people write it in the config: `7d`, `12h`, `15m`, `90s`.

@@ -53,6 +53,8 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
     let expires_at = enforce::manual_expiry(now, block.duration, block.permanent);
     let allow = enforce::allowlist(&store, &ctx.config)?;
     let (taken, left, refused) = store.atomically(|store| {
+        // Loaded once: a query per line would scan the block history each time.
+        let mut coverage = enforce::Coverage::in_force(store, now)?;
         let mut taken = Vec::new();
         let mut left = Vec::new();
         let mut refused = Vec::new();
@@ -67,7 +69,8 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
                         continue;
                     }
                     for &target in targets {
-                        if store.is_covered(network, target, now)? {
+                        // A block in force of the network or one around it: left.
+                        if coverage.covers(target, network) {
                             left.push(format!(
                                 "line {line}: {network} ({} block already active)",
                                 target.as_str()
@@ -75,15 +78,11 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
                             continue;
                         }
                         let reason = format!("imported from {origin} line {line}");
-                        match enforce::record_manual_block(
+                        enforce::record_manual_block(
                             store, *network, target, expires_at, &reason, now,
-                        )? {
-                            enforce::ManualBlock::AlreadyLonger(_) => left.push(format!(
-                                "line {line}: {network} ({} block already active)",
-                                target.as_str()
-                            )),
-                            _ => taken.push(format!("{network} ({})", target.as_str())),
-                        }
+                        )?;
+                        coverage.add(target, *network);
+                        taken.push(format!("{network} ({})", target.as_str()));
                     }
                 }
             }

@@ -19,9 +19,10 @@ use std::fmt::Write as _;
 use anyhow::{Context, bail};
 use ipnet::IpNet;
 
+use super::digest;
 use super::firewall::Firewall;
 use super::iptables::{
-    Exec, Family, LOCK_WAIT_SECS, check_multiport, check_name, digest, normalized_ports, parse_net,
+    Exec, Family, LOCK_WAIT_SECS, check_multiport, check_name, normalized_ports, parse_net,
     port_list,
 };
 use super::{Diff, Entry, Target};

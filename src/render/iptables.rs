@@ -515,17 +515,6 @@ pub fn check_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A stable 64-bit FNV-1a hash of `text`, as hex: the firewall targets' state tokens
-/// digest what the kernel lists with it.
-pub(crate) fn digest(text: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
-}
-
 /// Refuses more ports than one `-m multiport` match takes.
 pub(crate) fn check_multiport(ports: &[u16]) -> anyhow::Result<()> {
     if ports.len() > MULTIPORT_MAX {

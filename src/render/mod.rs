@@ -117,3 +117,14 @@ pub trait Target {
         Ok(())
     }
 }
+
+/// A stable 64-bit FNV-1a hash of `text`, as hex: for state tokens and render
+/// signatures, which must read the same across runs and versions.
+pub(crate) fn digest(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}

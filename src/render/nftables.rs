@@ -28,8 +28,9 @@ use anyhow::{Context, bail};
 use ipnet::IpNet;
 use serde_json::Value;
 
+use super::digest;
 use super::firewall::Firewall;
-use super::iptables::{Exec, Family, check_name, digest, normalized_ports, port_list};
+use super::iptables::{Exec, Family, check_name, normalized_ports, port_list};
 use super::{Diff, Entry, Target};
 use crate::config::FirewallConfig;
 
