@@ -217,7 +217,7 @@ pub struct PolicyConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tier {
-    pub target: crate::store::blocks::BlockTarget,
+    pub target: crate::model::BlockTarget,
     pub threshold: u64,
     pub window: Span,
     pub duration: Span,
@@ -234,13 +234,13 @@ impl Default for PolicyConfig {
             aggregate_ipv6_prefix: 48,
             tiers: vec![
                 Tier {
-                    target: crate::store::blocks::BlockTarget::Postfix,
+                    target: crate::model::BlockTarget::Postfix,
                     threshold: 50,
                     window: Span::Seconds(7 * 86400),
                     duration: Span::Seconds(7 * 86400),
                 },
                 Tier {
-                    target: crate::store::blocks::BlockTarget::Firewall,
+                    target: crate::model::BlockTarget::Firewall,
                     threshold: 800,
                     window: Span::Seconds(7 * 86400),
                     duration: Span::Seconds(30 * 86400),

@@ -20,7 +20,7 @@ pub use postfix::{
 
 use crate::config::{Backend, Config, MapType};
 use crate::render::command;
-use crate::store::blocks::BlockTarget;
+use crate::store::BlockTarget;
 
 /// A check's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -100,7 +100,7 @@ pub fn examine(config: &Config, db_path: &Path, now: i64) -> Vec<Finding> {
 /// `status` makes (entries, rules and settings, every address family).
 fn check_rendered(config: &Config, db_path: &Path, now: i64) -> Vec<Finding> {
     let compared = || -> anyhow::Result<_> {
-        let store = crate::store::Store::open_read_only(db_path)?;
+        let store = crate::store::SqliteStore::open_read_only(db_path)?;
         let allow = crate::enforce::allowlist(&store, config)?;
         Ok(crate::enforce::drift(&store, config, &allow, now)?.0)
     };
@@ -267,7 +267,7 @@ fn check_map_capacity(config: &Config, db_path: &Path, now: i64) -> Vec<Finding>
         return findings;
     }
     let read_active = || -> anyhow::Result<_> {
-        let store = crate::store::Store::open_read_only(db_path)?;
+        let store = crate::store::SqliteStore::open_read_only(db_path)?;
         let allow = crate::enforce::allowlist(&store, config)?;
         let map = crate::render::postfix::PostfixMap::new(&config.postfix);
         let wanted = crate::enforce::wanted_at(&store, BlockTarget::Postfix, &map, &allow, now)?;
@@ -343,7 +343,8 @@ fn check_allowlist(config: &Config, db_path: &Path) -> Vec<Finding> {
         .map(|net| (*net, "[allow] networks in the config"))
         .collect();
     if db_path.exists() {
-        let stored = crate::store::Store::open_read_only(db_path).and_then(|s| s.allowlist());
+        let stored = crate::store::SqliteStore::open_read_only(db_path)
+            .and_then(|s| crate::store::BlockStore::allowlist(&s));
         match stored {
             Ok(stored) => entries.extend(
                 stored

@@ -12,13 +12,13 @@ use crate::config::{Config, MapType};
 use crate::policy::{self, Allowlist};
 use crate::render::firewall::{self, Firewall};
 use crate::render::{self, Diff, Entry, Target};
-use crate::store::Store;
-use crate::store::blocks::{Block, BlockTarget, EndReason, NewBlock, Origin};
-use crate::store::places::{FirewallPlace, PostfixMapPlace};
+use crate::store::BlockStore;
+use crate::store::{Block, BlockTarget, EndReason, NewBlock, Origin};
+use crate::store::{FirewallPlace, PostfixMapPlace};
 
 /// The allowlist in force: the config's networks, loopback (unless switched off) and the
 /// stored entries.
-pub fn allowlist(store: &Store, config: &Config) -> anyhow::Result<Allowlist> {
+pub fn allowlist(store: &dyn BlockStore, config: &Config) -> anyhow::Result<Allowlist> {
     let stored = store.allowlist()?.into_iter().map(|entry| entry.network);
     Ok(Allowlist::new(&config.allow, stored))
 }
@@ -27,7 +27,11 @@ pub fn allowlist(store: &Store, config: &Config) -> anyhow::Result<Allowlist> {
 /// blocks ended. Nothing is pardoned: an allowlisted address is never blocked while
 /// its entry stands, and once the entry is gone its failures count as before (an entry
 /// leaves nothing behind that outlives it, a typo in the config included).
-pub fn end_allowlisted(store: &Store, allow: &Allowlist, now: i64) -> anyhow::Result<Vec<Block>> {
+pub fn end_allowlisted(
+    store: &dyn BlockStore,
+    allow: &Allowlist,
+    now: i64,
+) -> anyhow::Result<Vec<Block>> {
     let mut ended = Vec::new();
     for allowed in allow.networks() {
         ended.extend(store.end_blocks(allowed, true, now, EndReason::Allowlisted)?);
@@ -37,7 +41,7 @@ pub fn end_allowlisted(store: &Store, allow: &Allowlist, now: i64) -> anyhow::Re
 
 /// Applies every policy tier at `now` and records the new blocks; returns them.
 pub fn apply_policy(
-    store: &Store,
+    store: &dyn BlockStore,
     config: &Config,
     allow: &Allowlist,
     now: i64,
@@ -115,7 +119,7 @@ pub struct Coverage {
 
 impl Coverage {
     /// The blocks in force at `now`.
-    pub fn in_force(store: &Store, now: i64) -> anyhow::Result<Coverage> {
+    pub fn in_force(store: &dyn BlockStore, now: i64) -> anyhow::Result<Coverage> {
         let blocked = store
             .active_blocks(None, now)?
             .into_iter()
@@ -147,7 +151,7 @@ impl Coverage {
 /// authentications, plus `Invalid authentication mechanism` failures when
 /// `[policy] count_invalid_mechanism` says so.
 fn countable_per_address(
-    store: &Store,
+    store: &dyn BlockStore,
     policy: &crate::config::PolicyConfig,
     since: i64,
     until: i64,
@@ -181,7 +185,7 @@ pub enum ManualBlock {
 /// expiry is later, and left alone otherwise. One network never has two active blocks
 /// at one target.
 pub fn record_manual_block(
-    store: &Store,
+    store: &dyn BlockStore,
     network: IpNet,
     target: BlockTarget,
     expires_at: Option<i64>,
@@ -226,7 +230,7 @@ pub fn manual_expiry(now: i64, duration: std::time::Duration, permanent: bool) -
 
 /// Blocks whole networks that hold enough blocked networks (see [`policy::aggregates`]).
 fn aggregate(
-    store: &Store,
+    store: &dyn BlockStore,
     policy: &crate::config::PolicyConfig,
     allow: &Allowlist,
     now: i64,
@@ -281,7 +285,7 @@ fn aggregate(
 /// allowlisted address, duplicates merged (the latest expiry wins) and networks covered
 /// by another entry left out.
 pub fn wanted_entries(
-    store: &Store,
+    store: &dyn BlockStore,
     target: BlockTarget,
     allow: &Allowlist,
     now: i64,
@@ -292,7 +296,7 @@ pub fn wanted_entries(
 /// The active blocks of `target` at `now` as entries, leaving out every one holding an
 /// allowlisted address; not collapsed.
 fn active_entries(
-    store: &Store,
+    store: &dyn BlockStore,
     target: BlockTarget,
     allow: &Allowlist,
     now: i64,
@@ -322,7 +326,7 @@ pub struct PlaceWanted {
 /// Splits the blocks of `target` into what `place` can hold and what it cannot (a
 /// Postfix hash map and an IPv6 /60): one entry it cannot hold never stops the others.
 pub fn wanted_at(
-    store: &Store,
+    store: &dyn BlockStore,
     target: BlockTarget,
     place: &dyn Target,
     allow: &Allowlist,
@@ -355,17 +359,17 @@ fn reload_owed_key(place: &str) -> String {
 
 /// Since when (unix seconds) `place` owes a reload: a change was written and its
 /// reload has not succeeded yet. `None` when nothing is owed.
-pub fn reload_owed_since(store: &Store, place: &str) -> anyhow::Result<Option<i64>> {
+pub fn reload_owed_since(store: &dyn BlockStore, place: &str) -> anyhow::Result<Option<i64>> {
     Ok(store.state(&reload_owed_key(place))?)
 }
 
 /// Records, before a change is written, that `place` owes a reload.
-fn owe_reload(store: &Store, place: &str, now: i64) -> anyhow::Result<()> {
+fn owe_reload(store: &dyn BlockStore, place: &str, now: i64) -> anyhow::Result<()> {
     Ok(store.set_state(&reload_owed_key(place), now)?)
 }
 
 /// Runs the reload `place` owes, if any, and forgets the debt only once it succeeded.
-fn settle_reload(store: &Store, place: &dyn Target) -> anyhow::Result<()> {
+fn settle_reload(store: &dyn BlockStore, place: &dyn Target) -> anyhow::Result<()> {
     let Some(since) = reload_owed_since(store, place.name())? else {
         return Ok(());
     };
@@ -430,7 +434,7 @@ fn configured_place(config: &Config) -> Option<FirewallPlace> {
 
 /// The recorded firewall places other than the configured one: where saslguard
 /// created objects under a backend or name the config no longer uses.
-fn former_places(store: &Store, config: &Config) -> anyhow::Result<Vec<FirewallPlace>> {
+fn former_places(store: &dyn BlockStore, config: &Config) -> anyhow::Result<Vec<FirewallPlace>> {
     let current = configured_place(config);
     Ok(store
         .firewall_places()?
@@ -451,7 +455,11 @@ fn former_backend(place: &FirewallPlace, config: &Config) -> anyhow::Result<Box<
 
 /// Records the configured firewall place, before anything is created there (a
 /// cheap read when it is known already).
-fn record_configured_place(store: &Store, config: &Config, now: i64) -> anyhow::Result<()> {
+fn record_configured_place(
+    store: &dyn BlockStore,
+    config: &Config,
+    now: i64,
+) -> anyhow::Result<()> {
     if let Some(place) = configured_place(config)
         && !store.firewall_places()?.contains(&place)
     {
@@ -472,7 +480,7 @@ fn former_name(place: &FirewallPlace) -> &'static str {
 /// another name; nothing else there is touched) and forgets each once it is gone: one
 /// [`Rendered`] each, with the error when removal failed (the place stays recorded and
 /// is tried again on the next run).
-fn remove_leftovers(store: &Store, config: &Config) -> anyhow::Result<Vec<Rendered>> {
+fn remove_leftovers(store: &dyn BlockStore, config: &Config) -> anyhow::Result<Vec<Rendered>> {
     let mut done = Vec::new();
     for place in former_places(store, config)? {
         let teardown = former_backend(&place, config).and_then(|backend| {
@@ -522,7 +530,7 @@ fn configured_map(config: &Config) -> PostfixMapPlace {
 
 /// Records the configured Postfix map before it is first written (a cheap read when it
 /// is known already).
-fn record_configured_map(store: &Store, config: &Config, now: i64) -> anyhow::Result<()> {
+fn record_configured_map(store: &dyn BlockStore, config: &Config, now: i64) -> anyhow::Result<()> {
     let map = configured_map(config);
     if !store.postfix_map_places()?.contains(&map) {
         store.record_postfix_map_place(&map, now)?;
@@ -534,7 +542,7 @@ fn record_configured_map(store: &Store, config: &Config, now: i64) -> anyhow::Re
 /// or `map_type`), each as a target with whether the configured map now owns its
 /// source file (same path, another type: only its compiled file is the old map's).
 fn former_maps(
-    store: &Store,
+    store: &dyn BlockStore,
     config: &Config,
 ) -> anyhow::Result<Vec<(PostfixMapPlace, render::postfix::PostfixMap, bool)>> {
     let current = configured_map(config);
@@ -574,7 +582,11 @@ fn former_maps(
 /// Empties every former Postfix map (see [`render::postfix::PostfixMap::empty_former`])
 /// and forgets it once it is empty; Postfix is reloaded after (a failed reload is owed
 /// like any other). One [`Rendered`] per map that held entries or failed.
-fn empty_former_maps(store: &Store, config: &Config, now: i64) -> anyhow::Result<Vec<Rendered>> {
+fn empty_former_maps(
+    store: &dyn BlockStore,
+    config: &Config,
+    now: i64,
+) -> anyhow::Result<Vec<Rendered>> {
     let mut done = Vec::new();
     for (place, map, shares_source) in former_maps(store, config)? {
         let emptied = map.former_entries(shares_source).and_then(|left| {
@@ -625,7 +637,7 @@ fn empty_former_maps(store: &Store, config: &Config, now: i64) -> anyhow::Result
 /// What `status` says about former Postfix maps that still hold entries: drift that
 /// `run` repairs by emptying them.
 fn former_map_statuses(
-    store: &Store,
+    store: &dyn BlockStore,
     config: &Config,
     active_blocks: usize,
 ) -> anyhow::Result<Vec<PlaceStatus>> {
@@ -659,7 +671,7 @@ fn former_map_statuses(
 /// What `status` says about former firewall places that still hold saslguard's
 /// objects: drift that `run` repairs by removing them.
 fn leftover_statuses(
-    store: &Store,
+    store: &dyn BlockStore,
     config: &Config,
     active_blocks: usize,
 ) -> anyhow::Result<Vec<PlaceStatus>> {
@@ -734,7 +746,7 @@ pub type Unrendered = Vec<(BlockTarget, usize)>;
 /// Compares every place with the database (full reads, for `status` and `metrics`);
 /// also returns the targets with active blocks and no place.
 pub fn drift(
-    store: &Store,
+    store: &dyn BlockStore,
     config: &Config,
     allow: &Allowlist,
     now: i64,
@@ -846,7 +858,7 @@ impl Rendered {
 /// at the others; what failed is in each [`Rendered`] (see [`render_failure`]). Only
 /// a failure to read the database is an error here.
 pub fn render_all(
-    store: &Store,
+    store: &dyn BlockStore,
     config: &Config,
     allow: &Allowlist,
     now: i64,
@@ -929,7 +941,7 @@ pub fn render_failure(rendered: &[Rendered]) -> anyhow::Result<()> {
 }
 
 fn render_one(
-    store: &Store,
+    store: &dyn BlockStore,
     config: &Config,
     allow: &Allowlist,
     now: i64,

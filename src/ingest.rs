@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Read};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -22,9 +23,10 @@ use crate::source::reader::{Line, LineReader};
 use crate::source::rotation::rotated_siblings;
 use crate::source::{FINGERPRINT_MAX, LogFile, first_line};
 use crate::store::rollup::Rollups;
+use crate::store::sqlite::EventWriter;
 use crate::store::{
-    EventRow, EventWriter, MAX_STREAM_OFFSET, Progress, RunCounters, SourceState, Store, Stream,
-    address, event_id,
+    EventRow, EventSink, EventStore, MAX_STREAM_OFFSET, Progress, RunCounters, SourceState,
+    SqliteStore, Stream, event_id,
 };
 use crate::ui;
 
@@ -80,7 +82,7 @@ impl Input {
     /// Fails, naming the file, for a missing log that was never read: a wrong path, not
     /// a rotation in progress. `store` is `None` when there is no database yet; nothing
     /// is written either way.
-    pub fn check_missing(inputs: &[Input], store: Option<&Store>) -> anyhow::Result<()> {
+    pub fn check_missing(inputs: &[Input], store: Option<&SqliteStore>) -> anyhow::Result<()> {
         for input in inputs {
             if let Input::Missing(path) = input {
                 let known = match store {
@@ -210,7 +212,7 @@ impl Options<'_> {
 /// unfinished batch rolled back, and the other sources are still read: see
 /// [`Ingested::failed`]. Only a failure to plan the reads is an error here.
 pub fn ingest(
-    store: &Store,
+    store: &SqliteStore,
     run_id: i64,
     inputs: Vec<Input>,
     now: DateTime<Utc>,
@@ -335,7 +337,7 @@ struct Task {
 /// Works out what to read for the configured `path`, where `current` is the file there
 /// now (`None`: rotated away, not recreated yet).
 fn plan(
-    store: &Store,
+    store: &SqliteStore,
     path: PathBuf,
     current: Option<LogFile>,
     from_start: bool,
@@ -438,7 +440,7 @@ fn plan(
 }
 
 struct Ingest<'s, 'm> {
-    store: &'s Store,
+    store: &'s SqliteStore,
     writer: EventWriter<'s>,
     counters: RunCounters,
     now: DateTime<Utc>,
@@ -603,8 +605,8 @@ impl Ingest<'_, '_> {
                     address_ids.clear();
                     label_ids.clear();
                 }
-                for key in &chunk.new_addresses {
-                    address_ids.push(self.writer.address_id(key)?);
+                for &addr in &chunk.new_addresses {
+                    address_ids.push(self.writer.address_id(addr)?);
                 }
                 for text in &chunk.new_labels {
                     label_ids.push(self.writer.label_id(text)?);
@@ -615,7 +617,7 @@ impl Ingest<'_, '_> {
                     let label = |n: u32| label_ids[n as usize];
                     EventRow {
                         address_id: address_ids[event.address as usize],
-                        kind: event.kind.code(),
+                        kind: event.kind,
                         ts: event.time,
                         id: event_id(stream_id, event.offset),
                         mechanism_id: label(event.mechanism),
@@ -719,7 +721,7 @@ struct ParsedEvent {
 struct Chunk {
     events: Vec<ParsedEvent>,
     /// Addresses and texts numbered for the first time in this chunk, in number order.
-    new_addresses: Vec<address::Key>,
+    new_addresses: Vec<IpAddr>,
     new_labels: Vec<String>,
     /// The numbering started over before this chunk (it had grown too large).
     restart_numbers: bool,
@@ -763,15 +765,15 @@ const MAX_NUMBERED: usize = 100_000;
 /// Numbers addresses and texts in the order first seen.
 #[derive(Default)]
 struct Numbering {
-    addresses: HashMap<address::Key, u32>,
+    addresses: HashMap<IpAddr, u32>,
     labels: HashMap<String, u32>,
 }
 
 impl Numbering {
-    fn address(&mut self, key: address::Key, chunk: &mut Chunk) -> u32 {
+    fn address(&mut self, addr: IpAddr, chunk: &mut Chunk) -> u32 {
         let next = self.addresses.len() as u32;
-        *self.addresses.entry(key).or_insert_with(|| {
-            chunk.new_addresses.push(key);
+        *self.addresses.entry(addr).or_insert_with(|| {
+            chunk.new_addresses.push(addr);
             next
         })
     }
@@ -850,7 +852,7 @@ fn parse_chunks(
                                  counted as unparsed"
                             ));
                         }
-                        let address = numbering.address(address::to_key(event.addr), &mut chunk);
+                        let address = numbering.address(event.addr.to_canonical(), &mut chunk);
                         let mechanism = numbering.label(&event.mechanism, &mut chunk);
                         let username = event
                             .username
@@ -869,7 +871,7 @@ fn parse_chunks(
                             };
                             chunk.rollups.add(
                                 i64::from(parsed.address),
-                                parsed.kind.code(),
+                                parsed.kind,
                                 parsed.time,
                                 [
                                     parsed.username.map_or(-1, i64::from),

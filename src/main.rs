@@ -55,15 +55,14 @@ fn name_the_database(err: anyhow::Error, ctx: &Context) -> anyhow::Error {
     use saslguard::store::StoreError;
     let from_sqlite = err.chain().any(|cause| {
         cause.downcast_ref::<rusqlite::Error>().is_some()
-            || matches!(
-                cause.downcast_ref::<StoreError>(),
-                Some(StoreError::Sqlite(_))
-            )
+            || cause
+                .downcast_ref::<StoreError>()
+                .is_some_and(|e| !e.names_database())
     });
     let named = err.chain().any(|cause| {
         cause
             .downcast_ref::<StoreError>()
-            .is_some_and(|e| !matches!(e, StoreError::Sqlite(_)))
+            .is_some_and(StoreError::names_database)
     });
     if from_sqlite && !named {
         err.context(format!("database {}", ctx.db_path.display()))

@@ -48,7 +48,7 @@ macro_rules! named {
 }
 
 /// What a stored event means; stored as its integer code in `events.kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum EventKind {
     /// The client failed SASL authentication (wrong password, unknown user, garbage

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{BlockStore, SqliteStore};
 
 /// What a prune deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -68,7 +68,7 @@ impl Cutoffs {
 /// Deletes what is older than `older_than` (all kinds), or than the configured
 /// retentions when `None`, as of `now`.
 pub fn prune(
-    store: &Store,
+    store: &SqliteStore,
     config: &Config,
     now: i64,
     older_than: Option<Duration>,
@@ -86,7 +86,7 @@ pub fn prune(
 
 /// What [`prune`] with the same arguments would delete; deletes nothing.
 pub fn would_prune(
-    store: &Store,
+    store: &SqliteStore,
     config: &Config,
     now: i64,
     older_than: Option<Duration>,
@@ -103,7 +103,11 @@ pub fn would_prune(
 }
 
 /// Prunes when the last prune is a day old or more (the first run of a day does it).
-pub fn prune_if_due(store: &Store, config: &Config, now: i64) -> anyhow::Result<Option<Pruned>> {
+pub fn prune_if_due(
+    store: &SqliteStore,
+    config: &Config,
+    now: i64,
+) -> anyhow::Result<Option<Pruned>> {
     match store.state(LAST_PRUNE)? {
         Some(last) if now.saturating_sub(last) < PRUNE_EVERY && last <= now => Ok(None),
         _ => prune(store, config, now, None).map(Some),

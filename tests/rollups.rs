@@ -1,4 +1,4 @@
-//! The rollups (`migrations/006_rollups.sql`, keyed by day first since
+//! The rollups (`migrations/sqlite/006_rollups.sql`, keyed by day first since
 //! `008_rollups_by_day.sql`) always equal a direct count over the
 //! events: after reads split at arbitrary bytes, after the same lines are read again,
 //! after retention deletes old events, and when an older database is migrated. And
@@ -418,7 +418,7 @@ fn direct_per_address(
 
 /// The printed form of a stored address key.
 fn address_text(key: &[u8]) -> String {
-    saslguard::store::address::from_key(key)
+    saslguard::store::sqlite::address::from_key(key)
         .expect("a stored address key")
         .to_string()
 }
@@ -595,7 +595,7 @@ fn reports_from_rollups_equal_direct_counts_for_periods_off_the_hour() {
         )
         .unwrap();
     let ip: std::net::IpAddr = busiest.0.parse().unwrap();
-    let key: Vec<u8> = saslguard::store::address::to_key(ip).to_vec();
+    let key: Vec<u8> = saslguard::store::sqlite::address::to_key(ip).to_vec();
     let direct: BTreeMap<String, i64> = stmt
         .query_map(rusqlite::params![key, until], |row| {
             Ok((row.get(0)?, row.get(1)?))

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::cli::{AllowAction, AllowArgs, TableFormat};
 use crate::commands::{Context, LOCK_WAIT};
 use crate::report::{format_time, new_table};
-use crate::store::blocks::EndReason;
+use crate::store::{BlockStore, EndReason};
 
 /// One allowlist entry as listed.
 #[derive(Debug, Serialize)]
@@ -43,11 +43,10 @@ pub fn run(ctx: &Context, args: &AllowArgs) -> anyhow::Result<()> {
             let store = ctx.open_store()?;
             let now = ctx.clock.unix();
             // No pardon: the entry protects while it stands, and leaves nothing behind.
-            let (added, ended) = store.atomically(|store| {
-                let added = store.allowlist_add(network, comment.as_deref(), now)?;
-                let ended = store.end_blocks(network, true, now, EndReason::Allowlisted)?;
-                Ok((added, ended))
-            })?;
+            let tx = store.transaction()?;
+            let added = store.allowlist_add(network, comment.as_deref(), now)?;
+            let ended = store.end_blocks(network, true, now, EndReason::Allowlisted)?;
+            tx.commit()?;
             if added {
                 crate::ui::info(format!("allowed {network}"));
             } else {

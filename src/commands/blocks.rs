@@ -12,7 +12,7 @@ use crate::policy::{self, Allowlist, Refusal};
 pub use crate::report::BlockView;
 use crate::report::show::ForgivenView;
 use crate::report::{csv, format_time, new_table};
-use crate::store::blocks::{BlockTarget, EndReason};
+use crate::store::{BlockStore, BlockTarget, EndReason};
 
 /// Runs `block`.
 pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
@@ -25,14 +25,14 @@ pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
     let now = ctx.clock.unix();
     let expires_at = enforce::manual_expiry(now, args.duration, args.permanent);
     let targets = args.target.targets();
-    let outcomes = store.atomically(|store| {
-        targets
-            .iter()
-            .map(|&target| {
-                enforce::record_manual_block(store, network, target, expires_at, &args.reason, now)
-            })
-            .collect::<anyhow::Result<Vec<_>>>()
-    })?;
+    let tx = store.transaction()?;
+    let outcomes = targets
+        .iter()
+        .map(|&target| {
+            enforce::record_manual_block(&store, network, target, expires_at, &args.reason, now)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    tx.commit()?;
     let until = |expires: Option<i64>| {
         expires.map_or("permanently".to_string(), |t| {
             format!("until {}", format_time(t))
@@ -87,21 +87,20 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
     let _lock = ctx.lock(LOCK_WAIT)?;
     let store = ctx.open_store()?;
     let now = ctx.clock.unix();
-    let ended = store.atomically(|store| {
-        let ended = store.end_blocks(&network, false, now, EndReason::Unblocked)?;
-        // The failures behind each ended block no longer count; with --forgive, every
-        // failure inside the network.
-        let mut forgiven: Vec<IpNet> = ended.iter().map(|b| b.network).collect();
-        if args.forgive {
-            forgiven = vec![network];
-        }
-        forgiven.sort();
-        forgiven.dedup();
-        for net in &forgiven {
-            store.add_pardon(net, now)?;
-        }
-        Ok(ended)
-    })?;
+    let tx = store.transaction()?;
+    let ended = store.end_blocks(&network, false, now, EndReason::Unblocked)?;
+    // The failures behind each ended block no longer count; with --forgive, every
+    // failure inside the network.
+    let mut forgiven: Vec<IpNet> = ended.iter().map(|b| b.network).collect();
+    if args.forgive {
+        forgiven = vec![network];
+    }
+    forgiven.sort();
+    forgiven.dedup();
+    for net in &forgiven {
+        store.add_pardon(net, now)?;
+    }
+    tx.commit()?;
     for block in &ended {
         crate::ui::info(format!(
             "unblocked {} ({})",

@@ -12,7 +12,7 @@ use crate::enforce;
 use crate::import::{self, Line};
 use crate::policy;
 use crate::render::command;
-use crate::store::blocks::BlockTarget;
+use crate::store::BlockTarget;
 
 /// Runs `import`.
 pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
@@ -52,7 +52,10 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
     let now = ctx.clock.unix();
     let expires_at = enforce::manual_expiry(now, block.duration, block.permanent);
     let allow = enforce::allowlist(&store, &ctx.config)?;
-    let (taken, left, refused) = store.atomically(|store| {
+    // One transaction: all of the file is recorded, or (on an error) none of it.
+    let tx = store.transaction()?;
+    let (taken, left, refused) = {
+        let store = &store;
         // Loaded once: a query per line would scan the block history each time.
         let mut coverage = enforce::Coverage::in_force(store, now)?;
         let mut taken = Vec::new();
@@ -87,8 +90,9 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        Ok((taken, left, refused))
-    })?;
+        (taken, left, refused)
+    };
+    tx.commit()?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "took {} blocks from {origin}:", taken.len())?;
     for t in &taken {

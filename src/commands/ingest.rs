@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cli::{IngestArgs, SummaryFormat};
 use crate::commands::Context;
 use crate::ingest::{self, Options, TrustSettings};
-use crate::store::RunCounters;
+use crate::store::{EventStore, RunCounters};
 use crate::ui;
 
 /// The one-line summary, also printed as JSON.

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use crate::commands::Context;
 use crate::enforce;
-use crate::store::blocks::BlockTarget;
+use crate::store::{BlockStore, BlockTarget, ReportStore};
 
 /// Runs `metrics`.
 pub fn run(ctx: &Context) -> anyhow::Result<()> {

@@ -22,7 +22,7 @@ use crate::cli::Cli;
 use crate::clock::Clock;
 use crate::config::{self, Config};
 use crate::ingest::Input;
-use crate::store::Store;
+use crate::store::SqliteStore;
 
 /// What every command gets: the global options resolved.
 pub struct Context {
@@ -81,7 +81,7 @@ impl Context {
         paths: &[PathBuf],
         journal: bool,
         wait: std::time::Duration,
-    ) -> anyhow::Result<(Vec<Input>, crate::lock::DbLock, Store)> {
+    ) -> anyhow::Result<(Vec<Input>, crate::lock::DbLock, SqliteStore)> {
         let mut inputs = Input::open_all(paths)?;
         if journal {
             inputs.push(Input::Journal(self.config.journal.clone()));
@@ -96,24 +96,24 @@ impl Context {
     }
 
     /// Opens the database for a command that changes it, creating it if needed.
-    pub fn open_store(&self) -> anyhow::Result<Store> {
-        Ok(Store::open(&self.db_path)?)
+    pub fn open_store(&self) -> anyhow::Result<SqliteStore> {
+        Ok(SqliteStore::open(&self.db_path)?)
     }
 
     /// Opens an existing database read-only for a command that only reads it, so any
     /// user allowed to read the file can run it.
-    pub fn open_existing_store(&self) -> anyhow::Result<Store> {
+    pub fn open_existing_store(&self) -> anyhow::Result<SqliteStore> {
         if !Path::new(&self.db_path).exists() {
             bail!(
                 "no database at {} (run `saslguard ingest` first, or pass --db)",
                 self.db_path.display()
             );
         }
-        match Store::open_read_only(&self.db_path) {
+        match SqliteStore::open_read_only(&self.db_path) {
             // A database from before an upgrade: whoever may write it upgrades it now
             // (in one transaction per step, like any writer); others are told how.
             Err(too_old @ crate::store::StoreError::SchemaTooOld { .. }) => {
-                match Store::open(&self.db_path) {
+                match SqliteStore::open(&self.db_path) {
                     Ok(store) => Ok(store),
                     // Not ours to write: say how to upgrade it.
                     Err(crate::store::StoreError::Permissions { .. }) => Err(too_old.into()),

@@ -12,7 +12,7 @@ use crate::cli::{RenderArgs, StatusArgs, SummaryFormat};
 use crate::commands::{Context, LOCK_WAIT};
 use crate::enforce::{self, RenderMode, Rendered};
 use crate::report::format_time;
-use crate::store::blocks::BlockTarget;
+use crate::store::{BlockTarget, ReportStore};
 
 /// Runs `render`.
 pub fn render(ctx: &Context, args: &RenderArgs) -> anyhow::Result<()> {

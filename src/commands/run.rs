@@ -13,7 +13,7 @@ use crate::commands::render::describe;
 use crate::enforce::{self, RenderMode, Rendered};
 use crate::ingest::{self, Options};
 use crate::report::format_time;
-use crate::store::RunCounters;
+use crate::store::{BlockStore, EventStore, RunCounters};
 use crate::ui;
 
 /// What a run did.
@@ -47,7 +47,10 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
         ..RunSummary::default()
     };
     if args.dry_run {
-        store.without_saving(|store| steps(ctx, store, now, RenderMode::DryRun, &mut summary))?;
+        // Nothing a dry run does is kept: its transaction is rolled back, also on an error.
+        let dry = store.transaction()?;
+        steps(ctx, &store, now, RenderMode::DryRun, &mut summary)?;
+        dry.rollback()?;
     } else {
         let run_id = store.begin_run("run", now)?;
         let marker = crate::parse::message::reject_marker(&ctx.config.postfix.reject_text);
@@ -102,23 +105,23 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
 /// Expire, end allowlisted blocks, apply the policy (one transaction), then render.
 fn steps(
     ctx: &Context,
-    store: &crate::store::Store,
+    store: &crate::store::SqliteStore,
     now: i64,
     mode: RenderMode,
     summary: &mut RunSummary,
 ) -> anyhow::Result<()> {
     let allow = enforce::allowlist(store, &ctx.config)?;
-    let decide = |store: &crate::store::Store| {
-        let expired = store.expire_blocks(now)?;
-        let allowlisted = enforce::end_allowlisted(store, &allow, now)?;
-        let created = enforce::apply_policy(store, &ctx.config, &allow, now)?;
-        Ok((expired, allowlisted, created))
+    // A dry run is inside a transaction already, which it rolls back.
+    let decided = match mode {
+        RenderMode::DryRun => None,
+        _ => Some(store.transaction()?),
     };
-    let (expired, allowlisted, created) = if mode == RenderMode::DryRun {
-        decide(store)?
-    } else {
-        store.atomically(decide)?
-    };
+    let expired = store.expire_blocks(now)?;
+    let allowlisted = enforce::end_allowlisted(store, &allow, now)?;
+    let created = enforce::apply_policy(store, &ctx.config, &allow, now)?;
+    if let Some(decided) = decided {
+        decided.commit()?;
+    }
     for block in expired.iter().chain(&allowlisted) {
         summary.blocks_ended.push(format!(
             "{} ({}): {}",

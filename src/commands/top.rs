@@ -7,7 +7,7 @@ use crate::cli::{TableFormat, TopArgs, TopBy};
 use crate::commands::Context;
 use crate::report::top::{self, Period, Subject};
 use crate::store::Grouping;
-use crate::store::reports::LabelKind;
+use crate::store::LabelKind;
 
 /// Runs `top`.
 pub fn run(ctx: &Context, args: &TopArgs) -> anyhow::Result<()> {

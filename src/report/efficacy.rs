@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use ipnet::IpNet;
 
 use crate::parse::EventKind;
-use crate::store::blocks::{Block, BlockTarget};
-use crate::store::{Store, address};
+use crate::store::ReportStore;
+use crate::store::{Block, BlockTarget};
 
 /// How long after a block ended its map entry may still be in force: the next `run`
 /// renders the map again (the timer runs every 5 minutes; this leaves room for a late
@@ -39,7 +39,7 @@ pub struct Attribution {
 /// Attributes the refusals in `(since, until]` to the postfix blocks; with `within`,
 /// only those of the addresses inside that network.
 pub fn attribute(
-    store: &Store,
+    store: &dyn ReportStore,
     since: i64,
     until: i64,
     within: Option<&IpNet>,
@@ -51,13 +51,9 @@ pub fn attribute(
         .collect();
     let mut out = Attribution::default();
     let refusing = store.events_per_address(EventKind::Rejected, since, until, within)?;
-    for (address_id, key, refused) in refusing {
-        let ip = address::from_key(&key);
+    for (ip, refused) in refusing {
         out.total += refused;
-        let covering: Vec<&Block> = match ip {
-            Some(ip) => blocks.iter().filter(|b| b.network.contains(&ip)).collect(),
-            None => Vec::new(),
-        };
+        let covering: Vec<&Block> = blocks.iter().filter(|b| b.network.contains(&ip)).collect();
         let mut attributed = 0;
         // Slices of the period in which the same block (or none) applies.
         let mut cuts = vec![since, until];
@@ -75,7 +71,7 @@ pub fn attribute(
             let Some(block) = matching_block(&covering, to) else {
                 continue;
             };
-            let n = store.events_of_address(address_id, EventKind::Rejected, from, to)?;
+            let n = store.events_of_address(ip, EventKind::Rejected, from, to)?;
             if n > 0 {
                 *out.per_block.entry(block.id).or_insert(0) += n;
                 attributed += n;
@@ -110,7 +106,7 @@ fn matching_block<'b>(covering: &[&'b Block], at: i64) -> Option<&'b Block> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::blocks::Origin;
+    use crate::store::Origin;
 
     fn block(id: i64, network: &str, created_at: i64, end: Option<i64>) -> Block {
         Block {

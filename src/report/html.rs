@@ -18,7 +18,7 @@ use std::fmt::{self, Write as _};
 use chrono::DateTime;
 
 use crate::report::summary::{BlockInPeriod, ChartUnit, Summary, change};
-use crate::store::blocks::BlockTarget;
+use crate::store::BlockTarget;
 
 /// The smallest drawn size of a non-zero bar or span, in the chart's units: a single
 /// failure next to a million still shows.
@@ -966,7 +966,7 @@ mod tests {
     use super::*;
     use crate::report::BlockView;
     use crate::report::summary::{Blocks, Efficacy, HourCount, TopAddress, TopUsername, Totals};
-    use crate::store::blocks::Origin;
+    use crate::store::Origin;
 
     fn esc(text: &str) -> String {
         Esc(text).to_string()

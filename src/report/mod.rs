@@ -14,7 +14,7 @@ pub use top::{Period, Subject, TopRow};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::store::blocks::{Block, BlockTarget, EndReason, Origin};
+use crate::store::{Block, BlockTarget, EndReason, Origin};
 
 /// A stored Unix time as RFC 3339 UTC (`2026-11-27T12:00:00Z`).
 pub fn format_time(unix: i64) -> String {

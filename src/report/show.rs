@@ -13,9 +13,9 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::report::{BlockView, format_time, new_table, printable};
-use crate::store::Store;
-use crate::store::blocks::{BlockTarget, Pardon};
-use crate::store::reports::LabelCount;
+use crate::store::LabelCount;
+use crate::store::ReportStore;
+use crate::store::{BlockTarget, Pardon};
 
 /// How many days `per_day` covers: the last 30 UTC dates, the report's date included.
 pub const DAYS: u64 = 30;
@@ -142,7 +142,7 @@ pub struct BlockedNow {
 }
 
 /// Builds the report of `network` (a host network for one address) up to `now`.
-pub fn build(store: &Store, network: &IpNet, now: i64) -> anyhow::Result<ShowReport> {
+pub fn build(store: &dyn ReportStore, network: &IpNet, now: i64) -> anyhow::Result<ShowReport> {
     let totals = store.range_totals(network, now)?;
 
     let today = DateTime::<Utc>::from_timestamp(now, 0)

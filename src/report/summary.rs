@@ -14,9 +14,9 @@ use serde::Serialize;
 use crate::config::Networks;
 use crate::parse::EventKind;
 use crate::report::{BlockView, format_time, new_table, printable};
-use crate::store::period::BlockCounts;
-use crate::store::reports::LabelKind;
-use crate::store::{Store, address};
+use crate::store::BlockCounts;
+use crate::store::LabelKind;
+use crate::store::{Grouping, ReportStore};
 
 /// How many addresses and usernames the top lists hold.
 pub const TOP: usize = 10;
@@ -268,7 +268,7 @@ pub struct Blocks {
 
 /// Builds the summary of the `seconds` before `until` (`label` names the period).
 pub fn build(
-    store: &Store,
+    store: &dyn ReportStore,
     networks: Networks,
     label: &str,
     seconds: i64,
@@ -278,16 +278,20 @@ pub fn build(
     let previous_since = since.saturating_sub(seconds);
     let rows = store.address_periods(previous_since, since, until)?;
 
-    let totals = |failures: fn(&crate::store::period::AddressPeriods) -> i64,
-                  faults: fn(&crate::store::period::AddressPeriods) -> i64| {
-        let failing: Vec<&address::Key> = rows
+    let totals = |failures: fn(&crate::store::AddressPeriods) -> i64,
+                  faults: fn(&crate::store::AddressPeriods) -> i64| {
+        let failing: Vec<std::net::IpAddr> = rows
             .iter()
             .filter(|r| failures(r) > 0)
-            .map(|r| &r.key)
+            .map(|r| r.address)
             .collect();
-        let nets: HashSet<address::Key> = failing
+        let grouping = Grouping::Network {
+            v4_prefix: networks.ipv4_prefix,
+            v6_prefix: networks.ipv6_prefix,
+        };
+        let nets: HashSet<ipnet::IpNet> = failing
             .iter()
-            .map(|k| address::network_key(k, networks.ipv4_prefix, networks.ipv6_prefix))
+            .map(|&addr| grouping.network_of(addr))
             .collect();
         Totals {
             failures: rows.iter().map(failures).sum(),
@@ -310,9 +314,9 @@ pub fn build(
     let counts = store.failures_per_hour(since, until)?;
     let (per_hour, chart) = hourly_and_chart(&counts, since, until);
 
-    let mut failing: Vec<&crate::store::period::AddressPeriods> =
+    let mut failing: Vec<&crate::store::AddressPeriods> =
         rows.iter().filter(|r| r.failures > 0).collect();
-    failing.sort_by(|a, b| b.failures.cmp(&a.failures).then(a.key.cmp(&b.key)));
+    failing.sort_by(|a, b| b.failures.cmp(&a.failures).then(a.address.cmp(&b.address)));
     let mut top_addresses = Vec::new();
     for (index, row) in failing.iter().enumerate().take(TOP) {
         let rank = match top_addresses.last() {
@@ -321,7 +325,7 @@ pub fn build(
         };
         top_addresses.push(TopAddress {
             rank,
-            ip: address::from_key(&row.key).map_or_else(String::new, |ip| ip.to_string()),
+            ip: row.address.to_string(),
             failures: row.failures,
         });
     }
@@ -340,8 +344,8 @@ pub fn build(
     let mut blocks = Blocks::default();
     for (target, counts) in store.blocks_in_period(since, until)? {
         match target {
-            crate::store::blocks::BlockTarget::Postfix => blocks.postfix = counts,
-            crate::store::blocks::BlockTarget::Firewall => blocks.firewall = counts,
+            crate::store::BlockTarget::Postfix => blocks.postfix = counts,
+            crate::store::BlockTarget::Firewall => blocks.firewall = counts,
         }
     }
 
@@ -349,7 +353,7 @@ pub fn build(
     let previous_rejected = store
         .events_per_address(EventKind::Rejected, previous_since, since, None)?
         .iter()
-        .map(|(_, _, n)| n)
+        .map(|(_, n)| n)
         .sum();
     // The blocks in force during the period, and any that ended just before it whose
     // map entry still refused connections in it (until the next run rewrote the map).

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::parse::EventKind;
 use crate::report::{format_time, new_table, printable};
-use crate::store::reports::LabelKind;
-use crate::store::{Grouping, Store, address};
+use crate::store::LabelKind;
+use crate::store::{Grouping, ReportStore};
 
 /// A period ending at the reference moment: the last N seconds, or everything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +140,7 @@ impl TopRow {
 /// text (texts are unique in the store).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Key {
-    Address(crate::store::address::Key),
+    Address(ipnet::IpNet),
     Label(String),
 }
 
@@ -158,7 +158,7 @@ struct Ranked {
 /// first counted failure ever lies inside the first period remain, ranked among
 /// themselves (`limit` applies after).
 pub fn rank(
-    store: &Store,
+    store: &dyn ReportStore,
     periods: &[Period],
     until: i64,
     subject: Subject,
@@ -179,7 +179,7 @@ pub fn rank(
 /// [`rank`] by the events of `kind` (`top --kind`); other kinds than
 /// [`EventKind::AuthFailed`] rank offenders only, and not `only_new`.
 pub fn rank_kind(
-    store: &Store,
+    store: &dyn ReportStore,
     periods: &[Period],
     until: i64,
     subject: Subject,
@@ -228,14 +228,12 @@ pub fn rank_kind(
     if limit > 0 {
         sorted.truncate(limit);
     }
-    if let (Subject::Offenders(grouping), Some(first)) = (subject, periods.first()) {
+    if let (Subject::Offenders(_), Some(first)) = (subject, periods.first()) {
         // First and last seen of the rows shown: a few seeks each, rather than for every
         // offender of the period.
         for (key, entry) in &mut sorted {
-            if let (Key::Address(key), Some(_)) = (&*key, entry.counts[0])
-                && let Some(network) = network_of(key, grouping)
-            {
-                entry.seen = store.first_and_last(&network, kind, first.since(until), until)?;
+            if let (Key::Address(network), Some(_)) = (&*key, entry.counts[0]) {
+                entry.seen = store.first_and_last(network, kind, first.since(until), until)?;
             }
         }
     }
@@ -264,16 +262,12 @@ pub fn rank_kind(
                 periods,
             };
             match (subject, key) {
-                (Subject::Offenders(Grouping::Address), Key::Address(key)) => {
-                    row.ip = address::from_key(&key).map(|a| a.to_string());
+                (Subject::Offenders(Grouping::Address), Key::Address(network)) => {
+                    row.ip = Some(network.addr().to_string());
                 }
-                (
-                    Subject::Offenders(Grouping::Network {
-                        v4_prefix,
-                        v6_prefix,
-                    }),
-                    Key::Address(key),
-                ) => row.network = Some(address::network_label(&key, v4_prefix, v6_prefix)),
+                (Subject::Offenders(Grouping::Network { .. }), Key::Address(network)) => {
+                    row.network = Some(network.to_string());
+                }
                 (Subject::Labels(LabelKind::Username), Key::Label(text)) => row.user = Some(text),
                 (Subject::Labels(LabelKind::Mechanism), Key::Label(text)) => {
                     row.mechanism = Some(text);
@@ -317,7 +311,7 @@ fn rerank(entries: &mut HashMap<Key, Entry>, periods: usize) {
 /// One period's ranking of `subject` from the store. Offenders come without first and
 /// last seen (`i64::MAX` and `i64::MIN`): [`rank`] looks them up for the rows it shows.
 fn ranked_in(
-    store: &Store,
+    store: &dyn ReportStore,
     since: Option<i64>,
     until: i64,
     subject: Subject,
@@ -328,10 +322,10 @@ fn ranked_in(
     }
     Ok(match subject {
         Subject::Offenders(grouping) => store
-            .rank_offenders_of_kind(kind, since, until, grouping)?
+            .rank_offenders(kind, since, until, grouping)?
             .into_iter()
             .map(|o| Ranked {
-                key: Key::Address(o.key),
+                key: Key::Address(o.network),
                 failures: o.failures,
                 first_seen: i64::MAX,
                 last_seen: i64::MIN,
@@ -352,28 +346,17 @@ fn ranked_in(
     })
 }
 
-/// The network an offender's key stands for: the address alone, or the network of the
-/// grouping it was ranked by.
-fn network_of(key: &address::Key, grouping: Grouping) -> Option<ipnet::IpNet> {
-    let addr = address::from_key(key)?;
-    let prefix = match (grouping, addr) {
-        (Grouping::Address, std::net::IpAddr::V4(_)) => 32,
-        (Grouping::Address, std::net::IpAddr::V6(_)) => 128,
-        (Grouping::Network { v4_prefix, .. }, std::net::IpAddr::V4(_)) => v4_prefix,
-        (Grouping::Network { v6_prefix, .. }, std::net::IpAddr::V6(_)) => v6_prefix,
-    };
-    Some(ipnet::IpNet::new(addr, prefix).ok()?.trunc())
-}
-
 /// Whether `key` (an address, network or text of `subject`) had a counted failure at or
 /// before `at`: then it is not new after it. One seek per candidate, so `--new` costs
 /// what the period ranks, not the history.
-fn failed_by(store: &Store, key: &Key, at: i64, subject: Subject) -> anyhow::Result<bool> {
+fn failed_by(
+    store: &dyn ReportStore,
+    key: &Key,
+    at: i64,
+    subject: Subject,
+) -> anyhow::Result<bool> {
     Ok(match (subject, key) {
-        (Subject::Offenders(grouping), Key::Address(key)) => match network_of(key, grouping) {
-            Some(network) => store.failed_by(&network, at)?,
-            None => false,
-        },
+        (Subject::Offenders(_), Key::Address(network)) => store.failed_by(network, at)?,
         (Subject::Labels(kind), Key::Label(text)) => store.label_failed_by(kind, text, at)?,
         // Keys always match their subject: they were made from it.
         _ => false,

@@ -1,4 +1,4 @@
-//! Named queries for the reports people read: everything about one address or network
+//! SQLite's [`ReportStore`]: the reports people read: everything about one address or network
 //! (`show`), and rankings of the texts attackers tried (`top --by user|mechanism|service`,
 //! `top --new`).
 //!
@@ -7,81 +7,29 @@
 //! `addresses` as the outer loop and seek into `address_days` and `events` per address;
 //! `CROSS JOIN` pins that order, since left to itself the planner may scan a whole table.
 
+use std::net::IpAddr;
 use std::sync::LazyLock;
 
 use ipnet::IpNet;
 use rusqlite::{OptionalExtension, params};
 
-use super::blocks::{Block, key_range};
-use super::rollup::{self, Split};
-use super::{Result, Store};
+use super::blocks::key_range;
+use super::rollup::{self, Split, bind_split};
+use super::{SqliteStore, address, period};
+use crate::model::{BlockTarget, EventKind};
+use crate::store::{
+    AddressPeriods, Block, BlockCounts, Grouping, LabelCount, LabelKind, LastRun, RangeTotals,
+    RankedLabel, RankedOffender, ReportStore, Result, StoreMetrics,
+};
 
-/// Which text of an event a report groups by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LabelKind {
-    /// `sasl_username=`, when Postfix logged it.
-    Username,
-    /// The SASL mechanism, as the client wrote it (`LOGIN` and `login` stay apart).
-    Mechanism,
-    /// The process tag of the smtpd that logged it (`postfix/submission/smtpd`).
-    Service,
-}
-
-impl LabelKind {
-    /// The column of `events` that refers to the text. Only these fixed names ever
-    /// reach SQL.
-    fn column(self) -> &'static str {
-        match self {
-            LabelKind::Username => "username_id",
-            LabelKind::Mechanism => "mechanism_id",
-            LabelKind::Service => "service_id",
-        }
+/// The column of `events` that refers to a text of `kind`. Only these fixed names ever
+/// reach SQL.
+fn label_column(kind: LabelKind) -> &'static str {
+    match kind {
+        LabelKind::Username => "username_id",
+        LabelKind::Mechanism => "mechanism_id",
+        LabelKind::Service => "service_id",
     }
-
-    /// The number of the text's kind in the rollups (`dimension`).
-    fn dimension(self) -> i64 {
-        match self {
-            LabelKind::Username => 0,
-            LabelKind::Mechanism => 1,
-            LabelKind::Service => 2,
-        }
-    }
-}
-
-/// One text (a username, mechanism or service) ranked over a period.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RankedLabel {
-    /// The text as logged.
-    pub text: String,
-    /// Counted failures with it inside the period.
-    pub failures: i64,
-    /// First and last failure with it inside the period (unix seconds).
-    pub first_seen: i64,
-    pub last_seen: i64,
-    /// `RANK() OVER (ORDER BY failures DESC)`: ties share a rank.
-    pub rank: i64,
-}
-
-/// The totals of one address or network up to a moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RangeTotals {
-    /// Addresses inside with at least one counted failure.
-    pub addresses: i64,
-    /// Counted failures (kind 0).
-    pub failures: i64,
-    /// First and last counted failure (unix seconds); `None` without any.
-    pub first_seen: Option<i64>,
-    pub last_seen: Option<i64>,
-    /// Server-side faults (kind 1): recorded, never counted against the client.
-    pub server_faults: i64,
-}
-
-/// How many counted failures carried one text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LabelCount {
-    /// The text; `None` for failures logged without one (only usernames can be missing).
-    pub text: Option<String>,
-    pub failures: i64,
 }
 
 /// Counted failures and server faults of the addresses in the key range
@@ -143,7 +91,7 @@ const RANGE_LABELS: &str = "
 /// from `label_hours`, partial ones from the events of the addresses active then.
 /// Failures without the text (no `sasl_username=`) are left out.
 fn rank_labels_sql(kind: LabelKind) -> String {
-    let column = kind.column();
+    let column = label_column(kind);
     let dimension = kind.dimension();
     let partial =
         |piece: &str| rollup::partial_hour_events(0, piece, &format!("e.{column}, 1, e.ts, e.ts"));
@@ -204,7 +152,7 @@ fn per_kind(build: fn(LabelKind) -> String) -> [String; 3] {
 }
 
 fn kind_index(kind: LabelKind) -> usize {
-    kind.dimension() as usize
+    kind.dimension()
 }
 
 /// Blocks sharing any address with the key range `?1..=?2`, newest first. Blocks are
@@ -217,45 +165,22 @@ static BLOCKS_OVERLAPPING: std::sync::LazyLock<String> = std::sync::LazyLock::ne
     )
 });
 
-impl Store {
-    /// Usernames, mechanisms or services ranked by counted failures inside
-    /// `(since, until]` (`since = None`: from the beginning), ties sharing a rank, each
-    /// with its first and last failure in the period.
-    pub fn rank_labels(
+impl ReportStore for SqliteStore {
+    fn rank_offenders(
         &self,
+        kind: EventKind,
         since: Option<i64>,
         until: i64,
-        kind: LabelKind,
-    ) -> Result<Vec<RankedLabel>> {
-        let mut stmt = self.conn.prepare_cached(&RANK_LABELS[kind_index(kind)])?;
-        Split::new(since.unwrap_or(i64::MIN), until).bind(&mut stmt, "")?;
-        let rows = stmt.raw_query().mapped(|row| {
-            Ok(RankedLabel {
-                text: row.get(0)?,
-                failures: row.get(1)?,
-                first_seen: row.get(2)?,
-                last_seen: row.get(3)?,
-                rank: row.get(4)?,
-            })
-        });
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// Whether some address inside `network` had a counted failure at or before `at`:
-    /// whoever had none failed for the first time after `at` (for `top --new`). One seek
-    /// per address of the network, whatever the history.
-    pub fn failed_by(&self, network: &IpNet, at: i64) -> Result<bool> {
-        let (first, last) = key_range(network);
-        Ok(self
-            .conn
-            .prepare_cached(RANGE_FAILED_BY)?
-            .query_row(params![&first[..], &last[..], at], |row| row.get(0))?)
+        grouping: Grouping,
+    ) -> Result<Vec<RankedOffender>> {
+        let sql = &period::RANKINGS[kind.code() as usize][period::ranking_index(grouping)];
+        self.rank_with(sql, since, until, grouping)
     }
 
     /// The first and last event of `kind` inside `network` in `(since, until]`
     /// (`since = None`: from the beginning); `None` without any. For the rows a ranking
     /// shows: two seeks per address of the network.
-    pub fn first_and_last(
+    fn first_and_last(
         &self,
         network: &IpNet,
         kind: crate::model::EventKind,
@@ -272,21 +197,55 @@ impl Store {
         Ok(min.zip(max))
     }
 
+    /// Whether some address inside `network` had a counted failure at or before `at`:
+    /// whoever had none failed for the first time after `at` (for `top --new`). One seek
+    /// per address of the network, whatever the history.
+    fn failed_by(&self, network: &IpNet, at: i64) -> Result<bool> {
+        let (first, last) = key_range(network);
+        Ok(self
+            .conn
+            .prepare_cached(RANGE_FAILED_BY)?
+            .query_row(params![&first[..], &last[..], at], |row| row.get(0))?)
+    }
+
+    /// Usernames, mechanisms or services ranked by counted failures inside
+    /// `(since, until]` (`since = None`: from the beginning), ties sharing a rank, each
+    /// with its first and last failure in the period.
+    fn rank_labels(
+        &self,
+        since: Option<i64>,
+        until: i64,
+        kind: LabelKind,
+    ) -> Result<Vec<RankedLabel>> {
+        let mut stmt = self.conn.prepare_cached(&RANK_LABELS[kind_index(kind)])?;
+        bind_split(&Split::new(since.unwrap_or(i64::MIN), until), &mut stmt, "")?;
+        let rows = stmt.raw_query().mapped(|row| {
+            Ok(RankedLabel {
+                text: row.get(0)?,
+                failures: row.get(1)?,
+                first_seen: row.get(2)?,
+                last_seen: row.get(3)?,
+                rank: row.get(4)?,
+            })
+        });
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Whether a counted failure at or before `at` carried the text `text` of one kind
     /// (for `top --new --by user|mechanism|service`). One seek.
-    pub fn label_failed_by(&self, kind: LabelKind, text: &str, at: i64) -> Result<bool> {
+    fn label_failed_by(&self, kind: LabelKind, text: &str, at: i64) -> Result<bool> {
         Ok(self.conn.prepare_cached(LABEL_FAILED_BY)?.query_row(
-            params![kind.dimension(), text, rollup::hour_of(at), at],
+            params![kind.dimension() as i64, text, rollup::hour_of(at), at],
             |row| row.get(0),
         )?)
     }
 
     /// Counted failures and server faults of every address inside `network` up to
     /// `until`, with the first and last failure.
-    pub fn range_totals(&self, network: &IpNet, until: i64) -> Result<RangeTotals> {
+    fn range_totals(&self, network: &IpNet, until: i64) -> Result<RangeTotals> {
         let (first, last) = key_range(network);
         let mut stmt = self.conn.prepare_cached(&RANGE_TOTALS)?;
-        Split::new(i64::MIN, until).bind(&mut stmt, "")?;
+        bind_split(&Split::new(i64::MIN, until), &mut stmt, "")?;
         rollup::bind(&mut stmt, ":first", &&first[..])?;
         rollup::bind(&mut stmt, ":last", &&last[..])?;
         let mut rows = stmt.raw_query();
@@ -305,7 +264,7 @@ impl Store {
     /// Counted failures of the addresses inside `network` per UTC day from the midnight
     /// `from` up to `until`: (start of the day, failures), oldest first, days without
     /// failures left out.
-    pub fn range_failures_per_day(
+    fn range_failures_per_day(
         &self,
         network: &IpNet,
         from: i64,
@@ -313,7 +272,7 @@ impl Store {
     ) -> Result<Vec<(i64, i64)>> {
         let (first, last) = key_range(network);
         let mut stmt = self.conn.prepare_cached(&RANGE_PER_DAY)?;
-        Split::new(from - 1, until).bind(&mut stmt, "")?;
+        bind_split(&Split::new(from - 1, until), &mut stmt, "")?;
         rollup::bind(&mut stmt, ":first", &&first[..])?;
         rollup::bind(&mut stmt, ":last", &&last[..])?;
         rollup::bind(&mut stmt, ":midnight", &from)?;
@@ -327,7 +286,7 @@ impl Store {
     /// mechanism and service (in that order), each most first (ties by text; failures
     /// without a username last among their tie). Reads the failures themselves: what
     /// `show` lists is one address's or network's history, not the whole table's.
-    pub fn range_label_counts(&self, network: &IpNet, until: i64) -> Result<[Vec<LabelCount>; 3]> {
+    fn range_label_counts(&self, network: &IpNet, until: i64) -> Result<[Vec<LabelCount>; 3]> {
         let (first, last) = key_range(network);
         let mut counts: [rustc_hash::FxHashMap<i64, i64>; 3] = Default::default();
         let mut stmt = self.conn.prepare_cached(RANGE_LABELS)?;
@@ -362,7 +321,7 @@ impl Store {
 
     /// Every block, active or ended, of any target, that covers `network` or lies inside
     /// it, newest first.
-    pub fn blocks_overlapping(&self, network: &IpNet) -> Result<Vec<Block>> {
+    fn blocks_overlapping(&self, network: &IpNet) -> Result<Vec<Block>> {
         let (first, last) = key_range(network);
         let mut stmt = self.conn.prepare_cached(&BLOCKS_OVERLAPPING)?;
         let rows = stmt.query_map(
@@ -371,11 +330,241 @@ impl Store {
         )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    /// Every block, of any target, in force at some moment of `(since, until]`, oldest
+    /// first.
+    fn blocks_during(&self, since: i64, until: i64) -> Result<Vec<Block>> {
+        let mut stmt = self.conn.prepare_cached(&period::BLOCKS_DURING)?;
+        let rows = stmt.query_map(params![since, until], super::blocks::block_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Blocks created and ended in `(since, until]` and in force at `until`, per target
+    /// (both targets always present, in [`BlockTarget::ALL`] order).
+    fn blocks_in_period(&self, since: i64, until: i64) -> Result<Vec<(BlockTarget, BlockCounts)>> {
+        let mut counts: Vec<(BlockTarget, BlockCounts)> = BlockTarget::ALL
+            .iter()
+            .map(|&t| (t, BlockCounts::default()))
+            .collect();
+        let mut stmt = self.conn.prepare_cached(period::BLOCKS_IN_PERIOD)?;
+        let rows = stmt.query_map(params![since, until], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                BlockCounts {
+                    created: row.get::<_, f64>(1)? as i64,
+                    ended: row.get::<_, f64>(2)? as i64,
+                    active: row.get::<_, f64>(3)? as i64,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (target, c) = row?;
+            if let Some(entry) = counts.iter_mut().find(|(t, _)| t.as_str() == target) {
+                entry.1 = c;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Every address with a counted failure or server fault in `(since, until]` or in
+    /// `(previous_since, since]`, with its counts in each.
+    fn address_periods(
+        &self,
+        previous_since: i64,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<AddressPeriods>> {
+        let mut stmt = self.conn.prepare_cached(&period::ADDRESS_PERIODS)?;
+        bind_split(&Split::new(since, until), &mut stmt, "c_")?;
+        bind_split(&Split::new(previous_since, since), &mut stmt, "p_")?;
+        let count = |row: &rusqlite::Row<'_>, index: usize| -> rusqlite::Result<i64> {
+            Ok(row.get::<_, f64>(index)? as i64)
+        };
+        let rows = stmt.raw_query().mapped(|row| {
+            Ok((
+                row.get::<_, Vec<u8>>(0)?,
+                count(row, 1)?,
+                count(row, 2)?,
+                count(row, 3)?,
+                count(row, 4)?,
+            ))
+        });
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, failures, server_faults, previous_failures, previous_server_faults) = row?;
+            let Some(address) = address::from_key(&key) else {
+                continue;
+            };
+            out.push(AddressPeriods {
+                address,
+                failures,
+                server_faults,
+                previous_failures,
+                previous_server_faults,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Counted failures in `(since, until]` per UTC hour: (start of the hour in unix
+    /// seconds, failures), oldest first, hours without failures left out.
+    fn failures_per_hour(&self, since: i64, until: i64) -> Result<Vec<(i64, i64)>> {
+        let mut stmt = self.conn.prepare_cached(&period::FAILURES_PER_HOUR)?;
+        bind_split(&Split::new(since, until), &mut stmt, "")?;
+        let rows = stmt
+            .raw_query()
+            .mapped(|row| Ok((row.get::<_, i64>(0)? * rollup::HOUR, row.get(1)?)));
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn events_per_address(
+        &self,
+        kind: EventKind,
+        since: i64,
+        until: i64,
+        within: Option<&IpNet>,
+    ) -> Result<Vec<(IpAddr, i64)>> {
+        let everything = (
+            [0; super::address::KEY_LEN],
+            [0xff; super::address::KEY_LEN],
+        );
+        let (first, last) = within.map_or(everything, super::blocks::key_range);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&period::EVENTS_PER_ADDRESS[kind.code() as usize])?;
+        bind_split(&Split::new(since, until), &mut stmt, "")?;
+        rollup::bind(&mut stmt, ":first", &&first[..])?;
+        rollup::bind(&mut stmt, ":last", &&last[..])?;
+        let rows = stmt
+            .raw_query()
+            .mapped(|row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, i64>(1)?)));
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, n) = row?;
+            if let Some(addr) = address::from_key(&key) {
+                out.push((addr, n));
+            }
+        }
+        Ok(out)
+    }
+
+    fn events_of_address(
+        &self,
+        addr: IpAddr,
+        kind: EventKind,
+        since: i64,
+        until: i64,
+    ) -> Result<i64> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&period::EVENTS_OF_ADDRESS[kind.code() as usize])?;
+        bind_split(&Split::new(since, until), &mut stmt, "")?;
+        rollup::bind(&mut stmt, ":ip", &&address::to_key(addr)[..])?;
+        let mut rows = stmt.raw_query();
+        Ok(match rows.next()? {
+            Some(row) => row.get(0)?,
+            None => 0,
+        })
+    }
+
+    /// Figures for monitoring: events stored per kind, unparsed lines over all runs,
+    /// and the latest `run` (or, failing that, `ingest`).
+    fn metrics(&self) -> Result<StoreMetrics> {
+        let (failures, faults) = self.conn.query_row(
+            "SELECT TOTAL(events) FILTER (WHERE kind = 0), TOTAL(events) FILTER (WHERE kind = 1)
+             FROM hour_totals",
+            [],
+            |row| Ok((row.get::<_, f64>(0)? as i64, row.get::<_, f64>(1)? as i64)),
+        )?;
+        let unparsed = self
+            .conn
+            .query_row("SELECT TOTAL(unparsed) FROM runs", [], |row| {
+                row.get::<_, f64>(0)
+            })?;
+        let last_run = self
+            .conn
+            .query_row(
+                "SELECT started_at, duration, status = 'ok', untrusted FROM runs
+                 WHERE command = 'run' OR NOT EXISTS (SELECT 1 FROM runs WHERE command = 'run')
+                 ORDER BY id DESC LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .optional()?;
+        Ok(StoreMetrics {
+            failures,
+            server_faults: faults,
+            unparsed_lines: unparsed as i64,
+            last_run,
+        })
+    }
+
+    /// The latest run of `command`.
+    fn last_run(&self, command: &str) -> Result<Option<LastRun>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT started_at, ended_at, status, untrusted FROM runs WHERE command = ?1
+                 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([command], |row| {
+                Ok(LastRun {
+                    started_at: row.get(0)?,
+                    ended_at: row.get(1)?,
+                    status: row.get(2)?,
+                    untrusted: row.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+}
+
+impl SqliteStore {
+    /// Runs a ranking query of [`period::RANKINGS`].
+    fn rank_with(
+        &self,
+        sql: &str,
+        since: Option<i64>,
+        until: i64,
+        grouping: Grouping,
+    ) -> Result<Vec<RankedOffender>> {
+        let split = rollup::Split::new(since.unwrap_or(i64::MIN), until);
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        if let Grouping::Network {
+            v4_prefix,
+            v6_prefix,
+        } = grouping
+        {
+            rollup::bind(&mut stmt, ":v4_prefix", &v4_prefix)?;
+            rollup::bind(&mut stmt, ":v6_prefix", &v6_prefix)?;
+        }
+        bind_split(&split, &mut stmt, "")?;
+        let rows = stmt.raw_query();
+        let rows = rows.mapped(|row| {
+            let key: Vec<u8> = row.get(0)?;
+            Ok((address::from_key(&key), row.get(1)?, row.get(2)?))
+        });
+        let mut out = Vec::new();
+        for row in rows {
+            // A stored value that is no address key is left out, never shown as one.
+            if let (Some(addr), failures, rank) = row? {
+                out.push(RankedOffender {
+                    network: grouping.network_of(addr),
+                    failures,
+                    first_seen: None,
+                    last_seen: None,
+                    rank,
+                });
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::SqliteStore as Store;
 
     /// Every report query reaches events and rollups through an index, never by scanning
     /// a table: short periods and small networks stay cheap however long the history.

@@ -1,81 +1,22 @@
-//! Named queries for blocks, the allowlist, pardons and render records.
+//! SQLite's [`BlockStore`]: blocks, the allowlist, pardons, the counts the policy
+//! decides on, render records, the places saslguard created firewall objects and
+//! Postfix maps in, and named state.
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Result, Store, address};
-
-pub use crate::model::{BlockTarget, EndReason, Origin};
-
-/// A block as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Block {
-    pub id: i64,
-    pub network: IpNet,
-    pub target: BlockTarget,
-    pub origin: Origin,
-    pub reason: String,
-    pub failures: Option<i64>,
-    pub window_seconds: Option<i64>,
-    pub created_at: i64,
-    /// `None`: permanent.
-    pub expires_at: Option<i64>,
-    pub ended_at: Option<i64>,
-    pub end_reason: Option<EndReason>,
-}
-
-impl Block {
-    /// Whether the block is in force at `now`.
-    pub fn is_active(&self, now: i64) -> bool {
-        self.ended_at.is_none() && self.expires_at.is_none_or(|end| end > now)
-    }
-
-    /// When the block stopped (or will stop) being in force: the earlier of its end and
-    /// its expiry; `None` for a permanent block not ended.
-    pub fn end(&self) -> Option<i64> {
-        match (self.ended_at, self.expires_at) {
-            (Some(ended), Some(expires)) => Some(ended.min(expires)),
-            (ended, expires) => ended.or(expires),
-        }
-    }
-}
-
-/// A block about to be recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewBlock {
-    pub network: IpNet,
-    pub target: BlockTarget,
-    pub origin: Origin,
-    pub reason: String,
-    pub failures: Option<i64>,
-    pub window_seconds: Option<i64>,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-}
-
-/// An allowlist entry stored with `saslguard allow add`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AllowEntry {
-    pub network: IpNet,
-    pub comment: Option<String>,
-    pub created_at: i64,
-}
+use super::{SqliteStore, address};
+use crate::model::{BlockTarget, EndReason, EventKind};
+use crate::store::{
+    AllowEntry, Block, BlockStore, FirewallPlace, NewBlock, Pardon, PostfixMapPlace, Result,
+};
 
 /// The first and last address of a network as stored keys: a network is a key range,
 /// of its own family only (see [`address::key_range`]).
 pub fn key_range(network: &IpNet) -> (address::Key, address::Key) {
     address::key_range(network)
-}
-
-/// A record that failures of addresses inside `network` up to `until` do not count:
-/// written by `unblock` (for the blocks it ends, or for a whole network with
-/// `--forgive`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pardon {
-    pub network: IpNet,
-    pub until: i64,
 }
 
 /// The columns `block_from_row` reads, in order.
@@ -124,55 +65,38 @@ pub(super) fn block_from_row(row: &Row<'_>) -> rusqlite::Result<Block> {
     })
 }
 
-impl Store {
-    /// Runs `work` in one transaction: all of it is stored, or (on error) none of it.
-    pub fn atomically<T>(
-        &self,
-        work: impl FnOnce(&Store) -> anyhow::Result<T>,
-    ) -> anyhow::Result<T> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        self.end_transaction(work(self))
-    }
-
-    /// Runs `work` in a transaction that is always rolled back: for dry runs.
-    pub fn without_saving<T>(
-        &self,
-        work: impl FnOnce(&Store) -> anyhow::Result<T>,
-    ) -> anyhow::Result<T> {
-        self.conn.execute_batch("BEGIN")?;
-        let result = work(self);
-        self.conn.execute_batch("ROLLBACK")?;
-        result
-    }
-
+impl BlockStore for SqliteStore {
     /// Records a block; returns its id.
-    pub fn insert_block(&self, block: &NewBlock) -> Result<i64> {
+    fn insert_block(&self, block: &NewBlock) -> Result<i64> {
         let network = crate::network::canonical(block.network);
         let (first, last) = key_range(&network);
-        self.conn
+        Ok(self
+            .conn
             .prepare_cached(
                 "INSERT INTO blocks (network, net_first, net_last, target, origin, reason,
                      failures, window_seconds, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
             )?
-            .execute(params![
-                network.to_string(),
-                &first[..],
-                &last[..],
-                block.target.as_str(),
-                block.origin.name(),
-                block.reason,
-                block.failures,
-                block.window_seconds,
-                block.created_at,
-                block.expires_at,
-            ])?;
-        Ok(self.conn.last_insert_rowid())
+            .query_row(
+                params![
+                    network.to_string(),
+                    &first[..],
+                    &last[..],
+                    block.target.as_str(),
+                    block.origin.name(),
+                    block.reason,
+                    block.failures,
+                    block.window_seconds,
+                    block.created_at,
+                    block.expires_at,
+                ],
+                |row| row.get(0),
+            )?)
     }
 
     /// Moves the expiry of an active block (`None`: permanent) and appends `note` to its
     /// reason, so its history says it was extended; false when the block is not active.
-    pub fn extend_block(&self, id: i64, expires_at: Option<i64>, note: &str) -> Result<bool> {
+    fn extend_block(&self, id: i64, expires_at: Option<i64>, note: &str) -> Result<bool> {
         Ok(self
             .conn
             .prepare_cached(
@@ -185,7 +109,7 @@ impl Store {
 
     /// The block of exactly `network` at `target` in force at `now` that lasts longest
     /// (permanent first), if any: one index seek.
-    pub fn active_block_of(
+    fn active_block_of(
         &self,
         network: &IpNet,
         target: BlockTarget,
@@ -209,7 +133,7 @@ impl Store {
     }
 
     /// Blocks in force at `now` (of one target, or all), in no particular order.
-    pub fn active_blocks(&self, target: Option<BlockTarget>, now: i64) -> Result<Vec<Block>> {
+    fn active_blocks(&self, target: Option<BlockTarget>, now: i64) -> Result<Vec<Block>> {
         let sql = format!(
             "SELECT {BLOCK_COLUMNS} FROM blocks
              WHERE ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)
@@ -224,7 +148,7 @@ impl Store {
     }
 
     /// Every block ever recorded, newest first.
-    pub fn all_blocks(&self) -> Result<Vec<Block>> {
+    fn all_blocks(&self) -> Result<Vec<Block>> {
         let sql = format!("SELECT {BLOCK_COLUMNS} FROM blocks ORDER BY created_at DESC, id DESC");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map([], block_from_row)?;
@@ -233,7 +157,7 @@ impl Store {
 
     /// Ends the blocks in force at `now` that equal or lie inside `network`
     /// (`overlapping`: that share any address with it); returns them.
-    pub fn end_blocks(
+    fn end_blocks(
         &self,
         network: &IpNet,
         overlapping: bool,
@@ -260,7 +184,7 @@ impl Store {
     }
 
     /// Ends every block whose time is over at `now`, as ended at its expiry; returns them.
-    pub fn expire_blocks(&self, now: i64) -> Result<Vec<Block>> {
+    fn expire_blocks(&self, now: i64) -> Result<Vec<Block>> {
         let sql = format!(
             "UPDATE blocks SET ended_at = expires_at, end_reason = 'expired'
              WHERE ended_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?1
@@ -272,7 +196,7 @@ impl Store {
     }
 
     /// Whether a block of `target` in force at `now` covers all of `network`.
-    pub fn is_covered(&self, network: &IpNet, target: BlockTarget, now: i64) -> Result<bool> {
+    fn is_covered(&self, network: &IpNet, target: BlockTarget, now: i64) -> Result<bool> {
         let (first, last) = key_range(network);
         Ok(self
             .conn
@@ -291,11 +215,7 @@ impl Store {
     /// was created: for escalation, and so the failures behind a block never count twice.
     /// Blocks ended because an allowlist entry covered them are left out: the entry
     /// withdrew them, and once it is gone the failures count as if it never was.
-    pub fn block_history(
-        &self,
-        network: &IpNet,
-        target: BlockTarget,
-    ) -> Result<(i64, Option<i64>)> {
+    fn block_history(&self, network: &IpNet, target: BlockTarget) -> Result<(i64, Option<i64>)> {
         let (first, last) = key_range(network);
         Ok(self
             .conn
@@ -310,7 +230,7 @@ impl Store {
     }
 
     /// From now on, failures of addresses inside `network` up to `until` do not count.
-    pub fn add_pardon(&self, network: &IpNet, until: i64) -> Result<()> {
+    fn add_pardon(&self, network: &IpNet, until: i64) -> Result<()> {
         let network = crate::network::canonical(*network);
         let (first, last) = key_range(&network);
         self.conn
@@ -322,12 +242,12 @@ impl Store {
     }
 
     /// Every pardon, ordered by address, then time.
-    pub fn pardons(&self) -> Result<Vec<Pardon>> {
+    fn pardons(&self) -> Result<Vec<Pardon>> {
         self.pardons_where("true", params![])
     }
 
     /// The pardons sharing any address with `network`, ordered by address, then time.
-    pub fn pardons_overlapping(&self, network: &IpNet) -> Result<Vec<Pardon>> {
+    fn pardons_overlapping(&self, network: &IpNet) -> Result<Vec<Pardon>> {
         let (first, last) = key_range(network);
         self.pardons_where(
             "net_first <= ?2 AND net_last >= ?1",
@@ -335,6 +255,266 @@ impl Store {
         )
     }
 
+    fn kind_per_address(
+        &self,
+        kind: EventKind,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<(IpAddr, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&super::period::PER_ADDRESS[kind.code() as usize])?;
+        super::rollup::bind_split(&super::rollup::Split::new(since, until), &mut stmt, "")?;
+        let rows = stmt.raw_query().mapped(|row| {
+            let key: Vec<u8> = row.get(0)?;
+            Ok((address::from_key(&key), row.get::<_, i64>(1)?))
+        });
+        let mut out = Vec::new();
+        for row in rows {
+            if let (Some(addr), n) = row? {
+                out.push((addr, n));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Events of `kind` of the addresses inside `network` in `(since, until]`, leaving
+    /// out pardoned ones: like [`Store::countable_failures`] for another kind.
+    fn countable_of_kind(
+        &self,
+        network: &IpNet,
+        kind: EventKind,
+        since: i64,
+        until: i64,
+    ) -> Result<i64> {
+        let (first, last) = key_range(network);
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM addresses AS a JOIN events AS e ON e.address_id = a.id
+                 WHERE a.ip BETWEEN ?1 AND ?2 AND e.kind = ?5 AND e.ts > ?3 AND e.ts <= ?4
+                   AND NOT EXISTS (SELECT 1 FROM pardons AS p
+                                   WHERE a.ip BETWEEN p.net_first AND p.net_last
+                                     AND e.ts <= p.until)",
+            )?
+            .query_row(
+                params![&first[..], &last[..], since, until, kind.code()],
+                |row| row.get(0),
+            )?)
+    }
+
+    /// Adds an allowlist entry; false when it was already there.
+    fn allowlist_add(&self, network: &IpNet, comment: Option<&str>, now: i64) -> Result<bool> {
+        let network = crate::network::canonical(*network);
+        let (first, last) = key_range(&network);
+        let added = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO allowlist (network, net_first, net_last, comment, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (network) DO NOTHING",
+            )?
+            .execute(params![
+                network.to_string(),
+                &first[..],
+                &last[..],
+                comment,
+                now
+            ])?;
+        Ok(added > 0)
+    }
+
+    /// Removes an allowlist entry; false when there was none.
+    fn allowlist_remove(&self, network: &IpNet) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM allowlist WHERE network = ?1")?
+            .execute([crate::network::canonical(*network).to_string()])?
+            > 0)
+    }
+
+    /// The stored allowlist, ordered by address.
+    fn allowlist(&self) -> Result<Vec<AllowEntry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT network, comment, created_at FROM allowlist ORDER BY net_first",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            let network: String = row.get(0)?;
+            Ok((network, row.get(1)?, row.get(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (network, comment, created_at) = row?;
+            if let Ok(network) = network.parse() {
+                out.push(AllowEntry {
+                    network: crate::network::canonical(network),
+                    comment,
+                    created_at,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// A cheap signature of the blocks of `target` in force at `now` and of the stored
+    /// allowlist: it changes whenever a block starts, ends or expires, or the allowlist
+    /// changes, without reading every block.
+    fn active_signature(&self, target: BlockTarget, now: i64) -> Result<String> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT (SELECT COUNT(*) || ':' || TOTAL(id) || ':' || IFNULL(MAX(id), 0)
+                         FROM blocks
+                         WHERE ended_at IS NULL AND target = ?1
+                           AND (expires_at IS NULL OR expires_at > ?2))
+                     || '/' ||
+                        (SELECT COUNT(*) || ':' || TOTAL(id) || ':' || IFNULL(MAX(id), 0)
+                         FROM allowlist)",
+            )?
+            .query_row(params![target.as_str(), now], |row| row.get(0))?)
+    }
+
+    /// The digest and state token recorded when `place` was last rendered.
+    fn last_render(&self, place: &str) -> Result<Option<(String, Option<String>)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT digest, token FROM renders WHERE place = ?1")?
+            .query_row([place], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?)
+    }
+
+    /// How many entries the last render of `place` wrote.
+    fn render_entries(&self, place: &str) -> Result<usize> {
+        let entries: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT entries FROM renders WHERE place = ?1")?
+            .query_row([place], |row| row.get(0))
+            .optional()?;
+        Ok(entries.unwrap_or(0).max(0) as usize)
+    }
+
+    /// Records what was rendered to `place`, and its state token right after.
+    fn save_render(
+        &self,
+        place: &str,
+        digest: &str,
+        token: Option<&str>,
+        entries: usize,
+        now: i64,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO renders (place, digest, token, entries, rendered_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (place) DO UPDATE
+                 SET digest = ?2, token = ?3, entries = ?4, rendered_at = ?5",
+            )?
+            .execute(params![place, digest, token, entries as i64, now])?;
+        Ok(())
+    }
+
+    /// Every recorded firewall place, ordered by backend and name.
+    fn firewall_places(&self) -> Result<Vec<FirewallPlace>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT backend, name FROM firewall_places ORDER BY backend, name")?;
+        let rows = stmt.query_map([], |row| {
+            Ok(FirewallPlace {
+                backend: row.get(0)?,
+                name: row.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records that saslguard is about to create objects in `place` (no-op when known).
+    fn record_firewall_place(&self, place: &FirewallPlace, now: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO firewall_places (backend, name, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (backend, name) DO NOTHING",
+            )?
+            .execute(params![place.backend, place.name, now])?;
+        Ok(())
+    }
+
+    /// Forgets `place` once its objects are gone.
+    fn forget_firewall_place(&self, place: &FirewallPlace) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM firewall_places WHERE backend = ?1 AND name = ?2")?
+            .execute(params![place.backend, place.name])?;
+        Ok(())
+    }
+
+    /// Every recorded Postfix map, ordered by type and path.
+    fn postfix_map_places(&self) -> Result<Vec<PostfixMapPlace>> {
+        use std::os::unix::ffi::OsStringExt;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT map_type, path FROM postfix_maps ORDER BY map_type, path")?;
+        let rows = stmt.query_map([], |row| {
+            Ok(PostfixMapPlace {
+                map_type: row.get(0)?,
+                path: std::ffi::OsString::from_vec(row.get::<_, Vec<u8>>(1)?).into(),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records that saslguard is about to write the map `place` (no-op when known).
+    fn record_postfix_map_place(&self, place: &PostfixMapPlace, now: i64) -> Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO postfix_maps (map_type, path, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (map_type, path) DO NOTHING",
+            )?
+            .execute(params![
+                place.map_type,
+                place.path.as_os_str().as_bytes(),
+                now
+            ])?;
+        Ok(())
+    }
+
+    /// Forgets the map `place` once it has been emptied.
+    fn forget_postfix_map_place(&self, place: &PostfixMapPlace) -> Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        self.conn
+            .prepare_cached("DELETE FROM postfix_maps WHERE map_type = ?1 AND path = ?2")?
+            .execute(params![place.map_type, place.path.as_os_str().as_bytes()])?;
+        Ok(())
+    }
+
+    /// A named value kept between runs.
+    fn state(&self, key: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM state WHERE key = ?1")?
+            .query_row([key], |row| row.get(0))
+            .optional()?)
+    }
+
+    /// Sets a named value kept between runs.
+    fn set_state(&self, key: &str, value: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = ?2",
+            )?
+            .execute(params![key, value])?;
+        Ok(())
+    }
+
+    /// Forgets a named value kept between runs (nothing happens when it is not set).
+    fn clear_state(&self, key: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM state WHERE key = ?1")?
+            .execute([key])?;
+        Ok(())
+    }
+}
+
+impl SqliteStore {
     fn pardons_where(
         &self,
         condition: &str,
@@ -360,192 +540,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Counted failures per address in `(since, until]`, pardons not applied: the cheap
-    /// first pass of the policy.
-    pub fn failures_per_address(&self, since: i64, until: i64) -> Result<Vec<(IpAddr, i64)>> {
-        let mut stmt = self.conn.prepare_cached(&super::FAILURES_PER_ADDRESS)?;
-        super::rollup::Split::new(since, until).bind(&mut stmt, "")?;
-        let rows = stmt.raw_query().mapped(|row| {
-            let key: Vec<u8> = row.get(0)?;
-            Ok((address::from_key(&key), row.get::<_, i64>(1)?))
-        });
-        let mut out = Vec::new();
-        for row in rows {
-            if let (Some(addr), failures) = row? {
-                out.push((addr, failures));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Counted failures of addresses inside `network` in `(since, until]`, leaving out
-    /// pardoned ones: the exact count the policy acts on.
-    pub fn countable_failures(&self, network: &IpNet, since: i64, until: i64) -> Result<i64> {
-        let (first, last) = key_range(network);
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT COUNT(*) FROM addresses AS a JOIN events AS e ON e.address_id = a.id
-                 WHERE a.ip BETWEEN ?1 AND ?2 AND e.kind = 0 AND e.ts > ?3 AND e.ts <= ?4
-                   AND NOT EXISTS (SELECT 1 FROM pardons AS p
-                                   WHERE a.ip BETWEEN p.net_first AND p.net_last
-                                     AND e.ts <= p.until)",
-            )?
-            .query_row(params![&first[..], &last[..], since, until], |row| {
-                row.get(0)
-            })?)
-    }
-
-    /// Adds an allowlist entry; false when it was already there.
-    pub fn allowlist_add(&self, network: &IpNet, comment: Option<&str>, now: i64) -> Result<bool> {
-        let network = crate::network::canonical(*network);
-        let (first, last) = key_range(&network);
-        let added = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO allowlist (network, net_first, net_last, comment, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (network) DO NOTHING",
-            )?
-            .execute(params![
-                network.to_string(),
-                &first[..],
-                &last[..],
-                comment,
-                now
-            ])?;
-        Ok(added > 0)
-    }
-
-    /// Removes an allowlist entry; false when there was none.
-    pub fn allowlist_remove(&self, network: &IpNet) -> Result<bool> {
-        Ok(self
-            .conn
-            .prepare_cached("DELETE FROM allowlist WHERE network = ?1")?
-            .execute([crate::network::canonical(*network).to_string()])?
-            > 0)
-    }
-
-    /// The stored allowlist, ordered by address.
-    pub fn allowlist(&self) -> Result<Vec<AllowEntry>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT network, comment, created_at FROM allowlist ORDER BY net_first",
-        )?;
-        let rows = stmt.query_map([], |row| {
-            let network: String = row.get(0)?;
-            Ok((network, row.get(1)?, row.get(2)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (network, comment, created_at) = row?;
-            if let Ok(network) = network.parse() {
-                out.push(AllowEntry {
-                    network: crate::network::canonical(network),
-                    comment,
-                    created_at,
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    /// A cheap signature of the blocks of `target` in force at `now` and of the stored
-    /// allowlist: it changes whenever a block starts, ends or expires, or the allowlist
-    /// changes, without reading every block.
-    pub fn active_signature(&self, target: BlockTarget, now: i64) -> Result<String> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT (SELECT COUNT(*) || ':' || TOTAL(id) || ':' || IFNULL(MAX(id), 0)
-                         FROM blocks
-                         WHERE ended_at IS NULL AND target = ?1
-                           AND (expires_at IS NULL OR expires_at > ?2))
-                     || '/' ||
-                        (SELECT COUNT(*) || ':' || TOTAL(id) || ':' || IFNULL(MAX(id), 0)
-                         FROM allowlist)",
-            )?
-            .query_row(params![target.as_str(), now], |row| row.get(0))?)
-    }
-
-    /// The digest and state token recorded when `place` was last rendered.
-    pub fn last_render(&self, place: &str) -> Result<Option<(String, Option<String>)>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT digest, token FROM renders WHERE place = ?1")?
-            .query_row([place], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?)
-    }
-
-    /// How many entries the last render of `place` wrote.
-    pub fn render_entries(&self, place: &str) -> Result<usize> {
-        let entries: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT entries FROM renders WHERE place = ?1")?
-            .query_row([place], |row| row.get(0))
-            .optional()?;
-        Ok(entries.unwrap_or(0).max(0) as usize)
-    }
-
-    /// Records what was rendered to `place`, and its state token right after.
-    pub fn save_render(
-        &self,
-        place: &str,
-        digest: &str,
-        token: Option<&str>,
-        entries: usize,
-        now: i64,
-    ) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO renders (place, digest, token, entries, rendered_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (place) DO UPDATE
-                 SET digest = ?2, token = ?3, entries = ?4, rendered_at = ?5",
-            )?
-            .execute(params![place, digest, token, entries as i64, now])?;
-        Ok(())
-    }
-
-    /// Adds block counters to a run's record.
-    pub fn record_run_blocks(
-        &self,
-        run_id: i64,
-        created: usize,
-        ended: usize,
-        rendered: Option<usize>,
-    ) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE runs SET blocks_created = ?2, blocks_ended = ?3, entries_rendered = ?4
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                run_id,
-                created as i64,
-                ended as i64,
-                rendered.map(|n| n as i64)
-            ])?;
-        Ok(())
-    }
-
-    /// The latest run of `command`.
-    pub fn last_run(&self, command: &str) -> Result<Option<LastRun>> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT started_at, ended_at, status, untrusted FROM runs WHERE command = ?1
-                 ORDER BY id DESC LIMIT 1",
-            )?
-            .query_row([command], |row| {
-                Ok(LastRun {
-                    started_at: row.get(0)?,
-                    ended_at: row.get(1)?,
-                    status: row.get(2)?,
-                    untrusted: row.get(3)?,
-                })
-            })
-            .optional()?)
-    }
-
     /// Deletes blocks that ended before `before` (and pardons older than it); returns how
     /// many blocks went.
     pub fn prune_blocks(&self, before: i64) -> Result<usize> {
@@ -557,17 +551,4 @@ impl Store {
             .prepare_cached("DELETE FROM blocks WHERE ended_at IS NOT NULL AND ended_at < ?1")?
             .execute([before])?)
     }
-}
-
-/// The latest run of a command, as `status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LastRun {
-    /// When it started (unix seconds).
-    pub started_at: i64,
-    /// When it ended (unix seconds); `None` if it did not finish.
-    pub ended_at: Option<i64>,
-    /// `ok`, `failed`, or `running`.
-    pub status: String,
-    /// Journal entries it counted as untrusted and did not use.
-    pub untrusted: i64,
 }
