@@ -24,7 +24,24 @@ use rusqlite::{Connection, TransactionBehavior};
 
 pub use events::EventWriter;
 
+use crate::model::EventKind;
 use crate::store::{Result, StoreError};
+
+/// The stored code of counted failures, for SQL text.
+const FAILED: i64 = EventKind::AuthFailed as i64;
+
+/// The stored code of server faults, for SQL text.
+const FAULT: i64 = EventKind::ServerFault as i64;
+
+/// Kinds as an SQL list of their stored codes (`0, 1`): SQL names kinds only through
+/// this and the two constants above, never as bare numbers.
+fn kinds_sql(kinds: &[EventKind]) -> String {
+    kinds
+        .iter()
+        .map(|kind| kind.code().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The schema, one file per version; `PRAGMA user_version` says how many have run.
 const MIGRATIONS: &[&str] = &[

@@ -7,7 +7,7 @@
 
 use std::sync::LazyLock;
 
-use super::rollup;
+use super::{FAILED, FAULT, rollup};
 use crate::model::EventKind;
 use crate::store::Grouping;
 
@@ -19,16 +19,18 @@ pub(super) static ADDRESS_PERIODS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT a.ip, c.failures, c.faults, c.previous_failures, c.previous_faults
          FROM (SELECT address_id,
-                      TOTAL(n) FILTER (WHERE current AND kind = 0) AS failures,
-                      TOTAL(n) FILTER (WHERE current AND kind = 1) AS faults,
-                      TOTAL(n) FILTER (WHERE NOT current AND kind = 0) AS previous_failures,
-                      TOTAL(n) FILTER (WHERE NOT current AND kind = 1) AS previous_faults
+                      TOTAL(n) FILTER (WHERE current AND kind = {FAILED}) AS failures,
+                      TOTAL(n) FILTER (WHERE current AND kind = {FAULT}) AS faults,
+                      TOTAL(n) FILTER (WHERE NOT current AND kind = {FAILED})
+                          AS previous_failures,
+                      TOTAL(n) FILTER (WHERE NOT current AND kind = {FAULT})
+                          AS previous_faults
                FROM (SELECT 1 AS current, * FROM ({current})
                      UNION ALL SELECT 0, * FROM ({previous}))
                GROUP BY address_id HAVING SUM(n) > 0) AS c
          CROSS JOIN addresses AS a ON a.id = c.address_id",
-        current = rollup::period_rows("0, 1", "c_"),
-        previous = rollup::period_rows("0, 1", "p_"),
+        current = rollup::period_rows(&[EventKind::AuthFailed, EventKind::ServerFault], "c_"),
+        previous = rollup::period_rows(&[EventKind::AuthFailed, EventKind::ServerFault], "p_"),
     )
 });
 
@@ -38,12 +40,12 @@ pub(super) static FAILURES_PER_HOUR: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT hour, SUM(n) FROM (
              SELECT hour, events AS n FROM hour_totals
-             WHERE kind = 0 AND hour BETWEEN :hour_from AND :hour_to
+             WHERE kind = {FAILED} AND hour BETWEEN :hour_from AND :hour_to
              UNION ALL {}
              UNION ALL {})
          GROUP BY hour ORDER BY hour",
-        rollup::partial_hour_events(0, "head", ":head_hour AS hour, 1 AS n"),
-        rollup::partial_hour_events(0, "tail", ":tail_hour AS hour, 1 AS n"),
+        rollup::partial_hour_events(EventKind::AuthFailed, "head", ":head_hour AS hour, 1 AS n"),
+        rollup::partial_hour_events(EventKind::AuthFailed, "tail", ":tail_hour AS hour, 1 AS n"),
     )
 });
 
@@ -53,14 +55,13 @@ pub(super) static FAILURES_PER_HOUR: LazyLock<String> = LazyLock::new(|| {
 pub(super) static EVENTS_PER_ADDRESS: LazyLock<[String; EventKind::ALL.len()]> =
     LazyLock::new(|| {
         EventKind::ALL.map(|kind| {
-            let kind = kind.code();
             format!(
                 "SELECT a.ip, c.n
              FROM (SELECT address_id, SUM(n) AS n FROM ({rows})
                    GROUP BY address_id HAVING SUM(n) > 0) AS c
              CROSS JOIN addresses AS a ON a.id = c.address_id
              WHERE a.ip BETWEEN :first AND :last",
-                rows = rollup::period_rows(&kind.to_string(), "")
+                rows = rollup::period_rows(&[kind], "")
             )
         })
     });
@@ -69,7 +70,6 @@ pub(super) static EVENTS_PER_ADDRESS: LazyLock<[String; EventKind::ALL.len()]> =
 pub(super) static EVENTS_OF_ADDRESS: LazyLock<[String; EventKind::ALL.len()]> =
     LazyLock::new(|| {
         EventKind::ALL.map(|kind| {
-            let kind = kind.code();
             format!(
                 "SELECT {} FROM addresses AS a WHERE a.ip = :ip",
                 rollup::address_events(kind, "")
@@ -109,34 +109,29 @@ pub(super) static BLOCKS_DURING: LazyLock<String> = LazyLock::new(|| {
 /// `kind` (its code) summed per
 /// address, then one key lookup per address that had any for its bytes. Nothing outside
 /// the period is read.
-fn events_per_address_sql(kind: i64) -> String {
+fn events_per_address_sql(kind: EventKind) -> String {
     format!(
         "SELECT a.ip, c.failures
          FROM (SELECT address_id, SUM(n) AS failures FROM ({rows})
                GROUP BY address_id HAVING SUM(n) > 0) AS c
          CROSS JOIN addresses AS a ON a.id = c.address_id",
-        rows = rollup::period_rows(&kind.to_string(), "")
+        rows = rollup::period_rows(&[kind], "")
     )
 }
 
 /// Events per address in the period, per kind (indexed by its code): what the policy
 /// reads first.
 pub(super) static PER_ADDRESS: LazyLock<[String; EventKind::ALL.len()]> =
-    LazyLock::new(|| EventKind::ALL.map(|kind| events_per_address_sql(kind.code())));
+    LazyLock::new(|| EventKind::ALL.map(events_per_address_sql));
 
 /// Rankings of the events of each kind (indexed by its code) by address and by network
 /// (indexed by [`ranking_index`]).
 pub(super) static RANKINGS: LazyLock<[[String; 2]; EventKind::ALL.len()]> = LazyLock::new(|| {
-    EventKind::ALL.map(|kind| {
-        [
-            ranking_sql(kind.code(), false),
-            ranking_sql(kind.code(), true),
-        ]
-    })
+    EventKind::ALL.map(|kind| [ranking_sql(kind, false), ranking_sql(kind, true)])
 });
 
 /// The ranking of the events of kind `kind` (its code) by address or by network.
-fn ranking_sql(kind: i64, by_network: bool) -> String {
+fn ranking_sql(kind: EventKind, by_network: bool) -> String {
     if by_network {
         format!(
             "SELECT net, failures, RANK() OVER (ORDER BY failures DESC) AS rank

@@ -15,7 +15,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::blocks::key_range;
 use super::rollup::{self, Split, bind_split};
-use super::{SqliteStore, address, period};
+use super::{FAILED, FAULT, SqliteStore, address, period};
 use crate::model::{BlockTarget, EventKind};
 use crate::store::{
     AddressPeriods, Block, BlockCounts, Grouping, LabelCount, LabelKind, LastRun, RangeTotals,
@@ -44,10 +44,10 @@ static RANGE_TOTALS: LazyLock<String> = LazyLock::new(|| {
                 MAX({last}) FILTER (WHERE c.failures > 0),
                 TOTAL(c.faults)
          FROM counted AS c",
-        failures = rollup::address_events(0, ""),
-        faults = rollup::address_events(1, ""),
-        first = rollup::address_first(0, "", "c.id"),
-        last = rollup::address_last(0, "", "c.id"),
+        failures = rollup::address_events(EventKind::AuthFailed, ""),
+        faults = rollup::address_events(EventKind::ServerFault, ""),
+        first = rollup::address_first(EventKind::AuthFailed, "", "c.id"),
+        last = rollup::address_last(EventKind::AuthFailed, "", "c.id"),
     )
 });
 
@@ -59,7 +59,7 @@ static RANGE_PER_DAY: LazyLock<String> = LazyLock::new(|| {
         format!(
             "SELECT (e.ts - :midnight) / 86400 AS day, 1 AS n
              FROM addresses AS a CROSS JOIN events AS e ON e.address_id = a.id
-             WHERE a.ip BETWEEN :first AND :last AND e.kind = 0
+             WHERE a.ip BETWEEN :first AND :last AND e.kind = {FAILED}
                AND e.ts BETWEEN :{piece}_from AND :{piece}_to"
         )
     };
@@ -69,7 +69,7 @@ static RANGE_PER_DAY: LazyLock<String> = LazyLock::new(|| {
              FROM addresses AS a
              CROSS JOIN address_days AS r INDEXED BY address_days_by_address
                  ON r.address_id = a.id
-             WHERE a.ip BETWEEN :first AND :last AND r.kind = 0
+             WHERE a.ip BETWEEN :first AND :last AND r.kind = {FAILED}
                AND r.day BETWEEN :span_from AND :span_to
              UNION ALL {head} UNION ALL {tail})
          GROUP BY day HAVING SUM(n) > 0 ORDER BY day",
@@ -82,10 +82,13 @@ static RANGE_PER_DAY: LazyLock<String> = LazyLock::new(|| {
 /// The texts of every counted failure of the addresses in the key range `?1..=?2` up
 /// to `?3`: one primary-key range per address, counted in Rust for all three kinds in
 /// one pass (a GROUP BY per kind would sort the rows three times).
-const RANGE_LABELS: &str = "
-    SELECT COALESCE(e.username_id, 0), e.mechanism_id, e.service_id
+static RANGE_LABELS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "    SELECT COALESCE(e.username_id, 0), e.mechanism_id, e.service_id
     FROM addresses AS a CROSS JOIN events AS e ON e.address_id = a.id
-    WHERE a.ip BETWEEN ?1 AND ?2 AND e.kind = 0 AND e.ts <= ?3";
+    WHERE a.ip BETWEEN ?1 AND ?2 AND e.kind = {FAILED} AND e.ts <= ?3"
+    )
+});
 
 /// Texts of one kind ranked by counted failures inside a split period: whole hours
 /// from `label_hours`, partial ones from the events of the addresses active then.
@@ -93,8 +96,13 @@ const RANGE_LABELS: &str = "
 fn rank_labels_sql(kind: LabelKind) -> String {
     let column = label_column(kind);
     let dimension = kind.dimension();
-    let partial =
-        |piece: &str| rollup::partial_hour_events(0, piece, &format!("e.{column}, 1, e.ts, e.ts"));
+    let partial = |piece: &str| {
+        rollup::partial_hour_events(
+            EventKind::AuthFailed,
+            piece,
+            &format!("e.{column}, 1, e.ts, e.ts"),
+        )
+    };
     format!(
         "SELECT l.text, c.failures, c.first_seen, c.last_seen,
                 RANK() OVER (ORDER BY c.failures DESC) AS rank
@@ -136,9 +144,12 @@ const RANGE_FIRST_LAST: &str = "
 
 /// Whether an address in the key range `?1..=?2` had a counted failure at or before
 /// `?3`: one seek per address of the range.
-const RANGE_FAILED_BY: &str = "
-    SELECT EXISTS (SELECT 1 FROM addresses AS a CROSS JOIN events AS e ON e.address_id = a.id
-                   WHERE a.ip BETWEEN ?1 AND ?2 AND e.kind = 0 AND e.ts <= ?3)";
+static RANGE_FAILED_BY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "    SELECT EXISTS (SELECT 1 FROM addresses AS a CROSS JOIN events AS e ON e.address_id = a.id
+                   WHERE a.ip BETWEEN ?1 AND ?2 AND e.kind = {FAILED} AND e.ts <= ?3)"
+    )
+});
 
 /// The SQL of each label query, built once per kind.
 static RANK_LABELS: LazyLock<[String; 3]> = LazyLock::new(|| per_kind(rank_labels_sql));
@@ -204,7 +215,7 @@ impl ReportStore for SqliteStore {
         let (first, last) = key_range(network);
         Ok(self
             .conn
-            .prepare_cached(RANGE_FAILED_BY)?
+            .prepare_cached(&RANGE_FAILED_BY)?
             .query_row(params![&first[..], &last[..], at], |row| row.get(0))?)
     }
 
@@ -289,7 +300,7 @@ impl ReportStore for SqliteStore {
     fn range_label_counts(&self, network: &IpNet, until: i64) -> Result<[Vec<LabelCount>; 3]> {
         let (first, last) = key_range(network);
         let mut counts: [rustc_hash::FxHashMap<i64, i64>; 3] = Default::default();
-        let mut stmt = self.conn.prepare_cached(RANGE_LABELS)?;
+        let mut stmt = self.conn.prepare_cached(&RANGE_LABELS)?;
         let mut rows = stmt.query(params![&first[..], &last[..], until])?;
         while let Some(row) = rows.next()? {
             for (index, count) in counts.iter_mut().enumerate() {
@@ -471,8 +482,11 @@ impl ReportStore for SqliteStore {
     /// and the latest `run` (or, failing that, `ingest`).
     fn metrics(&self) -> Result<StoreMetrics> {
         let (failures, faults) = self.conn.query_row(
-            "SELECT TOTAL(events) FILTER (WHERE kind = 0), TOTAL(events) FILTER (WHERE kind = 1)
-             FROM hour_totals",
+            &format!(
+                "SELECT TOTAL(events) FILTER (WHERE kind = {FAILED}),
+                        TOTAL(events) FILTER (WHERE kind = {FAULT})
+                 FROM hour_totals"
+            ),
             [],
             |row| Ok((row.get::<_, f64>(0)? as i64, row.get::<_, f64>(1)? as i64)),
         )?;
@@ -575,8 +589,8 @@ mod tests {
         let mut queries: Vec<(String, String)> = vec![
             ("range totals".into(), RANGE_TOTALS.clone()),
             ("range per day".into(), RANGE_PER_DAY.clone()),
-            ("range labels".into(), RANGE_LABELS.into()),
-            ("range failed by".into(), RANGE_FAILED_BY.into()),
+            ("range labels".into(), RANGE_LABELS.clone()),
+            ("range failed by".into(), RANGE_FAILED_BY.clone()),
             ("range first and last".into(), RANGE_FIRST_LAST.into()),
             ("label failed by".into(), LABEL_FAILED_BY.into()),
         ];

@@ -10,11 +10,7 @@ use crate::store::{LabelKind, Result};
 /// Every event kind as an SQL list (`0, 1, 2, 3`): retention prunes them all, and a new
 /// kind is pruned without anyone remembering to add it here.
 fn all_kinds() -> String {
-    EventKind::ALL
-        .iter()
-        .map(|kind| kind.code().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+    super::kinds_sql(&EventKind::ALL)
 }
 
 /// Every text dimension of the rollups as an SQL list (`0, 1, 2`).

@@ -7,6 +7,7 @@
 
 use rusqlite::{Connection, Statement, ToSql};
 
+use crate::model::EventKind;
 use crate::store::Result;
 pub use crate::store::rollup::{DAY, DIMENSIONS, HOUR, Rollups, Split, day_of, hour_of};
 
@@ -150,8 +151,9 @@ pub fn bind(stmt: &mut Statement<'_>, name: &str, value: &dyn ToSql) -> Result<(
 /// `address_days` (the hours from their day's hourly counts), the partial hours from
 /// `events`. Three seeks per address (through `address_days_by_address`: the primary
 /// key is ordered by day first, for the reads of whole periods).
-pub fn address_events(kind: i64, prefix: &str) -> String {
+pub fn address_events(kind: EventKind, prefix: &str) -> String {
     let p = prefix;
+    let kind = kind.code();
     let events = |piece: &str| {
         format!(
             "(SELECT COUNT(*) FROM events AS r WHERE r.address_id = a.id AND r.kind = {kind}
@@ -184,7 +186,8 @@ pub fn day_row_events(prefix: &str) -> String {
 /// SQL: the first event of `kind` of the address whose id is `id` (a column) inside the
 /// split period: one
 /// seek into the primary key of `events`, which holds an address's events in time order.
-pub fn address_first(kind: i64, prefix: &str, id: &str) -> String {
+pub fn address_first(kind: EventKind, prefix: &str, id: &str) -> String {
+    let kind = kind.code();
     format!(
         "(SELECT MIN(e.ts) FROM events AS e WHERE e.address_id = {id} AND e.kind = {kind}
           AND e.ts BETWEEN :{prefix}from AND :{prefix}to)"
@@ -192,7 +195,8 @@ pub fn address_first(kind: i64, prefix: &str, id: &str) -> String {
 }
 
 /// SQL: the last event of `kind` of the address whose id is `id` inside the split period.
-pub fn address_last(kind: i64, prefix: &str, id: &str) -> String {
+pub fn address_last(kind: EventKind, prefix: &str, id: &str) -> String {
+    let kind = kind.code();
     format!(
         "(SELECT MAX(e.ts) FROM events AS e WHERE e.address_id = {id} AND e.kind = {kind}
           AND e.ts BETWEEN :{prefix}from AND :{prefix}to)"
@@ -202,11 +206,11 @@ pub fn address_last(kind: i64, prefix: &str, id: &str) -> String {
 /// SQL: the events of `kind` in the partial hours of a split period (`head` or `tail`),
 /// as rows of `events AS e`: only the addresses with an event in that very hour (read
 /// from the day's rows, which are one range of `address_days`) are sought in `events`.
-pub fn partial_hour_events(kind: i64, piece: &str, columns: &str) -> String {
-    partial_events(&kind.to_string(), "", piece, columns)
+pub fn partial_hour_events(kind: EventKind, piece: &str, columns: &str) -> String {
+    partial_events(&super::kinds_sql(&[kind]), "", piece, columns)
 }
 
-/// [`partial_hour_events`] for the kinds `kinds` (`0, 1`) of the split bound with `prefix`.
+/// [`partial_hour_events`] for the kinds `kinds` (an SQL list, see [`super::kinds_sql`]) of the split bound with `prefix`.
 fn partial_events(kinds: &str, prefix: &str, piece: &str, columns: &str) -> String {
     let p = prefix;
     format!(
@@ -218,13 +222,14 @@ fn partial_events(kinds: &str, prefix: &str, piece: &str, columns: &str) -> Stri
     )
 }
 
-/// SQL: the events of the kinds `kinds` (`0` or `0, 1`) inside the split period bound
+/// SQL: the events of the kinds `kinds` inside the split period bound
 /// with `prefix`, as rows `(address_id, kind, n)`, several per address: the whole days
 /// and hours from one range of `address_days` per kind (keyed by day first, so only
 /// the addresses active in the period are read), the partial hours from `events`.
 /// Summed per address they are exact.
-pub fn period_rows(kinds: &str, prefix: &str) -> String {
+pub fn period_rows(kinds: &[EventKind], prefix: &str) -> String {
     let p = prefix;
+    let kinds = &super::kinds_sql(kinds);
     format!(
         "SELECT r.address_id AS address_id, r.kind AS kind, {n} AS n
          FROM address_days AS r
