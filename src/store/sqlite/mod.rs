@@ -16,6 +16,8 @@ mod period;
 pub mod reports;
 pub mod retention;
 pub mod rollup;
+#[cfg(test)]
+mod upgrade_tests;
 
 use std::path::{Path, PathBuf};
 
