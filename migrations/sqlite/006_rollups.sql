@@ -8,7 +8,7 @@
 
 -- Events per address, kind and UTC day (day = floor(ts / 86400)), and per hour of that
 -- day: `hours` holds 24 little-endian 32-bit counts (see hours_sum and hours_add in
--- src/store/rollup.rs). One row per address and day keeps a first ingest cheap; a
+-- src/store/sqlite/rollup.rs). One row per address and day keeps a first ingest cheap; a
 -- 30-day ranking reads at most 31 rows per address. (An address's first and last event
 -- in a period need no rollup: they are one seek each into the primary key of `events`.)
 CREATE TABLE address_days (

@@ -5,7 +5,7 @@
 -- coverage, block history, pardons, ending blocks and the allowlist all mixed families.
 -- From now on a key is 17 bytes: a family tag (4 or 6) then the 16 bytes of before, so
 -- the families are disjoint ranges and, inside one, byte order is still address order
--- (a /24 or a /64 stays one index range). See src/store/address.rs.
+-- (a /24 or a /64 stays one index range). See src/store/sqlite/address.rs.
 --
 -- The family of a stored range is read from its bytes: both ends inside ::ffff:0:0/96
 -- is IPv4. Network texts written as IPv4-mapped IPv6 become the IPv4 network they are
