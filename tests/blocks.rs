@@ -2,7 +2,7 @@
 //! thresholds per tier and window, escalation, aggregation, allowlist over every block
 //! path, unblock that sticks, expiry, idempotent rendering, dry runs and bad input.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `saslguard import`: the classic script's reject_client file and iptables rules
 //! become manual blocks; what is not a block, or is allowlisted, is left and said so.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

@@ -1,7 +1,7 @@
 //! `saslguard ingest` end to end on real files: rotation in every style, partial lines,
 //! years and time zones, idempotence, locking and bad input.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, TryLockError};

@@ -2,7 +2,7 @@
 //! served by a stand-in journalctl that honours `--after-cursor`: the cursor is stored
 //! with the events, so each run reads only what is new and nothing twice.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

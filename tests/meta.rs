@@ -1,7 +1,7 @@
 //! `completions`, `man` and `config default|check`: generated from the same definitions
 //! the program runs on, so they never disagree with it.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

@@ -2,7 +2,7 @@
 //! a bounded number of events and a bounded file size; `prune --older-than` deletes on
 //! demand.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

@@ -2,9 +2,7 @@
 //! against a small log whose truth is written out below, and against the generator's
 //! truth on a larger log.
 
-mod common;
-
-use std::process::Command;
+use crate::common;
 
 use common::Env;
 use serde_json::{Value, json};
@@ -410,17 +408,12 @@ fn the_busiest_generated_address_shows_the_generators_counts() {
     let log = env.path("maillog");
     let truth_path = env.path("truth.json");
     let end = "2026-11-27T12:00:00Z";
-    let status = Command::new(env!("CARGO_BIN_EXE_saslguard-gen"))
-        .env("TZ", "UTC")
-        .args(["--lines", "50000", "--seed", "5", "--end", end])
-        .args(["--format", "mixed"])
-        .arg("--out")
-        .arg(&log)
-        .arg("--truth")
-        .arg(&truth_path)
-        .status()
-        .expect("run saslguard-gen");
-    assert!(status.success());
+    let options = saslguard_gen::Options::from_flags([
+        "--lines", "50000", "--seed", "5", "--end", end, "--format", "mixed",
+    ])
+    .expect("generator flags")
+    .in_utc();
+    saslguard_gen::write(&options, &log, &truth_path).expect("run saslguard-gen");
     let truth: Value = serde_json::from_slice(&std::fs::read(&truth_path).unwrap()).unwrap();
     let (busiest, count) = truth["failures"]
         .as_object()

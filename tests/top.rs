@@ -1,6 +1,6 @@
 //! `saslguard top`: windowed rankings, several periods at once, networks, formats.
 
-mod common;
+use crate::common;
 
 use common::*;
 
