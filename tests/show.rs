@@ -350,12 +350,7 @@ fn an_address_never_seen_is_a_clear_message_or_zeros() {
 #[test]
 fn the_table_shows_the_same_numbers() {
     let env = setup();
-    let output = env
-        .cmd()
-        .args(["show", "203.0.113.7", "--as-of", AS_OF])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
+    let output = env.run_ok(&["show", "203.0.113.7", "--as-of", AS_OF]);
     let text = String::from_utf8(output.stdout).unwrap();
     for expected in [
         "address        203.0.113.7",
