@@ -5,7 +5,8 @@
 # Usage:  bash bench/ingest.sh [LINES]        (default 8000000 lines, about 1 GB)
 #
 # Steps
-#   1. cargo build --release (target/release/saslguard and target/release/saslguard-gen).
+#   1. cargo build --release -p saslguard -p saslguard-gen (target/release/saslguard and
+#      target/release/saslguard-gen; the generator is a workspace member in gen/).
 #   2. Generates bench/out/maillog-LINES and bench/out/truth-LINES.json with saslguard-gen
 #      (syslog format, TZ=UTC, fixed seed, ending now). Reused when present and made with
 #      the same settings by the current generator binary; delete bench/out/ to start over.
@@ -87,8 +88,8 @@ ms_since() {
 
 # 1. Build --------------------------------------------------------------------------
 if [[ ${SKIP_BUILD:-} != 1 ]]; then
-    step "cargo build --release"
-    cargo build --release
+    step "cargo build --release -p saslguard -p saslguard-gen"
+    cargo build --release -p saslguard -p saslguard-gen
 fi
 for bin in "$SG" "$GEN"; do
     [[ -x $bin ]] || { echo "missing $bin: build failed?" >&2; exit 1; }

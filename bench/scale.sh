@@ -59,8 +59,8 @@ mkdir -p "$OUT"
 step() { printf '\n== %s\n' "$*" >&2; }
 
 if [[ ${SKIP_BUILD:-} != 1 ]]; then
-    step "cargo build --release"
-    cargo build --release --bins
+    step "cargo build --release -p saslguard -p saslguard-gen"
+    cargo build --release -p saslguard -p saslguard-gen
 fi
 for bin in "$SG" "$GEN" ${BASE:+"$BASE"}; do
     [[ -x $bin ]] || { echo "missing $bin" >&2; exit 1; }

@@ -1,7 +1,7 @@
 //! Aggregation: when `aggregate_min` networks of one IPv6 /48 (or IPv4 /24) are blocked,
 //! the whole /48 (/24) is blocked, and the map holds the aggregate instead of its members.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

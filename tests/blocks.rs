@@ -2,7 +2,7 @@
 //! thresholds per tier and window, escalation, aggregation, allowlist over every block
 //! path, unblock that sticks, expiry, idempotent rendering, dry runs and bad input.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -70,21 +70,13 @@ impl Rig {
 
     /// Runs saslguard with `args`; panics unless it succeeds.
     fn ok(&self, args: &[&str]) {
-        self.env.cmd().args(args).assert().success();
+        self.env.run_ok(args);
     }
 
     fn run_at(&self, seconds: i64) -> Value {
         let output = self
             .env
-            .cmd()
-            .args(["run", "--format", "json", "--as-of", &at(seconds)])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "run failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+            .run_ok(&["run", "--format", "json", "--as-of", &at(seconds)]);
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
@@ -481,13 +473,7 @@ fn run_dry_run_reads_no_logs() {
     append(&rig.log, &failures(0, 1, "198.51.100.4"));
     rig.env.ingest(&[&rig.log]);
     append(&rig.log, &failures(5, 2, "198.51.100.4"));
-    let output = rig
-        .env
-        .cmd()
-        .args(["run", "--dry-run", "--as-of", &at(10)])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
+    let output = rig.env.run_ok(&["run", "--dry-run", "--as-of", &at(10)]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
         text.starts_with("run --dry-run (logs not read, nothing changed):"),
@@ -518,17 +504,7 @@ fn dry_runs_change_nothing() {
     rig.ok(&["block", "203.0.113.9", "--as-of", &at(0)]);
     append(&rig.log, &failures(0, 3, "198.51.100.3"));
     rig.env.ingest(&[&rig.log]);
-    let output = rig
-        .env
-        .cmd()
-        .args(["run", "--dry-run", "--as-of", &at(10)])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = rig.env.run_ok(&["run", "--dry-run", "--as-of", &at(10)]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("would block 198.51.100.3/32"), "{text}");
     let output = rig

@@ -2,8 +2,7 @@
 //! the units (with ExecStart pointing at the binary just built), and the cron line runs
 //! the same command. Needs systemd-analyze; skips without it, fails under CI=true.
 
-#[path = "need/mod.rs"]
-mod need;
+use crate::need;
 use std::fs;
 use std::path::Path;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! `kill -9` at random moments, then a finishing run, must give exactly the
 //! generator's per-address counts; so must two runs started at the same time.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,17 +14,19 @@ use common::Env;
 fn generate(env: &Env, lines: u64, seed: u64) -> (std::path::PathBuf, BTreeMap<String, i64>) {
     let log = env.path("maillog");
     let truth = env.path("truth.json");
-    let status = Command::new(env!("CARGO_BIN_EXE_saslguard-gen"))
-        .env("TZ", "UTC")
-        .args(["--lines", &lines.to_string(), "--seed", &seed.to_string()])
-        .args(["--end", "2026-11-27T12:00:00Z", "--format", "mixed"])
-        .arg("--out")
-        .arg(&log)
-        .arg("--truth")
-        .arg(&truth)
-        .status()
-        .expect("run saslguard-gen");
-    assert!(status.success());
+    let options = saslguard_gen::Options::from_flags([
+        "--lines",
+        &lines.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--end",
+        "2026-11-27T12:00:00Z",
+        "--format",
+        "mixed",
+    ])
+    .expect("generator flags")
+    .in_utc();
+    saslguard_gen::write(&options, &log, &truth).expect("run saslguard-gen");
     (log, read_truth(&truth))
 }
 

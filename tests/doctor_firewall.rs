@@ -5,8 +5,8 @@
 //! table whose chain is hooked into nothing is found too, before the first run (the
 //! probe) and after it (the comparison with the database).
 
-mod common;
-mod common_netns;
+use crate::common;
+use crate::common_netns;
 
 use std::fs;
 

@@ -3,7 +3,7 @@
 //! its fix, on a bad one. Needs what the rig needs (see `rig`); skips without it,
 //! except under `CI=true`, where it fails.
 
-mod rig;
+use crate::rig;
 
 use std::fs;
 use std::path::Path;

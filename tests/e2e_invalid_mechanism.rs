@@ -4,7 +4,7 @@
 //! from the failed logins next to it. Needs root, postfix, dovecot-core and swaks; skips
 //! without them, except under `CI=true`.
 
-mod rig;
+use crate::rig;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;

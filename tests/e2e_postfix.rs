@@ -9,7 +9,7 @@
 //! run in parallel. They need root, postfix, postfix's postmap, dovecot-core and
 //! swaks; without them they skip, except under `CI=true`, where they fail.
 
-mod rig;
+use crate::rig;
 
 use std::collections::BTreeMap;
 use std::fs;

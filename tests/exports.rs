@@ -1,7 +1,7 @@
 //! Exports people open in other tools: CSV cells an attacker chose are never live
 //! formulas and never carry raw control characters.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

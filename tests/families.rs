@@ -4,7 +4,7 @@
 //! behind, one rule decides what may be blocked (block, import, policy), and `unblock`
 //! forgives only when asked.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 //! pardons, ending blocks, the allowlist ending blocks). An IPv6 network inside
 //! ::ffff:0:0/96 is IPv4 written as IPv4-mapped IPv6, and is taken as that IPv4 network.
 
-mod common;
+use crate::common;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;

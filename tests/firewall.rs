@@ -14,7 +14,7 @@
 //! into each backend, timings only):
 //! `cargo test --release --test firewall -- --ignored --nocapture`.
 
-mod common_netns;
+use crate::common_netns;
 
 use std::collections::BTreeSet;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};

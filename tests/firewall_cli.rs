@@ -4,8 +4,8 @@
 //! after `unblock` and `run` the source connects again. Needs root, `ip`, `nft`,
 //! `ipset`, `iptables` and python3; skips with a reason otherwise, fails under CI=true.
 
-mod common;
-mod common_netns;
+use crate::common;
+use crate::common_netns;
 
 use std::fs;
 

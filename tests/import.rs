@@ -1,7 +1,7 @@
 //! `saslguard import`: the classic script's reject_client file and iptables rules
 //! become manual blocks; what is not a block, or is allowlisted, is left and said so.
 
-mod common;
+use crate::common;
 
 use std::fs;
 
@@ -86,18 +86,7 @@ fn iptables_save_drops_become_firewall_blocks() {
          -A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n",
     )
     .unwrap();
-    let output = env
-        .cmd()
-        .args(["import", "iptables"])
-        .arg(&file)
-        .arg("--permanent")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = env.run_ok(&["import", "iptables", file.to_str().unwrap(), "--permanent"]);
     let got = blocks(&env);
     assert_eq!(got.len(), 1);
     assert_eq!(

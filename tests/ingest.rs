@@ -1,7 +1,7 @@
 //! `saslguard ingest` end to end on real files: rotation in every style, partial lines,
 //! years and time zones, idempotence, locking and bad input.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, TryLockError};
@@ -703,13 +703,7 @@ fn verbose_output_escapes_what_the_log_wrote() {
         &log,
         "Nov 27 10:00:00 mx postfix/smtpd[1]: warning: evil\u{1b}[2J\u{202e}[192.0.2.1]: SASL LOGIN authentication failed: x\n",
     );
-    let output = env
-        .cmd()
-        .args(["-vv", "ingest"])
-        .arg(&log)
-        .output()
-        .unwrap();
-    assert!(output.status.success());
+    let output = env.run_ok(&["-vv", "ingest", log.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         !stderr.contains('\u{1b}'),
@@ -729,13 +723,7 @@ fn a_repeat_count_beyond_what_the_line_can_hold_is_stored_as_far_as_possible_and
     let line = "Nov 27 10:00:30 mx postfix/smtpd[3898]: message repeated 5000 times: [ warning: unknown[192.0.2.31]: SASL LOGIN authentication failed: x]";
     append(&log, &format!("{line}\n"));
     set_mtime(&log, "2026-11-27T12:00:00Z");
-    let output = env
-        .cmd()
-        .args(["ingest", "--format", "json"])
-        .arg(&log)
-        .output()
-        .unwrap();
-    assert!(output.status.success());
+    let output = env.run_ok(&["ingest", "--format", "json", log.to_str().unwrap()]);
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let room = line.len() as i64 + 1;
     assert_eq!(summary["events"], room);
@@ -791,16 +779,7 @@ fn year_less_lines_two_hours_ahead_of_the_mtime_stay_in_this_year_and_count() {
         );
     }
     set_mtime(&log, "2026-11-27T12:00:00Z");
-    let output = env
-        .cmd()
-        .args(["--as-of", "2026-11-27T14:30:00Z", "run"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    env.run_ok(&["--as-of", "2026-11-27T14:30:00Z", "run"]);
     let top = env.top(&["--period", "all"]);
     assert_eq!(top[0]["first_seen"], "2026-11-27T14:00:00Z", "{top}");
     assert_eq!(top[0]["last_seen"], "2026-11-27T14:00:02Z", "{top}");

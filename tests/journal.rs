@@ -2,7 +2,7 @@
 //! served by a stand-in journalctl that honours `--after-cursor`: the cursor is stored
 //! with the events, so each run reads only what is new and nothing twice.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -207,16 +207,7 @@ fn the_real_journalctl_accepts_the_arguments_where_there_is_one() {
         "logs = []\n[journal]\nenabled = true\ntrusted_users = []\n",
     )
     .unwrap();
-    let output = env
-        .cmd()
-        .args(["ingest", "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = env.run_ok(&["ingest", "--format", "json"]);
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["unparsed"], 0, "{summary}");
 }

@@ -4,7 +4,7 @@
 //! mechanism` failures are stored apart, shown by `top`, `show` and `report`, pruned
 //! like every kind, and block only when the policy says so.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::sync::LazyLock;

@@ -1,7 +1,7 @@
 //! The rendered Postfix map for every map type, through the real binary: cidr and
 //! texthash compared byte for byte, hash and lmdb checked with `postmap -q`.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

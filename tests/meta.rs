@@ -1,7 +1,7 @@
 //! `completions`, `man` and `config default|check`: generated from the same definitions
 //! the program runs on, so they never disagree with it.
 
-mod common;
+use crate::common;
 
 use std::fs;
 
@@ -222,7 +222,7 @@ fn metrics_are_prometheus_text_with_exact_figures_and_drift() {
         .args(["block", "198.51.100.9", "--target", "postfix"])
         .assert()
         .success();
-    env.cmd().arg("run").assert().success();
+    env.run_ok(&["run"]);
     let text = stdout(&env, &["metrics"]);
     for line in [
         "# TYPE saslguard_events gauge",

@@ -1,7 +1,7 @@
 //! What saslguard tells the operator is true (issue #12): `status` says what is at a
 //! place and what should be; `doctor` judges log sources as `run` reads them.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

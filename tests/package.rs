@@ -1,8 +1,7 @@
 //! The Debian package: `contrib/build-deb.sh` builds it around the binary just built,
 //! and its file list and control data are what an admin expects.
 
-#[path = "need/mod.rs"]
-mod need;
+use crate::need;
 use std::process::Command;
 
 #[test]

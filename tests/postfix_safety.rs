@@ -10,7 +10,7 @@
 //! Without postmap the hash-map tests skip with a message, except under `CI=true`,
 //! where they fail.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -5,7 +5,7 @@
 //! the readers left behind. Needs root (to switch users with `setpriv`); skips with a
 //! reason otherwise, fails under `CI=true`.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -3,7 +3,7 @@
 //! sample's generator truth (`fixtures/sample/truth.json`); the quick-start `run` and
 //! `top` agree with that truth for every address.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -9,8 +9,7 @@
 //! Without postmap the tests are skipped (listed at the end of `tests/run.sh`), except
 //! in CI, where they fail.
 
-#[path = "need/mod.rs"]
-mod need;
+use crate::need;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;

@@ -2,9 +2,7 @@
 //! log whose truth is written out below, the total against the generator's truth on a
 //! larger log, and `--output` writing the same JSON to a file.
 
-mod common;
-
-use std::process::Command;
+use crate::common;
 
 use common::Env;
 use serde_json::{Value, json};
@@ -271,15 +269,16 @@ fn generated_log_total_matches_the_truth() {
     let env = Env::new();
     let log = env.path("maillog");
     let truth_path = env.path("truth.json");
-    let status = Command::new(env!("CARGO_BIN_EXE_saslguard-gen"))
-        .args(["--lines", "50000", "--end", "2026-11-27T12:00:00Z"])
-        .args(["--format", "iso", "--out"])
-        .arg(&log)
-        .arg("--truth")
-        .arg(&truth_path)
-        .status()
-        .expect("run saslguard-gen");
-    assert!(status.success());
+    let options = saslguard_gen::Options::from_flags([
+        "--lines",
+        "50000",
+        "--end",
+        "2026-11-27T12:00:00Z",
+        "--format",
+        "iso",
+    ])
+    .expect("generator flags");
+    saslguard_gen::write(&options, &log, &truth_path).expect("run saslguard-gen");
     let truth: Value = serde_json::from_slice(&std::fs::read(&truth_path).unwrap()).unwrap();
     env.ingest(&[&log]);
 

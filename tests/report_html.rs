@@ -7,7 +7,7 @@
 //! Needs `/usr/bin/chromium` (Debian package `chromium`). Without it the browser part is
 //! skipped (listed at the end of `tests/run.sh`), except in CI, where it fails.
 
-mod common;
+use crate::common;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

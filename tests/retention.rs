@@ -2,7 +2,7 @@
 //! a bounded number of events and a bounded file size; `prune --older-than` deletes on
 //! demand.
 
-mod common;
+use crate::common;
 
 use std::fs;
 
@@ -43,22 +43,13 @@ fn the_database_stays_bounded_over_many_simulated_days() {
             })
             .collect();
         append(&log, &lines);
-        let output = env
-            .cmd()
-            .args([
-                "run",
-                "--format",
-                "json",
-                "--as-of",
-                &at(day * DAY + DAY - 1),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = env.run_ok(&[
+            "run",
+            "--format",
+            "json",
+            "--as-of",
+            &at(day * DAY + DAY - 1),
+        ]);
         let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         if day >= 4 {
             assert!(

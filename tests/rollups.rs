@@ -5,7 +5,7 @@
 //! what `top`, `show` and `report` print from them equals the same count straight from
 //! `events`, for periods that do not start or end on an hour.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -110,18 +110,23 @@ fn assert_rollups_match(db: &Path, when: &str) -> i64 {
 
 fn generate(env: &Env, seed: &str) -> std::path::PathBuf {
     let log = env.path("generated.log");
-    let status = Command::new(env!("CARGO_BIN_EXE_saslguard-gen"))
-        .env("TZ", "UTC")
-        .args([
-            "--lines", "40000", "--seed", seed, "--end", END, "--span", "3d",
-        ])
-        .args(["--format", "mixed", "--attackers", "400", "--out"])
-        .arg(&log)
-        .arg("--truth")
-        .arg(env.path("truth.json"))
-        .status()
-        .expect("run saslguard-gen");
-    assert!(status.success());
+    let options = saslguard_gen::Options::from_flags([
+        "--lines",
+        "40000",
+        "--seed",
+        seed,
+        "--end",
+        END,
+        "--span",
+        "3d",
+        "--format",
+        "mixed",
+        "--attackers",
+        "400",
+    ])
+    .expect("generator flags")
+    .in_utc();
+    saslguard_gen::write(&options, &log, &env.path("truth.json")).expect("run saslguard-gen");
     log
 }
 

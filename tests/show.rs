@@ -2,9 +2,7 @@
 //! against a small log whose truth is written out below, and against the generator's
 //! truth on a larger log.
 
-mod common;
-
-use std::process::Command;
+use crate::common;
 
 use common::Env;
 use serde_json::{Value, json};
@@ -352,12 +350,7 @@ fn an_address_never_seen_is_a_clear_message_or_zeros() {
 #[test]
 fn the_table_shows_the_same_numbers() {
     let env = setup();
-    let output = env
-        .cmd()
-        .args(["show", "203.0.113.7", "--as-of", AS_OF])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
+    let output = env.run_ok(&["show", "203.0.113.7", "--as-of", AS_OF]);
     let text = String::from_utf8(output.stdout).unwrap();
     for expected in [
         "address        203.0.113.7",
@@ -410,17 +403,12 @@ fn the_busiest_generated_address_shows_the_generators_counts() {
     let log = env.path("maillog");
     let truth_path = env.path("truth.json");
     let end = "2026-11-27T12:00:00Z";
-    let status = Command::new(env!("CARGO_BIN_EXE_saslguard-gen"))
-        .env("TZ", "UTC")
-        .args(["--lines", "50000", "--seed", "5", "--end", end])
-        .args(["--format", "mixed"])
-        .arg("--out")
-        .arg(&log)
-        .arg("--truth")
-        .arg(&truth_path)
-        .status()
-        .expect("run saslguard-gen");
-    assert!(status.success());
+    let options = saslguard_gen::Options::from_flags([
+        "--lines", "50000", "--seed", "5", "--end", end, "--format", "mixed",
+    ])
+    .expect("generator flags")
+    .in_utc();
+    saslguard_gen::write(&options, &log, &truth_path).expect("run saslguard-gen");
     let truth: Value = serde_json::from_slice(&std::fs::read(&truth_path).unwrap()).unwrap();
     let (busiest, count) = truth["failures"]
         .as_object()

@@ -3,7 +3,7 @@
 //! needs `--force` (and `--dry-run` says what would go); a run whose ingest failed part
 //! way keeps the counters its committed batches stored.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

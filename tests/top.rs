@@ -1,6 +1,6 @@
 //! `saslguard top`: windowed rankings, several periods at once, networks, formats.
 
-mod common;
+use crate::common;
 
 use common::*;
 
@@ -97,14 +97,9 @@ fn limit_cuts_and_zero_means_all() {
 #[test]
 fn csv_and_table_show_the_same_ranking() {
     let env = setup();
-    let output = env
-        .cmd()
-        .args([
-            "top", "--period", "24h", "--format", "csv", "--as-of", AS_OF,
-        ])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
+    let output = env.run_ok(&[
+        "top", "--period", "24h", "--format", "csv", "--as-of", AS_OF,
+    ]);
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
         "rank,ip,failures,first_seen,last_seen\n\
@@ -425,15 +420,17 @@ fn by_service_ranks_the_smtpd_services() {
             ("postfix/smtps/smtpd", 4, 3),
         ])
     );
-    let output = env
-        .cmd()
-        .args([
-            "top", "--by", "service", "--period", "all", "--format", "csv",
-        ])
-        .args(["--as-of", LABELS_AS_OF])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
+    let output = env.run_ok(&[
+        "top",
+        "--by",
+        "service",
+        "--period",
+        "all",
+        "--format",
+        "csv",
+        "--as-of",
+        LABELS_AS_OF,
+    ]);
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
         "rank,service,failures,first_seen,last_seen\n\
@@ -512,12 +509,7 @@ fn new_keeps_only_first_failures_inside_the_first_period() {
         .collect();
     assert_eq!(ips, ["198.51.100.20", "203.0.113.9"]);
     // A table with nothing new says so.
-    let output = env
-        .cmd()
-        .args(["top", "--new", "--by", "mechanism", "--as-of", LABELS_AS_OF])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
+    let output = env.run_ok(&["top", "--new", "--by", "mechanism", "--as-of", LABELS_AS_OF]);
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
         "no mechanism failed for the first time in the last 24h\n"

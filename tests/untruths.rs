@@ -1,6 +1,6 @@
 //! Small untruths fixed for good: what `top` and `report` print says exactly what is.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

@@ -2,10 +2,7 @@
 //! database and config, and the real `saslguard` binary run against them.
 #![allow(dead_code)]
 
-// Stateless helpers: a test that also includes another helper module gets a copy.
-#[allow(clippy::duplicate_mod)]
-#[path = "../need/mod.rs"]
-pub mod need;
+pub(crate) use crate::need;
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};

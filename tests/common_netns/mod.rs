@@ -3,10 +3,7 @@
 //! source addresses. Only `tests/firewall.rs` uses them.
 #![allow(dead_code)]
 
-// Stateless helpers: a test that also includes another helper module gets a copy.
-#[allow(clippy::duplicate_mod)]
-#[path = "../need/mod.rs"]
-mod need;
+use crate::need;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

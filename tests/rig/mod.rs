@@ -16,10 +16,7 @@
 //! printed); the services are still stopped.
 #![allow(dead_code)]
 
-// Stateless helpers: a test that also includes another helper module gets a copy.
-#[allow(clippy::duplicate_mod)]
-#[path = "../need/mod.rs"]
-pub mod need;
+pub(crate) use crate::need;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};

@@ -28,13 +28,20 @@
 //! any of them shows up as a mismatch against the truth.
 //!
 //! The output is deterministic for a given seed, end time, time zone (year-less stamps are
-//! written in the local zone) and set of flags.
+//! written in the local zone, or in UTC with [`Options::in_utc`]) and set of flags.
+//!
+//! A library and a binary: saslguard's tests call [`write`] in their own process (a test
+//! cannot set `TZ` for itself without racing the others, hence [`Zone`]); the benchmark
+//! scripts run the binary (`cargo build --release -p saslguard-gen`). It is a workspace
+//! member that is not published and not a binary of the saslguard package, so
+//! `cargo install` never puts it on a mail server. It depends on nothing of saslguard.
 
 use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
@@ -57,45 +64,83 @@ const ZIPF_S: f64 = 1.1;
 /// The number of legitimate clients (mail servers, users' phones and laptops).
 const LEGIT_CLIENTS: usize = 1500;
 
-/// Command line of `saslguard-gen`.
-#[derive(Parser, Debug)]
-#[command(
-    name = "saslguard-gen",
-    version,
-    about = "Writes a realistic, seeded Postfix mail log and the JSON truth of its SASL failures"
-)]
-struct Args {
+/// What to generate: the flags of `saslguard-gen` but the output paths (see [`write`]).
+#[derive(clap::Args, Debug, Clone)]
+pub struct Options {
     /// Exact number of lines to write.
     #[arg(long)]
-    lines: u64,
-    /// The log file to write.
-    #[arg(long)]
-    out: PathBuf,
-    /// The JSON truth file to write.
-    #[arg(long)]
-    truth: PathBuf,
+    pub lines: u64,
     /// Seed of the pseudo-random generator.
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub seed: u64,
     /// Time of the last line, RFC 3339 (default: now, truncated to the second). The file's
     /// modification time is set to it.
     #[arg(long, value_parser = parse_end)]
-    end: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
     /// Time covered by the log, ending at --end (e.g. 7d, 36h, 30d).
     #[arg(long, default_value = "7d", value_parser = parse_span)]
-    span: Duration,
+    pub span: Duration,
     /// Number of distinct attacker addresses (Zipf-distributed activity).
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..))]
-    attackers: u32,
+    pub attackers: u32,
     /// Timestamp format: traditional syslog, RFC 3339, or a mix of all formats per line.
     #[arg(long, value_enum, default_value_t = Format::Syslog)]
-    format: Format,
+    pub format: Format,
     /// Share of lines that are SASL authentication failures counted against the client.
     #[arg(long, default_value_t = 0.2, value_parser = parse_share)]
-    failure_share: f64,
+    pub failure_share: f64,
     /// Host name written in every line's header.
     #[arg(long, default_value = "mx1")]
-    host: String,
+    pub host: String,
+    /// The zone of the local-time stamps: the process's (`TZ`) on the command line.
+    #[arg(skip)]
+    pub zone: Zone,
+}
+
+/// The zone year-less and local RFC 3339 stamps are written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Zone {
+    /// The process's local zone (`TZ`), as a syslog daemon writes them.
+    #[default]
+    Local,
+    /// UTC, whatever `TZ` says: for callers that share their process with others.
+    Utc,
+}
+
+impl Zone {
+    /// `utc` as a local time in this zone.
+    fn local(self, utc: DateTime<Utc>) -> DateTime<FixedOffset> {
+        match self {
+            Zone::Local => utc.with_timezone(&Local).fixed_offset(),
+            Zone::Utc => utc.fixed_offset(),
+        }
+    }
+}
+
+/// Parses [`Options`] from flags alone (no program name, no `--out`/`--truth`).
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct FlagsOnly {
+    #[command(flatten)]
+    options: Options,
+}
+
+impl Options {
+    /// The options the command-line `flags` give (`["--lines", "1000", ...]`), as
+    /// `saslguard-gen` parses them; an error says which flag is wrong.
+    pub fn from_flags<I, T>(flags: I) -> Result<Options, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        FlagsOnly::try_parse_from(flags).map(|f| f.options)
+    }
+
+    /// The same options with local stamps in UTC instead of the process's zone.
+    pub fn in_utc(mut self) -> Options {
+        self.zone = Zone::Utc;
+        self
+    }
 }
 
 /// Parses `--end`: RFC 3339, converted to UTC.
@@ -125,7 +170,7 @@ fn parse_share(s: &str) -> Result<f64, String> {
 
 /// The timestamp format of the whole file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub enum Format {
     /// `Nov  7 03:36:21` (space-padded day, no year), local time zone.
     Syslog,
     /// `2026-11-27T03:36:21.123456+00:00` (rsyslog high precision), local time zone.
@@ -568,6 +613,8 @@ const SMTPD_SERVICES: [(u32, Prog); 5] = [
 /// Renders and caches the per-second part of each timestamp style: lines are far more
 /// frequent than seconds, so each text is built once per second at most.
 struct Clock {
+    /// The zone of the local-time styles.
+    zone: Zone,
     /// The +09:00 zone of the `Compact` style.
     jst: FixedOffset,
     /// Per style: the second it was rendered for, the text up to the seconds, and what
@@ -576,9 +623,10 @@ struct Clock {
 }
 
 impl Clock {
-    /// An empty cache.
-    fn new() -> Self {
+    /// An empty cache, local stamps in `zone`.
+    fn new(zone: Zone) -> Self {
         Clock {
+            zone,
             jst: FixedOffset::east_opt(9 * 3600).expect("valid offset"),
             cache: std::array::from_fn(|_| (i64::MIN, String::new(), String::new())),
         }
@@ -586,25 +634,21 @@ impl Clock {
 
     /// The (head, tail) texts of `style` at Unix second `sec`.
     fn get(&mut self, style: Style, sec: i64) -> (&str, &str) {
-        let jst = self.jst;
+        let (jst, zone) = (self.jst, self.zone);
         let slot = &mut self.cache[style as usize];
         if slot.0 != sec {
             let utc = DateTime::<Utc>::from_timestamp(sec, 0).expect("time in range");
             let (head, tail) = match style {
                 Style::Syslog => (
-                    utc.with_timezone(&Local)
-                        .format("%b %e %H:%M:%S")
-                        .to_string(),
+                    zone.local(utc).format("%b %e %H:%M:%S").to_string(),
                     String::new(),
                 ),
                 Style::SyslogZero => (
-                    utc.with_timezone(&Local)
-                        .format("%b %d %H:%M:%S")
-                        .to_string(),
+                    zone.local(utc).format("%b %d %H:%M:%S").to_string(),
                     String::new(),
                 ),
                 Style::Iso => {
-                    let t = utc.with_timezone(&Local);
+                    let t = zone.local(utc);
                     (
                         t.format("%Y-%m-%dT%H:%M:%S").to_string(),
                         t.format("%:z").to_string(),
@@ -967,7 +1011,7 @@ struct Gen {
 
 impl Gen {
     /// A generator with its client pools made from `seed`.
-    fn new(args: &Args) -> Self {
+    fn new(args: &Options) -> Self {
         let mut rng = Rng::new(args.seed);
         let mut used: HashSet<IpAddr> = POISON.iter().map(|p| p.parse().unwrap()).collect();
         let k = args.attackers as usize;
@@ -992,7 +1036,7 @@ impl Gen {
             legit,
             pids,
             qids,
-            clock: Clock::new(),
+            clock: Clock::new(args.zone),
             tally,
             line: Vec::with_capacity(1024),
             msg: Vec::with_capacity(1024),
@@ -1732,55 +1776,55 @@ impl Gen {
 // ---------------------------------------------------------------------------------------
 
 /// How the file was made (informational).
-#[derive(Serialize)]
-struct Meta {
+#[derive(Serialize, Debug, Clone)]
+pub struct Meta {
     /// `--seed`.
-    seed: u64,
+    pub seed: u64,
     /// `--format`.
-    format: String,
+    pub format: String,
     /// `--attackers`.
-    attackers: u32,
+    pub attackers: u32,
     /// `--failure-share`.
-    failure_share: f64,
+    pub failure_share: f64,
     /// `--span` in seconds.
-    span_seconds: f64,
+    pub span_seconds: f64,
     /// `--end` as RFC 3339 UTC.
-    end: String,
+    pub end: String,
 }
 
 /// The truth file: what a correct ingest of the log must find.
-#[derive(Serialize)]
-struct Truth {
+#[derive(Serialize, Debug, Clone)]
+pub struct Truth {
     /// Lines written (exactly `--lines`).
-    lines: u64,
+    pub lines: u64,
     /// AuthFailed lines (the sum of `failures`).
-    failures_total: u64,
+    pub failures_total: u64,
     /// Server-side fault lines (the sum of `server_faults`).
-    server_faults_total: u64,
+    pub server_faults_total: u64,
     /// Junk, truncated lines and failure-shaped lines with impossible stamps or addresses:
     /// never counted (a parser reports them as unparsed, or as irrelevant when they lost
     /// their failure text).
-    garbage_lines: u64,
+    pub garbage_lines: u64,
     /// AuthFailed lines per client address (`IpAddr` Display form).
-    failures: BTreeMap<String, u64>,
+    pub failures: BTreeMap<String, u64>,
     /// Server-side faults per client address.
-    server_faults: BTreeMap<String, u64>,
+    pub server_faults: BTreeMap<String, u64>,
     /// Time of the first line, RFC 3339 UTC, truncated to the second.
-    first_time: String,
+    pub first_time: String,
     /// Time of the last line, RFC 3339 UTC, truncated to the second.
-    last_time: String,
+    pub last_time: String,
     /// Time of the first AuthFailed line (seconds), if any.
-    first_failure_time: Option<String>,
+    pub first_failure_time: Option<String>,
     /// Time of the last AuthFailed line (seconds), if any.
-    last_failure_time: Option<String>,
+    pub last_failure_time: Option<String>,
     /// Well-formed look-alike lines that must not count (informational).
-    decoy_lines: u64,
+    pub decoy_lines: u64,
     /// AuthFailed lines with hostile usernames or mechanisms (included in `failures`).
-    hostile_lines: u64,
+    pub hostile_lines: u64,
     /// AuthFailed lines ending in `\r\n` (included in `failures`).
-    crlf_lines: u64,
+    pub crlf_lines: u64,
     /// The generator's settings.
-    generator: Meta,
+    pub generator: Meta,
 }
 
 /// RFC 3339 UTC text of Unix second `sec`.
@@ -1806,9 +1850,21 @@ fn by_addr(g: &Gen, attackers: &[u64], legit: &[u64]) -> BTreeMap<String, u64> {
     out
 }
 
-/// Parses the flags, writes the log (then sets its mtime to `--end`) and the truth file.
-fn main() -> Result<()> {
-    let args = Args::parse();
+/// What [`write`] made: the truth it wrote, and the size and time of the log.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// The truth file's content.
+    pub truth: Truth,
+    /// Bytes written to the log.
+    pub bytes: u64,
+    /// Time spent writing the log.
+    pub elapsed: Duration,
+}
+
+/// Writes the log `out` (then sets its mtime to `--end`) and the JSON truth file `truth`
+/// that `options` describe.
+pub fn write(options: &Options, out: &Path, truth: &Path) -> Result<Generated> {
+    let args = options;
     let end = args.end.unwrap_or_else(|| {
         DateTime::<Utc>::from_timestamp(Utc::now().timestamp(), 0).expect("now is in range")
     });
@@ -1823,33 +1879,14 @@ fn main() -> Result<()> {
     let n = args.lines;
 
     let started = Instant::now();
-    let mut g = Gen::new(&args);
-    let file =
-        File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let mut w = BufWriter::with_capacity(8 << 20, file);
-    let mut bytes: u64 = 0;
-    for i in 0..n {
-        // Evenly spread, monotonically non-decreasing; the last line is at --end exactly.
-        let t_us = if n > 1 {
-            start_us + (i128::from(span_us) * i128::from(i) / i128::from(n - 1)) as i64
-        } else {
-            end_us
-        };
-        g.emit(t_us);
-        bytes += g.line.len() as u64;
-        w.write_all(&g.line)
-            .with_context(|| format!("writing {}", args.out.display()))?;
-    }
-    let file = w
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    let mut g = Gen::new(args);
+    let (bytes, file) = write_log(&mut g, out, start_us, end_us, n)?;
     // The mtime tells a reader which year the year-less stamps belong to. Only for
     // regular files: never touch /dev/null or a pipe.
     if file.metadata().is_ok_and(|m| m.is_file()) {
         let mtime = SystemTime::UNIX_EPOCH + Duration::from_micros(end_us as u64);
         file.set_modified(mtime)
-            .with_context(|| format!("setting the mtime of {}", args.out.display()))?;
+            .with_context(|| format!("setting the mtime of {}", out.display()))?;
     }
     drop(file);
     let elapsed = started.elapsed();
@@ -1857,7 +1894,7 @@ fn main() -> Result<()> {
     let failures = by_addr(&g, &g.tally.fail_attacker, &g.tally.fail_legit);
     let server_faults = by_addr(&g, &g.tally.fault_attacker, &g.tally.fault_legit);
     let first_us = if n > 1 { start_us } else { end_us };
-    let truth = Truth {
+    let record = Truth {
         lines: n,
         failures_total: failures.values().sum(),
         server_faults_total: server_faults.values().sum(),
@@ -1880,26 +1917,48 @@ fn main() -> Result<()> {
         failures,
         server_faults,
     };
-    let tf =
-        File::create(&args.truth).with_context(|| format!("creating {}", args.truth.display()))?;
+    write_truth(&record, truth)?;
+    Ok(Generated {
+        truth: record,
+        bytes,
+        elapsed,
+    })
+}
+
+/// Writes `n` lines evenly spread from `start_us` to `end_us` into `out`: the bytes
+/// written and the file, flushed.
+fn write_log(g: &mut Gen, out: &Path, start_us: i64, end_us: i64, n: u64) -> Result<(u64, File)> {
+    let span_us = end_us - start_us;
+    let file = File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut w = BufWriter::with_capacity(8 << 20, file);
+    let mut bytes: u64 = 0;
+    for i in 0..n {
+        // Evenly spread, monotonically non-decreasing; the last line is at --end exactly.
+        let t_us = if n > 1 {
+            start_us + (i128::from(span_us) * i128::from(i) / i128::from(n - 1)) as i64
+        } else {
+            end_us
+        };
+        g.emit(t_us);
+        bytes += g.line.len() as u64;
+        w.write_all(&g.line)
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
+    let file = w
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok((bytes, file))
+}
+
+/// Writes `truth` as pretty JSON to `path`.
+fn write_truth(truth: &Truth, path: &Path) -> Result<()> {
+    let tf = File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut tw = BufWriter::new(tf);
-    serde_json::to_writer_pretty(&mut tw, &truth)?;
+    serde_json::to_writer_pretty(&mut tw, truth)?;
     tw.write_all(b"\n")?;
     tw.flush()
-        .with_context(|| format!("writing {}", args.truth.display()))?;
-
-    let secs = elapsed.as_secs_f64();
-    eprintln!(
-        "saslguard-gen: {n} lines, {bytes} bytes ({:.1} bytes/line) in {secs:.2} s ({:.0} MB/s); \
-         {} failures from {} addresses, {} server faults, {} decoys, {} garbage",
-        bytes as f64 / n.max(1) as f64,
-        bytes as f64 / 1e6 / secs.max(1e-9),
-        truth.failures_total,
-        truth.failures.len(),
-        truth.server_faults_total,
-        truth.decoy_lines,
-        truth.garbage_lines,
-    );
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -1907,27 +1966,22 @@ fn main() -> Result<()> {
 mod tests {
     use super::*;
 
-    /// Arguments for an in-memory run.
-    fn args(extra: &[&str]) -> Args {
+    /// Options for an in-memory run.
+    fn args(extra: &[&str]) -> Options {
         let mut v = vec![
-            "saslguard-gen",
             "--lines",
             "1",
-            "--out",
-            "/dev/null",
-            "--truth",
-            "/dev/null",
             "--end",
             "2026-11-27T12:00:00Z",
             "--attackers",
             "50",
         ];
         v.extend_from_slice(extra);
-        Args::parse_from(v)
+        Options::from_flags(v).expect("flags")
     }
 
     /// Generates `n` lines into memory.
-    fn run(a: &Args, n: u64) -> (Gen, Vec<u8>) {
+    fn run(a: &Options, n: u64) -> (Gen, Vec<u8>) {
         let mut g = Gen::new(a);
         let mut out = Vec::new();
         for i in 0..n {
