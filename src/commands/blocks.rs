@@ -183,8 +183,8 @@ pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
                     v.target,
                     v.origin,
                     v.created_at,
-                    v.expires_at.as_deref().unwrap_or(""),
-                    v.ended_at.as_deref().unwrap_or(""),
+                    v.expires_at.map(|t| t.to_string()).unwrap_or_default(),
+                    v.ended_at.map(|t| t.to_string()).unwrap_or_default(),
                     v.end_reason.map(|r| r.to_string()).unwrap_or_default(),
                     csv::cell(&v.reason)
                 )?;
@@ -230,7 +230,7 @@ fn write_forgiven_section(out: &mut impl Write, forgiven: &[ForgivenView]) -> an
 fn forgiven_table(forgiven: &[ForgivenView]) -> comfy_table::Table {
     let mut table = new_table(vec!["network".to_string(), "forgiven up to".to_string()]);
     for f in forgiven {
-        table.add_row(vec![f.network.clone(), f.until.clone()]);
+        table.add_row(vec![f.network.to_string(), f.until.to_string()]);
     }
     table
 }

@@ -5,23 +5,57 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use crate::commands::Context;
-use crate::enforce;
+use crate::enforce::{self, PlaceStatus};
 use crate::store::{BlockStore, BlockTarget, ReportStore};
+use crate::store::{SqliteStore as Store, StoreMetrics};
 
-/// Runs `metrics`.
+/// Samples of one metric: the label set (`{kind="auth_failed"}`, or empty) and value.
+type Samples = Vec<(String, f64)>;
+
+/// The exposition text being written: one `# HELP`/`# TYPE` block per metric.
+#[derive(Default)]
+struct Exposition {
+    text: String,
+}
+
+impl Exposition {
+    /// Adds metric `saslguard_NAME` of `kind` (gauge) with its `help` and samples.
+    fn metric(&mut self, name: &str, kind: &str, help: &str, samples: &[(String, f64)]) {
+        let _ = writeln!(self.text, "# HELP saslguard_{name} {help}");
+        let _ = writeln!(self.text, "# TYPE saslguard_{name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(self.text, "saslguard_{name}{labels} {value}");
+        }
+    }
+
+    /// Adds a gauge with one unlabelled sample.
+    fn gauge(&mut self, name: &str, help: &str, value: f64) {
+        self.metric(name, "gauge", help, &[(String::new(), value)]);
+    }
+}
+
+/// Runs `metrics`. A figure that cannot be read fails the command (nothing is printed,
+/// so `metrics > f.tmp && mv` keeps the previous file); it never becomes a 0.
 pub fn run(ctx: &Context) -> anyhow::Result<()> {
     let store = ctx.open_existing_store()?;
     let now = ctx.clock.unix();
     let figures = store.metrics()?;
-    let mut text = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
-        let _ = writeln!(text, "# HELP saslguard_{name} {help}");
-        let _ = writeln!(text, "# TYPE saslguard_{name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(text, "saslguard_{name}{labels} {value}");
-        }
-    };
-    metric(
+    let mut out = Exposition::default();
+    event_metrics(&mut out, &figures);
+    active_block_metrics(&mut out, &store, now)?;
+    if let Some(last_run) = figures.last_run {
+        last_run_metrics(&mut out, last_run);
+    }
+    let allow = enforce::allowlist(&store, &ctx.config)?;
+    let (places, _) = enforce::drift(&store, &ctx.config, &allow, now)?;
+    place_metrics(&mut out, &places);
+    std::io::stdout().lock().write_all(out.text.as_bytes())?;
+    Ok(())
+}
+
+/// Events stored by kind, and unparsed lines.
+fn event_metrics(out: &mut Exposition, figures: &StoreMetrics) {
+    out.metric(
         "events",
         "gauge",
         "Events stored, by kind (auth_failed counts toward blocks; server_fault never does).",
@@ -33,78 +67,72 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
             ),
         ],
     );
-    metric(
+    out.gauge(
         "unparsed_lines",
-        "gauge",
         "Log lines counted as unparsed over all runs still recorded.",
-        &[(String::new(), figures.unparsed_lines as f64)],
+        figures.unparsed_lines as f64,
     );
-    // A figure that cannot be read fails the command (nothing is printed, so
-    // `metrics > f.tmp && mv` keeps the previous file); it never becomes a 0.
-    let mut active: Vec<(String, f64)> = Vec::new();
+}
+
+/// Blocks in force per target.
+fn active_block_metrics(out: &mut Exposition, store: &Store, now: i64) -> anyhow::Result<()> {
+    let mut active: Samples = Vec::new();
     for target in BlockTarget::ALL {
         let n = store.active_blocks(Some(target), now)?.len();
         active.push((format!("{{target=\"{}\"}}", target.as_str()), n as f64));
     }
-    metric(
+    out.metric(
         "active_blocks",
         "gauge",
         "Blocks in force, by target.",
         &active,
     );
-    if let Some((started, duration, ok, untrusted)) = figures.last_run {
-        metric(
-            "last_run_timestamp_seconds",
-            "gauge",
-            "When the latest run started (unix seconds).",
-            &[(String::new(), started as f64)],
-        );
-        if let Some(seconds) = duration {
-            metric(
-                "last_run_duration_seconds",
-                "gauge",
-                "How long the latest run took.",
-                &[(String::new(), seconds)],
-            );
-        }
-        metric(
-            "last_run_success",
-            "gauge",
-            "1 when the latest run succeeded.",
-            &[(String::new(), if ok { 1.0 } else { 0.0 })],
-        );
-        metric(
-            "last_run_untrusted_entries",
-            "gauge",
-            "Journal entries the latest run counted as untrusted and did not use \
-             (above 0: check [journal] trusted_*).",
-            &[(String::new(), untrusted as f64)],
+    Ok(())
+}
+
+/// The latest run: when it started, how long it took, whether it succeeded, and the
+/// journal entries it did not trust.
+fn last_run_metrics(
+    out: &mut Exposition,
+    (started, duration, ok, untrusted): (i64, Option<f64>, bool, i64),
+) {
+    out.gauge(
+        "last_run_timestamp_seconds",
+        "When the latest run started (unix seconds).",
+        started as f64,
+    );
+    if let Some(seconds) = duration {
+        out.gauge(
+            "last_run_duration_seconds",
+            "How long the latest run took.",
+            seconds,
         );
     }
-    let allow = enforce::allowlist(&store, &ctx.config)?;
-    let (places, _) = enforce::drift(&store, &ctx.config, &allow, now)?;
-    let mut drift = Vec::new();
-    let mut errors = Vec::new();
-    let mut reload_owed = Vec::new();
-    let mut unrenderable = Vec::new();
-    for p in &places {
-        // A backend or name no longer configured gets its own series.
-        let place = match &p.left_over {
-            Some(name) => format!("place=\"{}\",left_over=\"{name}\"", p.place),
-            None => format!("place=\"{}\"", p.place),
-        };
-        errors.push((
-            format!("{{{place}}}"),
-            if p.error.is_some() { 1.0 } else { 0.0 },
-        ));
-        reload_owed.push((
-            format!("{{{place}}}"),
-            if p.reload_owed_since.is_some() {
-                1.0
-            } else {
-                0.0
-            },
-        ));
+    out.gauge(
+        "last_run_success",
+        "1 when the latest run succeeded.",
+        if ok { 1.0 } else { 0.0 },
+    );
+    out.gauge(
+        "last_run_untrusted_entries",
+        "Journal entries the latest run counted as untrusted and did not use \
+         (above 0: check [journal] trusted_*).",
+        untrusted as f64,
+    );
+}
+
+/// Per place (map or firewall): drift, whether it could be read, an owed reload, and
+/// the entries it cannot hold.
+fn place_metrics(out: &mut Exposition, places: &[PlaceStatus]) {
+    let flag = |on: bool| if on { 1.0 } else { 0.0 };
+    let mut drift: Samples = Vec::new();
+    let mut errors: Samples = Vec::new();
+    let mut reload_owed: Samples = Vec::new();
+    let mut unrenderable: Samples = Vec::new();
+    for p in places {
+        let place = place_labels(p);
+        errors.push((format!("{{{place}}}"), flag(p.error.is_some())));
+        reload_owed.push((format!("{{{place}}}"), flag(p.reload_owed_since.is_some())));
         unrenderable.push((format!("{{{place}}}"), p.unrenderable.len() as f64));
         // What could not be read has no drift figure (drift_check_failed says so).
         if p.error.is_some() {
@@ -120,34 +148,40 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
         ));
         drift.push((
             format!("{{{place},kind=\"settings\"}}"),
-            if p.settings_differ { 1.0 } else { 0.0 },
+            flag(p.settings_differ),
         ));
     }
-    metric(
+    out.metric(
         "drift_entries",
         "gauge",
         "Differences between the database and what is rendered (settings: 1 when rules or settings differ); absent for a place whose rendered state could not be read.",
         &drift,
     );
-    metric(
+    out.metric(
         "drift_check_failed",
         "gauge",
         "1 when the rendered state could not be read.",
         &errors,
     );
-    metric(
+    out.metric(
         "reload_owed",
         "gauge",
         "1 while a change was written but its reload has not succeeded (every run retries it).",
         &reload_owed,
     );
-    metric(
+    out.metric(
         "unrenderable_entries",
         "gauge",
         "Active blocks the place cannot hold (e.g. an IPv6 /60 in a hash map): not enforced there.",
         &unrenderable,
     );
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    Ok(())
+}
+
+/// A place's labels: its name, and for a backend or name no longer configured, that
+/// name in its own series.
+fn place_labels(p: &PlaceStatus) -> String {
+    match &p.left_over {
+        Some(name) => format!("place=\"{}\",left_over=\"{name}\"", p.place),
+        None => format!("place=\"{}\"", p.place),
+    }
 }

@@ -6,21 +6,22 @@ pub mod efficacy;
 pub mod html;
 pub mod show;
 pub mod summary;
+pub mod time;
 pub mod top;
 
 pub use show::ShowReport;
+pub use time::Stamp;
 pub use top::{Period, Subject, TopRow};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::store::{Block, BlockTarget, EndReason, Origin};
 
 /// A stored Unix time as RFC 3339 UTC (`2026-11-27T12:00:00Z`).
+/// Reports keep a [`Stamp`] until they render; this is for other commands' output.
 pub fn format_time(unix: i64) -> String {
-    DateTime::<Utc>::from_timestamp(unix, 0)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-        .unwrap_or_else(|| unix.to_string())
+    Stamp(unix).to_string()
 }
 
 /// Attacker-chosen text (usernames, mechanisms, reasons) made safe for a terminal, as
@@ -49,15 +50,15 @@ pub fn new_table(header: Vec<String>) -> comfy_table::Table {
 #[derive(Debug, Serialize)]
 pub struct BlockView {
     pub id: i64,
-    pub network: String,
+    pub network: IpNet,
     pub target: BlockTarget,
     pub origin: Origin,
     pub reason: String,
     pub failures: Option<i64>,
     pub window_seconds: Option<i64>,
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    pub ended_at: Option<String>,
+    pub created_at: Stamp,
+    pub expires_at: Option<Stamp>,
+    pub ended_at: Option<Stamp>,
     pub end_reason: Option<EndReason>,
     /// Whether the block is in force at the moment the report was made.
     pub active: bool,
@@ -67,35 +68,34 @@ impl BlockView {
     /// The table cells every block listing starts with: network, target, origin,
     /// created, expires, ended (with why).
     pub fn cells(&self) -> Vec<String> {
-        let ended = match (&self.ended_at, self.end_reason) {
+        let ended = match (self.ended_at, self.end_reason) {
             (Some(at), Some(why)) => format!("{at} ({why})"),
             _ => "-".to_string(),
         };
         vec![
-            self.network.clone(),
+            self.network.to_string(),
             self.target.as_str().to_string(),
             self.origin.to_string(),
-            self.created_at.clone(),
+            self.created_at.to_string(),
             self.expires_at
-                .clone()
-                .unwrap_or_else(|| "permanent".into()),
+                .map_or_else(|| "permanent".into(), |t| t.to_string()),
             ended,
         ]
     }
 
-    /// The block for output, with times as RFC 3339.
+    /// The block for output; its times stay Unix seconds until written.
     pub fn new(block: &Block, now: i64) -> BlockView {
         BlockView {
             id: block.id,
-            network: block.network.to_string(),
+            network: block.network,
             target: block.target,
             origin: block.origin,
             reason: block.reason.clone(),
             failures: block.failures,
             window_seconds: block.window_seconds,
-            created_at: format_time(block.created_at),
-            expires_at: block.expires_at.map(format_time),
-            ended_at: block.ended_at.map(format_time),
+            created_at: Stamp(block.created_at),
+            expires_at: block.expires_at.map(Stamp),
+            ended_at: block.ended_at.map(Stamp),
             end_reason: block.end_reason,
             active: block.is_active(now),
         }

@@ -5,17 +5,19 @@
 //! Everything counts up to the report's moment (now, or `--as-of`), like `top --period
 //! all`: failures stored with a later time are left out.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
-use chrono::{DateTime, Days, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use comfy_table::CellAlignment;
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::report::{BlockView, format_time, new_table, printable};
-use crate::store::LabelCount;
+use crate::report::{BlockView, Stamp, new_table, printable};
 use crate::store::ReportStore;
 use crate::store::{BlockTarget, Pardon};
+use crate::store::LabelCount;
 
 /// How many days `per_day` covers: the last 30 UTC dates, the report's date included.
 pub const DAYS: u64 = 30;
@@ -29,17 +31,17 @@ const BAR_WIDTH: i64 = 40;
 /// A forgiven network (a pardon): failures inside it up to `until` no longer count.
 #[derive(Debug, Clone, Serialize)]
 pub struct ForgivenView {
-    pub network: String,
-    /// RFC 3339 UTC.
-    pub until: String,
+    pub network: IpNet,
+    /// RFC 3339 UTC in output.
+    pub until: Stamp,
 }
 
 impl ForgivenView {
     /// The pardon for output.
     pub fn new(pardon: &Pardon) -> ForgivenView {
         ForgivenView {
-            network: pardon.network.to_string(),
-            until: format_time(pardon.until),
+            network: pardon.network,
+            until: Stamp(pardon.until),
         }
     }
 }
@@ -49,21 +51,21 @@ impl ForgivenView {
 pub struct ShowReport {
     /// The address asked for (set when a single address was asked for) ...
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ip: Option<String>,
+    pub ip: Option<IpAddr>,
     /// ... or the network (set otherwise), in canonical CIDR notation.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub network: Option<String>,
-    /// The moment the report counts up to, RFC 3339 UTC.
-    pub as_of: String,
+    pub network: Option<IpNet>,
+    /// The moment the report counts up to (RFC 3339 UTC in output).
+    pub as_of: Stamp,
     /// Whether any failure or server fault of it is stored.
     pub seen: bool,
     /// Addresses inside with counted failures (0 or 1 for an address).
     pub addresses: i64,
     /// Counted failures, all stored time up to `as_of`.
     pub failures: i64,
-    /// First and last counted failure, RFC 3339 UTC; null without any.
-    pub first_seen: Option<String>,
-    pub last_seen: Option<String>,
+    /// First and last counted failure (RFC 3339 UTC in output); null without any.
+    pub first_seen: Option<Stamp>,
+    pub last_seen: Option<Stamp>,
     /// Server-side faults (`Connection lost to authentication server`, ...): stored,
     /// never counted against the client.
     pub server_faults: i64,
@@ -108,8 +110,9 @@ pub struct ShownBlock {
 /// Counted failures on one UTC date.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DayCount {
-    /// `YYYY-MM-DD`.
-    pub date: String,
+    /// `YYYY-MM-DD` in output.
+    #[serde(serialize_with = "super::time::serialize_date")]
+    pub date: NaiveDate,
     pub failures: i64,
 }
 
@@ -144,7 +147,59 @@ pub struct BlockedNow {
 /// Builds the report of `network` (a host network for one address) up to `now`.
 pub fn build(store: &dyn ReportStore, network: &IpNet, now: i64) -> anyhow::Result<ShowReport> {
     let totals = store.range_totals(network, now)?;
+    let [usernames, mechanisms, services] = store.range_label_counts(network, now)?;
+    let refusals = super::efficacy::attribute(store, i64::MIN, now, Some(network))?;
+    let invalid_mechanism = store.kind_total(
+        crate::parse::EventKind::InvalidMechanism,
+        i64::MIN,
+        now,
+        Some(network),
+    )?;
+    let single = network.prefix_len() == network.max_prefix_len();
+    Ok(ShowReport {
+        ip: single.then(|| network.addr()),
+        network: (!single).then_some(*network),
+        as_of: Stamp(now),
+        seen: totals.failures > 0 || totals.server_faults > 0 || invalid_mechanism > 0,
+        addresses: totals.addresses,
+        failures: totals.failures,
+        first_seen: totals.first_seen.map(Stamp),
+        last_seen: totals.last_seen.map(Stamp),
+        server_faults: totals.server_faults,
+        invalid_mechanism,
+        per_day: per_day(store, network, now)?,
+        usernames: usernames
+            .into_iter()
+            .map(|c| UsernameCount {
+                username: c.text,
+                failures: c.failures,
+            })
+            .collect(),
+        mechanisms: label_counts(mechanisms, |mechanism, failures| MechanismCount {
+            mechanism,
+            failures,
+        }),
+        services: label_counts(services, |service, failures| ServiceCount {
+            service,
+            failures,
+        }),
+        blocks: shown_blocks(store, network, now, &refusals.per_block)?,
+        refused: refusals.total,
+        refused_unattributed: refusals.unattributed,
+        blocked_now: BlockedNow {
+            postfix: store.is_covered(network, BlockTarget::Postfix, now)?,
+            firewall: store.is_covered(network, BlockTarget::Firewall, now)?,
+        },
+        forgiven: store
+            .pardons_overlapping(network)?
+            .iter()
+            .map(ForgivenView::new)
+            .collect(),
+    })
+}
 
+/// Counted failures on each of the last [`DAYS`] UTC dates up to `now`, zeros included.
+fn per_day(store: &dyn ReportStore, network: &IpNet, now: i64) -> anyhow::Result<Vec<DayCount>> {
     let today = DateTime::<Utc>::from_timestamp(now, 0)
         .unwrap_or_default()
         .date_naive();
@@ -156,10 +211,7 @@ pub fn build(store: &dyn ReportStore, network: &IpNet, now: i64) -> anyhow::Resu
     let mut per_day: Vec<DayCount> = first_day
         .iter_days()
         .take(DAYS as usize)
-        .map(|day| DayCount {
-            date: day.format("%Y-%m-%d").to_string(),
-            failures: 0,
-        })
+        .map(|date| DayCount { date, failures: 0 })
         .collect();
     for (day_start, failures) in store.range_failures_per_day(network, from, now)? {
         let index = usize::try_from((day_start - from) / 86_400).unwrap_or(usize::MAX);
@@ -167,83 +219,44 @@ pub fn build(store: &dyn ReportStore, network: &IpNet, now: i64) -> anyhow::Resu
             day.failures = failures;
         }
     }
+    Ok(per_day)
+}
 
-    let [usernames, mechanisms, services] = store.range_label_counts(network, now)?;
-    let text = |count: &LabelCount| count.text.clone().unwrap_or_default();
-    let usernames = usernames
+/// Mechanism or service counts (`make` builds one from its text and failures); a text
+/// the store lacks (only usernames can) reads as empty.
+fn label_counts<T>(counts: Vec<LabelCount>, make: impl Fn(String, i64) -> T) -> Vec<T> {
+    counts
         .into_iter()
-        .map(|c| UsernameCount {
-            username: c.text,
-            failures: c.failures,
-        })
-        .collect();
-    let mechanisms = mechanisms
-        .iter()
-        .map(|c| MechanismCount {
-            mechanism: text(c),
-            failures: c.failures,
-        })
-        .collect();
-    let services = services
-        .iter()
-        .map(|c| ServiceCount {
-            service: text(c),
-            failures: c.failures,
-        })
-        .collect();
+        .map(|c| make(c.text.unwrap_or_default(), c.failures))
+        .collect()
+}
 
-    let refusals = super::efficacy::attribute(store, i64::MIN, now, Some(network))?;
-    let blocks = store
+/// Every block that covers `network` or lies inside it, newest first, with the
+/// connections it refused (`per_block`).
+fn shown_blocks(
+    store: &dyn ReportStore,
+    network: &IpNet,
+    now: i64,
+    per_block: &HashMap<i64, i64>,
+) -> anyhow::Result<Vec<ShownBlock>> {
+    Ok(store
         .blocks_overlapping(network)?
         .iter()
         .map(|b| ShownBlock {
             block: BlockView::new(b, now),
-            refused: refusals.per_block.get(&b.id).copied().unwrap_or(0),
+            refused: per_block.get(&b.id).copied().unwrap_or(0),
         })
-        .collect();
-    let blocked_now = BlockedNow {
-        postfix: store.is_covered(network, BlockTarget::Postfix, now)?,
-        firewall: store.is_covered(network, BlockTarget::Firewall, now)?,
-    };
-
-    let invalid_mechanism = store.kind_total(
-        crate::parse::EventKind::InvalidMechanism,
-        i64::MIN,
-        now,
-        Some(network),
-    )?;
-    let single = network.prefix_len() == network.max_prefix_len();
-    Ok(ShowReport {
-        ip: single.then(|| network.addr().to_string()),
-        network: (!single).then(|| network.to_string()),
-        as_of: format_time(now),
-        seen: totals.failures > 0 || totals.server_faults > 0 || invalid_mechanism > 0,
-        addresses: totals.addresses,
-        failures: totals.failures,
-        first_seen: totals.first_seen.map(format_time),
-        last_seen: totals.last_seen.map(format_time),
-        server_faults: totals.server_faults,
-        invalid_mechanism,
-        per_day,
-        usernames,
-        mechanisms,
-        services,
-        blocks,
-        refused: refusals.total,
-        refused_unattributed: refusals.unattributed,
-        blocked_now,
-        forgiven: store
-            .pardons_overlapping(network)?
-            .iter()
-            .map(ForgivenView::new)
-            .collect(),
-    })
+        .collect())
 }
 
 impl ShowReport {
     /// The address or network the report is about.
-    pub fn subject(&self) -> &str {
-        self.ip.as_deref().or(self.network.as_deref()).unwrap_or("")
+    pub fn subject(&self) -> String {
+        match (self.ip, self.network) {
+            (Some(ip), _) => ip.to_string(),
+            (None, Some(network)) => network.to_string(),
+            (None, None) => String::new(),
+        }
     }
 }
 
@@ -251,33 +264,57 @@ impl ShowReport {
 /// [`TABLE_ROWS`] of each), the blocks. Attacker-chosen text is shown with control
 /// characters escaped.
 pub fn to_table(report: &ShowReport) -> String {
-    let mut out = String::new();
-    let who = report.subject();
     if !report.seen {
-        let _ = writeln!(
-            out,
-            "{who}: no failed authentications or server faults stored up to {}",
-            report.as_of
-        );
-        for f in &report.forgiven {
-            let _ = writeln!(out, "forgiven: {} up to {}", f.network, f.until);
-        }
-        if !report.blocks.is_empty() {
-            out.push('\n');
-            out.push_str(&blocks_table(report));
-        }
-        return out;
+        return unseen_text(report);
     }
+    let mut out = String::new();
+    for (key, value) in &summary_lines(report) {
+        let _ = writeln!(out, "{key:<14} {value}");
+    }
+    let _ = write!(out, "\n{}\n", days_table(report));
+    for (heading, counts) in text_counts(report) {
+        out.push('\n');
+        out.push_str(&counts_table(heading, &counts));
+    }
+    out.push('\n');
+    if report.blocks.is_empty() {
+        out.push_str("no blocks\n");
+    } else {
+        out.push_str(&blocks_table(report));
+    }
+    out
+}
 
+/// The table of an address or network with nothing stored: says so, with its
+/// pardons and blocks.
+fn unseen_text(report: &ShowReport) -> String {
+    let mut out = format!(
+        "{}: no failed authentications or server faults stored up to {}\n",
+        report.subject(),
+        report.as_of
+    );
+    for f in &report.forgiven {
+        let _ = writeln!(out, "forgiven: {} up to {}", f.network, f.until);
+    }
+    if !report.blocks.is_empty() {
+        out.push('\n');
+        out.push_str(&blocks_table(report));
+    }
+    out
+}
+
+/// The summary at the top: what, as of when, the counts, whether blocked now, refusals
+/// and pardons.
+fn summary_lines(report: &ShowReport) -> Vec<(&'static str, String)> {
     let mut summary: Vec<(&str, String)> = Vec::new();
     if report.ip.is_some() {
-        summary.push(("address", who.to_string()));
+        summary.push(("address", report.subject()));
     } else {
-        summary.push(("network", who.to_string()));
+        summary.push(("network", report.subject()));
         summary.push(("addresses", report.addresses.to_string()));
     }
-    summary.push(("as of", report.as_of.clone()));
-    let seen = match (&report.first_seen, &report.last_seen) {
+    summary.push(("as of", report.as_of.to_string()));
+    let seen = match (report.first_seen, report.last_seen) {
         (Some(first), Some(last)) => format!(" (first {first}, last {last})"),
         _ => String::new(),
     };
@@ -314,10 +351,11 @@ pub fn to_table(report: &ShowReport) -> String {
     for f in &report.forgiven {
         summary.push(("forgiven", format!("{} up to {}", f.network, f.until)));
     }
-    for (key, value) in &summary {
-        let _ = writeln!(out, "{key:<14} {value}");
-    }
+    summary
+}
 
+/// Failures per day with a bar each.
+fn days_table(report: &ShowReport) -> comfy_table::Table {
     let max = report.per_day.iter().map(|d| d.failures).max().unwrap_or(0);
     let mut days = new_table(vec!["date (UTC)".into(), "failures".into(), String::new()]);
     for day in &report.per_day {
@@ -327,15 +365,18 @@ pub fn to_table(report: &ShowReport) -> String {
             0
         };
         days.add_row(vec![
-            day.date.clone(),
+            day.date.format("%Y-%m-%d").to_string(),
             day.failures.to_string(),
             "█".repeat(usize::try_from(width).unwrap_or(0)),
         ]);
     }
     right_align(&mut days, 1);
-    let _ = write!(out, "\n{days}\n");
+    days
+}
 
-    let usernames: Vec<(String, i64)> = report
+/// The usernames, mechanisms and services tried, as printable text and counts.
+fn text_counts(report: &ShowReport) -> [(&'static str, Vec<(String, i64)>); 3] {
+    let usernames = report
         .usernames
         .iter()
         .map(|u| {
@@ -347,32 +388,21 @@ pub fn to_table(report: &ShowReport) -> String {
             )
         })
         .collect();
-    let mechanisms: Vec<(String, i64)> = report
+    let mechanisms = report
         .mechanisms
         .iter()
         .map(|m| (printable(&m.mechanism), m.failures))
         .collect();
-    let services: Vec<(String, i64)> = report
+    let services = report
         .services
         .iter()
         .map(|s| (printable(&s.service), s.failures))
         .collect();
-    for (heading, counts) in [
+    [
         ("username", usernames),
         ("mechanism", mechanisms),
         ("service", services),
-    ] {
-        out.push('\n');
-        out.push_str(&counts_table(heading, &counts));
-    }
-
-    out.push('\n');
-    if report.blocks.is_empty() {
-        out.push_str("no blocks\n");
-    } else {
-        out.push_str(&blocks_table(report));
-    }
-    out
+    ]
 }
 
 /// A two-column table of texts and counts, cut at [`TABLE_ROWS`] with a note.

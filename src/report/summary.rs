@@ -5,16 +5,18 @@
 //! Periods are `(since, until]`, like `top --period`: a failure at exactly `until`
 //! counts, one at exactly `since` belongs to the previous period.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 use comfy_table::CellAlignment;
 use serde::Serialize;
 
 use crate::config::Networks;
 use crate::parse::EventKind;
-use crate::report::{BlockView, format_time, new_table, printable};
-use crate::store::BlockCounts;
+use crate::report::{BlockView, Stamp, new_table, printable};
+use crate::store::BlockTarget;
+use crate::store::{AddressPeriods, BlockCounts};
 use crate::store::LabelKind;
 use crate::store::{Grouping, ReportStore};
 
@@ -46,11 +48,11 @@ pub struct Summary {
     pub period: String,
     /// Its length in seconds.
     pub period_seconds: i64,
-    /// The period: after `since`, up to and including `until` (RFC 3339 UTC).
-    pub since: String,
-    pub until: String,
+    /// The period: after `since`, up to and including `until` (RFC 3339 UTC in output).
+    pub since: Stamp,
+    pub until: Stamp,
     /// The previous period: after `previous_since`, up to and including `since`.
-    pub previous_since: String,
+    pub previous_since: Stamp,
     /// Totals of this period.
     pub current: Totals,
     /// Totals of the previous period.
@@ -83,8 +85,8 @@ pub struct BlockInPeriod {
     #[serde(flatten)]
     pub block: BlockView,
     /// When it stopped (or will stop) being in force: the earlier of its end and its
-    /// expiry, RFC 3339 UTC; `None` while permanent.
-    pub ends_at: Option<String>,
+    /// expiry (RFC 3339 UTC in output); `None` while permanent.
+    pub ends_at: Option<Stamp>,
     /// Postfix `NOQUEUE: reject` lines inside the period attributed to this block (the
     /// newest postfix block covering the client when the line was logged). Always 0 for
     /// firewall blocks: their packets never reach Postfix.
@@ -123,8 +125,8 @@ pub struct Totals {
 /// Counted failures in one UTC hour.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HourCount {
-    /// Start of the hour, RFC 3339 UTC.
-    pub hour: String,
+    /// Start of the hour (RFC 3339 UTC in output).
+    pub hour: Stamp,
     pub failures: i64,
 }
 
@@ -198,8 +200,9 @@ pub struct Chart {
 /// One bar of a chart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChartBar {
-    /// The start of the bar (hour, day, Monday, first of the month), RFC 3339 UTC.
-    pub start: String,
+    /// The start of the bar (hour, day, Monday, first of the month), RFC 3339 UTC in
+    /// output.
+    pub start: Stamp,
     pub failures: i64,
 }
 
@@ -233,7 +236,7 @@ impl Chart {
             bars: bars
                 .into_iter()
                 .map(|(start, failures)| ChartBar {
-                    start: format_time(start),
+                    start: Stamp(start),
                     failures,
                 })
                 .collect(),
@@ -246,7 +249,7 @@ impl Chart {
 pub struct TopAddress {
     /// Ties share a rank.
     pub rank: i64,
-    pub ip: String,
+    pub ip: IpAddr,
     pub failures: i64,
 }
 
@@ -266,6 +269,15 @@ pub struct Blocks {
     pub firewall: BlockCounts,
 }
 
+/// The bounds of a report: the period `(since, until]` and the one before it,
+/// `(previous_since, since]`, in Unix seconds.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    previous_since: i64,
+    since: i64,
+    until: i64,
+}
+
 /// Builds the summary of the `seconds` before `until` (`label` names the period).
 pub fn build(
     store: &dyn ReportStore,
@@ -275,63 +287,113 @@ pub fn build(
     until: i64,
 ) -> anyhow::Result<Summary> {
     let since = until.saturating_sub(seconds);
-    let previous_since = since.saturating_sub(seconds);
-    let rows = store.address_periods(previous_since, since, until)?;
-
-    let totals = |failures: fn(&crate::store::AddressPeriods) -> i64,
-                  faults: fn(&crate::store::AddressPeriods) -> i64| {
-        let failing: Vec<std::net::IpAddr> = rows
-            .iter()
-            .filter(|r| failures(r) > 0)
-            .map(|r| r.address)
-            .collect();
-        let grouping = Grouping::Network {
-            v4_prefix: networks.ipv4_prefix,
-            v6_prefix: networks.ipv6_prefix,
-        };
-        let nets: HashSet<ipnet::IpNet> = failing
-            .iter()
-            .map(|&addr| grouping.network_of(addr))
-            .collect();
-        Totals {
-            failures: rows.iter().map(failures).sum(),
-            addresses: failing.len() as i64,
-            networks: nets.len() as i64,
-            server_faults: rows.iter().map(faults).sum(),
-            invalid_mechanism: 0,
-        }
+    let at = Bounds {
+        previous_since: since.saturating_sub(seconds),
+        since,
+        until,
     };
-    let invalid = crate::parse::EventKind::InvalidMechanism;
-    let current = Totals {
-        invalid_mechanism: store.kind_total(invalid, since, until, None)?,
-        ..totals(|r| r.failures, |r| r.server_faults)
-    };
-    let previous = Totals {
-        invalid_mechanism: store.kind_total(invalid, previous_since, since, None)?,
-        ..totals(|r| r.previous_failures, |r| r.previous_server_faults)
-    };
-
+    let rows = store.address_periods(at.previous_since, at.since, at.until)?;
+    let (current, previous) = period_totals(store, &rows, networks, at)?;
     let counts = store.failures_per_hour(since, until)?;
     let (per_hour, chart) = hourly_and_chart(&counts, since, until);
+    let refused = super::efficacy::attribute(store, since, until, None)?;
+    let efficacy = Efficacy {
+        rejected: refused.total,
+        previous_rejected: previous_rejected(store, at)?,
+        unattributed: refused.unattributed,
+    };
+    Ok(Summary {
+        period: label.to_string(),
+        period_seconds: seconds,
+        since: Stamp(since),
+        until: Stamp(until),
+        previous_since: Stamp(at.previous_since),
+        current,
+        previous,
+        per_hour,
+        chart,
+        top_addresses: top_addresses(&rows),
+        top_usernames: top_usernames(store, at)?,
+        blocks: block_counts(store, at)?,
+        block_timeline: block_timeline(store, at, &refused.per_block)?,
+        efficacy,
+    })
+}
 
-    let mut failing: Vec<&crate::store::AddressPeriods> =
-        rows.iter().filter(|r| r.failures > 0).collect();
+/// The totals of this period and the previous one.
+fn period_totals(
+    store: &dyn ReportStore,
+    rows: &[AddressPeriods],
+    networks: Networks,
+    at: Bounds,
+) -> anyhow::Result<(Totals, Totals)> {
+    let invalid = EventKind::InvalidMechanism;
+    let current = Totals {
+        invalid_mechanism: store.kind_total(invalid, at.since, at.until, None)?,
+        ..totals_of(rows, networks, |r| r.failures, |r| r.server_faults)
+    };
+    let previous = Totals {
+        invalid_mechanism: store.kind_total(invalid, at.previous_since, at.since, None)?,
+        ..totals_of(
+            rows,
+            networks,
+            |r| r.previous_failures,
+            |r| r.previous_server_faults,
+        )
+    };
+    Ok((current, previous))
+}
+
+/// The totals of one period from the rows, picking its `failures` and `faults`
+/// (invalid mechanisms are counted apart).
+fn totals_of(
+    rows: &[AddressPeriods],
+    networks: Networks,
+    failures: fn(&AddressPeriods) -> i64,
+    faults: fn(&AddressPeriods) -> i64,
+) -> Totals {
+    let failing: Vec<std::net::IpAddr> = rows
+        .iter()
+        .filter(|r| failures(r) > 0)
+        .map(|r| r.address)
+        .collect();
+    let grouping = Grouping::Network {
+        v4_prefix: networks.ipv4_prefix,
+        v6_prefix: networks.ipv6_prefix,
+    };
+    let nets: HashSet<ipnet::IpNet> = failing
+        .iter()
+        .map(|&addr| grouping.network_of(addr))
+        .collect();
+    Totals {
+        failures: rows.iter().map(failures).sum(),
+        addresses: failing.len() as i64,
+        networks: nets.len() as i64,
+        server_faults: rows.iter().map(faults).sum(),
+        invalid_mechanism: 0,
+    }
+}
+
+/// The [`TOP`] addresses with the most failures in this period; ties share a rank.
+fn top_addresses(rows: &[AddressPeriods]) -> Vec<TopAddress> {
+    let mut failing: Vec<&AddressPeriods> = rows.iter().filter(|r| r.failures > 0).collect();
     failing.sort_by(|a, b| b.failures.cmp(&a.failures).then(a.address.cmp(&b.address)));
-    let mut top_addresses = Vec::new();
-    for (index, row) in failing.iter().enumerate().take(TOP) {
-        let rank = match top_addresses.last() {
-            Some(TopAddress { rank, failures, .. }) if *failures == row.failures => *rank,
+    let named = failing.iter().map(|r| (r.address, r.failures));
+    let mut top: Vec<TopAddress> = Vec::new();
+    for (index, (ip, failures)) in named.enumerate().take(TOP) {
+        let rank = match top.last() {
+            Some(last) if last.failures == failures => last.rank,
             _ => index as i64 + 1,
         };
-        top_addresses.push(TopAddress {
-            rank,
-            ip: row.address.to_string(),
-            failures: row.failures,
-        });
+        top.push(TopAddress { rank, ip, failures });
     }
+    top
+}
 
-    let top_usernames = store
-        .rank_labels(Some(since), until, LabelKind::Username)?
+/// The [`TOP`] usernames tried most in this period.
+fn top_usernames(store: &dyn ReportStore, at: Bounds) -> anyhow::Result<Vec<TopUsername>> {
+    Ok(store
+        .rank_labels(Some(at.since), at.until, LabelKind::Username)?
         .into_iter()
         .take(TOP)
         .map(|l| TopUsername {
@@ -339,64 +401,57 @@ pub fn build(
             username: l.text,
             failures: l.failures,
         })
-        .collect();
+        .collect())
+}
 
+/// Blocks created, ended and in force per target.
+fn block_counts(store: &dyn ReportStore, at: Bounds) -> anyhow::Result<Blocks> {
     let mut blocks = Blocks::default();
-    for (target, counts) in store.blocks_in_period(since, until)? {
+    for (target, counts) in store.blocks_in_period(at.since, at.until)? {
         match target {
-            crate::store::BlockTarget::Postfix => blocks.postfix = counts,
-            crate::store::BlockTarget::Firewall => blocks.firewall = counts,
+            BlockTarget::Postfix => blocks.postfix = counts,
+            BlockTarget::Firewall => blocks.firewall = counts,
         }
     }
+    Ok(blocks)
+}
 
-    let refused = super::efficacy::attribute(store, since, until, None)?;
-    let previous_rejected = store
-        .events_per_address(EventKind::Rejected, previous_since, since, None)?
+/// Connections refused in the previous period (attributed or not).
+fn previous_rejected(store: &dyn ReportStore, at: Bounds) -> anyhow::Result<i64> {
+    Ok(store
+        .events_per_address(EventKind::Rejected, at.previous_since, at.since, None)?
         .iter()
         .map(|(_, n)| n)
-        .sum();
-    // The blocks in force during the period, and any that ended just before it whose
-    // map entry still refused connections in it (until the next run rewrote the map).
-    let mut in_period = store.blocks_during(since, until)?;
+        .sum())
+}
+
+/// The blocks in force during the period, and any that ended just before it whose map
+/// entry still refused connections in it (until the next run rewrote the map), oldest
+/// first, each with the connections it refused (`per_block`).
+fn block_timeline(
+    store: &dyn ReportStore,
+    at: Bounds,
+    per_block: &HashMap<i64, i64>,
+) -> anyhow::Result<Vec<BlockInPeriod>> {
+    let mut in_period = store.blocks_during(at.since, at.until)?;
     let listed: HashSet<i64> = in_period.iter().map(|b| b.id).collect();
-    if refused.per_block.keys().any(|id| !listed.contains(id)) {
+    if per_block.keys().any(|id| !listed.contains(id)) {
         in_period.extend(
             store
                 .all_blocks()?
                 .into_iter()
-                .filter(|b| refused.per_block.contains_key(&b.id) && !listed.contains(&b.id)),
+                .filter(|b| per_block.contains_key(&b.id) && !listed.contains(&b.id)),
         );
         in_period.sort_by_key(|b| (b.created_at, b.id));
     }
-    let block_timeline = in_period
+    Ok(in_period
         .iter()
         .map(|block| BlockInPeriod {
-            block: BlockView::new(block, until),
-            ends_at: block.end().map(format_time),
-            rejected: refused.per_block.get(&block.id).copied().unwrap_or(0),
+            block: BlockView::new(block, at.until),
+            ends_at: block.end().map(Stamp),
+            rejected: per_block.get(&block.id).copied().unwrap_or(0),
         })
-        .collect();
-
-    Ok(Summary {
-        period: label.to_string(),
-        period_seconds: seconds,
-        since: format_time(since),
-        until: format_time(until),
-        previous_since: format_time(previous_since),
-        current,
-        previous,
-        per_hour,
-        chart,
-        top_addresses,
-        top_usernames,
-        blocks,
-        block_timeline,
-        efficacy: Efficacy {
-            rejected: refused.total,
-            previous_rejected,
-            unattributed: refused.unattributed,
-        },
-    })
+        .collect())
 }
 
 /// `per_hour` and the chart of `(since, until]` from its failures per hour (sparse,
@@ -405,7 +460,7 @@ pub fn build(
 /// them, so nothing here grows with the length asked for.
 fn hourly_and_chart(counts: &[(i64, i64)], since: i64, until: i64) -> (Vec<HourCount>, Chart) {
     let hour = |(start, failures): (i64, i64)| HourCount {
-        hour: format_time(start),
+        hour: Stamp(start),
         failures,
     };
     let from = since.saturating_add(1);
@@ -434,7 +489,28 @@ pub fn to_table(summary: &Summary) -> String {
         "report for {} ({} .. {}), compared with {} .. {}\n",
         summary.period, summary.since, summary.until, summary.previous_since, summary.since
     );
+    let _ = writeln!(out, "{}", totals_table(summary));
+    let faults = summary.current.server_faults;
+    if faults > 0 {
+        let _ = writeln!(
+            out,
+            "\n{faults} server faults: the authentication backend failed (never counted against clients)"
+        );
+    }
+    for table in [
+        chart_table(&summary.chart),
+        top_addresses_table(summary),
+        top_usernames_table(summary),
+        blocks_table(summary),
+    ] {
+        let _ = write!(out, "\n{table}\n");
+    }
+    out.push_str(&efficacy_text(summary));
+    out
+}
 
+/// Totals of this period against the previous one, with the change.
+fn totals_table(summary: &Summary) -> comfy_table::Table {
     let mut totals = new_table(vec![
         String::new(),
         "this period".into(),
@@ -461,76 +537,71 @@ pub fn to_table(summary: &Summary) -> String {
         ]);
     }
     right_align(&mut totals, &[1, 2, 3]);
-    let _ = writeln!(out, "{totals}");
-    if c.server_faults > 0 {
-        let _ = writeln!(
-            out,
-            "\n{} server faults: the authentication backend failed (never counted against clients)",
-            c.server_faults
-        );
-    }
+    totals
+}
 
-    // The chart: per hour, or per UTC day, week or month for long periods.
-    let unit = summary.chart.unit;
-    let bars: Vec<(String, i64)> = summary
-        .chart
-        .bars
-        .iter()
-        .map(|bar| {
-            let when = match unit {
-                ChartUnit::Hour => bar.start.clone(),
-                ChartUnit::Day | ChartUnit::Week => {
-                    bar.start.get(..10).unwrap_or(&bar.start).into()
-                }
-                ChartUnit::Month => bar.start.get(..7).unwrap_or(&bar.start).into(),
-            };
-            (when, bar.failures)
-        })
-        .collect();
+/// The chart as a table of bars: per hour, or per UTC day, week or month for long
+/// periods.
+fn chart_table(chart: &Chart) -> comfy_table::Table {
+    let unit = chart.unit;
     let heading = match unit {
         ChartUnit::Week => "week from (UTC)".to_string(),
         other => format!("{} (UTC)", other.as_str()),
     };
-    let max = bars.iter().map(|(_, n)| *n).max().unwrap_or(0);
-    let mut chart = new_table(vec![heading, "failures".into(), String::new()]);
-    for (when, failures) in &bars {
-        let width = if max > 0 && *failures > 0 {
-            (failures * BAR_WIDTH + max - 1) / max
+    let max = chart.bars.iter().map(|bar| bar.failures).max().unwrap_or(0);
+    let mut table = new_table(vec![heading, "failures".into(), String::new()]);
+    for bar in &chart.bars {
+        let when = match unit {
+            ChartUnit::Hour => bar.start.to_string(),
+            ChartUnit::Day | ChartUnit::Week => bar.start.date(),
+            ChartUnit::Month => bar.start.month(),
+        };
+        let width = if max > 0 && bar.failures > 0 {
+            (bar.failures * BAR_WIDTH + max - 1) / max
         } else {
             0
         };
-        chart.add_row(vec![
-            when.clone(),
-            failures.to_string(),
+        table.add_row(vec![
+            when,
+            bar.failures.to_string(),
             "█".repeat(usize::try_from(width).unwrap_or(0)),
         ]);
     }
-    right_align(&mut chart, &[1]);
-    let _ = write!(out, "\n{chart}\n");
+    right_align(&mut table, &[1]);
+    table
+}
 
-    let mut addresses = new_table(vec!["rank".into(), "address".into(), "failures".into()]);
+/// The top addresses.
+fn top_addresses_table(summary: &Summary) -> comfy_table::Table {
+    let mut table = new_table(vec!["rank".into(), "address".into(), "failures".into()]);
     for a in &summary.top_addresses {
-        addresses.add_row(vec![
+        table.add_row(vec![
             a.rank.to_string(),
-            a.ip.clone(),
+            a.ip.to_string(),
             a.failures.to_string(),
         ]);
     }
-    right_align(&mut addresses, &[2]);
-    let _ = write!(out, "\n{addresses}\n");
+    right_align(&mut table, &[2]);
+    table
+}
 
-    let mut users = new_table(vec!["rank".into(), "username".into(), "failures".into()]);
+/// The top usernames, shown with hidden characters escaped.
+fn top_usernames_table(summary: &Summary) -> comfy_table::Table {
+    let mut table = new_table(vec!["rank".into(), "username".into(), "failures".into()]);
     for u in &summary.top_usernames {
-        users.add_row(vec![
+        table.add_row(vec![
             u.rank.to_string(),
             printable(&u.username),
             u.failures.to_string(),
         ]);
     }
-    right_align(&mut users, &[2]);
-    let _ = write!(out, "\n{users}\n");
+    right_align(&mut table, &[2]);
+    table
+}
 
-    let mut blocks = new_table(vec![
+/// Blocks created, ended and in force per target.
+fn blocks_table(summary: &Summary) -> comfy_table::Table {
+    let mut table = new_table(vec![
         "blocks".into(),
         "created".into(),
         "ended".into(),
@@ -540,21 +611,24 @@ pub fn to_table(summary: &Summary) -> String {
         ("postfix", summary.blocks.postfix),
         ("firewall", summary.blocks.firewall),
     ] {
-        blocks.add_row(vec![
+        table.add_row(vec![
             target.to_string(),
             b.created.to_string(),
             b.ended.to_string(),
             b.active.to_string(),
         ]);
     }
-    right_align(&mut blocks, &[1, 2, 3]);
-    let _ = write!(out, "\n{blocks}\n");
+    right_align(&mut table, &[1, 2, 3]);
+    table
+}
 
+/// The connections refused because of a block, and the blocks that refused any, most
+/// first.
+fn efficacy_text(summary: &Summary) -> String {
     let e = &summary.efficacy;
-    let _ = writeln!(
-        out,
+    let mut out = format!(
         "\nconnections Postfix refused because of a block: {} (previous period: {}, \
-         change: {}); refused by no saslguard block: {}",
+         change: {}); refused by no saslguard block: {}\n",
         e.rejected,
         e.previous_rejected,
         change(e.rejected, e.previous_rejected),
@@ -565,29 +639,30 @@ pub fn to_table(summary: &Summary) -> String {
         .iter()
         .filter(|b| b.rejected > 0)
         .collect();
+    if refusing.is_empty() {
+        return out;
+    }
     refusing.sort_by(|a, b| {
         b.rejected
             .cmp(&a.rejected)
             .then(a.block.id.cmp(&b.block.id))
     });
-    if !refusing.is_empty() {
-        let mut table = new_table(vec![
-            "block".into(),
-            "network".into(),
-            "created".into(),
-            "refused".into(),
+    let mut table = new_table(vec![
+        "block".into(),
+        "network".into(),
+        "created".into(),
+        "refused".into(),
+    ]);
+    for b in refusing {
+        table.add_row(vec![
+            b.block.id.to_string(),
+            b.block.network.to_string(),
+            b.block.created_at.to_string(),
+            b.rejected.to_string(),
         ]);
-        for b in refusing {
-            table.add_row(vec![
-                b.block.id.to_string(),
-                b.block.network.clone(),
-                b.block.created_at.clone(),
-                b.rejected.to_string(),
-            ]);
-        }
-        right_align(&mut table, &[3]);
-        let _ = write!(out, "\n{table}\n");
     }
+    right_align(&mut table, &[3]);
+    let _ = write!(out, "\n{table}\n");
     out
 }
 
@@ -638,8 +713,14 @@ mod tests {
         ];
         let chart = Chart::of_hours(&hours, NOON - 400 * 86_400 + 1, NOON);
         assert_eq!(chart.unit, ChartUnit::Week);
-        assert_eq!(chart.bars.first().unwrap().start, "2025-10-20T00:00:00Z");
-        assert_eq!(chart.bars.last().unwrap().start, "2026-11-23T00:00:00Z");
+        assert_eq!(
+            chart.bars.first().unwrap().start.to_string(),
+            "2025-10-20T00:00:00Z"
+        );
+        assert_eq!(
+            chart.bars.last().unwrap().start.to_string(),
+            "2026-11-23T00:00:00Z"
+        );
         assert_eq!(chart.bars.len(), 58);
         assert_eq!(chart.bars.last().unwrap().failures, 12);
         assert_eq!(chart.bars.iter().map(|b| b.failures).sum::<i64>(), 14);
@@ -647,13 +728,19 @@ mod tests {
         let (per_hour, chart) = hourly_and_chart(&hours, i64::MIN / 2, NOON);
         assert_eq!(per_hour.len(), 3);
         assert_eq!(chart.unit, ChartUnit::Week);
-        assert_eq!(chart.bars.first().unwrap().start, "2025-10-20T00:00:00Z");
+        assert_eq!(
+            chart.bars.first().unwrap().start.to_string(),
+            "2025-10-20T00:00:00Z"
+        );
         assert_eq!(chart.bars.len(), 58);
         // Months beyond two years: from the first failure's month.
         let old = [(NOON - 1000 * 86_400, 1), (NOON, 7)];
         let (_, chart) = hourly_and_chart(&old, i64::MIN / 2, NOON);
         assert_eq!(chart.unit, ChartUnit::Month);
-        assert_eq!(chart.bars.first().unwrap().start, "2024-03-01T00:00:00Z");
+        assert_eq!(
+            chart.bars.first().unwrap().start.to_string(),
+            "2024-03-01T00:00:00Z"
+        );
         assert_eq!(chart.bars.len(), 33);
         assert_eq!(chart.bars.iter().map(|b| b.failures).sum::<i64>(), 8);
         let (_, chart) = hourly_and_chart(&hours, i64::MIN / 2, NOON);

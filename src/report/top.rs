@@ -9,7 +9,7 @@ use comfy_table::{CellAlignment, Row};
 use serde::Serialize;
 
 use crate::parse::EventKind;
-use crate::report::{format_time, new_table, printable};
+use crate::report::{Stamp, new_table, printable};
 use crate::store::LabelKind;
 use crate::store::{Grouping, ReportStore};
 
@@ -112,10 +112,10 @@ pub struct TopRow {
     pub service: Option<String>,
     /// Failures in the first period.
     pub failures: i64,
-    /// First and last failure inside the first period, RFC 3339 UTC; `None` for a row
-    /// with no failure in it (listed for a later period).
-    pub first_seen: Option<String>,
-    pub last_seen: Option<String>,
+    /// First and last failure inside the first period (RFC 3339 UTC in output); `None`
+    /// for a row with no failure in it (listed for a later period).
+    pub first_seen: Option<Stamp>,
+    pub last_seen: Option<Stamp>,
     /// Count and rank for each period, in the order asked.
     pub periods: Vec<PeriodCount>,
 }
@@ -187,6 +187,37 @@ pub fn rank_kind(
     limit: usize,
     only_new: bool,
 ) -> anyhow::Result<Vec<TopRow>> {
+    let mut entries = merge_periods(store, periods, until, subject, kind)?;
+    if only_new {
+        keep_new(store, &mut entries, periods, until, subject)?;
+    }
+    let mut sorted = sorted_by_rank(entries);
+    if limit > 0 {
+        sorted.truncate(limit);
+    }
+    if let (Subject::Offenders(_), Some(first)) = (subject, periods.first()) {
+        // First and last seen of the rows shown: a few seeks each, rather than for every
+        // offender of the period.
+        for (key, entry) in &mut sorted {
+            if let (Key::Address(network), Some(_)) = (&*key, entry.counts[0]) {
+                entry.seen = store.first_and_last(network, kind, first.since(until), until)?;
+            }
+        }
+    }
+    Ok(sorted
+        .into_iter()
+        .map(|(key, entry)| to_row(key, &entry, periods, subject))
+        .collect())
+}
+
+/// Every subject ranked in any of `periods`, with its count and rank in each.
+fn merge_periods(
+    store: &dyn ReportStore,
+    periods: &[Period],
+    until: i64,
+    subject: Subject,
+    kind: EventKind,
+) -> anyhow::Result<HashMap<Key, Entry>> {
     let mut entries: HashMap<Key, Entry> = HashMap::new();
     for (index, period) in periods.iter().enumerate() {
         // First and last seen are those of the first period, the one rows rank by.
@@ -202,85 +233,90 @@ pub fn rank_kind(
             }
         }
     }
-    if only_new {
-        entries.retain(|_, entry| entry.counts[0].is_some());
-        if let Some(since) = periods.first().and_then(|p| p.since(until)) {
-            let mut seen_before = HashSet::new();
-            for key in entries.keys() {
-                if failed_by(store, key, since, subject)? {
-                    seen_before.insert(key.clone());
-                }
-            }
-            entries.retain(|key, _| !seen_before.contains(key));
-        }
-        rerank(&mut entries, periods.len());
-    }
-    let mut sorted: Vec<(Key, Entry)> = entries.into_iter().collect();
-    sorted.sort_by(|(key_a, a), (key_b, b)| {
-        let ranks = |e: &Entry| -> Vec<i64> {
-            e.counts
-                .iter()
-                .map(|c| c.map_or(i64::MAX, |(_, rank)| rank))
-                .collect()
-        };
-        ranks(a).cmp(&ranks(b)).then(key_a.cmp(key_b))
-    });
-    if limit > 0 {
-        sorted.truncate(limit);
-    }
-    if let (Subject::Offenders(_), Some(first)) = (subject, periods.first()) {
-        // First and last seen of the rows shown: a few seeks each, rather than for every
-        // offender of the period.
-        for (key, entry) in &mut sorted {
-            if let (Key::Address(network), Some(_)) = (&*key, entry.counts[0]) {
-                entry.seen = store.first_and_last(network, kind, first.since(until), until)?;
+    Ok(entries)
+}
+
+/// `--new`: keeps the entries of the first period whose first counted failure ever lies
+/// inside it, ranked among themselves.
+fn keep_new(
+    store: &dyn ReportStore,
+    entries: &mut HashMap<Key, Entry>,
+    periods: &[Period],
+    until: i64,
+    subject: Subject,
+) -> anyhow::Result<()> {
+    entries.retain(|_, entry| entry.counts[0].is_some());
+    if let Some(since) = periods.first().and_then(|p| p.since(until)) {
+        let mut seen_before = HashSet::new();
+        for key in entries.keys() {
+            if failed_by(store, key, since, subject)? {
+                seen_before.insert(key.clone());
             }
         }
+        entries.retain(|key, _| !seen_before.contains(key));
     }
-    Ok(sorted
+    rerank(entries, periods.len());
+    Ok(())
+}
+
+/// The entries by rank in the first period, then the next, then by key.
+fn sorted_by_rank(entries: HashMap<Key, Entry>) -> Vec<(Key, Entry)> {
+    let ranks = |e: &Entry| -> Vec<i64> {
+        e.counts
+            .iter()
+            .map(|c| c.map_or(i64::MAX, |(_, rank)| rank))
+            .collect()
+    };
+    let mut sorted: Vec<(Vec<i64>, Key, Entry)> = entries
         .into_iter()
-        .map(|(key, entry)| {
-            let periods: Vec<PeriodCount> = periods
-                .iter()
-                .zip(&entry.counts)
-                .map(|(period, count)| PeriodCount {
-                    period: period.label().to_string(),
-                    failures: count.map_or(0, |(failures, _)| failures),
-                    rank: count.map(|(_, rank)| rank),
-                })
-                .collect();
-            let mut row = TopRow {
-                rank: periods[0].rank,
-                ip: None,
-                network: None,
-                user: None,
-                mechanism: None,
-                service: None,
-                failures: periods[0].failures,
-                first_seen: entry.seen.map(|(first, _)| format_time(first)),
-                last_seen: entry.seen.map(|(_, last)| format_time(last)),
-                periods,
-            };
-            match (subject, key) {
-                (Subject::Offenders(Grouping::Address), Key::Address(network)) => {
-                    row.ip = Some(network.addr().to_string());
-                }
-                (Subject::Offenders(Grouping::Network { .. }), Key::Address(network)) => {
-                    row.network = Some(network.to_string());
-                }
-                (Subject::Labels(LabelKind::Username), Key::Label(text)) => row.user = Some(text),
-                (Subject::Labels(LabelKind::Mechanism), Key::Label(text)) => {
-                    row.mechanism = Some(text);
-                }
-                (Subject::Labels(LabelKind::Service), Key::Label(text)) => {
-                    row.service = Some(text);
-                }
-                // Keys always match their subject: they were made from it above.
-                _ => {}
-            }
-            row
+        .map(|(key, entry)| (ranks(&entry), key, entry))
+        .collect();
+    sorted.sort_by(|(ranks_a, key_a, _), (ranks_b, key_b, _)| {
+        ranks_a.cmp(ranks_b).then(key_a.cmp(key_b))
+    });
+    sorted
+        .into_iter()
+        .map(|(_, key, entry)| (key, entry))
+        .collect()
+}
+
+/// The row of one ranked subject.
+fn to_row(key: Key, entry: &Entry, periods: &[Period], subject: Subject) -> TopRow {
+    let periods: Vec<PeriodCount> = periods
+        .iter()
+        .zip(&entry.counts)
+        .map(|(period, count)| PeriodCount {
+            period: period.label().to_string(),
+            failures: count.map_or(0, |(failures, _)| failures),
+            rank: count.map(|(_, rank)| rank),
         })
-        .collect())
+        .collect();
+    let mut row = TopRow {
+        rank: periods.first().and_then(|p| p.rank),
+        ip: None,
+        network: None,
+        user: None,
+        mechanism: None,
+        service: None,
+        failures: periods.first().map_or(0, |p| p.failures),
+        first_seen: entry.seen.map(|(first, _)| Stamp(first)),
+        last_seen: entry.seen.map(|(_, last)| Stamp(last)),
+        periods,
+    };
+    match (subject, key) {
+        (Subject::Offenders(Grouping::Address), Key::Address(network)) => {
+            row.ip = Some(network.addr().to_string());
+        }
+        (Subject::Offenders(Grouping::Network { .. }), Key::Address(network)) => {
+            row.network = Some(network.to_string());
+        }
+        (Subject::Labels(LabelKind::Username), Key::Label(text)) => row.user = Some(text),
+        (Subject::Labels(LabelKind::Mechanism), Key::Label(text)) => row.mechanism = Some(text),
+        (Subject::Labels(LabelKind::Service), Key::Label(text)) => row.service = Some(text),
+        // Keys always match their subject: they were made from it.
+        _ => {}
+    }
+    row
 }
 
 /// One ranked subject across the periods being merged.
@@ -349,18 +385,18 @@ fn ranked_in(
 /// Whether `key` (an address, network or text of `subject`) had a counted failure at or
 /// before `at`: then it is not new after it. One seek per candidate, so `--new` costs
 /// what the period ranks, not the history.
-fn failed_by(
-    store: &dyn ReportStore,
-    key: &Key,
-    at: i64,
-    subject: Subject,
-) -> anyhow::Result<bool> {
+fn failed_by(store: &dyn ReportStore, key: &Key, at: i64, subject: Subject) -> anyhow::Result<bool> {
     Ok(match (subject, key) {
         (Subject::Offenders(_), Key::Address(network)) => store.failed_by(network, at)?,
         (Subject::Labels(kind), Key::Label(text)) => store.label_failed_by(kind, text, at)?,
         // Keys always match their subject: they were made from it.
         _ => false,
     })
+}
+
+/// A time for a table or CSV cell: RFC 3339, or nothing.
+fn stamp_or_blank(at: Option<Stamp>) -> String {
+    at.map(|t| t.to_string()).unwrap_or_default()
 }
 
 /// The rows as a table for people. Texts are shown with control characters escaped.
@@ -386,8 +422,8 @@ pub fn to_table(rows: &[TopRow], periods: &[Period], subject: Subject) -> String
                 None => "0".to_string(),
             }));
         }
-        cells.push(row.first_seen.clone().unwrap_or_default());
-        cells.push(row.last_seen.clone().unwrap_or_default());
+        cells.push(stamp_or_blank(row.first_seen));
+        cells.push(stamp_or_blank(row.last_seen));
         table.add_row(Row::from(cells));
     }
     let numeric = periods.len().max(1);
@@ -422,8 +458,8 @@ pub fn to_csv(rows: &[TopRow], periods: &[Period], subject: Subject) -> String {
         let _ = write!(
             out,
             ",{},{}",
-            row.first_seen.as_deref().unwrap_or(""),
-            row.last_seen.as_deref().unwrap_or("")
+            stamp_or_blank(row.first_seen),
+            stamp_or_blank(row.last_seen)
         );
         if periods.len() > 1 {
             for p in &row.periods {
