@@ -11,9 +11,9 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Local, Utc};
 use indicatif::ProgressBar;
 
-use crate::parse::{EventKind, JournalTrust, LineParser, Parsed, Rejects};
+use crate::parse::{Event, EventKind, JournalTrust, LineParser, Parsed, Rejects};
 use crate::source::reader::{Line, LineReader};
-use crate::source::{Reference, Source};
+use crate::source::{LineCheckpoint, Reference, Source};
 use crate::store::rollup::Rollups;
 use crate::store::{
     EventRow, EventWriter, MAX_STREAM_OFFSET, Progress, RunCounters, Store, address, event_id,
@@ -47,7 +47,7 @@ pub struct Ingest<'s, 'm> {
 /// What the parsing thread needs of a read besides its bytes.
 struct ReadSetup<'m> {
     reference: Reference,
-    line_checkpoint: Option<fn(&[u8]) -> Option<String>>,
+    line_checkpoint: Option<LineCheckpoint>,
     rejects: Rejects<'m>,
     trust: JournalTrust<'m>,
 }
@@ -330,6 +330,51 @@ impl Numbering {
         n
     }
 
+    /// Adds the event of the line at `offset` to `chunk`: once per copy the line stands
+    /// for (`message repeated N times`), as many as the line has offsets for.
+    fn add_event(&mut self, event: &Event<'_>, offset: u64, line: &[u8], chunk: &mut Chunk) {
+        let copies = u64::from(event.copies);
+        let stored = copies.min(copy_room(line));
+        if stored < copies {
+            // Not silent: the line is counted as unparsed and named.
+            chunk.unparsed += 1;
+            ui::warn(format!(
+                "line at byte {offset}: repeated {copies} times, but only \
+                 {stored} copies can be stored (one per byte of the line); \
+                 counted as unparsed"
+            ));
+        }
+        let address = self.address(address::to_key(event.addr), chunk);
+        let mechanism = self.label(&event.mechanism, chunk);
+        let username = event
+            .username
+            .as_deref()
+            .map(|name| self.label(name, chunk));
+        let service = self.label(&event.service, chunk);
+        for copy in 0..stored {
+            let parsed = ParsedEvent {
+                offset: offset + copy,
+                time: event.time,
+                kind: event.kind,
+                address,
+                mechanism,
+                username,
+                service,
+            };
+            chunk.rollups.add(
+                i64::from(parsed.address),
+                parsed.kind.code(),
+                parsed.time,
+                [
+                    parsed.username.map_or(-1, i64::from),
+                    i64::from(parsed.mechanism),
+                    i64::from(parsed.service),
+                ],
+            );
+            chunk.events.push(parsed);
+        }
+    }
+
     /// Starts over when too large; must happen only between chunks.
     fn restart_if_large(&mut self, chunk: &mut Chunk) {
         if self.addresses.len() > MAX_NUMBERED || self.labels.len() > MAX_NUMBERED {
@@ -383,46 +428,7 @@ fn parse_chunks(
                 }
                 match parser.parse(bytes) {
                     Parsed::Event(event) => {
-                        let copies = u64::from(event.copies);
-                        let stored = copies.min(copy_room(bytes));
-                        if stored < copies {
-                            // Not silent: the line is counted as unparsed and named.
-                            chunk.unparsed += 1;
-                            ui::warn(format!(
-                                "line at byte {offset}: repeated {copies} times, but only \
-                                 {stored} copies can be stored (one per byte of the line); \
-                                 counted as unparsed"
-                            ));
-                        }
-                        let address = numbering.address(address::to_key(event.addr), &mut chunk);
-                        let mechanism = numbering.label(&event.mechanism, &mut chunk);
-                        let username = event
-                            .username
-                            .as_deref()
-                            .map(|name| numbering.label(name, &mut chunk));
-                        let service = numbering.label(&event.service, &mut chunk);
-                        for copy in 0..stored {
-                            let parsed = ParsedEvent {
-                                offset: offset + copy,
-                                time: event.time,
-                                kind: event.kind,
-                                address,
-                                mechanism,
-                                username,
-                                service,
-                            };
-                            chunk.rollups.add(
-                                i64::from(parsed.address),
-                                parsed.kind.code(),
-                                parsed.time,
-                                [
-                                    parsed.username.map_or(-1, i64::from),
-                                    i64::from(parsed.mechanism),
-                                    i64::from(parsed.service),
-                                ],
-                            );
-                            chunk.events.push(parsed);
-                        }
+                        numbering.add_event(&event, offset, bytes, &mut chunk);
                     }
                     Parsed::Irrelevant => {}
                     Parsed::Unparsed(why) => {

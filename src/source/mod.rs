@@ -79,8 +79,12 @@ pub struct Records {
     /// A per-line checkpoint beyond the offset (the journal's cursor), taken on the
     /// parsing thread; the last one of each batch is committed with it. `None` for
     /// sources whose offset says it all, so their lines are not looked at for one.
-    pub line_checkpoint: Option<fn(&[u8]) -> Option<String>>,
+    pub line_checkpoint: Option<LineCheckpoint>,
 }
+
+/// A line's checkpoint beyond its offset, if it carries one: see
+/// [`Records::line_checkpoint`].
+pub type LineCheckpoint = fn(&[u8]) -> Option<String>;
 
 /// What year-less stamps of a read are resolved against: the moment its lines were read.
 #[derive(Debug, Clone, Copy)]
