@@ -1,10 +1,9 @@
 //! The ingest pipeline: source -> parse -> store, over any [`Source`].
 //!
-//! Each input (a configured path, stdin, the journal) stands for one or more reads, each
-//! a [`Source`] (a file's rotated predecessors, then the file itself); see
-//! [`Input::sources`], the one place sources are registered. Every read parses its
-//! complete lines and commits events in batches together with the offset after them
-//! and the source's checkpoint ([`pipeline`]). A crash at any moment therefore loses
+//! Each [`Input`] (a configured path, stdin, the journal) stands for one or more reads,
+//! each a [`Source`] (a file's rotated predecessors, then the file itself). Every read
+//! parses its complete lines and commits events in batches together with the offset
+//! after them and the source's checkpoint (`pipeline.rs`). A crash at any moment therefore loses
 //! nothing and, since an event's id is its position in its stream, repeats nothing.
 
 mod pipeline;
@@ -20,28 +19,28 @@ use crate::config::JournalConfig;
 use crate::parse::{JournalTrust, Rejects, TrustRule};
 use crate::source::Source;
 use crate::source::file::{self, LogFile};
-use crate::source::journal::Journal;
 use crate::source::stdin::Stdin;
 use crate::store::{RunCounters, Store};
 use crate::ui;
 
 use pipeline::Ingest;
 
-/// What to read, as a command asked for it: a log file opened before the run touches
-/// the store, stdin or the journal.
+/// What to read, as a command asked for it: log files, opened before the run touches the
+/// store, and any other [`Source`].
 #[derive(Debug)]
 pub enum Input {
-    /// A configured or named log file, already open.
+    /// A configured or named log file, already open; read with the files it was rotated
+    /// into since the last run (see [`file::plan`]).
     File(LogFile),
-    /// Standard input (`-`): read to its end; its reference time is now.
-    Stdin,
-    /// The systemd journal, read with `journalctl -o json` after the stored cursor.
-    Journal(JournalConfig),
     /// A log that does not exist right now. Fine only when it was read before: it was
     /// rotated away and the writer has not created the new file yet (Postfix does so with
     /// its next line), so only the rest of the rotated file is read. See
     /// [`Input::check_missing`].
     Missing(PathBuf),
+    /// Any other source, read as it is: stdin (`-`), the journal
+    /// ([`Journal`](crate::source::journal::Journal)), or a new kind of input: a module
+    /// in `src/source/` implementing [`Source`], and the line that asks for it here.
+    Read(Box<dyn Source>),
 }
 
 impl Input {
@@ -52,7 +51,7 @@ impl Input {
             .iter()
             .map(|path| {
                 if path.as_os_str() == "-" {
-                    return Ok(Input::Stdin);
+                    return Ok(Input::Read(Box::new(Stdin::default())));
                 }
                 Ok(match file::open(path)? {
                     Some(file) => Input::File(file),
@@ -79,22 +78,18 @@ impl Input {
         inputs.iter().any(|i| matches!(i, Input::Missing(_)))
     }
 
-    /// The reads this input stands for, in order: the registry of sources, one line
-    /// each (a file plans its rotated predecessors with the store, hence the two lines).
+    /// The reads this input stands for, in order: for a file, the files it was rotated
+    /// into since the last run, then itself.
     fn sources(self, store: &Store, from_start: bool) -> anyhow::Result<Vec<Box<dyn Source>>> {
-        let boxed =
-            |reads: Vec<file::FileSource>| reads.into_iter().map(|r| Box::new(r) as _).collect();
-        Ok(match self {
-            Input::File(current) => boxed(file::plan(
-                store,
-                &current.path.clone(),
-                Some(current),
-                from_start,
-            )?),
-            Input::Missing(path) => boxed(file::plan(store, &path, None, from_start)?),
-            Input::Stdin => vec![Box::new(Stdin::default())],
-            Input::Journal(config) => vec![Box::new(Journal::new(config))],
-        })
+        let reads = match self {
+            Input::Read(source) => return Ok(vec![source]),
+            Input::File(current) => {
+                let path = current.path.clone();
+                file::plan(store, &path, Some(current), from_start)?
+            }
+            Input::Missing(path) => file::plan(store, &path, None, from_start)?,
+        };
+        Ok(reads.into_iter().map(|r| Box::new(r) as _).collect())
     }
 }
 

@@ -70,6 +70,12 @@ pub trait Source {
     }
 }
 
+impl std::fmt::Debug for dyn Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Source").field(&self.name()).finish()
+    }
+}
+
 /// The bytes of one read and how to take them.
 pub struct Records {
     /// The content from the resume point on; read on the parsing thread.
