@@ -35,7 +35,7 @@ pub struct LogFile {
     /// Modification time when the run last looked at the file: every line up to `size`
     /// was written by then, so it is the reference for year-less timestamps.
     pub modified: SystemTime,
-    /// The first line, newline included, at most [`FINGERPRINT_MAX`] bytes; `None` until
+    /// The first line, newline included, at most [`FINGERPRINT_MAX`](super::FINGERPRINT_MAX) bytes; `None` until
     /// the file holds a complete first line (or that many bytes).
     pub fingerprint: Option<Vec<u8>>,
 }

@@ -1,7 +1,7 @@
 //! Where to read: one module per kind of log source, each a [`Source`] the ingest
 //! pipeline ([`crate::ingest`]) reads the same way. Knows nothing of Postfix.
 //!
-//! - [`file`]: a log file (plain or gzip) identified by its first line, read from a byte
+//! - [`file`](mod@file): a log file (plain or gzip) identified by its first line, read from a byte
 //!   offset, with the files it was rotated into; anything but a regular file is refused.
 //! - [`stdin`]: standard input, read to its end.
 //! - [`journal`]: the systemd journal through `journalctl -o json`, resumed at a cursor.
