@@ -407,3 +407,26 @@ fn untrusted_entries_are_said_by_run_status_and_metrics() {
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["ingest"]["untrusted"], 1, "{summary}");
 }
+
+/// Cursors belong to the journal only: a log file that happens to hold journal JSON
+/// lines is read by its offset, and no cursor is looked for in it or stored with it.
+#[test]
+fn a_file_of_journal_lines_stores_no_cursor() {
+    let env = Env::new();
+    let log = env.path("exported.json");
+    fs::copy(fixtures().join("lines/journal.log"), &log).unwrap();
+    env.ingest(&[&log]);
+    assert_eq!(
+        env.sql_count("SELECT COUNT(*) FROM streams WHERE cursor IS NOT NULL"),
+        0
+    );
+    let journal = Journal::new();
+    journal.summary();
+    assert_eq!(
+        journal
+            .env
+            .sql_count("SELECT COUNT(*) FROM streams WHERE cursor IS NOT NULL"),
+        1,
+        "the journal's own stream has its cursor"
+    );
+}

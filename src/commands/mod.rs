@@ -84,7 +84,8 @@ impl Context {
     ) -> anyhow::Result<(Vec<Input>, crate::lock::DbLock, SqliteStore)> {
         let mut inputs = Input::open_all(paths)?;
         if journal {
-            inputs.push(Input::Journal(self.config.journal.clone()));
+            let journal = crate::source::journal::Journal::new(self.config.journal.clone());
+            inputs.push(Input::Read(Box::new(journal)));
         }
         if Input::any_missing(&inputs) && !self.db_path.exists() {
             Input::check_missing(&inputs, None)?;
