@@ -786,28 +786,11 @@ impl Config {
     }
 }
 
-/// Checks that a time zone name exists in the system's zoneinfo, since the C library
-/// would silently fall back to UTC for an unknown one.
+/// Checks that a time zone name names a zone on this system (see
+/// [`crate::clock::Zone::named`]), since the C library would silently fall back to UTC
+/// for an unknown one.
 pub fn validate_zone(zone: &str) -> anyhow::Result<()> {
-    if zone == "UTC" || zone == "UTC0" {
-        return Ok(());
-    }
-    let name = zone.strip_prefix(':').unwrap_or(zone);
-    if name.is_empty() || name.split('/').any(|part| part == "..") {
-        bail!("invalid time zone name {zone:?}");
-    }
-    let file = if name.starts_with('/') {
-        PathBuf::from(name)
-    } else {
-        Path::new("/usr/share/zoneinfo").join(name)
-    };
-    if !file.is_file() {
-        bail!(
-            "unknown time zone {zone:?} (no {} on this system)",
-            file.display()
-        );
-    }
-    Ok(())
+    crate::clock::Zone::named(zone).map(drop)
 }
 
 #[cfg(test)]

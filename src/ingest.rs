@@ -13,9 +13,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::clock::Zone;
 use crate::config::JournalConfig;
 use crate::parse::{EventKind, JournalTrust, LineParser, Parsed, Rejects, TrustRule};
 use crate::source::reader::{Line, LineReader};
@@ -106,7 +107,7 @@ impl Input {
 }
 
 /// How to ingest.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Options<'m> {
     /// Read named files from byte 0 again (events already stored stay single).
     pub from_start: bool,
@@ -117,6 +118,8 @@ pub struct Options<'m> {
     pub reject_marker: Option<&'m str>,
     /// Which journal entries are Postfix's smtpd (see [`TrustSettings`]).
     pub trust: JournalTrust<'m>,
+    /// The zone stamps without an offset are local time in (resolved once at start).
+    pub zone: &'m Zone,
 }
 
 /// The `[journal]` trust rule with its user names resolved to uids, for
@@ -226,6 +229,7 @@ pub fn ingest(
             marker: options.reject_marker,
         },
         trust: options.trust,
+        zone: options.zone,
     };
     let mut plans = Vec::new();
     for input in inputs {
@@ -447,6 +451,8 @@ struct Ingest<'s, 'm> {
     rejects: Rejects<'m>,
     /// Which journal entries are Postfix's smtpd.
     trust: JournalTrust<'m>,
+    /// The zone stamps without an offset are local time in.
+    zone: &'m Zone,
 }
 
 impl Ingest<'_, '_> {
@@ -591,10 +597,11 @@ impl Ingest<'_, '_> {
             let (chunks, received) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
             let rejects = self.rejects;
             let trust = self.trust;
+            let zone = self.zone;
             std::thread::Builder::new()
                 .name("saslguard-parse".into())
                 .spawn_scoped(scope, move || {
-                    parse_chunks(reader, reference, (rejects, trust), chunks)
+                    parse_chunks(reader, reference, (rejects, trust, zone), chunks)
                 })
                 .context("starting the parsing thread")?;
             for chunk in received {
@@ -801,11 +808,11 @@ impl Numbering {
 fn parse_chunks(
     mut reader: LineReader<impl Read>,
     reference: Reference,
-    (rejects, trust): (Rejects<'_>, JournalTrust<'_>),
+    (rejects, trust, zone): (Rejects<'_>, JournalTrust<'_>, &Zone),
     chunks: mpsc::SyncSender<io::Result<Chunk>>,
 ) {
     let mut current = reference.now();
-    let mut parser = LineParser::new(current, Local)
+    let mut parser = LineParser::new(current, zone.clone())
         .with_rejects(rejects)
         .with_trust(trust);
     let mut numbering = Numbering::default();

@@ -2,11 +2,11 @@
 
 use std::io::Write;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use ipnet::IpNet;
 
 use crate::cli::{BlockArgs, BlocksArgs, TableFormat, UnblockArgs};
-use crate::commands::{Context, LOCK_WAIT};
+use crate::commands::{Context, ManualBlocks};
 use crate::enforce;
 use crate::policy::{self, Allowlist, Refusal};
 pub use crate::report::BlockView;
@@ -18,13 +18,15 @@ use crate::store::blocks::{BlockTarget, EndReason};
 pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
     let network = args.network;
     policy::blockable(&network, &Allowlist::default())?;
-    let _lock = ctx.lock(LOCK_WAIT)?;
+    let _lock = ctx.lock()?;
     let store = ctx.open_store()?;
     let allow = enforce::allowlist(&store, &ctx.config)?;
     policy::blockable(&network, &allow)?;
     let now = ctx.clock.unix();
-    let expires_at = enforce::manual_expiry(now, args.duration, args.permanent);
-    let targets = args.target.targets();
+    let ManualBlocks {
+        targets,
+        expires_at,
+    } = ctx.manual.context("block without its targets resolved")?;
     let outcomes = store.atomically(|store| {
         targets
             .iter()
@@ -84,7 +86,7 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
             refusal.reason()
         );
     }
-    let _lock = ctx.lock(LOCK_WAIT)?;
+    let _lock = ctx.lock()?;
     let store = ctx.open_store()?;
     let now = ctx.clock.unix();
     let ended = store.atomically(|store| {
@@ -138,7 +140,7 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
 
 /// Runs `expire`.
 pub fn expire(ctx: &Context) -> anyhow::Result<()> {
-    let _lock = ctx.lock(LOCK_WAIT)?;
+    let _lock = ctx.lock()?;
     let store = ctx.open_store()?;
     let ended = store.expire_blocks(ctx.clock.unix())?;
     for block in &ended {
@@ -255,7 +257,7 @@ fn list_forgiven(forgiven: &[ForgivenView], format: TableFormat) -> anyhow::Resu
 
 /// Runs `prune`: deletes old events, run records and ended blocks.
 pub fn prune(ctx: &Context, args: &crate::cli::PruneArgs) -> anyhow::Result<()> {
-    let _lock = ctx.lock(LOCK_WAIT)?;
+    let _lock = ctx.lock()?;
     let store = ctx.open_store()?;
     let now = ctx.clock.unix();
     if args.dry_run {
