@@ -350,29 +350,61 @@ impl Default for PostfixConfig {
     }
 }
 
-/// Firewall backends saslguard can render.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// One nftables table of saslguard's own, with address sets and drop rules.
-    Nftables,
-    /// ipset sets swapped in atomically, one iptables/ip6tables rule per family.
-    Ipset,
-    /// A chain of saslguard's own in iptables and ip6tables, jumped to from INPUT.
-    Iptables,
-    /// No firewall: firewall-tier blocks are recorded but not rendered.
-    None,
-}
+/// The firewall backend the config renders to: a name registered in
+/// [`crate::render::firewall::BACKENDS`] (`nftables`, `ipset`, `iptables`), or `none`
+/// (firewall-tier blocks are recorded but not rendered). The config knows no backend
+/// itself: a new one is accepted here once it is registered there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backend(Option<&'static str>);
 
 impl Backend {
+    /// `backend = "none"`.
+    pub const NONE: Backend = Backend(None);
+
+    /// The backend written `name` in the config (`none`, or a registered backend);
+    /// `None` for a name nothing registered.
+    pub fn named(name: &str) -> Option<Backend> {
+        if name == "none" {
+            return Some(Backend::NONE);
+        }
+        crate::render::firewall::registered(name).map(|backend| Backend(Some(backend.name)))
+    }
+
+    /// The registered backend's name; `None` for `none`.
+    pub fn name(self) -> Option<&'static str> {
+        self.0
+    }
+
     /// The name as written in the config (`backend = "nftables"`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::Nftables => "nftables",
-            Backend::Ipset => "ipset",
-            Backend::Iptables => "iptables",
-            Backend::None => "none",
-        }
+        self.0.unwrap_or("none")
+    }
+
+    /// Every name the config takes, for messages: `nftables, ipset, iptables or none`.
+    pub fn choices() -> String {
+        let names: Vec<&str> = crate::render::firewall::BACKENDS
+            .iter()
+            .map(|backend| backend.name)
+            .collect();
+        format!("{} or none", names.join(", "))
+    }
+}
+
+impl<'de> Deserialize<'de> for Backend {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Backend::named(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown firewall backend {name:?}: use {}",
+                Backend::choices()
+            ))
+        })
+    }
+}
+
+impl serde::Serialize for Backend {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -394,7 +426,7 @@ pub struct FirewallConfig {
 impl Default for FirewallConfig {
     fn default() -> Self {
         FirewallConfig {
-            backend: Backend::Nftables,
+            backend: Backend(Some("nftables")),
             ports: vec![25, 465, 587],
             name: "saslguard".to_string(),
             max_entries: 100_000,
@@ -733,7 +765,7 @@ impl Config {
         self.validate_retention(origin)?;
         // The name becomes a table, sets and a chain: refused here, before any run
         // records it or removes what the previous name had in force.
-        crate::render::iptables::check_name(&self.firewall.name)
+        crate::render::firewall::base::check_name(&self.firewall.name)
             .with_context(|| origin.display().to_string())?;
         let j = &self.journal;
         if j.trusted_commands.is_empty()
@@ -786,28 +818,11 @@ impl Config {
     }
 }
 
-/// Checks that a time zone name exists in the system's zoneinfo, since the C library
-/// would silently fall back to UTC for an unknown one.
+/// Checks that a time zone name names a zone on this system (see
+/// [`crate::clock::Zone::named`]), since the C library would silently fall back to UTC
+/// for an unknown one.
 pub fn validate_zone(zone: &str) -> anyhow::Result<()> {
-    if zone == "UTC" || zone == "UTC0" {
-        return Ok(());
-    }
-    let name = zone.strip_prefix(':').unwrap_or(zone);
-    if name.is_empty() || name.split('/').any(|part| part == "..") {
-        bail!("invalid time zone name {zone:?}");
-    }
-    let file = if name.starts_with('/') {
-        PathBuf::from(name)
-    } else {
-        Path::new("/usr/share/zoneinfo").join(name)
-    };
-    if !file.is_file() {
-        bail!(
-            "unknown time zone {zone:?} (no {} on this system)",
-            file.display()
-        );
-    }
-    Ok(())
+    crate::clock::Zone::named(zone).map(drop)
 }
 
 #[cfg(test)]
@@ -832,12 +847,9 @@ mod tests {
             let parsed = Config::parse(&text, Path::new("/tmp/c.toml")).unwrap();
             assert_eq!(parsed.postfix.map_type, map_type);
         }
-        for backend in [
-            Backend::Nftables,
-            Backend::Ipset,
-            Backend::Iptables,
-            Backend::None,
-        ] {
+        let registered = crate::render::firewall::BACKENDS.iter().map(|b| b.name);
+        for name in registered.chain(["none"]) {
+            let backend = Backend::named(name).expect("a backend the config takes");
             let text = format!("[firewall]\nbackend = \"{}\"\n", backend.as_str());
             let parsed = Config::parse(&text, Path::new("/tmp/c.toml")).unwrap();
             assert_eq!(parsed.firewall.backend, backend);

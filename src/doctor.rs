@@ -19,7 +19,6 @@ pub use postfix::{
 };
 
 use crate::config::{Backend, Config, MapType};
-use crate::render::command;
 use crate::store::BlockTarget;
 
 /// A check's verdict.
@@ -90,7 +89,7 @@ pub fn examine(config: &Config, db_path: &Path, now: i64) -> Vec<Finding> {
     }
     // With a database, the comparison above judges the firewall's rules (both
     // families, as `status` does); before the first run only the probe can.
-    if !db_exists || config.firewall.backend == Backend::None {
+    if !db_exists || config.firewall.backend == Backend::NONE {
         findings.push(check_firewall(config));
     }
     findings
@@ -438,63 +437,36 @@ fn check_database(db_path: &Path) -> Finding {
 }
 
 fn check_firewall(config: &Config) -> Finding {
-    let name = config.firewall.name.as_str();
-    let (program, probe): (&str, Vec<String>) = match config.firewall.backend {
-        Backend::None => {
-            return Finding::warn(
-                "firewall",
-                "no firewall backend (backend = \"none\"): firewall-tier blocks are only recorded",
-                "set [firewall] backend to nftables, ipset or iptables to drop the worst offenders",
-            );
-        }
-        Backend::Nftables => (
-            "nft",
-            vec![
-                "list".into(),
-                "chain".into(),
-                "inet".into(),
-                name.into(),
-                "input".into(),
-            ],
-        ),
-        Backend::Ipset => ("iptables", vec!["-S".into(), "INPUT".into()]),
-        Backend::Iptables => (
-            "iptables",
-            vec!["-C".into(), "INPUT".into(), "-j".into(), name.into()],
-        ),
-    };
-    match command::run_status(program, &probe, None) {
-        Err(e) => Finding::fail(
+    use crate::render::firewall::{self, Probe};
+    let Some(backend) = firewall::configured(&config.firewall) else {
+        return Finding::warn(
             "firewall",
-            format!("{e:#}"),
+            "no firewall backend (backend = \"none\"): firewall-tier blocks are only recorded",
             format!(
-                "install {program} (Debian: apt-get install {})",
-                match program {
-                    "nft" => "nftables",
-                    _ => "iptables ipset",
-                }
+                "set [firewall] backend to {} to drop the worst offenders",
+                Backend::choices().trim_end_matches(" or none")
+            ),
+        );
+    };
+    let name = config.firewall.name.as_str();
+    match backend.probe() {
+        Probe::Unavailable { error, packages } => Finding::fail(
+            "firewall",
+            error,
+            format!(
+                "install {} (Debian: apt-get install {packages})",
+                backend.name()
             ),
         ),
-        Ok((ok, out)) => {
-            let hooked = ok
-                && match config.firewall.backend {
-                    Backend::Ipset => out.stdout.contains(&format!("--match-set {name}-v4")),
-                    Backend::Nftables => out.stdout.contains("hook input"),
-                    _ => true,
-                };
-            if hooked {
-                Finding::pass(
-                    "firewall",
-                    format!("saslguard's {name} rules are hooked into input"),
-                )
-            } else {
-                Finding::warn(
-                    "firewall",
-                    format!("saslguard's {name} rules are not in place (yet)"),
-                    "run `saslguard run` (as root): it renders them; if they vanish again, \
-                     another tool flushes the firewall",
-                )
-            }
-        }
+        Probe::Hooked => Finding::pass(
+            "firewall",
+            format!("saslguard's {name} rules are hooked into input"),
+        ),
+        Probe::NotHooked => Finding::warn(
+            "firewall",
+            format!("saslguard's {name} rules are not in place (yet)"),
+            "run `saslguard run` (as root): it renders them; if they vanish again, \
+             another tool flushes the firewall",
+        ),
     }
 }

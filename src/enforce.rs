@@ -470,10 +470,7 @@ fn record_configured_place(
 
 /// The backend name of a recorded place, as the `'static` name places report.
 fn former_name(place: &FirewallPlace) -> &'static str {
-    ["nftables", "ipset", "iptables"]
-        .into_iter()
-        .find(|name| *name == place.backend)
-        .unwrap_or("firewall")
+    firewall::registered(&place.backend).map_or("firewall", |backend| backend.name)
 }
 
 /// Removes what saslguard created in every former firewall place (another backend or

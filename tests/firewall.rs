@@ -22,9 +22,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use common_netns::Netns;
 use ipnet::IpNet;
 use saslguard::config::FirewallConfig;
-use saslguard::render::ipset::Ipset;
-use saslguard::render::iptables::Iptables;
-use saslguard::render::nftables::Nftables;
+use saslguard::render::firewall::ipset::Ipset;
+use saslguard::render::firewall::iptables::Iptables;
+use saslguard::render::firewall::nftables::Nftables;
 use saslguard::render::{Entry, Target};
 use serde_json::Value;
 

@@ -266,6 +266,27 @@ fn an_unknown_time_zone_is_an_error_not_silent_utc() {
 }
 
 #[test]
+fn an_unknown_tz_is_an_error_not_silent_utc() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    append(&log, &failures(0, 1, "192.0.2.1"));
+    let output = env
+        .cmd()
+        .env("TZ", "Mars/Olympus")
+        .arg("ingest")
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("TZ") && stderr.contains("Mars/Olympus"),
+        "{stderr}"
+    );
+    assert!(!env.db.exists());
+}
+
+#[test]
 fn explicit_offsets_in_stamps_ignore_the_local_zone() {
     let env = Env::new();
     let log = env.path("maillog");

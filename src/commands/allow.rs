@@ -6,7 +6,7 @@ use anyhow::bail;
 use serde::Serialize;
 
 use crate::cli::{AllowAction, AllowArgs, TableFormat};
-use crate::commands::{Context, LOCK_WAIT};
+use crate::commands::Context;
 use crate::report::{format_time, new_table};
 use crate::store::{BlockStore, EndReason};
 
@@ -39,7 +39,7 @@ pub fn run(ctx: &Context, args: &AllowArgs) -> anyhow::Result<()> {
                     refusal.reason()
                 );
             }
-            let _lock = ctx.lock(LOCK_WAIT)?;
+            let _lock = ctx.lock()?;
             let store = ctx.open_store()?;
             let now = ctx.clock.unix();
             // No pardon: the entry protects while it stands, and leaves nothing behind.
@@ -66,7 +66,7 @@ pub fn run(ctx: &Context, args: &AllowArgs) -> anyhow::Result<()> {
             }
         }
         AllowAction::Remove { network } => {
-            let _lock = ctx.lock(LOCK_WAIT)?;
+            let _lock = ctx.lock()?;
             let store = ctx.open_store()?;
             if !store.allowlist_remove(network)? {
                 if ctx.config.allow.networks.iter().any(|n| n == network) {

@@ -2,11 +2,11 @@
 
 use std::io::Write;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use ipnet::IpNet;
 
 use crate::cli::{BlockArgs, BlocksArgs, TableFormat, UnblockArgs};
-use crate::commands::{Context, LOCK_WAIT};
+use crate::commands::{Context, ManualBlocks};
 use crate::enforce;
 use crate::policy::{self, Allowlist, Refusal};
 pub use crate::report::BlockView;
@@ -18,13 +18,15 @@ use crate::store::{BlockStore, BlockTarget, EndReason};
 pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
     let network = args.network;
     policy::blockable(&network, &Allowlist::default())?;
-    let _lock = ctx.lock(LOCK_WAIT)?;
+    let _lock = ctx.lock()?;
     let store = ctx.open_store()?;
     let allow = enforce::allowlist(&store, &ctx.config)?;
     policy::blockable(&network, &allow)?;
     let now = ctx.clock.unix();
-    let expires_at = enforce::manual_expiry(now, args.duration, args.permanent);
-    let targets = args.target.targets();
+    let ManualBlocks {
+        targets,
+        expires_at,
+    } = ctx.manual.context("block without its targets resolved")?;
     let tx = store.transaction()?;
     let outcomes = targets
         .iter()
@@ -84,22 +86,25 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
             refusal.reason()
         );
     }
-    let _lock = ctx.lock(LOCK_WAIT)?;
+    let _lock = ctx.lock()?;
     let store = ctx.open_store()?;
     let now = ctx.clock.unix();
     let tx = store.transaction()?;
-    let ended = store.end_blocks(&network, false, now, EndReason::Unblocked)?;
-    // The failures behind each ended block no longer count; with --forgive, every
-    // failure inside the network.
-    let mut forgiven: Vec<IpNet> = ended.iter().map(|b| b.network).collect();
-    if args.forgive {
-        forgiven = vec![network];
-    }
-    forgiven.sort();
-    forgiven.dedup();
-    for net in &forgiven {
-        store.add_pardon(net, now)?;
-    }
+    let ended = {
+        let ended = store.end_blocks(&network, false, now, EndReason::Unblocked)?;
+        // The failures behind each ended block no longer count; with --forgive, every
+        // failure inside the network.
+        let mut forgiven: Vec<IpNet> = ended.iter().map(|b| b.network).collect();
+        if args.forgive {
+            forgiven = vec![network];
+        }
+        forgiven.sort();
+        forgiven.dedup();
+        for net in &forgiven {
+            store.add_pardon(net, now)?;
+        }
+        ended
+    };
     tx.commit()?;
     for block in &ended {
         crate::ui::info(format!(
@@ -137,7 +142,7 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
 
 /// Runs `expire`.
 pub fn expire(ctx: &Context) -> anyhow::Result<()> {
-    let _lock = ctx.lock(LOCK_WAIT)?;
+    let _lock = ctx.lock()?;
     let store = ctx.open_store()?;
     let ended = store.expire_blocks(ctx.clock.unix())?;
     for block in &ended {
@@ -254,7 +259,7 @@ fn list_forgiven(forgiven: &[ForgivenView], format: TableFormat) -> anyhow::Resu
 
 /// Runs `prune`: deletes old events, run records and ended blocks.
 pub fn prune(ctx: &Context, args: &crate::cli::PruneArgs) -> anyhow::Result<()> {
-    let _lock = ctx.lock(LOCK_WAIT)?;
+    let _lock = ctx.lock()?;
     let store = ctx.open_store()?;
     let now = ctx.clock.unix();
     if args.dry_run {

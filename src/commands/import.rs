@@ -7,26 +7,21 @@ use std::io::Write;
 use anyhow::{Context as _, bail};
 
 use crate::cli::{ImportArgs, ImportSource};
-use crate::commands::{Context, LOCK_WAIT};
+use crate::commands::{Context, ManualBlocks};
 use crate::enforce;
 use crate::import::{self, Line};
 use crate::policy;
 use crate::render::command;
-use crate::store::BlockTarget;
 
 /// Runs `import`.
 pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
-    let (origin, lines, block) = match &args.source {
-        ImportSource::RejectClient { file, block } => {
+    let (origin, lines) = match &args.source {
+        ImportSource::RejectClient { file, .. } => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            (
-                file.display().to_string(),
-                import::reject_client(&text),
-                block,
-            )
+            (file.display().to_string(), import::reject_client(&text))
         }
-        ImportSource::Iptables { file, block } => {
+        ImportSource::Iptables { file, .. } => {
             let text = match file {
                 Some(file) => std::fs::read_to_string(file)
                     .with_context(|| format!("cannot read {}", file.display()))?,
@@ -39,18 +34,16 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
             let origin = file
                 .as_ref()
                 .map_or("iptables-save".to_string(), |f| f.display().to_string());
-            (origin, import::iptables_save(&text), block)
+            (origin, import::iptables_save(&text))
         }
     };
-    let targets: &[BlockTarget] = match block.target {
-        Some(choice) => choice.targets(),
-        None if matches!(args.source, ImportSource::Iptables { .. }) => &[BlockTarget::Firewall],
-        None => &[BlockTarget::Postfix],
-    };
-    let _lock = ctx.lock(LOCK_WAIT)?;
+    let _lock = ctx.lock()?;
     let store = ctx.open_store()?;
     let now = ctx.clock.unix();
-    let expires_at = enforce::manual_expiry(now, block.duration, block.permanent);
+    let ManualBlocks {
+        targets,
+        expires_at,
+    } = ctx.manual.context("import without its targets resolved")?;
     let allow = enforce::allowlist(&store, &ctx.config)?;
     // One transaction: all of the file is recorded, or (on an error) none of it.
     let tx = store.transaction()?;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cli::{IngestArgs, SummaryFormat};
 use crate::commands::Context;
-use crate::ingest::{self, Options, TrustSettings};
+use crate::ingest;
 use crate::store::{EventStore, RunCounters};
 use crate::ui;
 
@@ -23,22 +23,13 @@ struct Summary {
 /// Runs `ingest`.
 pub fn run(ctx: &Context, args: &IngestArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let paths = if args.paths.is_empty() {
-        ctx.config.logs.clone()
-    } else {
-        args.paths.clone()
-    };
-    let journal = args.paths.is_empty() && ctx.config.journal.enabled;
-    let (inputs, _lock, store) = ctx.open_for_ingest(&paths, journal, args.wait)?;
+    let reading = ctx
+        .reading
+        .as_ref()
+        .context("ingest without its logs resolved")?;
+    let (inputs, _lock, store) = ctx.open_for_ingest()?;
     let run_id = store.begin_run("ingest", ctx.clock.unix())?;
-    let marker = crate::parse::message::reject_marker(&ctx.config.postfix.reject_text);
-    let trust = TrustSettings::from_config(&ctx.config.journal);
-    let options = Options {
-        from_start: args.from_start,
-        progress: Options::progress_if_terminal(),
-        reject_marker: Some(&marker),
-        trust: trust.trust(),
-    };
+    let options = ctx.ingest_options(reading);
     let result = ingest::ingest(&store, run_id, inputs, ctx.clock.now(), options);
     // A failed source fails the run, after everything else was read and the summary
     // printed.

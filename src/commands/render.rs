@@ -9,14 +9,14 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::cli::{RenderArgs, StatusArgs, SummaryFormat};
-use crate::commands::{Context, LOCK_WAIT};
+use crate::commands::Context;
 use crate::enforce::{self, RenderMode, Rendered};
 use crate::report::format_time;
 use crate::store::{BlockTarget, ReportStore};
 
 /// Runs `render`.
 pub fn render(ctx: &Context, args: &RenderArgs) -> anyhow::Result<()> {
-    let _lock = ctx.lock(LOCK_WAIT)?;
+    let _lock = ctx.lock()?;
     let store = ctx.open_store()?;
     let allow = enforce::allowlist(&store, &ctx.config)?;
     let mode = if args.dry_run {

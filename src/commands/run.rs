@@ -11,7 +11,7 @@ use crate::cli::{RunArgs, SummaryFormat};
 use crate::commands::Context;
 use crate::commands::render::describe;
 use crate::enforce::{self, RenderMode, Rendered};
-use crate::ingest::{self, Options};
+use crate::ingest;
 use crate::report::format_time;
 use crate::store::{BlockStore, EventStore, RunCounters};
 use crate::ui;
@@ -34,33 +34,16 @@ struct RunSummary {
 /// Runs `run`.
 pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    // A dry run reads no logs.
-    let (paths, journal) = if args.dry_run {
-        (&[][..], false)
-    } else {
-        (&ctx.config.logs[..], ctx.config.journal.enabled)
-    };
-    let (inputs, _lock, store) = ctx.open_for_ingest(paths, journal, args.wait)?;
+    // A dry run reads no logs (its `reading` is `None`).
+    let (inputs, _lock, store) = ctx.open_for_ingest()?;
     let now = ctx.clock.unix();
     let mut summary = RunSummary {
         dry_run: args.dry_run,
         ..RunSummary::default()
     };
-    if args.dry_run {
-        // Nothing a dry run does is kept: its transaction is rolled back, also on an error.
-        let dry = store.transaction()?;
-        steps(ctx, &store, now, RenderMode::DryRun, &mut summary)?;
-        dry.rollback()?;
-    } else {
+    if let (false, Some(reading)) = (args.dry_run, &ctx.reading) {
         let run_id = store.begin_run("run", now)?;
-        let marker = crate::parse::message::reject_marker(&ctx.config.postfix.reject_text);
-        let trust = ingest::TrustSettings::from_config(&ctx.config.journal);
-        let options = Options {
-            from_start: false,
-            progress: Options::progress_if_terminal(),
-            reject_marker: Some(&marker),
-            trust: trust.trust(),
-        };
+        let options = ctx.ingest_options(reading);
         // A failed log source is reported; expiry, policy and render still run, and
         // then the run fails. Only an ingest that finished knows its final counters; a
         // failed one leaves those its committed batches stored.
@@ -97,6 +80,10 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
         print(&summary, args.format)?;
         return result;
     }
+    // Nothing a dry run does is kept: its transaction is rolled back, also on an error.
+    let dry = store.transaction()?;
+    steps(ctx, &store, now, RenderMode::DryRun, &mut summary)?;
+    dry.rollback()?;
     summary.seconds = started.elapsed().as_secs_f64();
     print(&summary, args.format)?;
     enforce::render_failure(&summary.rendered)

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 use chrono::{DateTime, Utc};
 
+use crate::clock::Zone;
 use crate::config::JournalConfig;
 use crate::parse::{JournalTrust, Rejects, TrustRule};
 use crate::source::Source;
@@ -94,7 +95,7 @@ impl Input {
 }
 
 /// How to ingest.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Options<'m> {
     /// Read named files from byte 0 again (events already stored stay single).
     pub from_start: bool,
@@ -105,6 +106,8 @@ pub struct Options<'m> {
     pub reject_marker: Option<&'m str>,
     /// Which journal entries are Postfix's smtpd (see [`TrustSettings`]).
     pub trust: JournalTrust<'m>,
+    /// The zone stamps without an offset are local time in (resolved once at start).
+    pub zone: &'m Zone,
 }
 
 /// The `[journal]` trust rule with its user names resolved to uids, for
@@ -224,6 +227,7 @@ pub fn ingest(
             marker: options.reject_marker,
         },
         trust: options.trust,
+        zone: options.zone,
     };
     let mut failed = Vec::new();
     for sources in inputs_sources {

@@ -9,13 +9,14 @@ use std::net::IpAddr;
 use std::sync::mpsc;
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 
 use crate::parse::{Event, EventKind, JournalTrust, LineParser, Parsed, Rejects};
 use crate::source::reader::{Line, LineReader};
 use crate::source::{LineCheckpoint, Reference, Source};
 use crate::store::rollup::Rollups;
+use crate::clock::Zone;
 use crate::store::sqlite::EventWriter;
 use crate::store::{
     EventRow, EventSink, EventStore, MAX_STREAM_OFFSET, Progress, RunCounters, SqliteStore, event_id,
@@ -44,6 +45,8 @@ pub struct Ingest<'s, 'm> {
     pub rejects: Rejects<'m>,
     /// Which journal entries are Postfix's smtpd.
     pub trust: JournalTrust<'m>,
+    /// The zone stamps without an offset are local time in.
+    pub zone: &'m Zone,
 }
 
 /// What the parsing thread needs of a read besides its bytes.
@@ -52,6 +55,7 @@ struct ReadSetup<'m> {
     line_checkpoint: Option<LineCheckpoint>,
     rejects: Rejects<'m>,
     trust: JournalTrust<'m>,
+    zone: &'m Zone,
 }
 
 impl Ingest<'_, '_> {
@@ -74,6 +78,7 @@ impl Ingest<'_, '_> {
                 line_checkpoint: records.line_checkpoint,
                 rejects: self.rejects,
                 trust: self.trust,
+                zone: self.zone,
             };
             let reader = LineReader::new(records.bytes, start);
             self.read_lines(reader, stream.id, setup, &*source)
@@ -396,7 +401,7 @@ fn parse_chunks(
 ) {
     let reference = setup.reference;
     let mut current = reference.now();
-    let mut parser = LineParser::new(current, Local)
+    let mut parser = LineParser::new(current, setup.zone.clone())
         .with_rejects(setup.rejects)
         .with_trust(setup.trust);
     let mut numbering = Numbering::default();

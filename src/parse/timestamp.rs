@@ -303,7 +303,8 @@ fn latest_year<Z: TimeZone>(reference: DateTime<Utc>, zone: &Z) -> i32 {
 
 /// Resolves year-less syslog stamps (`Oct  7 03:36:21`) to Unix seconds.
 ///
-/// A stamp is local time in `zone` (the log writer's zone; `chrono::Local` in production).
+/// A stamp is local time in `zone` (the log writer's zone; in production the
+/// [`crate::clock::Zone`] resolved once at start from `timezone`, `TZ` or the system).
 /// Its year is the latest year that does not put the line more than [`CLOCK_SKEW`] after
 /// `reference` (the moment the line was read: the file's modification time when the run
 /// looked at it, which bounds every line up to the size it had then, or now for stdin):
@@ -909,31 +910,38 @@ mod tests {
         clock
     }
 
+    /// Europe's 2026 changes as local stamps and the instants they are read as.
+    const EUROPEAN_2026: &[(&str, &str, &str)] = &[
+        ("winter", "Jan 10 12:00:00", "2026-01-10T11:00:00Z"),
+        ("summer", "Jul 10 12:00:00", "2026-07-10T10:00:00Z"),
+        // 02:30 does not exist on Mar 29: read with +01:00, i.e. 03:30 +02:00.
+        (
+            "gap_shifts_forward",
+            "Mar 29 02:30:00",
+            "2026-03-29T01:30:00Z",
+        ),
+        ("after_gap", "Mar 29 03:00:00", "2026-03-29T01:00:00Z"),
+        ("before_gap", "Mar 29 01:59:59", "2026-03-29T00:59:59Z"),
+        // 02:30 happens twice on Oct 25: the earlier (+02:00) instant.
+        (
+            "overlap_takes_earliest",
+            "Oct 25 02:30:00",
+            "2026-10-25T00:30:00Z",
+        ),
+        ("after_overlap", "Oct 25 03:00:00", "2026-10-25T02:00:00Z"),
+    ];
+
     #[test]
     fn dst_gap_and_overlap() {
         // European: +01:00, +02:00 in summer; gap 02:00-03:00 local, overlap 02:00-03:00.
-        check_zone(
-            TestDst::<3600, 7200>,
-            &[
-                ("winter", "Jan 10 12:00:00", "2026-01-10T11:00:00Z"),
-                ("summer", "Jul 10 12:00:00", "2026-07-10T10:00:00Z"),
-                // 02:30 does not exist on Mar 29: read with +01:00, i.e. 03:30 +02:00.
-                (
-                    "gap_shifts_forward",
-                    "Mar 29 02:30:00",
-                    "2026-03-29T01:30:00Z",
-                ),
-                ("after_gap", "Mar 29 03:00:00", "2026-03-29T01:00:00Z"),
-                ("before_gap", "Mar 29 01:59:59", "2026-03-29T00:59:59Z"),
-                // 02:30 happens twice on Oct 25: the earlier (+02:00) instant.
-                (
-                    "overlap_takes_earliest",
-                    "Oct 25 02:30:00",
-                    "2026-10-25T00:30:00Z",
-                ),
-                ("after_overlap", "Oct 25 03:00:00", "2026-10-25T02:00:00Z"),
-            ],
-        );
+        check_zone(TestDst::<3600, 7200>, EUROPEAN_2026);
+    }
+
+    #[test]
+    fn a_named_zone_from_zoneinfo_reads_gaps_and_overlaps_like_the_model_zone() {
+        // The zone production uses (TZif rules through jiff), on the same cases.
+        let berlin = crate::clock::Zone::named("Europe/Berlin").unwrap();
+        check_zone(berlin, EUROPEAN_2026);
     }
 
     #[test]
@@ -989,11 +997,11 @@ mod tests {
     }
 
     #[test]
-    fn local_zone_resolves_without_panicking() {
-        // Whatever TZ the test runs under, a past stamp resolves to a time not after the
+    fn system_zone_resolves_without_panicking() {
+        // Whatever zone the machine is in, a past stamp resolves to a time not after the
         // reference and within a year and a day of it.
         let reference = utc("2026-11-27T12:00:00Z");
-        let mut clock = YearlessClock::new(reference, chrono::Local);
+        let mut clock = YearlessClock::new(reference, crate::clock::Zone::system());
         for text in [
             "Jan  1 00:00:00",
             "Mar 29 02:30:00",

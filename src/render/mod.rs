@@ -2,15 +2,13 @@
 //! firewall state. Never appended to: each target is rewritten to equal the wanted set,
 //! atomically and idempotently, so expired and unblocked entries disappear.
 //!
-//! One file per target behind one small trait. External commands run without a shell,
+//! One file per target behind one small trait: `postfix.rs`, and one module per
+//! firewall backend under `firewall/` (see [`firewall`]). External commands run without a shell,
 //! through [`command::run`], which captures stderr for the error message.
 
 pub mod atomic;
 pub mod command;
 pub mod firewall;
-pub mod ipset;
-pub mod iptables;
-pub mod nftables;
 pub mod postfix;
 
 use std::collections::BTreeSet;

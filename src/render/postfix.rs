@@ -276,10 +276,12 @@ impl Target for PostfixMap {
     /// plus the settings that shape the text (type, path, reject text): any edit,
     /// replacement, deletion or config change gives a different token.
     fn state_token(&self) -> anyhow::Result<Option<String>> {
+        // Tab-separated text of its own (not Rust's `Debug` output): the config refuses
+        // blanks in the map path and anything but printable ASCII in the reject text.
         let mut token = format!(
-            "{} {:?} {:?}",
+            "{}\t{}\t{}",
             self.config.map_type.as_str(),
-            self.config.map,
+            self.config.map.display(),
             self.config.reject_text
         );
         let files = std::iter::once(self.config.map.clone()).chain(self.compiled_path());

@@ -19,14 +19,13 @@ use std::fmt::Write as _;
 use anyhow::{Context, bail};
 use ipnet::IpNet;
 
-use super::digest;
-use super::firewall::Firewall;
-use super::iptables::{
-    Exec, Family, LOCK_WAIT_SECS, check_multiport, check_name, normalized_ports, parse_net,
-    port_list,
+use super::base::{
+    Exec, Family, LOCK_WAIT_SECS, check_multiport, check_name, digest, normalized_ports, parse_net,
+    port_list, set_name,
 };
-use super::{Diff, Entry, Target};
+use super::{Backend, Firewall, Probe};
 use crate::config::FirewallConfig;
+use crate::render::{Diff, Entry, Target};
 
 /// Renders blocks into ipset sets matched by one iptables/ip6tables rule per family.
 #[derive(Debug, Clone)]
@@ -55,6 +54,14 @@ struct Rules {
     wanted: usize,
     /// saslguard's other rules for this set (other ports), as arguments for `-D INPUT`.
     stale: Vec<Vec<String>>,
+}
+
+impl SetHeader {
+    /// The header as stable text for the state token (`hash:net inet 3`): a format of
+    /// its own, not Rust's `Debug` output, so the token reads the same across versions.
+    fn stable_text(&self) -> String {
+        format!("{} {} {}", self.kind, self.family, self.entries)
+    }
 }
 
 impl Rules {
@@ -100,11 +107,12 @@ impl Ipset {
 
     /// The live set of a family: `NAME-v4` or `NAME-v6`.
     fn live(&self, family: Family) -> String {
-        format!("{}-{}", self.name, family.suffix())
+        set_name(&self.name, family)
     }
 
+    /// The set a family's new members are built in before the swap.
     fn temp(&self, family: Family) -> String {
-        format!("{}-{}-tmp", self.name, family.suffix())
+        format!("{}-tmp", set_name(&self.name, family))
     }
 
     fn tool(&self, family: Family) -> &str {
@@ -396,7 +404,7 @@ fn parse_rules(listing: &str, set: &str, marker: &str, wanted: &[String]) -> Rul
 
 impl Target for Ipset {
     fn name(&self) -> &'static str {
-        "ipset"
+        Self::NAME
     }
 
     fn current(&self) -> anyhow::Result<BTreeSet<IpNet>> {
@@ -431,9 +439,11 @@ impl Target for Ipset {
                 .with_context(|| format!("ipset: cannot list {tool} INPUT"))?;
             let marker = format!("--match-set {} ", self.live(family));
             let rules: Vec<&str> = out.stdout.lines().filter(|l| l.contains(&marker)).collect();
+            let header = header.map_or("absent".to_string(), SetHeader::stable_text);
             let _ = write!(
                 token,
-                "; {family:?} {header:?} {} {}",
+                "; {} {header} {} {}",
+                family.suffix(),
                 digest(&members.join(",")),
                 digest(&rules.join("\n"))
             );
@@ -517,6 +527,13 @@ impl Ipset {
 }
 
 impl Firewall for Ipset {
+    /// Lists INPUT: hooked when a rule matches the IPv4 set.
+    fn probe(&self) -> Probe {
+        let listing = self.exec.run_status(&self.iptables, &["-S", "INPUT"], None);
+        let set = format!("--match-set {}", self.live(Family::V4));
+        Probe::from_listing(listing, "iptables ipset", |out| out.contains(&set))
+    }
+
     /// Whether a set `NAME-v4`/`NAME-v6` (or a temporary one) or a rule of saslguard's
     /// matching them exists.
     fn present(&self) -> anyhow::Result<bool> {
@@ -560,6 +577,14 @@ impl Firewall for Ipset {
                 .with_context(|| format!("ipset: cannot destroy set {set}"))?;
         }
         Ok(())
+    }
+}
+
+impl Backend for Ipset {
+    const NAME: &'static str = "ipset";
+
+    fn new(config: &FirewallConfig) -> Self {
+        Ipset::new(config)
     }
 }
 

@@ -28,11 +28,10 @@ use anyhow::{Context, bail};
 use ipnet::IpNet;
 use serde_json::Value;
 
-use super::digest;
-use super::firewall::Firewall;
-use super::iptables::{Exec, Family, check_name, normalized_ports, port_list};
-use super::{Diff, Entry, Target};
+use super::base::{Exec, Family, check_name, digest, normalized_ports, port_list};
+use super::{Backend, Firewall, Probe};
 use crate::config::FirewallConfig;
+use crate::render::{Diff, Entry, Target};
 
 /// Longest element timeout rendered, in seconds (1000 days): nft 1.0.6 refuses
 /// `timeout 100000000s` ("value too large").
@@ -255,7 +254,7 @@ impl Nftables {
 
 impl Target for Nftables {
     fn name(&self) -> &'static str {
-        "nftables"
+        Self::NAME
     }
 
     fn current(&self) -> anyhow::Result<BTreeSet<IpNet>> {
@@ -332,6 +331,16 @@ fn without_expires(json: &str) -> String {
 }
 
 impl Firewall for Nftables {
+    /// Lists the `input` chain of saslguard's table: hooked when it declares `hook input`.
+    fn probe(&self) -> Probe {
+        let listing = self.exec.run_status(
+            &self.nft,
+            &["list", "chain", "inet", &self.name, "input"],
+            None,
+        );
+        Probe::from_listing(listing, "nftables", |out| out.contains("hook input"))
+    }
+
     /// Whether the table `inet NAME` exists.
     fn present(&self) -> anyhow::Result<bool> {
         check_name(&self.name)?;
@@ -517,6 +526,14 @@ fn range_networks(low: IpAddr, high: IpAddr) -> anyhow::Result<Vec<IpNet>> {
         start = end + 1;
     }
     Ok(nets)
+}
+
+impl Backend for Nftables {
+    const NAME: &'static str = "nftables";
+
+    fn new(config: &FirewallConfig) -> Self {
+        Nftables::new(config)
+    }
 }
 
 #[cfg(test)]
