@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod kinds;
 pub mod period;
 pub mod places;
+pub mod postgres;
 pub mod reports;
 pub mod retention;
 pub mod rollup;
