@@ -612,3 +612,144 @@ fn config_check_reads_cluster_and_warns_of_a_password_others_can_read() {
         assert!(stderr.contains(expected), "{config}: {stderr}");
     }
 }
+
+/// A host of the scenario: its own config, local database, log and map.
+fn scenario_host(rig: &Rig, name: &str) -> common::Env {
+    let env = common::Env::new();
+    let password = env.path("pgpassword");
+    rig.server.write_password_file(&password);
+    std::fs::write(
+        &env.config,
+        format!(
+            "logs = [{:?}]\n[postfix]\nmap = {:?}\nmap_type = \"cidr\"\nreload_command = []\n\
+             [firewall]\nbackend = \"none\"\n\
+             [[policy.tier]]\ntarget = \"postfix\"\nthreshold = 10\nwindow = \"7d\"\nduration = \"7d\"\n\
+             [cluster]\nurl = {:?}\nhost = {name:?}\nconnect_timeout = \"3s\"\npassword_file = {:?}\n",
+            env.path("maillog"),
+            env.path("access"),
+            rig.server.url(),
+            password,
+        ),
+    )
+    .unwrap();
+    std::fs::write(env.path("maillog"), "").unwrap();
+    env
+}
+
+fn map_of(env: &common::Env) -> String {
+    std::fs::read_to_string(env.path("access")).unwrap_or_default()
+}
+
+/// 2026-11-27T01:00:00Z, an hour after the base time of `common::iso_failure`.
+const RUN_AT: &str = "2026-11-27T01:00:00Z";
+
+#[test]
+fn three_hosts_block_an_attacker_none_of_them_sees_enough_of() {
+    let Some(mut rig) = Rig::start("three_hosts_block_an_attacker_none_of_them_sees_enough_of")
+    else {
+        return;
+    };
+    let attacker = "203.0.113.77";
+    let hosts: Vec<common::Env> = ["mx1", "mx2", "sub"]
+        .iter()
+        .map(|name| scenario_host(&rig, name))
+        .collect();
+    for (n, env) in hosts.iter().enumerate() {
+        common::append(
+            &env.path("maillog"),
+            &common::failures(n as i64 * 10, 4, attacker),
+        );
+    }
+    // Two rounds: the first ships everything, the second's evaluation sees it all.
+    for _ in 0..2 {
+        for env in &hosts {
+            env.run_ok(&["run", "--as-of", RUN_AT]);
+        }
+    }
+    for env in &hosts {
+        assert!(map_of(env).contains(attacker), "{}", map_of(env));
+        // Alone, no host would have blocked it: 4 of 10.
+        assert_eq!(env.sql_count("SELECT COUNT(*) FROM events"), 4);
+    }
+
+    // Unblock on the second host: after one run each, no map holds it.
+    hosts[1].run_ok(&["unblock", attacker, "--as-of", "2026-11-27T01:05:00Z"]);
+    for env in &hosts {
+        env.run_ok(&["run", "--as-of", "2026-11-27T01:10:00Z"]);
+        assert!(!map_of(env).contains(attacker), "{}", map_of(env));
+    }
+    // The next failures count from zero: 3 more on each host (9 in all) do not block it.
+    for env in &hosts {
+        common::append(&env.path("maillog"), &common::failures(4000, 3, attacker));
+    }
+    for _ in 0..2 {
+        for env in &hosts {
+            env.run_ok(&["run", "--as-of", "2026-11-27T01:20:00Z"]);
+        }
+    }
+    for env in &hosts {
+        assert!(!map_of(env).contains(attacker), "9 new failures blocked it");
+    }
+
+    // The shared store goes down: every host keeps its map, ingests, and fails saying why.
+    let maps: Vec<String> = hosts.iter().map(map_of).collect();
+    rig.server.stop();
+    for env in &hosts {
+        common::append(&env.path("maillog"), &common::failures(4100, 2, attacker));
+        let output = env
+            .cmd()
+            .args(["run", "--as-of", "2026-11-27T01:30:00Z"])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("cannot reach the cluster database"),
+            "{stderr}"
+        );
+        assert_eq!(env.sql_count("SELECT COUNT(*) FROM events"), 4 + 3 + 2);
+    }
+    assert_eq!(maps, hosts.iter().map(map_of).collect::<Vec<_>>());
+
+    // Back: the backlog ships, and the cluster holds exactly the sum of the local logs.
+    rig.server.resume();
+    for env in &hosts {
+        env.run_ok(&["run", "--as-of", "2026-11-27T01:40:00Z"]);
+    }
+    let mut admin = rig.server.admin(pg::DATABASE);
+    let in_cluster: i64 = admin
+        .query_one(
+            "SELECT COUNT(*) FROM saslguard.events WHERE address = '203.0.113.77'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(in_cluster, 3 * 9);
+    // 2 + 3 per host since the pardon: 15, over 10: blocked again everywhere (the run
+    // after the evaluation mirrors it).
+    for env in &hosts {
+        env.run_ok(&["run", "--as-of", "2026-11-27T01:41:00Z"]);
+        assert!(map_of(env).contains(attacker), "{}", map_of(env));
+    }
+
+    // A crash between the cluster's commit and the local marker's: the marker is lost,
+    // the same events ship again, and the cluster still holds each once.
+    let first = &hosts[0];
+    let local = rusqlite::Connection::open(&first.db).unwrap();
+    local.execute("DELETE FROM cluster_outbox", []).unwrap();
+    drop(local);
+    first.run_ok(&["run", "--as-of", "2026-11-27T01:42:00Z"]);
+    let again: i64 = admin
+        .query_one(
+            "SELECT COUNT(*) FROM saslguard.events WHERE address = '203.0.113.77'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(again, 3 * 9);
+
+    // A fourth host joining late gets every active block on its first run.
+    let late = scenario_host(&rig, "mx4");
+    late.run_ok(&["run", "--as-of", "2026-11-27T01:43:00Z"]);
+    assert!(map_of(&late).contains(attacker), "{}", map_of(&late));
+}

@@ -87,6 +87,9 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
     let _lock = ctx.lock(LOCK_WAIT)?;
     let store = ctx.open_store()?;
     let now = ctx.clock.unix();
+    // With [cluster]: unblocked (and forgiven) on every host first; the local copies
+    // end below, and the other hosts' at their next run.
+    let shared = crate::cluster::unblock(&ctx.config, &network, args.forgive, now)?;
     let ended = store.atomically(|store| {
         let ended = store.end_blocks(&network, false, now, EndReason::Unblocked)?;
         // The failures behind each ended block no longer count; with --forgive, every
@@ -127,7 +130,7 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
             block.target.as_str()
         ));
     }
-    if ended.is_empty() && !args.forgive {
+    if ended.is_empty() && shared == 0 && !args.forgive {
         bail!(
             "no active block in {network}: nothing changed (`saslguard unblock --forgive \
              {network}` forgives its failures without a block)"

@@ -7,6 +7,7 @@
 pub mod address;
 pub mod blocks;
 pub mod kinds;
+pub mod outbox;
 pub mod period;
 pub mod places;
 pub mod postgres;

@@ -132,6 +132,12 @@ pub(super) fn active(
     blocks_of(db.query(&sql, &[&now, &target.map(BlockTarget::name)])?)
 }
 
+/// The block with this id, if it was not pruned.
+pub(super) fn by_id(db: &mut impl GenericClient, id: i64) -> Result<Option<ClusterBlock>> {
+    let sql = format!("SELECT {COLUMNS} FROM blocks WHERE id = $1");
+    db.query(&sql, &[&id])?.first().map(from_row).transpose()
+}
+
 /// Every block, newest first.
 pub(super) fn all(db: &mut impl GenericClient) -> Result<Vec<ClusterBlock>> {
     let sql = format!("SELECT {COLUMNS} FROM blocks ORDER BY created_at DESC, id DESC");

@@ -302,6 +302,11 @@ pub trait SharedStore {
         blocks::active(self.db(), target, now)
     }
 
+    /// The block with this id, ended or not (`None`: pruned, or never).
+    fn block(&mut self, id: i64) -> Result<Option<ClusterBlock>> {
+        blocks::by_id(self.db(), id)
+    }
+
     /// Every block ever recorded, newest first.
     fn all_blocks(&mut self) -> Result<Vec<ClusterBlock>> {
         blocks::all(self.db())
