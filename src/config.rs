@@ -54,6 +54,9 @@ pub struct Config {
     /// The systemd journal as a source.
     #[serde(default)]
     pub journal: JournalConfig,
+    /// The shared store of several hosts; absent: this host alone.
+    #[serde(default)]
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// `[journal]`: read Postfix's messages from the systemd journal (Debian 12 and later
@@ -487,6 +490,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             allow: AllowConfig::default(),
             journal: JournalConfig::default(),
+            cluster: None,
         }
     }
 }
@@ -615,6 +619,11 @@ impl Config {
     }
 
     fn validate(&self, origin: &Path) -> anyhow::Result<()> {
+        if let Some(cluster) = &self.cluster {
+            cluster
+                .validate()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", origin.display()))?;
+        }
         let n = self.networks;
         if !(1..=32).contains(&n.ipv4_prefix) {
             bail!(
@@ -823,6 +832,94 @@ impl Config {
 /// for an unknown one.
 pub fn validate_zone(zone: &str) -> anyhow::Result<()> {
     crate::clock::Zone::named(zone).map(drop)
+}
+
+/// `[cluster]`: several hosts sharing one defence on PostgreSQL (see the README's
+/// "Several hosts"). The password never sits here in a file others may read: it comes
+/// from `password_file`, or from libpq's `PGPASSFILE` / `~/.pgpass`.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `postgresql://user@host:port/database?sslmode=verify-full`.
+    pub url: String,
+    /// This host's name in the cluster; unset: the system's host name.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// How long a run waits for the database before going on alone.
+    #[serde(
+        default = "default_connect_timeout",
+        deserialize_with = "deserialize_timeout"
+    )]
+    pub connect_timeout: std::time::Duration,
+    /// A file (mode 0600) whose first line is the password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    /// Never shows a password written in the url.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("url", &crate::store::postgres::redact(&self.url))
+            .field("host", &self.host)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("password_file", &self.password_file)
+            .finish()
+    }
+}
+
+/// The longest `connect_timeout`: a run must not hang on an unreachable database.
+pub const MAX_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+fn default_connect_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(5)
+}
+
+fn deserialize_timeout<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<std::time::Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    crate::cli::parse_length(&text).map_err(serde::de::Error::custom)
+}
+
+impl ClusterConfig {
+    /// The url (sslmode included), the host name and the timeout, checked.
+    fn validate(&self) -> anyhow::Result<()> {
+        crate::store::postgres::check_url(&self.url)
+            .map_err(|e| anyhow::anyhow!("cluster.url: {e}"))?;
+        if let Some(host) = &self.host {
+            crate::store::postgres::check_host_name(host)?;
+        }
+        if self.connect_timeout > MAX_CONNECT_TIMEOUT {
+            bail!(
+                "cluster.connect_timeout must be at most {}s",
+                MAX_CONNECT_TIMEOUT.as_secs()
+            );
+        }
+        Ok(())
+    }
+
+    /// This host's name in the cluster: `host`, or else the system's host name.
+    pub fn host_name(&self) -> anyhow::Result<String> {
+        if let Some(host) = &self.host {
+            return Ok(host.clone());
+        }
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .context("cannot read the system's host name; set [cluster] host")?;
+        let name = name.trim().to_string();
+        crate::store::postgres::check_host_name(&name)?;
+        Ok(name)
+    }
+
+    /// The connection settings for the shared store.
+    pub fn settings(&self) -> anyhow::Result<crate::store::postgres::Settings> {
+        Ok(crate::store::postgres::Settings::new(
+            &self.url,
+            self.connect_timeout,
+            self.password_file.clone(),
+        )?)
+    }
 }
 
 #[cfg(test)]

@@ -89,6 +89,9 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
     let _lock = ctx.lock()?;
     let store = ctx.open_store()?;
     let now = ctx.clock.unix();
+    // With [cluster]: unblocked (and forgiven) on every host first; the local copies
+    // end below, and the other hosts' at their next run.
+    let shared = crate::cluster::unblock(&ctx.config, &network, args.forgive, now)?;
     let tx = store.transaction()?;
     let ended = {
         let ended = store.end_blocks(&network, false, now, EndReason::Unblocked)?;
@@ -131,7 +134,7 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
             block.target.as_str()
         ));
     }
-    if ended.is_empty() && !args.forgive {
+    if ended.is_empty() && shared == 0 && !args.forgive {
         bail!(
             "no active block in {network}: nothing changed (`saslguard unblock --forgive \
              {network}` forgives its failures without a block)"

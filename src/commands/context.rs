@@ -121,7 +121,9 @@ impl Context {
     /// database lock and opens the store. Every log is opened before the database is
     /// touched: an unreadable log, or a missing one never read before, is an error
     /// naming it, and the store stays as it was.
-    pub fn open_for_ingest(&self) -> anyhow::Result<(Vec<Input>, crate::lock::DbLock, SqliteStore)> {
+    pub fn open_for_ingest(
+        &self,
+    ) -> anyhow::Result<(Vec<Input>, crate::lock::DbLock, SqliteStore)> {
         let (paths, journal) = self
             .reading
             .as_ref()

@@ -71,6 +71,10 @@ pub fn run(ctx: &Context, args: &IngestArgs) -> anyhow::Result<()> {
         )?,
         SummaryFormat::Text => {}
     }
+    // With [cluster]: ship what was just committed locally (the outbox keeps it when
+    // the shared store cannot be reached, and the exit status says so).
+    crate::cluster::sync(&ctx.config, &store, ctx.clock.unix(), false)
+        .context("the cluster's shared store")?;
     ingested.result()
 }
 

@@ -71,6 +71,9 @@ pub fn config(cli: &Cli, args: &ConfigArgs) -> anyhow::Result<()> {
             for conflict in crate::doctor::map_type_conflicts(&config) {
                 crate::ui::warn(format!("{}: {conflict}", path.display()));
             }
+            for warning in crate::cluster::config_warnings(&config, &path) {
+                crate::ui::warn(warning);
+            }
             Ok(())
         }
     }

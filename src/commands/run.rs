@@ -28,6 +28,9 @@ struct RunSummary {
     rendered: Vec<Rendered>,
     /// What the daily prune deleted, when it ran.
     pruned: Option<crate::retention::Pruned>,
+    /// The shared store's part, with `[cluster]` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<crate::cluster::Synced>,
     seconds: f64,
 }
 
@@ -52,7 +55,22 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
             ingest::ingest(&store, run_id, inputs, ctx.clock.now(), options).and_then(|ingested| {
                 counted = Some(ingested.counters);
                 summary.ingest = ingested.counters;
-                steps(ctx, &store, now, RenderMode::WhenChanged, &mut summary)?;
+                // With [cluster], the cluster decides; unreachable, this host goes on
+                // alone (its last known blocks stay) and the run fails after rendering.
+                let shared = crate::cluster::sync(&ctx.config, &store, now, true);
+                let local_policy = !matches!(shared, Ok(Some(_)));
+                if let Ok(synced) = &shared {
+                    summary.cluster = synced.clone();
+                }
+                steps(
+                    ctx,
+                    &store,
+                    now,
+                    RenderMode::WhenChanged,
+                    &mut summary,
+                    local_policy,
+                )?;
+                shared.context("the cluster's shared store")?;
                 ingested.result()
             });
         let error = result.as_ref().err().map(|e| format!("{e:#}"));
@@ -82,7 +100,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
     }
     // Nothing a dry run does is kept: its transaction is rolled back, also on an error.
     let dry = store.transaction()?;
-    steps(ctx, &store, now, RenderMode::DryRun, &mut summary)?;
+    steps(ctx, &store, now, RenderMode::DryRun, &mut summary, true)?;
     dry.rollback()?;
     summary.seconds = started.elapsed().as_secs_f64();
     print(&summary, args.format)?;
@@ -96,6 +114,7 @@ fn steps(
     now: i64,
     mode: RenderMode,
     summary: &mut RunSummary,
+    local_policy: bool,
 ) -> anyhow::Result<()> {
     let allow = enforce::allowlist(store, &ctx.config)?;
     // A dry run is inside a transaction already, which it rolls back.
@@ -105,7 +124,11 @@ fn steps(
     };
     let expired = store.expire_blocks(now)?;
     let allowlisted = enforce::end_allowlisted(store, &allow, now)?;
-    let created = enforce::apply_policy(store, &ctx.config, &allow, now)?;
+    let created = if local_policy {
+        enforce::apply_policy(store, &ctx.config, &allow, now)?
+    } else {
+        Vec::new()
+    };
     if let Some(decided) = decided {
         decided.commit()?;
     }

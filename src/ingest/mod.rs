@@ -81,7 +81,11 @@ impl Input {
 
     /// The reads this input stands for, in order: for a file, the files it was rotated
     /// into since the last run, then itself.
-    fn sources(self, store: &SqliteStore, from_start: bool) -> anyhow::Result<Vec<Box<dyn Source>>> {
+    fn sources(
+        self,
+        store: &SqliteStore,
+        from_start: bool,
+    ) -> anyhow::Result<Vec<Box<dyn Source>>> {
         let reads = match self {
             Input::Read(source) => return Ok(vec![source]),
             Input::File(current) => {

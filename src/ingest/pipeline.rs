@@ -12,14 +12,15 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 
+use crate::clock::Zone;
 use crate::parse::{Event, EventKind, JournalTrust, LineParser, Parsed, Rejects};
 use crate::source::reader::{Line, LineReader};
 use crate::source::{LineCheckpoint, Reference, Source};
 use crate::store::rollup::Rollups;
-use crate::clock::Zone;
 use crate::store::sqlite::EventWriter;
 use crate::store::{
-    EventRow, EventSink, EventStore, MAX_STREAM_OFFSET, Progress, RunCounters, SqliteStore, event_id,
+    EventRow, EventSink, EventStore, MAX_STREAM_OFFSET, Progress, RunCounters, SqliteStore,
+    event_id,
 };
 use crate::ui;
 

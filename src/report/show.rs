@@ -15,9 +15,9 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::report::{BlockView, Stamp, new_table, printable};
+use crate::store::LabelCount;
 use crate::store::ReportStore;
 use crate::store::{BlockTarget, Pardon};
-use crate::store::LabelCount;
 
 /// How many days `per_day` covers: the last 30 UTC dates, the report's date included.
 pub const DAYS: u64 = 30;

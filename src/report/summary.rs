@@ -16,8 +16,8 @@ use crate::config::Networks;
 use crate::parse::EventKind;
 use crate::report::{BlockView, Stamp, new_table, printable};
 use crate::store::BlockTarget;
-use crate::store::{AddressPeriods, BlockCounts};
 use crate::store::LabelKind;
+use crate::store::{AddressPeriods, BlockCounts};
 use crate::store::{Grouping, ReportStore};
 
 /// How many addresses and usernames the top lists hold.

@@ -385,7 +385,12 @@ fn ranked_in(
 /// Whether `key` (an address, network or text of `subject`) had a counted failure at or
 /// before `at`: then it is not new after it. One seek per candidate, so `--new` costs
 /// what the period ranks, not the history.
-fn failed_by(store: &dyn ReportStore, key: &Key, at: i64, subject: Subject) -> anyhow::Result<bool> {
+fn failed_by(
+    store: &dyn ReportStore,
+    key: &Key,
+    at: i64,
+    subject: Subject,
+) -> anyhow::Result<bool> {
     Ok(match (subject, key) {
         (Subject::Offenders(_), Key::Address(network)) => store.failed_by(network, at)?,
         (Subject::Labels(kind), Key::Label(text)) => store.label_failed_by(kind, text, at)?,

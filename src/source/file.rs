@@ -16,7 +16,7 @@ use flate2::read::MultiGzDecoder;
 
 use super::rotation::rotated_siblings;
 use super::{Records, Reference, Source, first_line};
-use crate::store::{SourceState, EventStore, SqliteStore, Stream};
+use crate::store::{EventStore, SourceState, SqliteStore, Stream};
 use crate::ui;
 
 /// A log file opened for reading, with what identifies it.
@@ -186,7 +186,11 @@ impl Source for FileSource {
         }
     }
 
-    fn identity(&mut self, store: &SqliteStore, now: DateTime<Utc>) -> anyhow::Result<Option<Stream>> {
+    fn identity(
+        &mut self,
+        store: &SqliteStore,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<Stream>> {
         self.updated_at = now.timestamp();
         // Now, holding the lock and about to read: what the file holds now is what is
         // read, and its modification time dates it.

@@ -62,7 +62,11 @@ impl Source for Journal {
     }
 
     /// One stream per selection of identifiers and units; its cursor is where to resume.
-    fn identity(&mut self, store: &SqliteStore, now: DateTime<Utc>) -> anyhow::Result<Option<Stream>> {
+    fn identity(
+        &mut self,
+        store: &SqliteStore,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<Stream>> {
         self.now = now;
         let identity = format!(
             "journal -t {} -u {}\n",

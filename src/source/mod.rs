@@ -46,7 +46,11 @@ pub trait Source {
     /// The stream the stored offset (and cursor) belong to, found or created in `store`;
     /// `None` when there is nothing to read yet (a file without a complete first line).
     /// Called once, right before reading, with the database lock held.
-    fn identity(&mut self, store: &SqliteStore, now: DateTime<Utc>) -> anyhow::Result<Option<Stream>>;
+    fn identity(
+        &mut self,
+        store: &SqliteStore,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<Stream>>;
 
     /// The resume point: the stream offset of the first byte [`open`](Source::open)
     /// returns (lines are numbered from it, so event ids stay unique).

@@ -25,7 +25,11 @@ impl Source for Stdin {
         "stdin".into()
     }
 
-    fn identity(&mut self, store: &SqliteStore, now: DateTime<Utc>) -> anyhow::Result<Option<Stream>> {
+    fn identity(
+        &mut self,
+        store: &SqliteStore,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<Stream>> {
         self.now = now;
         self.head = Vec::with_capacity(FINGERPRINT_MAX);
         io::stdin()

@@ -12,6 +12,7 @@
 //! maintenance (retention) stay on its concrete type, which the commands that must
 //! (open, `run`'s one transaction, pruning) name.
 
+pub mod postgres;
 pub mod rollup;
 pub mod sqlite;
 
@@ -24,7 +25,7 @@ pub use crate::model::{BlockTarget, EndReason, EventKind, Origin};
 pub use sqlite::{SqliteStore, Transaction};
 
 /// Bits of an event id that hold the byte offset; the stream id sits above them.
-const OFFSET_BITS: u32 = 40;
+pub(crate) const OFFSET_BITS: u32 = 40;
 
 /// The largest byte offset an event id can hold (1 TiB per stream).
 pub const MAX_STREAM_OFFSET: u64 = (1 << OFFSET_BITS) - 1;

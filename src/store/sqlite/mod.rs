@@ -12,6 +12,7 @@
 pub mod address;
 pub mod blocks;
 pub mod events;
+pub mod outbox;
 mod period;
 pub mod reports;
 pub mod retention;

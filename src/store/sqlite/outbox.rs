@@ -1,0 +1,214 @@
+//! The local side of `[cluster]`: the local database is the outbox of the events this
+//! host ships, and the mirror of the blocks the cluster decided.
+//!
+//! Its tables exist only on a host with `[cluster]` (created by [`SqliteStore::cluster_setup`],
+//! idempotent), so a host alone keeps exactly the schema it had.
+//!
+//! - `cluster_outbox`: per log stream, the byte offset before which its events were
+//!   all shipped. Events of one stream are stored in offset order, so everything after the
+//!   marker and up to the stream's `read_offset` is the backlog. The marker moves only
+//!   after PostgreSQL acknowledged a shipment: a crash between the two commits ships the
+//!   same events again, which the cluster stores once.
+//! - `cluster_blocks`: which local block mirrors which cluster block.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use rusqlite::params;
+
+use super::{SqliteStore as Store, address};
+use crate::model::EventKind;
+use crate::store::{OFFSET_BITS, Result};
+
+/// An event waiting in the outbox, as the cluster stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingEvent {
+    /// The event's id (stream id << 40 | byte offset).
+    pub id: i64,
+    pub ts: i64,
+    pub address: IpAddr,
+    pub kind: EventKind,
+    pub mechanism: String,
+    pub username: Option<String>,
+    pub service: String,
+}
+
+/// Where a shipped batch ends: (stream id, the offset before which all its events were
+/// shipped), for [`SqliteStore::outbox_shipped`].
+pub type Marker = (i64, i64);
+
+/// A stream with events not shipped yet: (stream id, shipped offset, read offset).
+type Pending = (i64, i64, i64);
+
+impl Store {
+    /// Creates the outbox and mirror tables and the index the outbox reads by, if
+    /// missing.
+    pub fn cluster_setup(&self) -> Result<()> {
+        self.conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS cluster_outbox (
+                 stream_id      INTEGER PRIMARY KEY,  -- streams.id
+                 shipped_offset INTEGER NOT NULL      -- events before it were shipped
+             );
+             CREATE TABLE IF NOT EXISTS cluster_blocks (
+                 cluster_id INTEGER PRIMARY KEY,      -- blocks.id in the cluster
+                 local_id   INTEGER NOT NULL UNIQUE   -- blocks.id here
+             );
+             CREATE INDEX IF NOT EXISTS cluster_events_by_id ON events (id);",
+        )?;
+        Ok(())
+    }
+
+    /// Streams holding events not shipped yet.
+    fn pending_streams(&self) -> Result<Vec<Pending>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.id, COALESCE(o.shipped_offset, 0), s.read_offset FROM streams AS s
+             LEFT JOIN cluster_outbox AS o ON o.stream_id = s.id
+             WHERE s.read_offset > COALESCE(o.shipped_offset, 0) ORDER BY s.id",
+        )?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many events wait in the outbox.
+    pub fn outbox_backlog(&self) -> Result<u64> {
+        let mut total = 0u64;
+        for (stream, shipped, read) in self.pending_streams()? {
+            let n: i64 = self
+                .conn
+                .prepare_cached("SELECT COUNT(*) FROM events WHERE id >= ?1 AND id < ?2")?
+                .query_row(
+                    params![id_of(stream, shipped), id_of(stream, read)],
+                    |row| row.get(0),
+                )?;
+            total += n.max(0) as u64;
+        }
+        Ok(total)
+    }
+
+    /// The next at most `limit` events waiting in the outbox, in stream and offset
+    /// order, with the marker to record once they are shipped: (stream, offset).
+    pub fn outbox_batch(&self, limit: usize) -> Result<Option<(Vec<OutgoingEvent>, Marker)>> {
+        let Some((stream, shipped, read)) = self.pending_streams()?.into_iter().next() else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.id, e.ts, a.ip, e.kind, m.text, u.text, s.text
+             FROM events AS e
+             JOIN addresses AS a ON a.id = e.address_id
+             JOIN labels AS m ON m.id = e.mechanism_id
+             LEFT JOIN labels AS u ON u.id = e.username_id
+             JOIN labels AS s ON s.id = e.service_id
+             WHERE e.id >= ?1 AND e.id < ?2 ORDER BY e.id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![id_of(stream, shipped), id_of(stream, read), limit as i64],
+            |row| {
+                let key: Vec<u8> = row.get(2)?;
+                let kind: i64 = row.get(3)?;
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    address::from_key(&key),
+                    EventKind::from_code(kind),
+                    row.get::<_, String>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                    row.get::<_, String>(6)?,
+                ))
+            },
+        )?;
+        let (mut events, mut fetched, mut last_id) = (Vec::new(), 0, None);
+        for row in rows {
+            let (id, ts, address, kind, mechanism, username, service) = row?;
+            fetched += 1;
+            last_id = Some(id);
+            // A row no event can be (an unknown kind or address bytes) is not shipped.
+            if let (Some(address), Some(kind)) = (address, kind) {
+                events.push(OutgoingEvent {
+                    id,
+                    ts,
+                    address,
+                    kind,
+                    mechanism,
+                    username,
+                    service,
+                });
+            }
+        }
+        let offset = match last_id {
+            Some(id) if fetched == limit => (id & crate::store::MAX_STREAM_OFFSET as i64) + 1,
+            _ => read,
+        };
+        Ok(Some((events, (stream, offset))))
+    }
+
+    /// Records that the events of `stream` before `offset` were shipped.
+    pub fn outbox_shipped(&self, (stream, offset): Marker) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO cluster_outbox (stream_id, shipped_offset) VALUES (?1, ?2)
+                 ON CONFLICT (stream_id) DO UPDATE
+                 SET shipped_offset = MAX(shipped_offset, excluded.shipped_offset)",
+            )?
+            .execute(params![stream, offset])?;
+        Ok(())
+    }
+
+    /// The cluster blocks mirrored here whose local copy is still in force at `now`:
+    /// (cluster id, network).
+    pub fn mirrored_in_force(&self, now: i64) -> Result<Vec<(i64, IpNet)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.cluster_id, b.network FROM cluster_blocks AS c
+             JOIN blocks AS b ON b.id = c.local_id
+             WHERE b.ended_at IS NULL AND (b.expires_at IS NULL OR b.expires_at > ?1)",
+        )?;
+        let rows = stmt.query_map([now], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, network) = row?;
+            if let Ok(network) = network.parse() {
+                out.push((id, network));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether cluster block `cluster_id` was ever mirrored here.
+    pub fn is_mirrored(&self, cluster_id: i64) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM cluster_blocks WHERE cluster_id = ?1)")?
+            .query_row([cluster_id], |row| row.get(0))?)
+    }
+
+    /// Records that local block `local_id` mirrors cluster block `cluster_id`.
+    pub fn record_mirror(&self, cluster_id: i64, local_id: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT INTO cluster_blocks (cluster_id, local_id) VALUES (?1, ?2)")?
+            .execute(params![cluster_id, local_id])?;
+        Ok(())
+    }
+
+    /// Ends the local copy of cluster block `cluster_id` at `at` for `reason`.
+    pub fn end_mirror(
+        &self,
+        cluster_id: i64,
+        at: i64,
+        reason: crate::model::EndReason,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE blocks SET ended_at = ?2, end_reason = ?3
+                 WHERE id = (SELECT local_id FROM cluster_blocks WHERE cluster_id = ?1)
+                   AND ended_at IS NULL",
+            )?
+            .execute(params![cluster_id, at, reason.name()])?;
+        Ok(())
+    }
+}
+
+/// The id of the event at `offset` of `stream`.
+fn id_of(stream: i64, offset: i64) -> i64 {
+    (stream << OFFSET_BITS) | offset
+}
