@@ -2,10 +2,8 @@
 //! shipping exactly once, counts over the union of hosts, IPv4 and IPv6 kept apart,
 //! block history, the policy lock, migrations, passwords and an unreachable server.
 
-mod common;
-use common::need;
-#[path = "common/postgres.rs"]
-mod pg;
+use crate::common;
+use crate::common::postgres as pg;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};

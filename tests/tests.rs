@@ -17,6 +17,7 @@ mod rig;
 
 mod aggregation;
 mod blocks;
+mod cluster;
 mod contrib;
 mod crash;
 mod doctor_firewall;

@@ -4,6 +4,8 @@
 
 pub(crate) use crate::need;
 
+pub mod postgres;
+
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::need;
+use crate::need;
 
 /// The role saslguard connects as, its password, and the database.
 pub const ROLE: &str = "saslguard";
