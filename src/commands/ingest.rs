@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cli::{IngestArgs, SummaryFormat};
 use crate::commands::Context;
 use crate::ingest;
-use crate::store::{EventStore, RunCounters};
+use crate::store::{RunCounters, StreamStore};
 use crate::ui;
 
 /// The one-line summary, also printed as JSON.

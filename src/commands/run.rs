@@ -13,7 +13,7 @@ use crate::commands::render::describe;
 use crate::enforce::{self, RenderMode, Rendered};
 use crate::ingest;
 use crate::report::format_time;
-use crate::store::{BlockStore, EventStore, RunCounters};
+use crate::store::{BlockStore, RunCounters, StreamStore};
 use crate::ui;
 
 /// What a run did.

@@ -21,7 +21,7 @@ use crate::parse::{JournalTrust, Rejects, TrustRule};
 use crate::source::Source;
 use crate::source::file::{self, LogFile};
 use crate::source::stdin::Stdin;
-use crate::store::{EventSink, EventStore, RunCounters, SqliteStore};
+use crate::store::{EventSink, EventStore, RunCounters, StreamStore};
 use crate::ui;
 
 use pipeline::Ingest;
@@ -65,7 +65,7 @@ impl Input {
     /// Fails, naming the file, for a missing log that was never read: a wrong path, not
     /// a rotation in progress. `store` is `None` when there is no database yet; nothing
     /// is written either way.
-    pub fn check_missing(inputs: &[Input], store: Option<&SqliteStore>) -> anyhow::Result<()> {
+    pub fn check_missing(inputs: &[Input], store: Option<&dyn StreamStore>) -> anyhow::Result<()> {
         for input in inputs {
             if let Input::Missing(path) = input {
                 file::check_missing(path, store)?;
@@ -83,7 +83,7 @@ impl Input {
     /// into since the last run, then itself.
     fn sources(
         self,
-        store: &SqliteStore,
+        store: &dyn StreamStore,
         from_start: bool,
     ) -> anyhow::Result<Vec<Box<dyn Source>>> {
         let reads = match self {
@@ -204,8 +204,8 @@ impl Options<'_> {
 /// that fails (a journalctl that exits non-zero, a read error) is reported, its
 /// unfinished batch rolled back, and the other sources are still read: see
 /// [`Ingested::failed`]. Only a failure to plan the reads is an error here.
-pub fn ingest(
-    store: &SqliteStore,
+pub fn ingest<S: EventStore>(
+    store: &S,
     run_id: i64,
     inputs: Vec<Input>,
     now: DateTime<Utc>,
@@ -216,7 +216,7 @@ pub fn ingest(
     // next run, so its source row still points at what was not finished.
     let mut inputs_sources = Vec::new();
     for input in inputs {
-        inputs_sources.push(input.sources(store, options.from_start)?);
+        inputs_sources.push(input.sources(store as &dyn StreamStore, options.from_start)?);
     }
     let mut ingest = Ingest {
         store,

@@ -17,10 +17,8 @@ use crate::parse::{Event, EventKind, JournalTrust, LineParser, Parsed, Rejects};
 use crate::source::reader::{Line, LineReader};
 use crate::source::{LineCheckpoint, Reference, Source};
 use crate::store::rollup::Rollups;
-use crate::store::sqlite::EventWriter;
 use crate::store::{
-    EventRow, EventSink, EventStore, MAX_STREAM_OFFSET, Progress, RunCounters, SqliteStore,
-    event_id,
+    EventRow, EventSink, EventStore, MAX_STREAM_OFFSET, Progress, RunCounters, event_id,
 };
 use crate::ui;
 
@@ -36,9 +34,9 @@ const BATCH_BYTES: u64 = 256 << 20;
 
 /// The storing side of an ingest: the run's event writer and counters, kept across its
 /// sources.
-pub struct Ingest<'s, 'm> {
-    pub store: &'s SqliteStore,
-    pub writer: EventWriter<'s>,
+pub struct Ingest<'s, 'm, S: EventStore + 's> {
+    pub store: &'s S,
+    pub writer: S::Sink<'s>,
     pub counters: RunCounters,
     pub now: DateTime<Utc>,
     pub progress: Option<ProgressBar>,
@@ -59,7 +57,7 @@ struct ReadSetup<'m> {
     zone: &'m Zone,
 }
 
-impl Ingest<'_, '_> {
+impl<'s, S: EventStore> Ingest<'s, '_, S> {
     /// Reads `source` from its resume point to the end of its complete lines. A read
     /// that fails leaves its unfinished batch for the caller to roll back; the source is
     /// finished (its subprocess waited for) either way.

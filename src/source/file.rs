@@ -16,7 +16,7 @@ use flate2::read::MultiGzDecoder;
 
 use super::rotation::rotated_siblings;
 use super::{Records, Reference, Source, first_line};
-use crate::store::{EventStore, SourceState, SqliteStore, Stream};
+use crate::store::{SourceState, Stream, StreamStore};
 use crate::ui;
 
 /// A log file opened for reading, with what identifies it.
@@ -188,7 +188,7 @@ impl Source for FileSource {
 
     fn identity(
         &mut self,
-        store: &SqliteStore,
+        store: &dyn StreamStore,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<Stream>> {
         self.updated_at = now.timestamp();
@@ -257,7 +257,7 @@ pub fn open(path: &Path) -> anyhow::Result<Option<LogFile>> {
 /// Fails, naming the file, when the log at `path` (which does not exist right now) was
 /// never read: a wrong path, not a rotation in progress. `store` is `None` when there is
 /// no database yet; nothing is written either way.
-pub fn check_missing(path: &Path, store: Option<&SqliteStore>) -> anyhow::Result<()> {
+pub fn check_missing(path: &Path, store: Option<&dyn StreamStore>) -> anyhow::Result<()> {
     let known = match store {
         Some(store) => store.source(path)?.is_some_and(|s| s.stream_id.is_some()),
         None => false,
@@ -277,7 +277,7 @@ pub fn check_missing(path: &Path, store: Option<&SqliteStore>) -> anyhow::Result
 /// time and the files rotated after it, then the current file from its stored offset
 /// (from byte 0 with `from_start`).
 pub fn plan(
-    store: &SqliteStore,
+    store: &dyn StreamStore,
     path: &Path,
     current: Option<LogFile>,
     from_start: bool,
@@ -312,7 +312,7 @@ pub fn plan(
 
 /// The read of the file now at the configured path.
 fn current_read(
-    store: &SqliteStore,
+    store: &dyn StreamStore,
     path: &Path,
     current: LogFile,
     from_start: bool,
@@ -346,7 +346,7 @@ struct Rotated<'a> {
 impl Rotated<'_> {
     /// The rest of the file read last time, then the files rotated after it, oldest
     /// first, each from its stored offset.
-    fn plan(&self, store: &SqliteStore) -> anyhow::Result<Vec<FileSource>> {
+    fn plan(&self, store: &dyn StreamStore) -> anyhow::Result<Vec<FileSource>> {
         let mut reads = Vec::new();
         let mut found = false;
         let mut later = Vec::new();
@@ -398,7 +398,7 @@ impl Rotated<'_> {
 }
 
 /// The stream of `fingerprint` and its stored offset (0 for a stream never seen).
-fn stored(store: &SqliteStore, fingerprint: &[u8]) -> anyhow::Result<(Option<Stream>, u64)> {
+fn stored(store: &dyn StreamStore, fingerprint: &[u8]) -> anyhow::Result<(Option<Stream>, u64)> {
     let stream = store.stream_by_fingerprint(fingerprint)?;
     let start = stream.as_ref().map_or(0, |s| s.read_offset);
     Ok((stream, start))

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Records, Reference, Source};
 use crate::config::JournalConfig;
-use crate::store::{EventStore, SqliteStore, Stream};
+use crate::store::{Stream, StreamStore};
 
 /// The journal entries of the configured identifiers and units.
 #[derive(Debug)]
@@ -64,7 +64,7 @@ impl Source for Journal {
     /// One stream per selection of identifiers and units; its cursor is where to resume.
     fn identity(
         &mut self,
-        store: &SqliteStore,
+        store: &dyn StreamStore,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<Stream>> {
         self.now = now;

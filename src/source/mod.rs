@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use crate::store::{SourceState, SqliteStore, Stream};
+use crate::store::{SourceState, Stream, StreamStore};
 
 /// How many bytes of the first line identify a stream.
 pub const FINGERPRINT_MAX: usize = 1024;
@@ -48,7 +48,7 @@ pub trait Source {
     /// Called once, right before reading, with the database lock held.
     fn identity(
         &mut self,
-        store: &SqliteStore,
+        store: &dyn StreamStore,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<Stream>>;
 

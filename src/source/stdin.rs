@@ -9,7 +9,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use super::{FINGERPRINT_MAX, Records, Reference, Source, first_line};
-use crate::store::{EventStore, SqliteStore, Stream};
+use crate::store::{Stream, StreamStore};
 
 /// Standard input, read once.
 #[derive(Debug, Default)]
@@ -27,7 +27,7 @@ impl Source for Stdin {
 
     fn identity(
         &mut self,
-        store: &SqliteStore,
+        store: &dyn StreamStore,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<Stream>> {
         self.now = now;

@@ -440,12 +440,12 @@ pub struct BlockCounts {
     pub active: i64,
 }
 
-/// Ingest's side of the store: log streams, what was at each configured path, runs,
-/// and the writer that stores events in batches.
+/// Ingest's side of the store: [`StreamStore`] and the writer that stores events in
+/// batches.
 ///
 /// The writer is an associated type, not a trait object: ingest stores millions of
 /// events and calls it once per event without dynamic dispatch.
-pub trait EventStore {
+pub trait EventStore: StreamStore {
     /// The batch writer [`EventStore::event_writer`] returns.
     type Sink<'s>: EventSink
     where
@@ -454,6 +454,12 @@ pub trait EventStore {
     /// A writer that stores events and progress in batched transactions, counted for
     /// the run `run_id`.
     fn event_writer(&self, run_id: i64) -> Result<Self::Sink<'_>>;
+}
+
+/// Where ingest stands: log streams and their positions, what was at each configured
+/// path, and the record of runs. A trait object (`&dyn StreamStore`) is what a
+/// [`crate::source::Source`] sees: it finds its stream, never events.
+pub trait StreamStore {
     /// The stream whose first line is `fingerprint`, if it was seen before.
     fn stream_by_fingerprint(&self, fingerprint: &[u8]) -> Result<Option<Stream>>;
     /// The fingerprint (first line) of a stream.
@@ -467,7 +473,7 @@ pub trait EventStore {
     fn source(&self, path: &Path) -> Result<Option<SourceState>>;
     /// Records what is at `path` now (outside any event batch).
     fn save_source(&self, path: &Path, state: &SourceState) -> Result<()>;
-    /// Starts a run of `command`; it says `running` until [`EventStore::finish_run`].
+    /// Starts a run of `command`; it says `running` until [`StreamStore::finish_run`].
     fn begin_run(&self, command: &str, now: i64) -> Result<i64>;
     /// Ends a run with its outcome and wall-clock duration, and its final counters when
     /// known. `None` (an ingest that failed part way) keeps the counters each committed

@@ -1,4 +1,4 @@
-//! SQLite's [`EventStore`]: log streams, what was at each configured path, runs, and
+//! SQLite's [`EventStore`] and [`StreamStore`]: log streams, what was at each configured path, runs, and
 //! the [`EventWriter`] that stores events and rollups in batched transactions.
 
 use std::net::IpAddr;
@@ -9,11 +9,19 @@ use rusqlite::{Connection, OptionalExtension, Statement, params};
 use super::{SqliteStore, Transaction, address, rollup};
 use crate::store::{
     EventRow, EventSink, EventStore, Progress, Result, RunCounters, SourceState, Stream,
+    StreamStore,
 };
 
 impl EventStore for SqliteStore {
     type Sink<'s> = EventWriter<'s>;
 
+    /// A writer that stores events and progress in batched transactions.
+    fn event_writer(&self, run_id: i64) -> Result<EventWriter<'_>> {
+        EventWriter::new(&self.conn, run_id)
+    }
+}
+
+impl StreamStore for SqliteStore {
     /// The stream whose first line is `fingerprint`, if it was seen before.
     fn stream_by_fingerprint(&self, fingerprint: &[u8]) -> Result<Option<Stream>> {
         Ok(self
@@ -133,11 +141,6 @@ impl EventStore for SqliteStore {
             ],
         )?;
         Ok(())
-    }
-
-    /// A writer that stores events and progress in batched transactions.
-    fn event_writer(&self, run_id: i64) -> Result<EventWriter<'_>> {
-        EventWriter::new(&self.conn, run_id)
     }
 
     /// Adds block counters to a run's record.

@@ -13,7 +13,7 @@ use rusqlite::{Connection, params};
 
 use super::{MIGRATIONS, SqliteStore, address, configure};
 use crate::model::{BlockTarget, EventKind};
-use crate::store::{BlockStore, EventStore, LabelKind, ReportStore, Stream};
+use crate::store::{BlockStore, LabelKind, ReportStore, Stream, StreamStore};
 
 /// When the seeded events happened (unix seconds): inside one UTC day, across hours.
 const T: i64 = 1_764_000_000;
