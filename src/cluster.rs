@@ -75,11 +75,28 @@ pub fn sync(
     now: i64,
     decide: bool,
 ) -> anyhow::Result<Option<Synced>> {
-    use crate::store::postgres::{Cluster, SharedStore};
     let Some(settings) = &config.cluster else {
         return Ok(None);
     };
     store.cluster_setup()?;
+    let outcome = sync_with(config, settings, store, now, decide);
+    // What `status` and `metrics` say about the cluster: recorded either way.
+    match &outcome {
+        Ok(_) => store.record_cluster_contact(now)?,
+        Err(e) => store.record_cluster_failure(now, &format!("{e:#}"))?,
+    }
+    outcome.map(Some)
+}
+
+/// [`sync`] once the cluster tables exist locally.
+fn sync_with(
+    config: &Config,
+    settings: &crate::config::ClusterConfig,
+    store: &crate::store::SqliteStore,
+    now: i64,
+    decide: bool,
+) -> anyhow::Result<Synced> {
+    use crate::store::postgres::{Cluster, SharedStore};
     let host = settings.host_name()?;
     let mut cluster = Cluster::connect(&settings.settings()?, &host, now)?;
     let mut synced = Synced {
@@ -98,7 +115,7 @@ pub fn sync(
         let active = cluster.active_blocks(None, now)?;
         (synced.mirrored, synced.unmirrored) = mirror(&mut cluster, store, &active, now)?;
     }
-    Ok(Some(synced))
+    Ok(synced)
 }
 
 /// Ships the outbox in batches; each batch's marker is recorded locally only after the
@@ -129,75 +146,111 @@ fn ship(
     Ok(stored)
 }
 
-/// Expires and ends allowlisted blocks in the cluster, then applies every tier over the
-/// failures of all hosts; returns the blocks created, as `NETWORK (target)`.
+/// The allowlist in force on the cluster: the config's networks and loopback, and the
+/// entries stored in the cluster by any host.
+fn cluster_allowlist(
+    db: &mut impl crate::store::postgres::SharedStore,
+    config: &Config,
+) -> anyhow::Result<crate::policy::Allowlist> {
+    let stored = db.allowlist()?.into_iter().map(|entry| entry.network);
+    Ok(crate::policy::Allowlist::new(&config.allow, stored))
+}
+
+/// Expires and ends allowlisted blocks in the cluster, then decides over all hosts with
+/// [`crate::enforce::decide`] (every tier, then network aggregation), the function a
+/// host alone decides with; returns the blocks created, as `NETWORK (target)`.
 fn evaluate(
     guard: &mut crate::store::postgres::PolicyGuard<'_>,
     config: &Config,
     now: i64,
 ) -> anyhow::Result<Vec<String>> {
-    use crate::model::{EndReason, EventKind, Origin};
-    use crate::store::postgres::{NewBlock, SharedStore};
-    let policy = &config.policy;
+    use crate::model::EndReason;
+    use crate::store::postgres::SharedStore;
     guard.expire_blocks(now)?;
-    let stored = guard.allowlist()?.into_iter().map(|entry| entry.network);
-    let allow = crate::policy::Allowlist::new(&config.allow, stored);
+    let allow = cluster_allowlist(guard, config)?;
     for network in allow.networks() {
         guard.end_blocks(network, true, now, EndReason::Allowlisted)?;
     }
-    let kinds: &[EventKind] = if policy.count_invalid_mechanism {
+    let created = crate::enforce::decide(&mut Shared(guard), config, &allow, now)?;
+    Ok(created
+        .iter()
+        .map(|b| format!("{} ({})", b.network, b.target))
+        .collect())
+}
+
+/// The cluster's store as the policy decides over it: a transaction holding the policy
+/// lock, counts over all hosts.
+struct Shared<'g, 'a>(&'g mut crate::store::postgres::PolicyGuard<'a>);
+
+/// The kinds that count toward the tiers.
+fn counted_kinds(invalid_mechanism: bool) -> &'static [crate::model::EventKind] {
+    use crate::model::EventKind;
+    if invalid_mechanism {
         &[EventKind::AuthFailed, EventKind::InvalidMechanism]
     } else {
         &[EventKind::AuthFailed]
-    };
-    let mut active: Vec<_> = guard
-        .active_blocks(None, now)?
-        .into_iter()
-        .map(|b| (b.block.target, b.block.network))
-        .collect();
-    let mut created = Vec::new();
-    for (index, tier) in policy.tiers.iter().enumerate() {
-        let Some(window) = tier.window.seconds() else {
-            continue;
-        };
-        let since = now.saturating_sub(window);
-        let counts = guard.failures_per_address(kinds, since, now)?;
-        for (unit, _) in crate::policy::units_over(counts, policy.ipv6_prefix, tier.threshold) {
-            let covered = active
-                .iter()
-                .any(|(target, net)| *target == tier.target && net.contains(&unit));
-            if covered || crate::policy::blockable(&unit, &allow).is_err() {
-                continue;
-            }
-            let (earlier, last_created) = guard.block_history(&unit, tier.target)?;
-            let count_since = since.max(last_created.unwrap_or(i64::MIN));
-            let failures = guard.countable_failures(&unit, kinds, count_since, now)?;
-            if failures < 0 || (failures as u64) < tier.threshold {
-                continue;
-            }
-            let span = crate::config::Span::Seconds(window);
-            let block = NewBlock {
-                network: unit,
-                target: tier.target,
-                origin: Origin::Policy,
-                reason: format!(
-                    "{failures} failed authentications in {span} over all hosts \
-                     (tier {}: {} in {span})",
-                    index + 1,
-                    tier.threshold
-                ),
-                failures: Some(failures),
-                window_seconds: Some(window),
-                created_at: now,
-                expires_at: crate::policy::block_seconds(tier.duration, earlier, policy)
-                    .map(|s| now + s),
-            };
-            guard.insert_block(&block)?;
-            active.push((tier.target, unit));
-            created.push(format!("{unit} ({})", tier.target));
-        }
     }
-    Ok(created)
+}
+
+impl crate::enforce::Decisions for Shared<'_, '_> {
+    fn active(&mut self, now: i64) -> anyhow::Result<Vec<crate::store::Block>> {
+        use crate::store::postgres::SharedStore;
+        Ok(self
+            .0
+            .active_blocks(None, now)?
+            .into_iter()
+            .map(|b| b.block)
+            .collect())
+    }
+    fn active_of(
+        &mut self,
+        network: &ipnet::IpNet,
+        target: crate::model::BlockTarget,
+        now: i64,
+    ) -> anyhow::Result<Option<crate::store::Block>> {
+        use crate::store::postgres::SharedStore;
+        Ok(self.0.active_block_of(network, target, now)?.map(|b| b.block))
+    }
+    fn per_address(
+        &mut self,
+        invalid_mechanism: bool,
+        since: i64,
+        until: i64,
+    ) -> anyhow::Result<Vec<(std::net::IpAddr, i64)>> {
+        use crate::store::postgres::SharedStore;
+        let kinds = counted_kinds(invalid_mechanism);
+        Ok(self.0.failures_per_address(kinds, since, until)?)
+    }
+    fn countable(
+        &mut self,
+        network: &ipnet::IpNet,
+        invalid_mechanism: bool,
+        since: i64,
+        until: i64,
+    ) -> anyhow::Result<i64> {
+        use crate::store::postgres::SharedStore;
+        let kinds = counted_kinds(invalid_mechanism);
+        Ok(self.0.countable_failures(network, kinds, since, until)?)
+    }
+    fn history(
+        &mut self,
+        network: &ipnet::IpNet,
+        target: crate::model::BlockTarget,
+    ) -> anyhow::Result<(i64, Option<i64>)> {
+        use crate::store::postgres::SharedStore;
+        Ok(self.0.block_history(network, target)?)
+    }
+    fn insert(&mut self, block: &crate::store::NewBlock) -> anyhow::Result<i64> {
+        use crate::store::postgres::SharedStore;
+        Ok(self.0.insert_block(block)?)
+    }
+    fn extend(&mut self, id: i64, expires_at: Option<i64>, note: &str) -> anyhow::Result<bool> {
+        use crate::store::postgres::SharedStore;
+        Ok(self.0.extend_block(id, expires_at, note)?)
+    }
+    fn scope(&self) -> &'static str {
+        " over all hosts"
+    }
 }
 
 /// Copies the cluster's active blocks into the local store (once each) and ends the
@@ -224,6 +277,13 @@ fn mirror(
     let mut copied = 0;
     for shared in active {
         if store.is_mirrored(shared.block.id)? {
+            // Extended in the cluster (by hand, or a longer block by hand on another
+            // host): the local copy follows.
+            if let Some((local, expires)) = store.mirror_in_force(shared.block.id, now)?
+                && expires != shared.block.expires_at
+            {
+                store.set_mirror_expiry(local, shared.block.expires_at)?;
+            }
             continue;
         }
         let b = &shared.block;
