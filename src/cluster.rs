@@ -214,7 +214,10 @@ impl crate::enforce::Decisions for Shared<'_, '_> {
         now: i64,
     ) -> anyhow::Result<Option<crate::store::Block>> {
         use crate::store::postgres::SharedStore;
-        Ok(self.0.active_block_of(network, target, now)?.map(|b| b.block))
+        Ok(self
+            .0
+            .active_block_of(network, target, now)?
+            .map(|b| b.block))
     }
     fn per_address(
         &mut self,
@@ -385,7 +388,10 @@ pub fn by_hand<T>(
     config: &Config,
     store: &crate::store::SqliteStore,
     now: i64,
-    decide: impl FnOnce(&mut dyn crate::enforce::Decisions, &crate::policy::Allowlist) -> anyhow::Result<T>,
+    decide: impl FnOnce(
+        &mut dyn crate::enforce::Decisions,
+        &crate::policy::Allowlist,
+    ) -> anyhow::Result<T>,
 ) -> anyhow::Result<Option<T>> {
     let Some(settings) = &config.cluster else {
         return Ok(None);
@@ -406,7 +412,11 @@ pub fn by_hand<T>(
 /// After a change by hand committed in the cluster: copies its blocks and allowlist
 /// here. A failure is a warning, not an error: the change stands on every host, and
 /// this host's next run mirrors it.
-fn mirror_now(cluster: &mut crate::store::postgres::Cluster, store: &crate::store::SqliteStore, now: i64) {
+fn mirror_now(
+    cluster: &mut crate::store::postgres::Cluster,
+    store: &crate::store::SqliteStore,
+    now: i64,
+) {
     use crate::store::postgres::SharedStore;
     let mirrored = (|| -> anyhow::Result<()> {
         let active = cluster.active_blocks(None, now)?;

@@ -70,8 +70,11 @@ pub trait Decisions {
         until: i64,
     ) -> anyhow::Result<i64>;
     /// How many blocks of `target` ever covered `network` and when the latest began.
-    fn history(&mut self, network: &IpNet, target: BlockTarget)
-    -> anyhow::Result<(i64, Option<i64>)>;
+    fn history(
+        &mut self,
+        network: &IpNet,
+        target: BlockTarget,
+    ) -> anyhow::Result<(i64, Option<i64>)>;
     /// Records a block; returns its id.
     fn insert(&mut self, block: &NewBlock) -> anyhow::Result<i64>;
     /// Moves an active block's expiry and notes why in its reason.
@@ -171,9 +174,9 @@ pub fn decide(
         let since = now.saturating_sub(window);
         let counts = match counted.entry(window) {
             hash_map::Entry::Occupied(known) => known.get().clone(),
-            hash_map::Entry::Vacant(slot) => slot
-                .insert(store.per_address(invalid, since, now)?)
-                .clone(),
+            hash_map::Entry::Vacant(slot) => {
+                slot.insert(store.per_address(invalid, since, now)?).clone()
+            }
         };
         for (unit, _) in policy::units_over(counts, policy.ipv6_prefix, tier.threshold) {
             if policy::blockable(&unit, allow).is_err() || coverage.covers(tier.target, &unit) {

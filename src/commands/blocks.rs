@@ -31,7 +31,9 @@ pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
         policy::blockable(&network, allow)?;
         targets
             .iter()
-            .map(|&target| enforce::record_manual(d, network, target, expires_at, &args.reason, now))
+            .map(|&target| {
+                enforce::record_manual(d, network, target, expires_at, &args.reason, now)
+            })
             .collect::<anyhow::Result<Vec<_>>>()
     };
     let (outcomes, everywhere) = match crate::cluster::by_hand(&ctx.config, &store, now, decide)? {

@@ -61,9 +61,7 @@ fn write_text(out: &mut impl Write, view: &View) -> anyhow::Result<()> {
         write_cluster(out, cluster)?;
     }
     if let Some(local) = &view.local {
-        let contact = local
-            .last_contact
-            .map_or("never".to_string(), format_time);
+        let contact = local.last_contact.map_or("never".to_string(), format_time);
         writeln!(
             out,
             "this host: {} events waiting in the local outbox; last contact {contact}",
@@ -88,13 +86,22 @@ fn write_cluster(out: &mut impl Write, cluster: &ClusterStatus) -> anyhow::Resul
         cluster.url, cluster.schema_version, cluster.host
     )?;
     if cluster.schema_version == 0 {
-        writeln!(out, "not set up yet: the first run of a host creates its tables")?;
+        writeln!(
+            out,
+            "not set up yet: the first run of a host creates its tables"
+        )?;
         return Ok(());
     }
     let mut hosts = new_table(
-        ["host", "last contact", "events shipped", "backlog", "version"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "host",
+            "last contact",
+            "events shipped",
+            "backlog",
+            "version",
+        ]
+        .map(String::from)
+        .to_vec(),
     );
     for h in &cluster.hosts {
         hosts.add_row(vec![
@@ -110,11 +117,23 @@ fn write_cluster(out: &mut impl Write, cluster: &ClusterStatus) -> anyhow::Resul
         writeln!(out, "no active blocks in the cluster")?;
         return Ok(());
     }
-    writeln!(out, "{} active blocks in the cluster:", cluster.active_blocks.len())?;
+    writeln!(
+        out,
+        "{} active blocks in the cluster:",
+        cluster.active_blocks.len()
+    )?;
     let mut blocks = new_table(
-        ["network", "target", "origin", "decided on", "created", "expires", "reason"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "network",
+            "target",
+            "origin",
+            "decided on",
+            "created",
+            "expires",
+            "reason",
+        ]
+        .map(String::from)
+        .to_vec(),
     );
     for b in &cluster.active_blocks {
         blocks.add_row(vec![
