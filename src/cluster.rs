@@ -98,7 +98,7 @@ fn sync_with(
 ) -> anyhow::Result<Synced> {
     use crate::store::postgres::{Cluster, SharedStore};
     let host = settings.host_name()?;
-    let first_contact = store.cluster_contact()?.last_contact.is_none();
+    let first_contact = !store.cluster_contacted()?;
     let mut cluster = Cluster::connect(&settings.settings()?, &host, now)?;
     if first_contact {
         join_allowlist(&mut cluster, store, now)?;

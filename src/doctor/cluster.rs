@@ -51,9 +51,9 @@ fn check_connection(cluster: &ClusterConfig) -> Vec<Finding> {
     let opened = cluster
         .host_name()
         .and_then(|host| Ok((cluster.settings()?, host)))
-        .and_then(|(settings, host)| {
+        .map(|(settings, host)| {
             let shown = settings.shown().to_string();
-            Ok((Reader::open(&settings, &host), shown))
+            (Reader::open(&settings, &host), shown)
         });
     let (reader, shown) = match opened {
         Ok(found) => found,

@@ -257,6 +257,16 @@ impl Store {
         Ok(())
     }
 
+    /// Whether this host ever reached the cluster (after [`Store::cluster_setup`]).
+    pub fn cluster_contacted(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM cluster_contact WHERE last_contact IS NOT NULL)",
+            )?
+            .query_row([], |row| row.get(0))?)
+    }
+
     /// The recorded contact and the backlog; works on a read-only store and before the
     /// cluster tables exist (never tried: everything stored is backlog).
     pub fn cluster_contact(&self) -> Result<ContactState> {
