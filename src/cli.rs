@@ -119,6 +119,25 @@ pub enum Command {
     /// them is refused with its file and line, the rest is imported, and the exit status
     /// is 1.
     Import(ImportArgs),
+    /// The shared store of several hosts ([cluster]): hosts, their last contact and
+    /// backlog, the blocks in force on every host.
+    Cluster(ClusterArgs),
+}
+
+/// Options of `cluster`.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub action: ClusterAction,
+}
+
+/// What `cluster` does.
+#[derive(Debug, Subcommand)]
+pub enum ClusterAction {
+    /// Every host with its last contact, events shipped and the backlog it reported,
+    /// the cluster's active blocks, and this host's own backlog (events waiting in the
+    /// local outbox). Exits 1 when the shared store cannot be reached.
+    Status(StatusArgs),
 }
 
 /// Options of `import`.
@@ -368,6 +387,7 @@ impl Command {
             | Command::Config(_)
             | Command::Completions(_)
             | Command::Man(_)
+            | Command::Cluster(_)
             | Command::Metrics => false,
         }
     }

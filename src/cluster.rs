@@ -75,13 +75,34 @@ pub fn sync(
     now: i64,
     decide: bool,
 ) -> anyhow::Result<Option<Synced>> {
-    use crate::store::postgres::{Cluster, SharedStore};
     let Some(settings) = &config.cluster else {
         return Ok(None);
     };
     store.cluster_setup()?;
+    let outcome = sync_with(config, settings, store, now, decide);
+    // What `status` and `metrics` say about the cluster: recorded either way.
+    match &outcome {
+        Ok(_) => store.record_cluster_contact(now)?,
+        Err(e) => store.record_cluster_failure(now, &format!("{e:#}"))?,
+    }
+    outcome.map(Some)
+}
+
+/// [`sync`] once the cluster tables exist locally.
+fn sync_with(
+    config: &Config,
+    settings: &crate::config::ClusterConfig,
+    store: &crate::store::SqliteStore,
+    now: i64,
+    decide: bool,
+) -> anyhow::Result<Synced> {
+    use crate::store::postgres::{Cluster, SharedStore};
     let host = settings.host_name()?;
+    let first_contact = !store.cluster_contacted()?;
     let mut cluster = Cluster::connect(&settings.settings()?, &host, now)?;
+    if first_contact {
+        join_allowlist(&mut cluster, store, now)?;
+    }
     let mut synced = Synced {
         host,
         ..Synced::default()
@@ -97,8 +118,9 @@ pub fn sync(
         }
         let active = cluster.active_blocks(None, now)?;
         (synced.mirrored, synced.unmirrored) = mirror(&mut cluster, store, &active, now)?;
+        mirror_allowlist(&mut cluster, store)?;
     }
-    Ok(Some(synced))
+    Ok(synced)
 }
 
 /// Ships the outbox in batches; each batch's marker is recorded locally only after the
@@ -129,75 +151,114 @@ fn ship(
     Ok(stored)
 }
 
-/// Expires and ends allowlisted blocks in the cluster, then applies every tier over the
-/// failures of all hosts; returns the blocks created, as `NETWORK (target)`.
+/// The allowlist in force on the cluster: the config's networks and loopback, and the
+/// entries stored in the cluster by any host.
+fn cluster_allowlist(
+    db: &mut impl crate::store::postgres::SharedStore,
+    config: &Config,
+) -> anyhow::Result<crate::policy::Allowlist> {
+    let stored = db.allowlist()?.into_iter().map(|entry| entry.network);
+    Ok(crate::policy::Allowlist::new(&config.allow, stored))
+}
+
+/// Expires and ends allowlisted blocks in the cluster, then decides over all hosts with
+/// [`crate::enforce::decide`] (every tier, then network aggregation), the function a
+/// host alone decides with; returns the blocks created, as `NETWORK (target)`.
 fn evaluate(
     guard: &mut crate::store::postgres::PolicyGuard<'_>,
     config: &Config,
     now: i64,
 ) -> anyhow::Result<Vec<String>> {
-    use crate::model::{EndReason, EventKind, Origin};
-    use crate::store::postgres::{NewBlock, SharedStore};
-    let policy = &config.policy;
+    use crate::model::EndReason;
+    use crate::store::postgres::SharedStore;
     guard.expire_blocks(now)?;
-    let stored = guard.allowlist()?.into_iter().map(|entry| entry.network);
-    let allow = crate::policy::Allowlist::new(&config.allow, stored);
+    let allow = cluster_allowlist(guard, config)?;
     for network in allow.networks() {
         guard.end_blocks(network, true, now, EndReason::Allowlisted)?;
     }
-    let kinds: &[EventKind] = if policy.count_invalid_mechanism {
+    let created = crate::enforce::decide(&mut Shared(guard), config, &allow, now)?;
+    Ok(created
+        .iter()
+        .map(|b| format!("{} ({})", b.network, b.target))
+        .collect())
+}
+
+/// The cluster's store as the policy decides over it: a transaction holding the policy
+/// lock, counts over all hosts.
+struct Shared<'g, 'a>(&'g mut crate::store::postgres::PolicyGuard<'a>);
+
+/// The kinds that count toward the tiers.
+fn counted_kinds(invalid_mechanism: bool) -> &'static [crate::model::EventKind] {
+    use crate::model::EventKind;
+    if invalid_mechanism {
         &[EventKind::AuthFailed, EventKind::InvalidMechanism]
     } else {
         &[EventKind::AuthFailed]
-    };
-    let mut active: Vec<_> = guard
-        .active_blocks(None, now)?
-        .into_iter()
-        .map(|b| (b.block.target, b.block.network))
-        .collect();
-    let mut created = Vec::new();
-    for (index, tier) in policy.tiers.iter().enumerate() {
-        let Some(window) = tier.window.seconds() else {
-            continue;
-        };
-        let since = now.saturating_sub(window);
-        let counts = guard.failures_per_address(kinds, since, now)?;
-        for (unit, _) in crate::policy::units_over(counts, policy.ipv6_prefix, tier.threshold) {
-            let covered = active
-                .iter()
-                .any(|(target, net)| *target == tier.target && net.contains(&unit));
-            if covered || crate::policy::blockable(&unit, &allow).is_err() {
-                continue;
-            }
-            let (earlier, last_created) = guard.block_history(&unit, tier.target)?;
-            let count_since = since.max(last_created.unwrap_or(i64::MIN));
-            let failures = guard.countable_failures(&unit, kinds, count_since, now)?;
-            if failures < 0 || (failures as u64) < tier.threshold {
-                continue;
-            }
-            let span = crate::config::Span::Seconds(window);
-            let block = NewBlock {
-                network: unit,
-                target: tier.target,
-                origin: Origin::Policy,
-                reason: format!(
-                    "{failures} failed authentications in {span} over all hosts \
-                     (tier {}: {} in {span})",
-                    index + 1,
-                    tier.threshold
-                ),
-                failures: Some(failures),
-                window_seconds: Some(window),
-                created_at: now,
-                expires_at: crate::policy::block_seconds(tier.duration, earlier, policy)
-                    .map(|s| now + s),
-            };
-            guard.insert_block(&block)?;
-            active.push((tier.target, unit));
-            created.push(format!("{unit} ({})", tier.target));
-        }
     }
-    Ok(created)
+}
+
+impl crate::enforce::Decisions for Shared<'_, '_> {
+    fn active(&mut self, now: i64) -> anyhow::Result<Vec<crate::store::Block>> {
+        use crate::store::postgres::SharedStore;
+        Ok(self
+            .0
+            .active_blocks(None, now)?
+            .into_iter()
+            .map(|b| b.block)
+            .collect())
+    }
+    fn active_of(
+        &mut self,
+        network: &ipnet::IpNet,
+        target: crate::model::BlockTarget,
+        now: i64,
+    ) -> anyhow::Result<Option<crate::store::Block>> {
+        use crate::store::postgres::SharedStore;
+        Ok(self
+            .0
+            .active_block_of(network, target, now)?
+            .map(|b| b.block))
+    }
+    fn per_address(
+        &mut self,
+        invalid_mechanism: bool,
+        since: i64,
+        until: i64,
+    ) -> anyhow::Result<Vec<(std::net::IpAddr, i64)>> {
+        use crate::store::postgres::SharedStore;
+        let kinds = counted_kinds(invalid_mechanism);
+        Ok(self.0.failures_per_address(kinds, since, until)?)
+    }
+    fn countable(
+        &mut self,
+        network: &ipnet::IpNet,
+        invalid_mechanism: bool,
+        since: i64,
+        until: i64,
+    ) -> anyhow::Result<i64> {
+        use crate::store::postgres::SharedStore;
+        let kinds = counted_kinds(invalid_mechanism);
+        Ok(self.0.countable_failures(network, kinds, since, until)?)
+    }
+    fn history(
+        &mut self,
+        network: &ipnet::IpNet,
+        target: crate::model::BlockTarget,
+    ) -> anyhow::Result<(i64, Option<i64>)> {
+        use crate::store::postgres::SharedStore;
+        Ok(self.0.block_history(network, target)?)
+    }
+    fn insert(&mut self, block: &crate::store::NewBlock) -> anyhow::Result<i64> {
+        use crate::store::postgres::SharedStore;
+        Ok(self.0.insert_block(block)?)
+    }
+    fn extend(&mut self, id: i64, expires_at: Option<i64>, note: &str) -> anyhow::Result<bool> {
+        use crate::store::postgres::SharedStore;
+        Ok(self.0.extend_block(id, expires_at, note)?)
+    }
+    fn scope(&self) -> &'static str {
+        " over all hosts"
+    }
 }
 
 /// Copies the cluster's active blocks into the local store (once each) and ends the
@@ -224,6 +285,13 @@ fn mirror(
     let mut copied = 0;
     for shared in active {
         if store.is_mirrored(shared.block.id)? {
+            // Extended in the cluster (by hand, or a longer block by hand on another
+            // host): the local copy follows.
+            if let Some((local, expires)) = store.mirror_in_force(shared.block.id, now)?
+                && expires != shared.block.expires_at
+            {
+                store.set_mirror_expiry(local, shared.block.expires_at)?;
+            }
             continue;
         }
         let b = &shared.block;
@@ -294,4 +362,253 @@ pub fn unblock(
         ));
     }
     Ok(ended.len())
+}
+
+/// Connects for a change by hand: the change is decided in the cluster or not at all,
+/// so an unreachable cluster is an error saying that nothing changed (a decision by
+/// hand never silently stays on one host).
+fn connect_for_change(
+    settings: &crate::config::ClusterConfig,
+    now: i64,
+) -> anyhow::Result<crate::store::postgres::Cluster> {
+    let host = settings.host_name()?;
+    crate::store::postgres::Cluster::connect(&settings.settings()?, &host, now).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}: nothing changed, on this host or any other (with [cluster], blocks and \
+             the allowlist are decided in the cluster; try again once it is reachable)"
+        )
+    })
+}
+
+/// A change by hand decided in the cluster (`block`, `import`): `decide` runs over the
+/// cluster's blocks under the policy lock with the cluster's allowlist, is committed
+/// there, and the cluster's blocks are then mirrored here so this host renders them at
+/// once. `Ok(None)` without `[cluster]`: the caller decides locally.
+pub fn by_hand<T>(
+    config: &Config,
+    store: &crate::store::SqliteStore,
+    now: i64,
+    decide: impl FnOnce(
+        &mut dyn crate::enforce::Decisions,
+        &crate::policy::Allowlist,
+    ) -> anyhow::Result<T>,
+) -> anyhow::Result<Option<T>> {
+    let Some(settings) = &config.cluster else {
+        return Ok(None);
+    };
+    store.cluster_setup()?;
+    let mut cluster = connect_for_change(settings, now)?;
+    let decided = {
+        let mut guard = cluster.lock_policy()?;
+        let allow = cluster_allowlist(&mut guard, config)?;
+        let decided = decide(&mut Shared(&mut guard), &allow)?;
+        guard.commit()?;
+        decided
+    };
+    mirror_now(&mut cluster, store, now);
+    Ok(Some(decided))
+}
+
+/// After a change by hand committed in the cluster: copies its blocks and allowlist
+/// here. A failure is a warning, not an error: the change stands on every host, and
+/// this host's next run mirrors it.
+fn mirror_now(
+    cluster: &mut crate::store::postgres::Cluster,
+    store: &crate::store::SqliteStore,
+    now: i64,
+) {
+    use crate::store::postgres::SharedStore;
+    let mirrored = (|| -> anyhow::Result<()> {
+        let active = cluster.active_blocks(None, now)?;
+        mirror(cluster, store, &active, now)?;
+        mirror_allowlist(cluster, store)?;
+        store.record_cluster_contact(now)?;
+        Ok(())
+    })();
+    if let Err(e) = mirrored {
+        crate::ui::warn(format!(
+            "decided in the cluster, but not yet copied to this host ({e:#}): the next run does it"
+        ));
+    }
+}
+
+/// Makes the local allowlist the cluster's (entries added and removed on any host), so
+/// a run that cannot reach the cluster still never blocks an allowlisted network.
+fn mirror_allowlist(
+    cluster: &mut crate::store::postgres::Cluster,
+    store: &crate::store::SqliteStore,
+) -> anyhow::Result<()> {
+    use crate::store::BlockStore;
+    use crate::store::postgres::SharedStore;
+    let shared = cluster.allowlist()?;
+    let local = store.allowlist()?;
+    let tx = store.transaction()?;
+    for entry in &shared {
+        if !local.iter().any(|l| l.network == entry.network) {
+            store.allowlist_add(&entry.network, entry.comment.as_deref(), entry.created_at)?;
+        }
+    }
+    for entry in &local {
+        if !shared.iter().any(|s| s.network == entry.network) {
+            store.allowlist_remove(&entry.network)?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// On a host's first contact: the allowlist entries it kept alone go to the cluster, so
+/// joining never drops one (from then on the cluster's list is the list).
+fn join_allowlist(
+    cluster: &mut crate::store::postgres::Cluster,
+    store: &crate::store::SqliteStore,
+    now: i64,
+) -> anyhow::Result<()> {
+    use crate::store::BlockStore;
+    use crate::store::postgres::SharedStore;
+    for entry in store.allowlist()? {
+        cluster.allowlist_add(&entry.network, entry.comment.as_deref(), now)?;
+    }
+    Ok(())
+}
+
+/// `allow add` on the cluster: the entry is added and the blocks overlapping it end on
+/// every host. `Ok(None)` without `[cluster]`; else whether the entry is new, and the
+/// cluster blocks ended (as `NETWORK (target)`).
+pub fn allow_add(
+    config: &Config,
+    store: &crate::store::SqliteStore,
+    network: &ipnet::IpNet,
+    comment: Option<&str>,
+    now: i64,
+) -> anyhow::Result<Option<(bool, Vec<String>)>> {
+    use crate::store::postgres::SharedStore;
+    let Some(settings) = &config.cluster else {
+        return Ok(None);
+    };
+    store.cluster_setup()?;
+    let mut cluster = connect_for_change(settings, now)?;
+    let (added, ended) = {
+        let mut guard = cluster.lock_policy()?;
+        let added = guard.allowlist_add(network, comment, now)?;
+        let ended = guard.end_blocks(network, true, now, crate::model::EndReason::Allowlisted)?;
+        guard.commit()?;
+        (added, ended)
+    };
+    mirror_now(&mut cluster, store, now);
+    let ended = ended
+        .iter()
+        .map(|b| format!("{} ({})", b.block.network, b.block.target))
+        .collect();
+    Ok(Some((added, ended)))
+}
+
+/// `allow remove` on the cluster. `Ok(None)` without `[cluster]`; else whether there
+/// was an entry.
+pub fn allow_remove(
+    config: &Config,
+    store: &crate::store::SqliteStore,
+    network: &ipnet::IpNet,
+    now: i64,
+) -> anyhow::Result<Option<bool>> {
+    use crate::store::postgres::SharedStore;
+    let Some(settings) = &config.cluster else {
+        return Ok(None);
+    };
+    store.cluster_setup()?;
+    let mut cluster = connect_for_change(settings, now)?;
+    let removed = {
+        let mut guard = cluster.lock_policy()?;
+        let removed = guard.allowlist_remove(network)?;
+        guard.commit()?;
+        removed
+    };
+    mirror_now(&mut cluster, store, now);
+    Ok(Some(removed))
+}
+
+/// Retention in the cluster: events, ended blocks and pardons older than the cutoffs,
+/// deleted under the policy lock (never in the middle of another host's evaluation).
+/// `Ok(None)` without `[cluster]`.
+pub fn prune(
+    config: &Config,
+    events_before: Option<i64>,
+    blocks_before: Option<i64>,
+    now: i64,
+) -> anyhow::Result<Option<crate::store::postgres::Pruned>> {
+    use crate::store::postgres::SharedStore;
+    let Some(settings) = &config.cluster else {
+        return Ok(None);
+    };
+    let host = settings.host_name()?;
+    let mut cluster = crate::store::postgres::Cluster::connect(&settings.settings()?, &host, now)?;
+    let mut guard = cluster.lock_policy()?;
+    let pruned = guard.prune(events_before, blocks_before)?;
+    guard.commit()?;
+    Ok(Some(pruned))
+}
+
+/// What `cluster status` shows.
+#[derive(Debug, serde::Serialize)]
+pub struct ClusterStatus {
+    /// This host's name in the cluster.
+    pub host: String,
+    /// The url, without a password.
+    pub url: String,
+    /// The schema version found in the database (0: not set up yet).
+    pub schema_version: i64,
+    /// Every host with its last contact, events shipped and backlog it reported.
+    pub hosts: Vec<crate::store::postgres::HostStatus>,
+    /// The cluster's blocks in force now.
+    pub active_blocks: Vec<ActiveBlock>,
+}
+
+/// One block in force in the cluster, as `cluster status` lists it.
+#[derive(Debug, serde::Serialize)]
+pub struct ActiveBlock {
+    pub network: String,
+    pub target: String,
+    pub origin: String,
+    /// The host that decided it.
+    pub origin_host: String,
+    pub created_at: i64,
+    /// `None`: permanent.
+    pub expires_at: Option<i64>,
+    pub reason: String,
+}
+
+/// Reads the cluster for `cluster status`, without recording a contact.
+pub fn status(config: &Config, now: i64) -> anyhow::Result<Option<ClusterStatus>> {
+    use crate::store::postgres::{Reader, SharedStore};
+    let Some(settings) = &config.cluster else {
+        return Ok(None);
+    };
+    let host = settings.host_name()?;
+    let pg = settings.settings()?;
+    let mut reader = Reader::open(&pg, &host)?;
+    let mut status = ClusterStatus {
+        host,
+        url: pg.shown().to_string(),
+        schema_version: reader.schema_version(),
+        hosts: Vec::new(),
+        active_blocks: Vec::new(),
+    };
+    if status.schema_version == 0 {
+        return Ok(Some(status));
+    }
+    status.hosts = reader.hosts()?;
+    status.active_blocks = reader
+        .active_blocks(None, now)?
+        .into_iter()
+        .map(|b| ActiveBlock {
+            network: b.block.network.to_string(),
+            target: b.block.target.to_string(),
+            origin: b.block.origin.to_string(),
+            origin_host: b.origin_host,
+            created_at: b.block.created_at,
+            expires_at: b.block.expires_at,
+            reason: b.block.reason,
+        })
+        .collect();
+    Ok(Some(status))
 }

@@ -11,6 +11,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+mod cluster;
 mod logs;
 mod postfix;
 
@@ -83,6 +84,7 @@ pub fn examine(config: &Config, db_path: &Path, now: i64) -> Vec<Finding> {
     findings.extend(postfix::check_postfix(config));
     findings.extend(check_map_capacity(config, db_path, now));
     findings.extend(check_allowlist(config, db_path));
+    findings.extend(cluster::check_cluster(config));
     let db_exists = db_path.exists();
     if db_exists {
         findings.extend(check_rendered(config, db_path, now));

@@ -39,16 +39,132 @@ pub fn end_allowlisted(
     Ok(ended)
 }
 
-/// Applies every policy tier at `now` and records the new blocks; returns them.
+/// The store the policy and blocks by hand decide over: this host's ([`Local`]) or
+/// the cluster's (`cluster::Shared`, a transaction holding the policy lock). The rules
+/// themselves are decided once, in [`decide`], [`aggregate`] and [`record_manual`],
+/// whichever store holds the counts and the blocks.
+pub trait Decisions {
+    /// Blocks in force at `now`.
+    fn active(&mut self, now: i64) -> anyhow::Result<Vec<Block>>;
+    /// The block of exactly `network` at `target` in force at `now` lasting longest.
+    fn active_of(
+        &mut self,
+        network: &IpNet,
+        target: BlockTarget,
+        now: i64,
+    ) -> anyhow::Result<Option<Block>>;
+    /// What counts toward the tiers per address in `(since, until]`: failed
+    /// authentications, with `invalid_mechanism` those failures too; pardons applied.
+    fn per_address(
+        &mut self,
+        invalid_mechanism: bool,
+        since: i64,
+        until: i64,
+    ) -> anyhow::Result<Vec<(std::net::IpAddr, i64)>>;
+    /// The same count over all addresses inside `network`.
+    fn countable(
+        &mut self,
+        network: &IpNet,
+        invalid_mechanism: bool,
+        since: i64,
+        until: i64,
+    ) -> anyhow::Result<i64>;
+    /// How many blocks of `target` ever covered `network` and when the latest began.
+    fn history(
+        &mut self,
+        network: &IpNet,
+        target: BlockTarget,
+    ) -> anyhow::Result<(i64, Option<i64>)>;
+    /// Records a block; returns its id.
+    fn insert(&mut self, block: &NewBlock) -> anyhow::Result<i64>;
+    /// Moves an active block's expiry and notes why in its reason.
+    fn extend(&mut self, id: i64, expires_at: Option<i64>, note: &str) -> anyhow::Result<bool>;
+    /// Words after the window in a policy block's reason (" over all hosts").
+    fn scope(&self) -> &'static str {
+        ""
+    }
+}
+
+/// This host's store as the policy decides over it.
+pub struct Local<'a>(pub &'a dyn BlockStore);
+
+impl Decisions for Local<'_> {
+    fn active(&mut self, now: i64) -> anyhow::Result<Vec<Block>> {
+        Ok(self.0.active_blocks(None, now)?)
+    }
+    fn active_of(
+        &mut self,
+        network: &IpNet,
+        target: BlockTarget,
+        now: i64,
+    ) -> anyhow::Result<Option<Block>> {
+        Ok(self.0.active_block_of(network, target, now)?)
+    }
+    fn per_address(
+        &mut self,
+        invalid_mechanism: bool,
+        since: i64,
+        until: i64,
+    ) -> anyhow::Result<Vec<(std::net::IpAddr, i64)>> {
+        countable_per_address(self.0, invalid_mechanism, since, until)
+    }
+    fn countable(
+        &mut self,
+        network: &IpNet,
+        invalid_mechanism: bool,
+        since: i64,
+        until: i64,
+    ) -> anyhow::Result<i64> {
+        let mut failures = self.0.countable_failures(network, since, until)?;
+        if invalid_mechanism {
+            failures += self.0.countable_of_kind(
+                network,
+                crate::parse::EventKind::InvalidMechanism,
+                since,
+                until,
+            )?;
+        }
+        Ok(failures)
+    }
+    fn history(
+        &mut self,
+        network: &IpNet,
+        target: BlockTarget,
+    ) -> anyhow::Result<(i64, Option<i64>)> {
+        Ok(self.0.block_history(network, target)?)
+    }
+    fn insert(&mut self, block: &NewBlock) -> anyhow::Result<i64> {
+        Ok(self.0.insert_block(block)?)
+    }
+    fn extend(&mut self, id: i64, expires_at: Option<i64>, note: &str) -> anyhow::Result<bool> {
+        Ok(self.0.extend_block(id, expires_at, note)?)
+    }
+}
+
+/// Applies every policy tier at `now` to this host's store and records the new blocks;
+/// returns them.
 pub fn apply_policy(
     store: &dyn BlockStore,
     config: &Config,
     allow: &Allowlist,
     now: i64,
 ) -> anyhow::Result<Vec<NewBlock>> {
+    decide(&mut Local(store), config, allow, now)
+}
+
+/// Applies every policy tier at `now` (then network aggregation) over `store` and
+/// records the new blocks; returns them. The one function both a host alone and the
+/// cluster's evaluation decide with.
+pub fn decide(
+    store: &mut dyn Decisions,
+    config: &Config,
+    allow: &Allowlist,
+    now: i64,
+) -> anyhow::Result<Vec<NewBlock>> {
     let policy = &config.policy;
-    let mut coverage = Coverage::in_force(store, now)?;
+    let mut coverage = Coverage::of(&store.active(now)?);
     let mut created = Vec::new();
+    let invalid = policy.count_invalid_mechanism;
     // Tiers often share a window (the defaults both count 7 days): counted once each.
     let mut counted: HashMap<i64, Vec<(std::net::IpAddr, i64)>> = HashMap::new();
     for (index, tier) in policy.tiers.iter().enumerate() {
@@ -58,26 +174,18 @@ pub fn apply_policy(
         let since = now.saturating_sub(window);
         let counts = match counted.entry(window) {
             hash_map::Entry::Occupied(known) => known.get().clone(),
-            hash_map::Entry::Vacant(slot) => slot
-                .insert(countable_per_address(store, policy, since, now)?)
-                .clone(),
+            hash_map::Entry::Vacant(slot) => {
+                slot.insert(store.per_address(invalid, since, now)?).clone()
+            }
         };
         for (unit, _) in policy::units_over(counts, policy.ipv6_prefix, tier.threshold) {
             if policy::blockable(&unit, allow).is_err() || coverage.covers(tier.target, &unit) {
                 continue;
             }
             // Failures behind an earlier block of this target never count twice.
-            let (earlier, last_created) = store.block_history(&unit, tier.target)?;
+            let (earlier, last_created) = store.history(&unit, tier.target)?;
             let count_since = since.max(last_created.unwrap_or(i64::MIN));
-            let mut failures = store.countable_failures(&unit, count_since, now)?;
-            if policy.count_invalid_mechanism {
-                failures += store.countable_of_kind(
-                    &unit,
-                    crate::parse::EventKind::InvalidMechanism,
-                    count_since,
-                    now,
-                )?;
-            }
+            let failures = store.countable(&unit, invalid, count_since, now)?;
             if failures < 0 || (failures as u64) < tier.threshold {
                 continue;
             }
@@ -87,8 +195,9 @@ pub fn apply_policy(
                 target: tier.target,
                 origin: Origin::Policy,
                 reason: format!(
-                    "{failures} failed authentications in {} (tier {}: {} in {})",
+                    "{failures} failed authentications in {}{} (tier {}: {} in {})",
                     human(window),
+                    store.scope(),
                     index + 1,
                     tier.threshold,
                     human(window)
@@ -98,7 +207,7 @@ pub fn apply_policy(
                 created_at: now,
                 expires_at,
             };
-            store.insert_block(&block)?;
+            store.insert(&block)?;
             coverage.add(tier.target, unit);
             created.push(block);
         }
@@ -120,12 +229,16 @@ pub struct Coverage {
 impl Coverage {
     /// The blocks in force at `now`.
     pub fn in_force(store: &dyn BlockStore, now: i64) -> anyhow::Result<Coverage> {
-        let blocked = store
-            .active_blocks(None, now)?
-            .into_iter()
+        Ok(Coverage::of(&store.active_blocks(None, now)?))
+    }
+
+    /// The networks of `blocks` (those in force).
+    pub fn of(blocks: &[Block]) -> Coverage {
+        let blocked = blocks
+            .iter()
             .map(|block| (block.target, block.network.trunc()))
             .collect();
-        Ok(Coverage { blocked })
+        Coverage { blocked }
     }
 
     /// Records a block made now.
@@ -152,12 +265,12 @@ impl Coverage {
 /// `[policy] count_invalid_mechanism` says so.
 fn countable_per_address(
     store: &dyn BlockStore,
-    policy: &crate::config::PolicyConfig,
+    invalid_mechanism: bool,
     since: i64,
     until: i64,
 ) -> anyhow::Result<Vec<(std::net::IpAddr, i64)>> {
     let mut counts = store.failures_per_address(since, until)?;
-    if policy.count_invalid_mechanism {
+    if invalid_mechanism {
         let extra =
             store.kind_per_address(crate::parse::EventKind::InvalidMechanism, since, until)?;
         let mut merged: std::collections::BTreeMap<std::net::IpAddr, i64> =
@@ -192,8 +305,21 @@ pub fn record_manual_block(
     reason: &str,
     now: i64,
 ) -> anyhow::Result<ManualBlock> {
+    record_manual(&mut Local(store), network, target, expires_at, reason, now)
+}
+
+/// [`record_manual_block`] over any store the decisions are made in (this host's, or
+/// the cluster's under the policy lock).
+pub fn record_manual(
+    store: &mut dyn Decisions,
+    network: IpNet,
+    target: BlockTarget,
+    expires_at: Option<i64>,
+    reason: &str,
+    now: i64,
+) -> anyhow::Result<ManualBlock> {
     let ends = |expires: Option<i64>| expires.unwrap_or(i64::MAX);
-    let existing = store.active_block_of(&network, target, now)?;
+    let existing = store.active_of(&network, target, now)?;
     match existing {
         Some(block) if ends(block.expires_at) >= ends(expires_at) => {
             Ok(ManualBlock::AlreadyLonger(block.expires_at))
@@ -203,11 +329,11 @@ pub fn record_manual_block(
                 " (extended by hand at {}: {reason})",
                 crate::report::format_time(now)
             );
-            store.extend_block(block.id, expires_at, &note)?;
+            store.extend(block.id, expires_at, &note)?;
             Ok(ManualBlock::Extended(block.expires_at))
         }
         None => {
-            store.insert_block(&NewBlock {
+            store.insert(&NewBlock {
                 network,
                 target,
                 origin: Origin::Manual,
@@ -230,7 +356,7 @@ pub fn manual_expiry(now: i64, duration: std::time::Duration, permanent: bool) -
 
 /// Blocks whole networks that hold enough blocked networks (see [`policy::aggregates`]).
 fn aggregate(
-    store: &dyn BlockStore,
+    store: &mut dyn Decisions,
     policy: &crate::config::PolicyConfig,
     allow: &Allowlist,
     now: i64,
@@ -238,7 +364,7 @@ fn aggregate(
 ) -> anyhow::Result<()> {
     // Every block in force, those this run made included.
     let mut active: Vec<(IpNet, BlockTarget, Option<i64>)> = store
-        .active_blocks(None, now)?
+        .active(now)?
         .into_iter()
         .map(|b| (b.network, b.target, b.expires_at))
         .collect();
@@ -273,7 +399,7 @@ fn aggregate(
                 created_at: now,
                 expires_at,
             };
-            store.insert_block(&block)?;
+            store.insert(&block)?;
             active.push((outer, target, expires_at));
             created.push(block);
         }

@@ -88,6 +88,7 @@ fn dispatch(cli: &Cli, ctx: &Context) -> anyhow::Result<()> {
         Command::Prune(args) => commands::blocks::prune(ctx, args),
         Command::Metrics => commands::metrics::run(ctx),
         Command::Import(args) => commands::import::run(ctx, args),
+        Command::Cluster(args) => commands::cluster::run(ctx, args),
         Command::Completions(_) | Command::Man(_) | Command::Config(_) | Command::Doctor(_) => {
             Ok(())
         }

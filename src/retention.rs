@@ -15,6 +15,10 @@ pub struct Pruned {
     pub events: u64,
     pub runs: usize,
     pub blocks: usize,
+    /// What the same cutoffs deleted in the cluster's shared store (`[cluster]` only;
+    /// `None` also when it could not be reached: the next prune does it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::store::postgres::Pruned>,
 }
 
 /// `state` key: when `run` last pruned (unix seconds).
@@ -73,12 +77,19 @@ pub fn prune(
     now: i64,
     older_than: Option<Duration>,
 ) -> anyhow::Result<Pruned> {
-    let pruned = Cutoffs::new(config, now, older_than).measure(
+    let cutoffs = Cutoffs::new(config, now, older_than);
+    let mut pruned = cutoffs.measure(
         |before| Ok((store.prune_events(before)?, store.prune_runs(before)?)),
         |before| Ok(store.prune_blocks(before)?),
     )?;
     if pruned.events > 0 {
         store.prune_unreferenced()?;
+    }
+    // The same retention in the cluster, under its policy lock; unreachable, a warning
+    // (every host prunes daily, so another one, or this one tomorrow, does it).
+    match crate::cluster::prune(config, cutoffs.events_before, cutoffs.blocks_before, now) {
+        Ok(shared) => pruned.cluster = shared,
+        Err(e) => crate::ui::warn(format!("not pruned in the cluster: {e:#}")),
     }
     store.set_state(LAST_PRUNE, now)?;
     Ok(pruned)

@@ -42,21 +42,31 @@ pub fn run(ctx: &Context, args: &AllowArgs) -> anyhow::Result<()> {
             let _lock = ctx.lock()?;
             let store = ctx.open_store()?;
             let now = ctx.clock.unix();
+            // With [cluster]: added there first (refused, changing nothing, when it
+            // cannot be reached), then mirrored here.
+            let shared =
+                crate::cluster::allow_add(&ctx.config, &store, network, comment.as_deref(), now)?;
             // No pardon: the entry protects while it stands, and leaves nothing behind.
             let tx = store.transaction()?;
             let added = store.allowlist_add(network, comment.as_deref(), now)?;
-            let ended = store.end_blocks(network, true, now, EndReason::Allowlisted)?;
+            let ended: Vec<String> = store
+                .end_blocks(network, true, now, EndReason::Allowlisted)?
+                .iter()
+                .map(|b| format!("{} ({})", b.network, b.target.as_str()))
+                .collect();
             tx.commit()?;
+            let (added, ended, everywhere) = match shared {
+                Some((added, ended)) => (added, ended, " on every host"),
+                None => (added, ended, ""),
+            };
             if added {
-                crate::ui::info(format!("allowed {network}"));
+                crate::ui::info(format!("allowed {network}{everywhere}"));
             } else {
                 crate::ui::info(format!("{network} was already allowed"));
             }
             for block in &ended {
                 crate::ui::info(format!(
-                    "ended the block of {} ({}): allowlisted",
-                    block.network,
-                    block.target.as_str()
+                    "ended the block of {block}{everywhere}: allowlisted"
                 ));
             }
             if !ended.is_empty() {
@@ -68,7 +78,10 @@ pub fn run(ctx: &Context, args: &AllowArgs) -> anyhow::Result<()> {
         AllowAction::Remove { network } => {
             let _lock = ctx.lock()?;
             let store = ctx.open_store()?;
-            if !store.allowlist_remove(network)? {
+            let shared =
+                crate::cluster::allow_remove(&ctx.config, &store, network, ctx.clock.unix())?;
+            let removed = store.allowlist_remove(network)?;
+            if !shared.unwrap_or(removed) {
                 if ctx.config.allow.networks.iter().any(|n| n == network) {
                     bail!("{network} is allowed by the config file; remove it there");
                 }

@@ -20,21 +20,32 @@ pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
     policy::blockable(&network, &Allowlist::default())?;
     let _lock = ctx.lock()?;
     let store = ctx.open_store()?;
-    let allow = enforce::allowlist(&store, &ctx.config)?;
-    policy::blockable(&network, &allow)?;
     let now = ctx.clock.unix();
     let ManualBlocks {
         targets,
         expires_at,
     } = ctx.manual.context("block without its targets resolved")?;
-    let tx = store.transaction()?;
-    let outcomes = targets
-        .iter()
-        .map(|&target| {
-            enforce::record_manual_block(&store, network, target, expires_at, &args.reason, now)
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    tx.commit()?;
+    // The same checks and records, over the cluster's blocks and allowlist with
+    // [cluster], else over this host's.
+    let decide = |d: &mut dyn enforce::Decisions, allow: &Allowlist| {
+        policy::blockable(&network, allow)?;
+        targets
+            .iter()
+            .map(|&target| {
+                enforce::record_manual(d, network, target, expires_at, &args.reason, now)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    let (outcomes, everywhere) = match crate::cluster::by_hand(&ctx.config, &store, now, decide)? {
+        Some(outcomes) => (outcomes, " on every host"),
+        None => {
+            let allow = enforce::allowlist(&store, &ctx.config)?;
+            let tx = store.transaction()?;
+            let outcomes = decide(&mut enforce::Local(&store), &allow)?;
+            tx.commit()?;
+            (outcomes, "")
+        }
+    };
     let until = |expires: Option<i64>| {
         expires.map_or("permanently".to_string(), |t| {
             format!("until {}", format_time(t))
@@ -44,12 +55,13 @@ pub fn block(ctx: &Context, args: &BlockArgs) -> anyhow::Result<()> {
         let target = target.as_str();
         crate::ui::info(match outcome {
             enforce::ManualBlock::Created => format!(
-                "blocked {network} ({target}) {}; `saslguard render` or the next run applies it",
+                "blocked {network} ({target}){everywhere} {}; `saslguard render` or the next \
+                 run applies it",
                 until(expires_at)
             ),
             enforce::ManualBlock::Extended(before) => format!(
-                "{network} ({target}) was blocked {}; now {}; `saslguard render` or the next \
-                 run applies it",
+                "{network} ({target}) was blocked {}; now {}{everywhere}; `saslguard render` \
+                 or the next run applies it",
                 until(before),
                 until(expires_at)
             ),
@@ -293,6 +305,12 @@ pub fn prune(ctx: &Context, args: &crate::cli::PruneArgs) -> anyhow::Result<()> 
         "deleted {} events, {} run records and {} ended blocks",
         pruned.events, pruned.runs, pruned.blocks
     ));
+    if let Some(shared) = pruned.cluster {
+        crate::ui::info(format!(
+            "in the cluster: deleted {} events, {} ended blocks and {} pardons",
+            shared.events, shared.blocks, shared.pardons
+        ));
+    }
     Ok(())
 }
 

@@ -44,48 +44,21 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
         targets,
         expires_at,
     } = ctx.manual.context("import without its targets resolved")?;
-    let allow = enforce::allowlist(&store, &ctx.config)?;
-    // One transaction: all of the file is recorded, or (on an error) none of it.
-    let tx = store.transaction()?;
-    let (taken, left, refused) = {
-        let store = &store;
-        // Loaded once: a query per line would scan the block history each time.
-        let mut coverage = enforce::Coverage::in_force(store, now)?;
-        let mut taken = Vec::new();
-        let mut left = Vec::new();
-        let mut refused = Vec::new();
-        for line in &lines {
-            match line {
-                Line::Left { line, text, why } => left.push(format!("line {line}: {text} ({why})")),
-                Line::Block { network, line } => {
-                    // The checks of `block`: a block the file asks for and saslguard
-                    // will not make is refused, and the exit status says so.
-                    if let Err(refusal) = policy::blockable(network, &allow) {
-                        refused.push(format!("{origin}:{line}: {refusal}"));
-                        continue;
-                    }
-                    for &target in targets {
-                        // A block in force of the network or one around it: left.
-                        if coverage.covers(target, network) {
-                            left.push(format!(
-                                "line {line}: {network} ({} block already active)",
-                                target.as_str()
-                            ));
-                            continue;
-                        }
-                        let reason = format!("imported from {origin} line {line}");
-                        enforce::record_manual_block(
-                            store, *network, target, expires_at, &reason, now,
-                        )?;
-                        coverage.add(target, *network);
-                        taken.push(format!("{network} ({})", target.as_str()));
-                    }
-                }
-            }
-        }
-        (taken, left, refused)
+    let decide = |d: &mut dyn enforce::Decisions, allow: &policy::Allowlist| {
+        take(d, allow, &lines, &origin, targets, expires_at, now)
     };
-    tx.commit()?;
+    // With [cluster] decided there (all of it, or nothing when it cannot be reached),
+    // else here; in one transaction either way: all of the file, or (on an error) none.
+    let (taken, left, refused) = match crate::cluster::by_hand(&ctx.config, &store, now, decide)? {
+        Some(outcome) => outcome,
+        None => {
+            let allow = enforce::allowlist(&store, &ctx.config)?;
+            let tx = store.transaction()?;
+            let outcome = decide(&mut enforce::Local(&store), &allow)?;
+            tx.commit()?;
+            outcome
+        }
+    };
     let mut out = std::io::stdout().lock();
     writeln!(out, "took {} blocks from {origin}:", taken.len())?;
     for t in &taken {
@@ -107,4 +80,51 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// What one import took (`NETWORK (target)`), left alone and refused, in file order.
+type Outcome = (Vec<String>, Vec<String>, Vec<String>);
+
+/// Records the blocks of `lines` in `store` through the checks of `block`: a line
+/// `block` would refuse is refused, a network a block in force covers is left.
+fn take(
+    store: &mut dyn enforce::Decisions,
+    allow: &policy::Allowlist,
+    lines: &[Line],
+    origin: &str,
+    targets: &[crate::store::BlockTarget],
+    expires_at: Option<i64>,
+    now: i64,
+) -> anyhow::Result<Outcome> {
+    // Loaded once: a query per line would scan the block history each time.
+    let mut coverage = enforce::Coverage::of(&store.active(now)?);
+    let (mut taken, mut left, mut refused) = (Vec::new(), Vec::new(), Vec::new());
+    for line in lines {
+        match line {
+            Line::Left { line, text, why } => left.push(format!("line {line}: {text} ({why})")),
+            Line::Block { network, line } => {
+                // The checks of `block`: a block the file asks for and saslguard will
+                // not make is refused, and the exit status says so.
+                if let Err(refusal) = policy::blockable(network, allow) {
+                    refused.push(format!("{origin}:{line}: {refusal}"));
+                    continue;
+                }
+                for &target in targets {
+                    // A block in force of the network or one around it: left.
+                    if coverage.covers(target, network) {
+                        left.push(format!(
+                            "line {line}: {network} ({} block already active)",
+                            target.as_str()
+                        ));
+                        continue;
+                    }
+                    let reason = format!("imported from {origin} line {line}");
+                    enforce::record_manual(store, *network, target, expires_at, &reason, now)?;
+                    coverage.add(target, *network);
+                    taken.push(format!("{network} ({})", target.as_str()));
+                }
+            }
+        }
+    }
+    Ok((taken, left, refused))
 }

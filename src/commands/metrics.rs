@@ -49,6 +49,9 @@ pub fn run(ctx: &Context) -> anyhow::Result<()> {
     let allow = enforce::allowlist(&store, &ctx.config)?;
     let (places, _) = enforce::drift(&store, &ctx.config, &allow, now)?;
     place_metrics(&mut out, &places);
+    if ctx.config.cluster.is_some() {
+        cluster_metrics(&mut out, &store.cluster_contact()?);
+    }
     std::io::stdout().lock().write_all(out.text.as_bytes())?;
     Ok(())
 }
@@ -118,6 +121,39 @@ fn last_run_metrics(
         "Journal entries the latest run counted as untrusted and did not use \
          (above 0: check [journal] trusted_*).",
         untrusted as f64,
+    );
+}
+
+/// The shared store (`[cluster]`): this host's backlog, last contact and whether the
+/// last attempt got through.
+fn cluster_metrics(out: &mut Exposition, c: &crate::store::sqlite::outbox::ContactState) {
+    out.gauge(
+        "cluster_backlog_events",
+        "Events waiting in the local outbox to be shipped to the cluster.",
+        c.backlog as f64,
+    );
+    if let Some(contact) = c.last_contact {
+        out.gauge(
+            "cluster_last_contact_timestamp_seconds",
+            "When this host last reached the cluster (unix seconds).",
+            contact as f64,
+        );
+    }
+    if let Some(attempt) = c.last_attempt {
+        out.gauge(
+            "cluster_last_attempt_timestamp_seconds",
+            "When this host last tried to reach the cluster (unix seconds).",
+            attempt as f64,
+        );
+    }
+    out.gauge(
+        "cluster_reachable",
+        "1 when the last attempt reached the cluster (0 also before the first).",
+        if c.last_attempt.is_some() && c.last_error.is_none() {
+            1.0
+        } else {
+            0.0
+        },
     );
 }
 

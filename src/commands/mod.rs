@@ -3,6 +3,7 @@
 
 pub mod allow;
 pub mod blocks;
+pub mod cluster;
 pub mod doctor;
 pub mod import;
 pub mod ingest;

@@ -146,6 +146,9 @@ struct Status {
     /// Targets with active blocks but nowhere to render them (`backend = "none"`).
     unrendered: Vec<(BlockTarget, usize)>,
     last_run: Option<LastRun>,
+    /// This host's side of the shared store, with `[cluster]` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<crate::store::sqlite::outbox::ContactState>,
 }
 
 /// Runs `status`.
@@ -162,7 +165,11 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
             status: run.status,
             untrusted: run.untrusted,
         }),
+        cluster: None,
     };
+    if ctx.config.cluster.is_some() {
+        status.cluster = Some(store.cluster_contact()?);
+    }
     let (places, unrendered) = enforce::drift(&store, &ctx.config, &allow, now)?;
     status.places = places.into_iter().map(PlaceView::new).collect();
     status.unrendered = unrendered;
@@ -214,9 +221,13 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
                 )?,
                 None => writeln!(out, "last run: never")?,
             }
+            if let Some(cluster) = &status.cluster {
+                write_cluster(&mut out, cluster)?;
+            }
         }
     }
     drop(out);
+
     // For monitoring: the exit status says whether everything is in force.
     let behind: Vec<&str> = status
         .places
@@ -224,8 +235,51 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
         .filter(|p| !p.status.in_sync)
         .map(|p| p.status.place)
         .collect();
-    if !behind.is_empty() {
-        bail!("not in sync: {} (see above)", behind.join(", "));
+    let unreachable = status.cluster.as_ref().and_then(|c| c.last_error.as_ref());
+    match (behind.is_empty(), unreachable) {
+        (true, None) => {}
+        (false, None) => bail!("not in sync: {} (see above)", behind.join(", ")),
+        (in_sync, Some(error)) => bail!(
+            "{}the last run could not reach the cluster's shared store: {}",
+            if in_sync {
+                String::new()
+            } else {
+                format!("not in sync: {}; ", behind.join(", "))
+            },
+            crate::ui::shown(error)
+        ),
+    }
+    Ok(())
+}
+
+/// `status`'s cluster lines: the last contact, the backlog, and, after a failed
+/// attempt, what this host does until the next run gets through.
+fn write_cluster(
+    out: &mut impl Write,
+    c: &crate::store::sqlite::outbox::ContactState,
+) -> anyhow::Result<()> {
+    let contact = c.last_contact.map_or("never".to_string(), format_time);
+    writeln!(
+        out,
+        "cluster: last contact {contact}, {} events waiting in the local outbox",
+        c.backlog
+    )?;
+    if let Some(error) = &c.last_error {
+        writeln!(
+            out,
+            "cluster: UNREACHABLE at the last attempt ({}): {}; meanwhile this host applies \
+             its own policy to its own events and keeps every block it knows until it \
+             expires; the next run that reaches it ships the backlog and mirrors the \
+             cluster's blocks",
+            c.error_at.map_or("-".to_string(), format_time),
+            crate::ui::shown(error)
+        )?;
+    } else if c.last_attempt.is_none() {
+        writeln!(
+            out,
+            "cluster: never reached yet; the next run ships the backlog and mirrors the \
+             cluster's blocks"
+        )?;
     }
     Ok(())
 }

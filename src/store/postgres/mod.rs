@@ -212,6 +212,57 @@ impl Cluster {
     }
 }
 
+/// A read-only look at the shared store (`cluster status`, `doctor`): connects, checks
+/// the schema and neither migrates nor registers this host, so looking is no contact.
+pub struct Reader {
+    client: Client,
+    host: String,
+    version: i64,
+}
+
+impl Reader {
+    /// Connects within the timeout of `settings`; refuses a schema newer than this
+    /// saslguard understands. A database no host set up yet has version 0.
+    pub fn open(settings: &Settings, host: &str) -> Result<Reader> {
+        let mut client = settings.open()?;
+        let exists: bool = client
+            .query_one("SELECT to_regclass('saslguard_schema') IS NOT NULL", &[])?
+            .get(0);
+        let version = if exists {
+            schema_version(&mut client)?
+        } else {
+            0
+        };
+        if version > supported_schema_version() {
+            return Err(ClusterError::SchemaTooNew {
+                url: settings.shown().to_string(),
+                found: version,
+                supported: supported_schema_version(),
+            });
+        }
+        Ok(Reader {
+            client,
+            host: host.to_string(),
+            version,
+        })
+    }
+
+    /// The schema version found (0: no host has set the database up yet).
+    pub fn schema_version(&self) -> i64 {
+        self.version
+    }
+}
+
+impl SharedStore for Reader {
+    type Db = Client;
+    fn db(&mut self) -> &mut Client {
+        &mut self.client
+    }
+    fn host_name(&self) -> &str {
+        &self.host
+    }
+}
+
 /// A transaction holding the policy lock: every change made through it is stored on
 /// [`PolicyGuard::commit`], or none (dropped, or an error); the lock goes with it.
 pub struct PolicyGuard<'a> {

@@ -10,11 +10,13 @@
 //!   after PostgreSQL acknowledged a shipment: a crash between the two commits ships the
 //!   same events again, which the cluster stores once.
 //! - `cluster_blocks`: which local block mirrors which cluster block.
+//! - `cluster_contact`: how the last attempt to reach the cluster went (one row), for
+//!   `status` and `metrics`.
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore as Store, address};
 use crate::model::EventKind;
@@ -52,6 +54,13 @@ impl Store {
              CREATE TABLE IF NOT EXISTS cluster_blocks (
                  cluster_id INTEGER PRIMARY KEY,      -- blocks.id in the cluster
                  local_id   INTEGER NOT NULL UNIQUE   -- blocks.id here
+             );
+             CREATE TABLE IF NOT EXISTS cluster_contact (
+                 id           INTEGER PRIMARY KEY CHECK (id = 1),
+                 last_attempt INTEGER NOT NULL,  -- unix seconds
+                 last_contact INTEGER,           -- the last attempt that got through
+                 last_error   TEXT,              -- NULL: the last attempt got through
+                 error_at     INTEGER
              );
              CREATE INDEX IF NOT EXISTS cluster_events_by_id ON events (id);",
         )?;
@@ -204,6 +213,120 @@ impl Store {
                    AND ended_at IS NULL",
             )?
             .execute(params![cluster_id, at, reason.name()])?;
+        Ok(())
+    }
+}
+
+/// How this host's last attempts to reach the cluster went, as recorded locally.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct ContactState {
+    /// When a run or ingest last tried (unix seconds); `None`: never.
+    pub last_attempt: Option<i64>,
+    /// When one last got through.
+    pub last_contact: Option<i64>,
+    /// Why the last attempt failed; `None` when it got through.
+    pub last_error: Option<String>,
+    /// When that failure happened.
+    pub error_at: Option<i64>,
+    /// Events waiting in the local outbox (all events before the first shipment).
+    pub backlog: u64,
+}
+
+impl Store {
+    /// Records that the cluster was reached at `now`.
+    pub fn record_cluster_contact(&self, now: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO cluster_contact (id, last_attempt, last_contact) VALUES (1, ?1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET last_attempt = ?1, last_contact = ?1,
+                     last_error = NULL, error_at = NULL",
+            )?
+            .execute([now])?;
+        Ok(())
+    }
+
+    /// Records that the attempt at `now` failed, and why.
+    pub fn record_cluster_failure(&self, now: i64, error: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO cluster_contact (id, last_attempt, last_error, error_at)
+                 VALUES (1, ?1, ?2, ?1)
+                 ON CONFLICT (id) DO UPDATE SET last_attempt = ?1, last_error = ?2, error_at = ?1",
+            )?
+            .execute(params![now, error])?;
+        Ok(())
+    }
+
+    /// Whether this host ever reached the cluster (after [`Store::cluster_setup`]).
+    pub fn cluster_contacted(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM cluster_contact WHERE last_contact IS NOT NULL)",
+            )?
+            .query_row([], |row| row.get(0))?)
+    }
+
+    /// The recorded contact and the backlog; works on a read-only store and before the
+    /// cluster tables exist (never tried: everything stored is backlog).
+    pub fn cluster_contact(&self) -> Result<ContactState> {
+        let exists = |table: &str| -> Result<bool> {
+            Ok(self
+                .conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+                )?
+                .query_row([table], |row| row.get(0))?)
+        };
+        if !exists("cluster_contact")? || !exists("cluster_outbox")? {
+            let all: i64 = self
+                .conn
+                .query_row("SELECT COUNT(*) FROM events", [], |row| row.get(0))?;
+            return Ok(ContactState {
+                backlog: all.max(0) as u64,
+                ..ContactState::default()
+            });
+        }
+        let mut state = self
+            .conn
+            .query_row(
+                "SELECT last_attempt, last_contact, last_error, error_at FROM cluster_contact",
+                [],
+                |row| {
+                    Ok(ContactState {
+                        last_attempt: row.get(0)?,
+                        last_contact: row.get(1)?,
+                        last_error: row.get(2)?,
+                        error_at: row.get(3)?,
+                        backlog: 0,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or_default();
+        state.backlog = self.outbox_backlog()?;
+        Ok(state)
+    }
+
+    /// The local copy of cluster block `cluster_id` still in force at `now`: (local id,
+    /// its expiry).
+    pub fn mirror_in_force(&self, cluster_id: i64, now: i64) -> Result<Option<(i64, Option<i64>)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT b.id, b.expires_at FROM cluster_blocks AS c JOIN blocks AS b ON b.id = c.local_id
+                 WHERE c.cluster_id = ?1 AND b.ended_at IS NULL
+                   AND (b.expires_at IS NULL OR b.expires_at > ?2)",
+            )?
+            .query_row(params![cluster_id, now], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?)
+    }
+
+    /// Gives local block `local_id` the expiry its cluster block has now.
+    pub fn set_mirror_expiry(&self, local_id: i64, expires_at: Option<i64>) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE blocks SET expires_at = ?2 WHERE id = ?1 AND ended_at IS NULL")?
+            .execute(params![local_id, expires_at])?;
         Ok(())
     }
 }

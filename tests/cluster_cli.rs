@@ -1,0 +1,415 @@
+//! The cluster through the real binary (tests/common/postgres.rs runs a real
+//! PostgreSQL): `cluster status`, the cluster part of `status`, `metrics` and `doctor`,
+//! `block`, `allow` and `import` deciding in the cluster (and refusing, changing
+//! nothing, when it is down), network aggregation over all hosts, and retention.
+
+use crate::common;
+use crate::common::postgres as pg;
+
+use pg::Postgres;
+use serde_json::Value;
+
+/// A host of a test: its own config, local database, log and map; `top` goes before
+/// the tables of the config, `policy` after `[policy]`.
+fn host(server: &Postgres, name: &str, top: &str, policy: &str) -> common::Env {
+    let env = common::Env::new();
+    let password = env.path("pgpassword");
+    server.write_password_file(&password);
+    std::fs::write(
+        &env.config,
+        format!(
+            "logs = [{:?}]\n{top}\n[postfix]\nmap = {:?}\nmap_type = \"cidr\"\nreload_command = []\n\
+             [firewall]\nbackend = \"none\"\n[policy]\n{policy}\n\
+             [[policy.tier]]\ntarget = \"postfix\"\nthreshold = 10\nwindow = \"7d\"\nduration = \"7d\"\n\
+             [cluster]\nurl = {:?}\nhost = {name:?}\nconnect_timeout = \"3s\"\npassword_file = {:?}\n",
+            env.path("maillog"),
+            env.path("access"),
+            server.url(),
+            password,
+        ),
+    )
+    .unwrap();
+    std::fs::write(env.path("maillog"), "").unwrap();
+    env
+}
+
+fn map_of(env: &common::Env) -> String {
+    std::fs::read_to_string(env.path("access")).unwrap_or_default()
+}
+
+/// Runs a command expected to fail; returns its stdout and stderr.
+fn fails(env: &common::Env, args: &[&str]) -> (String, String) {
+    let output = env.cmd().args(args).output().unwrap();
+    assert!(!output.status.success(), "{args:?} succeeded");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn stdout(env: &common::Env, args: &[&str]) -> String {
+    String::from_utf8_lossy(&env.run_ok(args).stdout).into_owned()
+}
+
+/// The cluster's blocks in force, as `cluster status --format json` lists them.
+fn cluster_blocks(env: &common::Env, at: &str) -> Vec<String> {
+    let status = env.json(&["cluster", "status", "--format", "json", "--as-of", at]);
+    status["cluster"]["active_blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["network"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// This host's active blocks, as `blocks --format json` lists them.
+fn local_blocks(env: &common::Env, at: &str) -> Vec<Value> {
+    env.json(&["blocks", "--format", "json", "--as-of", at])
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn cluster_status_status_metrics_and_doctor_tell_the_truth_about_the_shared_store() {
+    let test = "cluster_status_status_metrics_and_doctor_tell_the_truth_about_the_shared_store";
+    let Some(mut server) = Postgres::start(test) else {
+        return;
+    };
+    let mx1 = host(&server, "mx1", "", "");
+    let mx2 = host(&server, "mx2", "", "");
+    common::append(&mx1.path("maillog"), &common::failures(0, 4, "203.0.113.9"));
+    mx1.run_ok(&["run", "--as-of", "2026-11-27T01:00:00Z"]);
+    mx2.run_ok(&["run", "--as-of", "2026-11-27T01:00:00Z"]);
+    mx1.run_ok(&[
+        "block",
+        "198.51.100.0/24",
+        "--target",
+        "postfix",
+        "--as-of",
+        "2026-11-27T01:01:00Z",
+    ]);
+
+    let status = mx2.json(&[
+        "cluster",
+        "status",
+        "--format",
+        "json",
+        "--as-of",
+        "2026-11-27T01:02:00Z",
+    ]);
+    let hosts = status["cluster"]["hosts"].as_array().unwrap();
+    let names: Vec<&str> = hosts.iter().map(|h| h["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["mx1", "mx2"]);
+    assert_eq!(hosts[0]["events_shipped"], 4);
+    assert_eq!(hosts[1]["events_shipped"], 0);
+    assert_eq!(
+        status["cluster"]["active_blocks"][0]["network"],
+        "198.51.100.0/24"
+    );
+    assert_eq!(status["cluster"]["active_blocks"][0]["origin_host"], "mx1");
+    assert_eq!(status["local"]["backlog"], 0);
+    let table = stdout(
+        &mx1,
+        &["cluster", "status", "--as-of", "2026-11-27T01:02:00Z"],
+    );
+    assert!(
+        table.contains("mx2") && table.contains("198.51.100.0/24"),
+        "{table}"
+    );
+    assert!(
+        table.contains("0 events waiting in the local outbox"),
+        "{table}"
+    );
+    // The block is rendered here at once (as without [cluster]: by render or the next run).
+    mx1.run_ok(&["render", "--as-of", "2026-11-27T01:02:00Z"]);
+    let text = stdout(&mx1, &["status", "--as-of", "2026-11-27T01:02:00Z"]);
+    assert!(text.contains("cluster: last contact"), "{text}");
+    let metrics = stdout(&mx1, &["metrics"]);
+    assert!(
+        metrics.contains("saslguard_cluster_reachable 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("saslguard_cluster_backlog_events 0"),
+        "{metrics}"
+    );
+    // The last contact: the block at 01:01.
+    assert!(
+        metrics.contains("saslguard_cluster_last_contact_timestamp_seconds 1795741260"),
+        "{metrics}"
+    );
+    // Doctor fails elsewhere here (no Postfix to ask): only the cluster's checks matter.
+    let doctor = mx1
+        .cmd()
+        .args(["doctor", "--format", "json"])
+        .output()
+        .unwrap();
+    let doctor: Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let verdict = |check: &str| {
+        doctor
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == check)
+            .map(|f| f["verdict"].as_str().unwrap().to_string())
+    };
+    assert_eq!(verdict("cluster database").as_deref(), Some("pass"));
+    assert_eq!(verdict("cluster schema").as_deref(), Some("pass"));
+    assert_eq!(verdict("cluster password").as_deref(), Some("pass"));
+
+    // Down: the run fails and records it; status, metrics, cluster status and doctor say so.
+    server.stop();
+    common::append(
+        &mx1.path("maillog"),
+        &common::failures(100, 2, "203.0.113.9"),
+    );
+    fails(&mx1, &["run", "--as-of", "2026-11-27T01:10:00Z"]);
+    let (out, err) = fails(&mx1, &["status", "--as-of", "2026-11-27T01:11:00Z"]);
+    assert!(
+        out.contains("2 events waiting in the local outbox"),
+        "{out}"
+    );
+    assert!(
+        out.contains("UNREACHABLE") && out.contains("the next run that reaches it ships"),
+        "{out}"
+    );
+    assert!(
+        err.contains("could not reach the cluster's shared store"),
+        "{err}"
+    );
+    let json = mx1
+        .cmd()
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["cluster"]["backlog"], 2);
+    assert!(
+        json["cluster"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach")
+    );
+    let metrics = stdout(&mx1, &["metrics"]);
+    assert!(
+        metrics.contains("saslguard_cluster_reachable 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("saslguard_cluster_backlog_events 2"),
+        "{metrics}"
+    );
+    let (out, err) = fails(&mx1, &["cluster", "status"]);
+    assert!(
+        out.contains("2 events waiting in the local outbox"),
+        "{out}"
+    );
+    assert!(err.contains("cannot reach the cluster database"), "{err}");
+    let (out, _) = fails(&mx1, &["doctor"]);
+    assert!(out.contains("FAIL  cluster database"), "{out}");
+
+    // Back: the backlog ships and every report says so.
+    server.resume();
+    mx1.run_ok(&["run", "--as-of", "2026-11-27T01:20:00Z"]);
+    mx1.run_ok(&["status", "--as-of", "2026-11-27T01:21:00Z"]);
+    let metrics = stdout(&mx1, &["metrics"]);
+    assert!(
+        metrics.contains("saslguard_cluster_reachable 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("saslguard_cluster_backlog_events 0"),
+        "{metrics}"
+    );
+    let status = mx2.json(&["cluster", "status", "--format", "json"]);
+    assert_eq!(status["cluster"]["hosts"][0]["events_shipped"], 6);
+}
+
+#[test]
+fn block_allow_and_import_decide_in_the_cluster_or_change_nothing() {
+    let test = "block_allow_and_import_decide_in_the_cluster_or_change_nothing";
+    let Some(mut server) = Postgres::start(test) else {
+        return;
+    };
+    let mx1 = host(&server, "mx1", "", "");
+    let mx2 = host(&server, "mx2", "", "");
+    let at = "2026-11-27T01:00:00Z";
+    // Blocked on mx1: recorded locally at once (render applies it), and on mx2 by its run.
+    mx1.run_ok(&[
+        "block",
+        "198.51.100.0/24",
+        "--target",
+        "postfix",
+        "--for",
+        "1d",
+        "--as-of",
+        at,
+    ]);
+    assert_eq!(local_blocks(&mx1, at).len(), 1);
+    mx1.run_ok(&["render", "--as-of", at]);
+    assert!(map_of(&mx1).contains("198.51.100.0/24"), "{}", map_of(&mx1));
+    mx2.run_ok(&["run", "--as-of", at]);
+    assert!(map_of(&mx2).contains("198.51.100.0/24"), "{}", map_of(&mx2));
+    // Longer by hand on mx2: one cluster block, extended; mx1's copy follows.
+    mx2.run_ok(&[
+        "block",
+        "198.51.100.0/24",
+        "--target",
+        "postfix",
+        "--for",
+        "30d",
+        "--as-of",
+        at,
+    ]);
+    assert_eq!(cluster_blocks(&mx2, at), ["198.51.100.0/24"]);
+    mx1.run_ok(&["run", "--as-of", "2026-11-27T01:01:00Z"]);
+    let blocks = local_blocks(&mx1, "2026-11-27T01:01:00Z");
+    assert_eq!(blocks.len(), 1);
+    let expires = blocks[0]["expires_at"].as_str().unwrap().to_string();
+    assert!(expires.starts_with("2026-12-27"), "{expires}");
+    // Still in force on mx1 two days on (its own copy said one day).
+    mx1.run_ok(&["run", "--as-of", "2026-11-29T01:00:00Z"]);
+    assert!(map_of(&mx1).contains("198.51.100.0/24"));
+
+    // Allowed on mx2: the cluster's block ends everywhere, the entry reaches mx1.
+    let at = "2026-11-29T02:00:00Z";
+    mx2.run_ok(&["allow", "add", "198.51.100.7", "--as-of", at]);
+    assert!(cluster_blocks(&mx2, at).is_empty());
+    mx1.run_ok(&["run", "--as-of", at]);
+    assert!(
+        !map_of(&mx1).contains("198.51.100.0/24"),
+        "{}",
+        map_of(&mx1)
+    );
+    let allowed = stdout(&mx1, &["allow", "list", "--format", "json"]);
+    assert!(allowed.contains("198.51.100.7/32"), "{allowed}");
+    // mx1 may not block it again: the cluster's allowlist decides.
+    let (_, err) = fails(
+        &mx1,
+        &[
+            "block",
+            "198.51.100.0/24",
+            "--target",
+            "postfix",
+            "--as-of",
+            at,
+        ],
+    );
+    assert!(err.contains("198.51.100.7"), "{err}");
+    assert!(cluster_blocks(&mx1, at).is_empty());
+    // Removed on mx1: gone from mx2 after its run.
+    mx1.run_ok(&["allow", "remove", "198.51.100.7", "--as-of", at]);
+    mx2.run_ok(&["run", "--as-of", at]);
+    let allowed = stdout(&mx2, &["allow", "list", "--format", "json"]);
+    assert!(!allowed.contains("198.51.100.7"), "{allowed}");
+
+    // Imported on mx2: in the cluster, and in mx1's map after its run.
+    let file = mx2.path("reject_client");
+    std::fs::write(&file, "192.0.2.10 REJECT\n203.0.113.0/28 REJECT\n").unwrap();
+    mx2.run_ok(&[
+        "import",
+        "reject-client",
+        file.to_str().unwrap(),
+        "--as-of",
+        at,
+    ]);
+    let mut shared = cluster_blocks(&mx2, at);
+    shared.sort();
+    assert_eq!(shared, ["192.0.2.10/32", "203.0.113.0/28"]);
+    mx1.run_ok(&["run", "--as-of", at]);
+    assert!(map_of(&mx1).contains("192.0.2.10") && map_of(&mx1).contains("203.0.113.0/28"));
+
+    // Down: every change by hand is refused and nothing changes anywhere.
+    server.stop();
+    let before = local_blocks(&mx1, at).len();
+    for args in [
+        vec!["block", "192.0.2.99", "--target", "postfix", "--as-of", at],
+        vec!["allow", "add", "192.0.2.98", "--as-of", at],
+        vec!["allow", "remove", "192.0.2.10", "--as-of", at],
+        vec![
+            "import",
+            "reject-client",
+            file.to_str().unwrap(),
+            "--as-of",
+            at,
+        ],
+    ] {
+        let (_, err) = fails(&mx1, &args);
+        assert!(err.contains("nothing changed"), "{args:?}: {err}");
+    }
+    assert_eq!(local_blocks(&mx1, at).len(), before);
+    let allowed = stdout(&mx1, &["allow", "list", "--format", "json"]);
+    assert!(!allowed.contains("192.0.2.98"), "{allowed}");
+}
+
+#[test]
+fn networks_aggregate_over_all_hosts_and_retention_prunes_the_cluster() {
+    let test = "networks_aggregate_over_all_hosts_and_retention_prunes_the_cluster";
+    let Some(server) = Postgres::start(test) else {
+        return;
+    };
+    let policy = "aggregate_min = 3";
+    let top = "retention = \"30d\"";
+    let hosts: Vec<common::Env> = ["mx1", "mx2", "mx3"]
+        .iter()
+        .map(|name| host(&server, name, top, policy))
+        .collect();
+    // Three addresses of one /24, one per host, each over the threshold in the cluster
+    // (5 + 5 from two hosts each), none on one host alone.
+    for (n, env) in hosts.iter().enumerate() {
+        for (m, last) in [10, 20, 30].iter().enumerate() {
+            if m != n {
+                let from = (n * 100 + m * 10) as i64;
+                common::append(
+                    &env.path("maillog"),
+                    &common::failures(from, 5, &format!("192.0.2.{last}")),
+                );
+            }
+        }
+    }
+    for _ in 0..2 {
+        for env in &hosts {
+            env.run_ok(&["run", "--as-of", "2026-11-27T01:00:00Z"]);
+        }
+    }
+    let mut shared = cluster_blocks(&hosts[0], "2026-11-27T01:00:00Z");
+    shared.sort();
+    assert_eq!(
+        shared,
+        [
+            "192.0.2.0/24",
+            "192.0.2.10/32",
+            "192.0.2.20/32",
+            "192.0.2.30/32"
+        ]
+    );
+    for env in &hosts {
+        env.run_ok(&["run", "--as-of", "2026-11-27T01:01:00Z"]);
+        assert!(map_of(env).contains("192.0.2.0/24"), "{}", map_of(env));
+    }
+    // A run's daily prune applies the same retention (30 days) in the cluster.
+    let mut admin = server.admin(pg::DATABASE);
+    let count = |admin: &mut postgres::Client, table: &str| -> i64 {
+        admin
+            .query_one(&format!("SELECT COUNT(*) FROM saslguard.{table}"), &[])
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(count(&mut admin, "events"), 30);
+    // 33 days on: the events (older than 30 days) go; the blocks ended on 2026-12-04
+    // (expired after 7 days), 26 days ago: kept.
+    hosts[0].run_ok(&["run", "--as-of", "2026-12-30T01:00:00Z"]);
+    assert_eq!(count(&mut admin, "events"), 0);
+    assert_eq!(count(&mut admin, "blocks"), 4);
+    // A week later (the prune is due again), those blocks ended 33 days ago: gone too.
+    hosts[0].run_ok(&["run", "--as-of", "2027-01-06T01:00:00Z"]);
+    assert_eq!(count(&mut admin, "blocks"), 0);
+    // The other hosts' copies of pruned blocks had ended already; their runs go on.
+    hosts[1].run_ok(&["run", "--as-of", "2027-01-06T02:00:00Z"]);
+    assert!(
+        !map_of(&hosts[1]).contains("192.0.2."),
+        "{}",
+        map_of(&hosts[1])
+    );
+}
