@@ -296,7 +296,7 @@ fn a_database_of_schema_9_gets_rollups_by_day() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 12);
+    assert_eq!(version, 11);
 }
 
 /// `report --period 10000000d` (27,000 years) answers from what is stored: it lists the

@@ -60,7 +60,6 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/009_untrusted.sql"),
     include_str!("../../../migrations/sqlite/010_rollups_by_day.sql"),
     include_str!("../../../migrations/sqlite/011_postfix_maps.sql"),
-    include_str!("../../../migrations/sqlite/012_rollup_day_events.sql"),
 ];
 
 /// An open SQLite saslguard database.

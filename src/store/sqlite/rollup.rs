@@ -224,29 +224,19 @@ fn partial_events(kinds: &str, prefix: &str, piece: &str, columns: &str) -> Stri
 
 /// SQL: the events of the kinds `kinds` inside the split period bound
 /// with `prefix`, as rows `(address_id, kind, n)`, several per address: the whole days
-/// from one range of the narrow index `address_days_events` per kind (keyed by day
-/// first, so only the addresses active in the period are read, and without the hourly
-/// counts), the whole hours around them from the rows of their (at most two) days,
-/// the partial hours from `events`. Summed per address they are exact.
+/// and hours from one range of `address_days` per kind (keyed by day first, so only
+/// the addresses active in the period are read), the partial hours from `events`.
+/// Summed per address they are exact.
 pub fn period_rows(kinds: &[EventKind], prefix: &str) -> String {
     let p = prefix;
     let kinds = &super::kinds_sql(kinds);
-    let hours = |piece: &str| {
-        format!(
-            "SELECT r.address_id, r.kind, hours_sum(r.hours, :{p}{piece}_h1, :{p}{piece}_h2)
-             FROM address_days AS r WHERE r.kind IN ({kinds}) AND r.day = :{p}{piece}_day"
-        )
-    };
     format!(
-        "SELECT r.address_id AS address_id, r.kind AS kind, r.events AS n
-         FROM address_days AS r INDEXED BY address_days_events
-         WHERE r.kind IN ({kinds}) AND r.day BETWEEN :{p}day_from AND :{p}day_to
-         UNION ALL {lead}
-         UNION ALL {trail}
+        "SELECT r.address_id AS address_id, r.kind AS kind, {n} AS n
+         FROM address_days AS r
+         WHERE r.kind IN ({kinds}) AND r.day BETWEEN :{p}span_from AND :{p}span_to
          UNION ALL {head}
          UNION ALL {tail}",
-        lead = hours("lead"),
-        trail = hours("trail"),
+        n = day_row_events(prefix),
         head = partial_events(kinds, prefix, "head", "e.address_id, e.kind, 1"),
         tail = partial_events(kinds, prefix, "tail", "e.address_id, e.kind, 1"),
     )
