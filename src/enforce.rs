@@ -149,7 +149,12 @@ pub fn apply_policy(
     allow: &Allowlist,
     now: i64,
 ) -> anyhow::Result<Vec<NewBlock>> {
-    decide(&mut Local(store), config, allow, now)
+    if watermark::unchanged(store, config, allow, now)? {
+        return Ok(Vec::new());
+    }
+    let created = decide(&mut Local(store), config, allow, now)?;
+    watermark::record(store, config, allow, now)?;
+    Ok(created)
 }
 
 /// Applies every policy tier at `now` (then network aggregation) over `store` and
@@ -216,6 +221,90 @@ pub fn decide(
         aggregate(store, policy, allow, now, &mut created)?;
     }
     Ok(created)
+}
+
+/// The policy's watermark: what an evaluation of the tiers depended on, recorded after
+/// it, so that a `run` with nothing new skips counting the windows again (the counts
+/// of a 7-day window were most of its cost).
+///
+/// With no new events, the counts of a window ending later are never larger: events
+/// only leave it, none enter, as long as none lies after the time of the last
+/// evaluation (checked when recording). Pardons and retention only lower them. What
+/// else decides (the blocks in force, which escalation and coverage read, the stored
+/// and configured allowlist, the policy's settings, this program's version) is in the
+/// signature; a block that expires or ends changes it. So an unchanged signature and
+/// a time not before the last evaluation's mean no tier can block anything new.
+mod watermark {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+
+    use crate::config::Config;
+    use crate::model::EventKind;
+    use crate::policy::Allowlist;
+    use crate::store::{BlockStore, BlockTarget, EVENTS_STORED};
+
+    /// State key: the signature of the last evaluation (absent: evaluate).
+    const SIGNATURE: &str = "policy_signature";
+    /// State key: the time of the last evaluation.
+    const EVALUATED_AT: &str = "policy_evaluated_at";
+
+    /// The signature of what an evaluation at `now` depends on besides the counts;
+    /// `None` when the store does not say whether events were stored since (then every
+    /// run evaluates).
+    fn signature(
+        store: &dyn BlockStore,
+        config: &Config,
+        allow: &Allowlist,
+        now: i64,
+    ) -> anyhow::Result<Option<i64>> {
+        let Some(events) = store.state(EVENTS_STORED)? else {
+            return Ok(None);
+        };
+        let mut hasher = DefaultHasher::new();
+        env!("CARGO_PKG_VERSION").hash(&mut hasher);
+        format!("{:?}", config.policy).hash(&mut hasher);
+        allow.networks().hash(&mut hasher);
+        events.hash(&mut hasher);
+        for target in BlockTarget::ALL {
+            store.active_signature(target, now)?.hash(&mut hasher);
+        }
+        Ok(Some(hasher.finish() as i64))
+    }
+
+    /// Whether nothing the tiers depend on changed since the last evaluation and `now`
+    /// is not before it: the evaluation would block nothing new.
+    pub fn unchanged(
+        store: &dyn BlockStore,
+        config: &Config,
+        allow: &Allowlist,
+        now: i64,
+    ) -> anyhow::Result<bool> {
+        let (Some(recorded), Some(at)) = (store.state(SIGNATURE)?, store.state(EVALUATED_AT)?)
+        else {
+            return Ok(false);
+        };
+        Ok(now >= at && signature(store, config, allow, now)? == Some(recorded))
+    }
+
+    /// Records the signature after an evaluation at `now`, unless some countable event
+    /// lies after `now` (a later window would count it: the next run evaluates).
+    pub fn record(
+        store: &dyn BlockStore,
+        config: &Config,
+        allow: &Allowlist,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        store.clear_state(SIGNATURE)?;
+        for kind in [EventKind::AuthFailed, EventKind::InvalidMechanism] {
+            if !store.kind_per_address(kind, now, i64::MAX)?.is_empty() {
+                return Ok(());
+            }
+        }
+        if let Some(signature) = signature(store, config, allow, now)? {
+            store.set_state(SIGNATURE, signature)?;
+            store.set_state(EVALUATED_AT, now)?;
+        }
+        Ok(())
+    }
 }
 
 /// The networks blocked at each target at one moment, to tell whether a block in force

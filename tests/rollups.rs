@@ -621,3 +621,95 @@ fn reports_from_rollups_equal_direct_counts_for_periods_off_the_hour() {
         .collect();
     assert_eq!(printed, direct, "usernames of {}", busiest.0);
 }
+
+/// `run` skips counting its windows when nothing changed since the last evaluation
+/// (the policy's watermark), and only then: after every run, a full evaluation (the
+/// watermark removed, `run --dry-run`) blocks nothing more than the run did, through
+/// future-stamped events, new events, a changed config and an expired block.
+#[test]
+fn run_with_nothing_new_blocks_what_a_full_count_blocks() {
+    let env = Env::new();
+    let log = env.path("maillog");
+    let map = env.path("map");
+    let config = |threshold: i64| {
+        let text = format!(
+            "logs = [{log:?}]\n[postfix]\nmap = {map:?}\nmap_type = \"cidr\"\nreload_command = []\n\
+             [firewall]\nbackend = \"none\"\n[allow]\nloopback = false\n\
+             [[policy.tier]]\ntarget = \"postfix\"\nthreshold = {threshold}\nwindow = \"1h\"\nduration = \"1h\"\n"
+        );
+        std::fs::write(&env.config, text).unwrap();
+    };
+    let at = |seconds: i64| {
+        DateTime::from_timestamp(1_795_737_600 + seconds, 0)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let run = |seconds: i64, dry: bool| -> usize {
+        let mut args = vec!["run", "--format", "json", "--as-of"];
+        let when = at(seconds);
+        args.push(&when);
+        if dry {
+            args.push("--dry-run");
+        }
+        let summary = env.json(&args);
+        summary["blocks_created"].as_array().unwrap().len()
+    };
+    // What the run at `seconds` left to block, by a full count: nothing, always.
+    let full_count_agrees = |seconds: i64| {
+        let conn = Connection::open(&env.db).unwrap();
+        conn.execute("DELETE FROM state WHERE key LIKE 'policy_%'", [])
+            .unwrap();
+        drop(conn);
+        assert_eq!(
+            run(seconds, true),
+            0,
+            "a full count at {seconds} blocks more"
+        );
+    };
+    let watermark = || {
+        let conn = Connection::open(&env.db).unwrap();
+        conn.query_row(
+            "SELECT COUNT(*) FROM state WHERE key = 'policy_signature'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .unwrap()
+    };
+    config(5);
+    std::fs::write(&log, failures(0, 4, "203.0.113.1")).unwrap();
+    assert_eq!(run(600, false), 0);
+    assert_eq!(watermark(), 1, "an evaluation records its watermark");
+    assert_eq!(run(700, false), 0);
+    full_count_agrees(700);
+    // Events stamped after the run's time enter later windows: no watermark is kept.
+    append(&log, &failures(1000, 5, "203.0.113.2"));
+    assert_eq!(run(800, false), 0);
+    assert_eq!(
+        watermark(),
+        0,
+        "events after the evaluation's time keep none"
+    );
+    assert_eq!(run(1100, false), 1, "the future-stamped failures block");
+    full_count_agrees(1100);
+    // New events are counted.
+    append(&log, &failures(1200, 1, "203.0.113.1"));
+    append(&log, &failures(1200, 4, "203.0.113.3"));
+    assert_eq!(
+        run(1300, false),
+        1,
+        "the new failure makes 203.0.113.1 five"
+    );
+    assert_eq!(run(1310, false), 0);
+    full_count_agrees(1310);
+    // A changed policy is evaluated again, nothing new in the log.
+    config(4);
+    assert_eq!(run(1400, false), 1, "203.0.113.3 has 4, the new threshold");
+    full_count_agrees(1400);
+    // Earlier than the last evaluation: counted again (never skipped), same answer.
+    assert_eq!(run(1350, false), 0);
+    full_count_agrees(1350);
+    // Blocks expire an hour later; the failures behind them never count twice, and
+    // the expiry changes the watermark: the run after it counts and agrees.
+    assert_eq!(run(1100 + 3600 + 10, false), 0);
+    full_count_agrees(1100 + 3600 + 10);
+}

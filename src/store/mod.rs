@@ -528,6 +528,11 @@ pub trait EventSink {
     fn label_id(&mut self, text: &str) -> Result<i64>;
 }
 
+/// The named state ([`BlockStore::state`]) an event store adds the number of new events
+/// to whenever it stores some: the policy skips counting its windows again while it
+/// stays unchanged (a store without it makes every run count).
+pub const EVENTS_STORED: &str = "events_stored";
+
 /// What policy and enforcement read and write: blocks, the allowlist, pardons, the
 /// counts a policy decides on, what was rendered where, and named state.
 pub trait BlockStore {

@@ -265,17 +265,11 @@ impl BlockStore for SqliteStore {
             .conn
             .prepare_cached(&super::period::PER_ADDRESS[kind.code() as usize])?;
         super::rollup::bind_split(&super::rollup::Split::new(since, until), &mut stmt, "")?;
-        let rows = stmt.raw_query().mapped(|row| {
-            let key: Vec<u8> = row.get(0)?;
-            Ok((address::from_key(&key), row.get::<_, i64>(1)?))
-        });
-        let mut out = Vec::new();
-        for row in rows {
-            if let (Some(addr), n) = row? {
-                out.push((addr, n));
-            }
-        }
-        Ok(out)
+        let sums = super::sums::sum_rows::<1>(&mut stmt)?;
+        Ok(super::sums::with_keys(&self.conn, sums)?
+            .into_iter()
+            .filter_map(|(key, [n])| address::from_key(&key).map(|addr| (addr, n)))
+            .collect())
     }
 
     /// Events of `kind` of the addresses inside `network` in `(since, until]`, leaving

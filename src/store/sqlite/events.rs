@@ -336,6 +336,16 @@ impl EventSink for EventWriter<'_> {
         progress.counters.events = self.stored;
         progress.counters.duplicates = self.offered - self.stored;
         rollup::flush(&mut self.rollups, self.conn)?;
+        let new = self.stored - self.committed.1;
+        if new > 0 {
+            // The policy's watermark: events were stored (see [`crate::store::EVENTS_STORED`]).
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO state (key, value) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET value = value + ?2",
+                )?
+                .execute(rusqlite::params![crate::store::EVENTS_STORED, new as i64])?;
+        }
         self.save_progress(progress)?;
         if let Some(batch) = self.batch.take() {
             batch.commit()?;

@@ -17,6 +17,7 @@ mod period;
 pub mod reports;
 pub mod retention;
 pub mod rollup;
+mod sums;
 #[cfg(test)]
 mod upgrade_tests;
 

@@ -9,26 +9,16 @@ use std::sync::LazyLock;
 
 use super::{FAILED, FAULT, rollup};
 use crate::model::EventKind;
-use crate::store::Grouping;
 
-/// Per address: counted failures and faults in the current period (split bound with
-/// prefix `c_`) and in the previous one (prefix `p_`), from the rows of the two periods
-/// in the rollups (see [`rollup::period_rows`]) summed per address. Addresses with
-/// nothing in either period are never read.
+/// The rows `(address_id, slot, n)` of the current period (split bound with prefix
+/// `c_`) and of the previous one (prefix `p_`) in the rollups (see
+/// [`rollup::period_rows`]): slot 0 counted failures now, 1 server faults now, 2 and 3
+/// the same in the previous period. [`super::sums::sum_rows`] adds them up per address;
+/// addresses with nothing in either period are never read.
 pub(super) static ADDRESS_PERIODS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT a.ip, c.failures, c.faults, c.previous_failures, c.previous_faults
-         FROM (SELECT address_id,
-                      TOTAL(n) FILTER (WHERE current AND kind = {FAILED}) AS failures,
-                      TOTAL(n) FILTER (WHERE current AND kind = {FAULT}) AS faults,
-                      TOTAL(n) FILTER (WHERE NOT current AND kind = {FAILED})
-                          AS previous_failures,
-                      TOTAL(n) FILTER (WHERE NOT current AND kind = {FAULT})
-                          AS previous_faults
-               FROM (SELECT 1 AS current, * FROM ({current})
-                     UNION ALL SELECT 0, * FROM ({previous}))
-               GROUP BY address_id HAVING SUM(n) > 0) AS c
-         CROSS JOIN addresses AS a ON a.id = c.address_id",
+        "SELECT address_id, kind = {FAULT}, n FROM ({current})
+         UNION ALL SELECT address_id, 2 + (kind = {FAULT}), n FROM ({previous})",
         current = rollup::period_rows(&[EventKind::AuthFailed, EventKind::ServerFault], "c_"),
         previous = rollup::period_rows(&[EventKind::AuthFailed, EventKind::ServerFault], "p_"),
     )
@@ -104,55 +94,18 @@ pub(super) static BLOCKS_DURING: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Events per address in a split period (bound by [`rollup::bind_split`], no prefix):
-/// the period's rows of the rollups (see [`rollup::period_rows`]) of the events of kind
-/// `kind` (its code) summed per
-/// address, then one key lookup per address that had any for its bytes. Nothing outside
-/// the period is read.
-fn events_per_address_sql(kind: EventKind) -> String {
-    format!(
-        "SELECT a.ip, c.failures
-         FROM (SELECT address_id, SUM(n) AS failures FROM ({rows})
-               GROUP BY address_id HAVING SUM(n) > 0) AS c
-         CROSS JOIN addresses AS a ON a.id = c.address_id",
-        rows = rollup::period_rows(&[kind], "")
-    )
-}
-
-/// Events per address in the period, per kind (indexed by its code): what the policy
-/// reads first.
-pub(super) static PER_ADDRESS: LazyLock<[String; EventKind::ALL.len()]> =
-    LazyLock::new(|| EventKind::ALL.map(events_per_address_sql));
-
-/// Rankings of the events of each kind (indexed by its code) by address and by network
-/// (indexed by [`ranking_index`]).
-pub(super) static RANKINGS: LazyLock<[[String; 2]; EventKind::ALL.len()]> = LazyLock::new(|| {
-    EventKind::ALL.map(|kind| [ranking_sql(kind, false), ranking_sql(kind, true)])
+/// The rows `(address_id, 0, n)` of a split period (bound by [`rollup::bind_split`],
+/// no prefix) in the rollups, per kind (indexed by its code): summed per address by
+/// [`super::sums::sum_rows`], they are the events of that kind per address, what the
+/// policy and the rankings read. Nothing outside the period is read.
+pub(super) static PER_ADDRESS: LazyLock<[String; EventKind::ALL.len()]> = LazyLock::new(|| {
+    EventKind::ALL.map(|kind| {
+        format!(
+            "SELECT address_id, 0, n FROM ({})",
+            rollup::period_rows(&[kind], "")
+        )
+    })
 });
-
-/// The ranking of the events of kind `kind` (its code) by address or by network.
-fn ranking_sql(kind: EventKind, by_network: bool) -> String {
-    if by_network {
-        format!(
-            "SELECT net, failures, RANK() OVER (ORDER BY failures DESC) AS rank
-             FROM (SELECT network_key(ip, :v4_prefix, :v6_prefix) AS net,
-                          SUM(failures) AS failures
-                   FROM ({}) GROUP BY net)
-             ORDER BY rank, net",
-            events_per_address_sql(kind)
-        )
-    } else {
-        format!(
-            "SELECT ip, failures, RANK() OVER (ORDER BY failures DESC) AS rank
-             FROM ({}) ORDER BY rank, ip",
-            events_per_address_sql(kind)
-        )
-    }
-}
-
-pub(super) fn ranking_index(grouping: Grouping) -> usize {
-    usize::from(matches!(grouping, Grouping::Network { .. }))
-}
 
 #[cfg(test)]
 mod tests {
@@ -169,14 +122,14 @@ mod tests {
         let mut queries: Vec<(String, String)> = vec![
             ("address periods".into(), ADDRESS_PERIODS.clone()),
             ("failures per hour".into(), FAILURES_PER_HOUR.clone()),
+            (
+                "address keys".into(),
+                super::super::sums::ADDRESS_KEYS.into(),
+            ),
         ];
         for kind in EventKind::ALL {
             let code = kind.code() as usize;
             queries.push((format!("{kind} per address"), PER_ADDRESS[code].clone()));
-            for (index, sql) in RANKINGS[code].iter().enumerate() {
-                let by = ["addresses", "networks"][index];
-                queries.push((format!("{kind} ranking by {by}"), sql.clone()));
-            }
             queries.push((
                 format!("{kind} in a range"),
                 EVENTS_PER_ADDRESS[code].clone(),
@@ -187,18 +140,23 @@ mod tests {
             println!("-- {name}\n{plan}\n");
             let scans = Store::full_scans(&plan, &["e", "h", "r", "a", "hour_totals"]);
             assert!(scans.is_empty(), "{name} scans {scans:?}:\n{plan}");
+            // Summed in memory: no sorting of the period's rows.
+            if !name.contains("range") && name != "failures per hour" {
+                assert!(!plan.contains("TEMP B-TREE"), "{name} sorts:\n{plan}");
+            }
         }
-        for (name, sql) in &queries[..1] {
+        for (name, sql) in [&queries[0], &queries[3]] {
             let plan = store.query_plan(sql);
             assert!(
                 plan.contains("r USING PRIMARY KEY (kind=? AND day>? AND day<?)"),
                 "{name} does not read the period's days as one range:\n{plan}"
             );
-            assert!(
-                plan.contains("a USING INTEGER PRIMARY KEY (rowid=?)"),
-                "{name} does not look addresses up by id:\n{plan}"
-            );
         }
+        let plan = store.query_plan(super::super::sums::ADDRESS_KEYS);
+        assert!(
+            plan.contains("a USING INTEGER PRIMARY KEY (rowid=?)"),
+            "addresses are not looked up by id:\n{plan}"
+        );
         let plan = store.query_plan(&FAILURES_PER_HOUR);
         assert!(
             plan.contains("hour_totals USING PRIMARY KEY (kind=? AND hour>? AND hour<?)"),

@@ -15,7 +15,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::blocks::key_range;
 use super::rollup::{self, Split, bind_split};
-use super::{FAILED, FAULT, SqliteStore, address, period};
+use super::{FAILED, FAULT, SqliteStore, address, period, sums};
 use crate::model::{BlockTarget, EventKind};
 use crate::store::{
     AddressPeriods, Block, BlockCounts, Grouping, LabelCount, LabelKind, LastRun, RangeTotals,
@@ -184,8 +184,7 @@ impl ReportStore for SqliteStore {
         until: i64,
         grouping: Grouping,
     ) -> Result<Vec<RankedOffender>> {
-        let sql = &period::RANKINGS[kind.code() as usize][period::ranking_index(grouping)];
-        self.rank_with(sql, since, until, grouping)
+        self.rank_with(kind, since, until, grouping)
     }
 
     /// The first and last event of `kind` inside `network` in `(since, until]`
@@ -388,21 +387,18 @@ impl ReportStore for SqliteStore {
         let mut stmt = self.conn.prepare_cached(&period::ADDRESS_PERIODS)?;
         bind_split(&Split::new(since, until), &mut stmt, "c_")?;
         bind_split(&Split::new(previous_since, since), &mut stmt, "p_")?;
-        let count = |row: &rusqlite::Row<'_>, index: usize| -> rusqlite::Result<i64> {
-            Ok(row.get::<_, f64>(index)? as i64)
-        };
-        let rows = stmt.raw_query().mapped(|row| {
-            Ok((
-                row.get::<_, Vec<u8>>(0)?,
-                count(row, 1)?,
-                count(row, 2)?,
-                count(row, 3)?,
-                count(row, 4)?,
-            ))
-        });
-        let mut out = Vec::new();
-        for row in rows {
-            let (key, failures, server_faults, previous_failures, previous_server_faults) = row?;
+        let sums = sums::sum_rows::<4>(&mut stmt)?;
+        let mut out = Vec::with_capacity(sums.len());
+        for (
+            key,
+            [
+                failures,
+                server_faults,
+                previous_failures,
+                previous_server_faults,
+            ],
+        ) in sums::with_keys(&self.conn, sums)?
+        {
             let Some(address) = address::from_key(&key) else {
                 continue;
             };
@@ -534,34 +530,32 @@ impl ReportStore for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Runs a ranking query of [`period::RANKINGS`].
+    /// Ranks the addresses (or networks) by their events of `kind` in `(since, until]`:
+    /// the period's rollup rows summed in memory ([`sums`]), ranked as `RANK()` does.
     fn rank_with(
         &self,
-        sql: &str,
+        kind: EventKind,
         since: Option<i64>,
         until: i64,
         grouping: Grouping,
     ) -> Result<Vec<RankedOffender>> {
         let split = rollup::Split::new(since.unwrap_or(i64::MIN), until);
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        if let Grouping::Network {
-            v4_prefix,
-            v6_prefix,
-        } = grouping
-        {
-            rollup::bind(&mut stmt, ":v4_prefix", &v4_prefix)?;
-            rollup::bind(&mut stmt, ":v6_prefix", &v6_prefix)?;
-        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(&period::PER_ADDRESS[kind.code() as usize])?;
         bind_split(&split, &mut stmt, "")?;
-        let rows = stmt.raw_query();
-        let rows = rows.mapped(|row| {
-            let key: Vec<u8> = row.get(0)?;
-            Ok((address::from_key(&key), row.get(1)?, row.get(2)?))
-        });
+        let sums = sums::sum_rows::<1>(&mut stmt)?;
+        let network = match grouping {
+            Grouping::Address => None,
+            Grouping::Network {
+                v4_prefix,
+                v6_prefix,
+            } => Some((v4_prefix.min(32), v6_prefix.min(128))),
+        };
         let mut out = Vec::new();
-        for row in rows {
+        for (key, failures, rank) in sums::ranked(sums::with_keys(&self.conn, sums)?, network) {
             // A stored value that is no address key is left out, never shown as one.
-            if let (Some(addr), failures, rank) = row? {
+            if let Some(addr) = address::from_key(&key) {
                 out.push(RankedOffender {
                     network: grouping.network_of(addr),
                     failures,
