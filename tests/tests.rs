@@ -18,6 +18,7 @@ mod rig;
 mod aggregation;
 mod blocks;
 mod cluster;
+mod cluster_reports;
 mod contrib;
 mod crash;
 mod doctor_firewall;

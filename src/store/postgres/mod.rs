@@ -18,6 +18,7 @@ mod blocks;
 mod connect;
 mod events;
 mod hosts;
+mod reports;
 
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ pub use blocks::ClusterBlock;
 pub use connect::{Settings, Tls, check_url, redact, url_has_password};
 pub use events::{ClusterEvent, Shipment};
 pub use hosts::{HostStatus, Pruned};
+pub use reports::ClusterReports;
 
 pub use crate::model::EventKind;
 pub use crate::store::{AllowEntry, Block, NewBlock, Pardon};
