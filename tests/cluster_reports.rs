@@ -348,3 +348,115 @@ fn a_single_host_prints_what_it_printed_before() {
         );
     }
 }
+
+/// Rankings over any period, aligned to hours and days or not, equal the counts over
+/// the events themselves (the rollups hold whole days and hours, the events the rest),
+/// also after retention deleted some.
+#[test]
+fn rollups_count_exactly_for_any_period() {
+    use saslguard::model::EventKind;
+    use saslguard::store::postgres::{
+        Cluster, ClusterEvent, ClusterReports, Settings, SharedStore,
+    };
+    use saslguard::store::{Grouping, ReportStore, SqliteStore};
+
+    let Some(server) = Postgres::start("rollups_count_exactly_for_any_period") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("password");
+    server.write_password_file(&password);
+    let settings = Settings::new(
+        &server.url(),
+        std::time::Duration::from_secs(5),
+        Some(password),
+    )
+    .unwrap();
+    const NOW: i64 = 1_795_780_800;
+    // Events every 37 minutes over ten days, from six addresses, on two hosts.
+    let addresses = [
+        "192.0.2.1",
+        "192.0.2.2",
+        "198.51.100.7",
+        "2001:db8::1",
+        "2001:db8::2",
+        "2001:db8:1::9",
+    ];
+    let mut all: Vec<(i64, &str)> = Vec::new();
+    for (name, offset) in [("mx1", 0), ("mx2", 11)] {
+        let mut cluster = Cluster::connect(&settings, name, NOW).unwrap();
+        let events: Vec<ClusterEvent> = (0..400)
+            .map(|i| {
+                let ts = NOW - 10 * 86400 + i * 37 * 60 + offset;
+                let address = addresses[(i as usize * 7 + offset as usize) % addresses.len()];
+                all.push((ts, address));
+                ClusterEvent {
+                    event_id: i,
+                    ts,
+                    address: address.parse().unwrap(),
+                    kind: EventKind::AuthFailed,
+                    mechanism: "LOGIN".into(),
+                    username: None,
+                    service: "postfix/smtpd".into(),
+                }
+            })
+            .collect();
+        cluster.ship(&events, 0, NOW).unwrap();
+    }
+    let local = SqliteStore::open(&dir.path().join("local.db")).unwrap();
+    let reports = ClusterReports::open(&settings, "mx1", local).unwrap();
+    let expect = |all: &[(i64, &str)], since: Option<i64>, until: i64| {
+        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+        for (ts, address) in all {
+            if since.is_none_or(|s| *ts > s) && *ts <= until {
+                *counts.entry(address.to_string()).or_default() += 1;
+            }
+        }
+        counts
+    };
+    let periods = [
+        (None, NOW),
+        (Some(NOW - 86400), NOW),
+        (Some(NOW - 7 * 86400 - 1234), NOW - 61),
+        (Some(NOW - 3 * 86400 + 1800), NOW - 2 * 86400 - 1),
+        (Some(NOW - 5000), NOW - 1000),
+        (Some(NOW - 40 * 86400), NOW + 86400),
+    ];
+    let check = |all: &[(i64, &str)]| {
+        for (since, until) in periods {
+            let ranked: BTreeMap<String, i64> = reports
+                .rank_offenders(EventKind::AuthFailed, since, until, Grouping::Address)
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.network.addr().to_string(), r.failures))
+                .collect();
+            assert_eq!(ranked, expect(all, since, until), "{since:?}..{until}");
+            let per_address: BTreeMap<String, i64> = reports
+                .events_per_address(
+                    EventKind::AuthFailed,
+                    since.unwrap_or(i64::MIN),
+                    until,
+                    None,
+                )
+                .unwrap()
+                .into_iter()
+                .map(|(a, n)| (a.to_string(), n))
+                .collect();
+            assert_eq!(per_address, expect(all, since, until), "{since:?}..{until}");
+            let hours: i64 = reports
+                .failures_per_hour(since.unwrap_or(i64::MIN), until)
+                .unwrap()
+                .iter()
+                .map(|(_, n)| n)
+                .sum();
+            assert_eq!(hours, expect(all, since, until).values().sum::<i64>());
+        }
+    };
+    check(&all);
+    // Retention deletes the oldest events; the rollups follow.
+    let cut = NOW - 6 * 86400 + 777;
+    let mut cluster = Cluster::connect(&settings, "mx1", NOW).unwrap();
+    cluster.prune(Some(cut), None).unwrap();
+    all.retain(|(ts, _)| *ts >= cut);
+    check(&all);
+}

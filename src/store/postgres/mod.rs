@@ -34,10 +34,16 @@ pub use crate::model::EventKind;
 pub use crate::store::{AllowEntry, Block, NewBlock, Pardon};
 
 /// The schema, one file per version; `saslguard_schema` records those applied.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "001_cluster",
-    include_str!("../../../migrations/postgres/001_cluster.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "001_cluster",
+        include_str!("../../../migrations/postgres/001_cluster.sql"),
+    ),
+    (
+        "002_report_rollups",
+        include_str!("../../../migrations/postgres/002_report_rollups.sql"),
+    ),
+];
 
 /// The advisory lock key held while one host evaluates the policy ("sgpolicy").
 const POLICY_LOCK: i64 = 0x7367_706f_6c69_6379;

@@ -15,6 +15,7 @@ use super::blocks::{self, ClusterBlock};
 use super::events::{countable, kind_code, network_text, parse_network};
 use super::{ClusterError, Settings};
 use crate::model::{BlockTarget, EndReason, EventKind};
+use crate::store::rollup::Split;
 use crate::store::{
     AddressPeriods, AllowEntry, Block, BlockCounts, BlockStore, FirewallPlace, Grouping,
     LabelCount, LabelKind, LastRun, NewBlock, Pardon, PostfixMapPlace, RangeTotals, RankedLabel,
@@ -122,6 +123,61 @@ fn epoch(expr: &str) -> String {
     format!("extract(epoch FROM {expr})::bigint")
 }
 
+/// The rows of events of `kinds` in `(since, until]` as `(kind, address, host_id, n)`
+/// (`ts_hour`: the hour of an event's `ts`, when `hours` asks for it as a fifth column):
+/// the whole UTC days from `event_days`, the whole hours around them from
+/// `event_hours`, the partial hours at either end from `events` (see
+/// [`crate::store::rollup::Split`]). Exact for any period. The pieces are literal
+/// numbers computed here (never outside text); `filter` is added to every piece (an
+/// address condition on a parameter, or `TRUE`).
+fn period_rows(kinds: &[EventKind], since: i64, until: i64, filter: &str, hours: bool) -> String {
+    let split = Split::new(at(since), at(until));
+    let kinds = kinds
+        .iter()
+        .map(|k| kind_code(*k).to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (day_hour, hour_hour, event_hour) = if hours {
+        (
+            ", day * 24 AS hour",
+            ", hour",
+            ", floor(extract(epoch FROM ts) / 3600)::bigint AS hour",
+        )
+    } else {
+        ("", "", "")
+    };
+    // Per hour, the whole hours come from `event_hours` alone (days have no hours).
+    let (days, hour_ranges) = if hours {
+        (
+            String::new(),
+            format!("hour BETWEEN {} AND {}", split.hour_from, split.hour_to),
+        )
+    } else {
+        (
+            format!(
+                "SELECT kind, address, host_id, n{day_hour} FROM event_days
+                 WHERE kind IN ({kinds}) AND day BETWEEN {} AND {} AND {filter}
+                 UNION ALL ",
+                split.day_from, split.day_to
+            ),
+            format!(
+                "(hour BETWEEN {} AND {} OR hour BETWEEN {} AND {})",
+                split.lead_from, split.lead_to, split.trail_from, split.trail_to
+            ),
+        )
+    };
+    format!(
+        "{days}SELECT kind, address, host_id, n{hour_hour} FROM event_hours
+         WHERE kind IN ({kinds}) AND {hour_ranges} AND {filter}
+         UNION ALL
+         SELECT kind, address, host_id, 1::bigint{event_hour} FROM events
+         WHERE kind IN ({kinds}) AND {filter}
+           AND (ts BETWEEN to_timestamp({}) AND to_timestamp({})
+                OR ts BETWEEN to_timestamp({}) AND to_timestamp({}))",
+        split.head_from, split.head_to, split.tail_from, split.tail_to
+    )
+}
+
 impl ReportStore for ClusterReports {
     fn rank_offenders(
         &self,
@@ -140,21 +196,13 @@ impl ReportStore for ClusterReports {
         let sql = format!(
             "SELECT host(net)::inet, n, RANK() OVER (ORDER BY n DESC) AS rank
              FROM (SELECT network(set_masklen(address,
-                              CASE family(address) WHEN 4 THEN $4::int ELSE $5::int END)) AS net,
-                          COUNT(*) AS n
-                   FROM events WHERE {IN_PERIOD} GROUP BY 1) AS c
-             ORDER BY rank, net"
+                              CASE family(address) WHEN 4 THEN $1::int ELSE $2::int END)) AS net,
+                          SUM(n)::bigint AS n
+                   FROM ({}) AS p GROUP BY 1) AS c
+             ORDER BY rank, net",
+            period_rows(&[kind], since.unwrap_or(i64::MIN), until, "TRUE", false)
         );
-        let rows = self.rows(
-            &sql,
-            &[
-                &kind_code(kind),
-                &since_or_start(since),
-                &at(until),
-                &v4,
-                &v6,
-            ],
-        )?;
+        let rows = self.rows(&sql, &[&v4, &v6])?;
         rows.iter()
             .map(|row| {
                 let addr: IpAddr = row.try_get(0).map_err(query_error)?;
@@ -417,24 +465,22 @@ impl ReportStore for ClusterReports {
         since: i64,
         until: i64,
     ) -> Result<Vec<AddressPeriods>> {
-        let rows = self.rows(
+        let kinds = [EventKind::AuthFailed, EventKind::ServerFault];
+        let (failed, fault) = (kind_code(kinds[0]), kind_code(kinds[1]));
+        let sql = format!(
             "SELECT address,
-                    COUNT(*) FILTER (WHERE kind = $4 AND ts > to_timestamp($2::bigint)),
-                    COUNT(*) FILTER (WHERE kind = $5 AND ts > to_timestamp($2::bigint)),
-                    COUNT(*) FILTER (WHERE kind = $4 AND ts <= to_timestamp($2::bigint)),
-                    COUNT(*) FILTER (WHERE kind = $5 AND ts <= to_timestamp($2::bigint))
-             FROM events
-             WHERE kind IN ($4, $5) AND ts > to_timestamp($1::bigint)
-               AND ts <= to_timestamp($3::bigint)
-             GROUP BY address",
-            &[
-                &at(previous_since),
-                &at(since),
-                &at(until),
-                &kind_code(EventKind::AuthFailed),
-                &kind_code(EventKind::ServerFault),
-            ],
-        )?;
+                    COALESCE(SUM(n) FILTER (WHERE current AND kind = {failed}), 0)::bigint,
+                    COALESCE(SUM(n) FILTER (WHERE current AND kind = {fault}), 0)::bigint,
+                    COALESCE(SUM(n) FILTER (WHERE NOT current AND kind = {failed}), 0)::bigint,
+                    COALESCE(SUM(n) FILTER (WHERE NOT current AND kind = {fault}), 0)::bigint
+             FROM (SELECT TRUE AS current, kind, address, n FROM ({}) AS c
+                   UNION ALL
+                   SELECT FALSE, kind, address, n FROM ({}) AS p) AS r
+             GROUP BY address HAVING SUM(n) > 0",
+            period_rows(&kinds, since, until, "TRUE", false),
+            period_rows(&kinds, previous_since, since, "TRUE", false),
+        );
+        let rows = self.rows(&sql, &[])?;
         rows.iter()
             .map(|row| {
                 Ok(AddressPeriods {
@@ -451,14 +497,11 @@ impl ReportStore for ClusterReports {
 
     fn failures_per_hour(&self, since: i64, until: i64) -> Result<Vec<(i64, i64)>> {
         let sql = format!(
-            "SELECT ({0} / 3600) * 3600 AS hour, COUNT(*) FROM events
-             WHERE {IN_PERIOD} GROUP BY hour ORDER BY hour",
-            epoch("ts")
+            "SELECT hour * 3600, SUM(n)::bigint FROM ({}) AS p
+             GROUP BY hour HAVING SUM(n) > 0 ORDER BY hour",
+            period_rows(&[EventKind::AuthFailed], since, until, "TRUE", true)
         );
-        let rows = self.rows(
-            &sql,
-            &[&kind_code(EventKind::AuthFailed), &at(since), &at(until)],
-        )?;
+        let rows = self.rows(&sql, &[])?;
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
             .collect::<std::result::Result<_, postgres::Error>>()
@@ -472,20 +515,19 @@ impl ReportStore for ClusterReports {
         until: i64,
         within: Option<&IpNet>,
     ) -> Result<Vec<(IpAddr, i64)>> {
-        let code = kind_code(kind);
-        let (since, until) = (at(since), at(until));
+        let per_address = |filter: &str| {
+            format!(
+                "SELECT address, SUM(n)::bigint FROM ({}) AS p
+                 GROUP BY address HAVING SUM(n) > 0",
+                period_rows(&[kind], since, until, filter, false)
+            )
+        };
         let rows = match within {
             Some(network) => self.rows(
-                &format!(
-                    "SELECT address, COUNT(*) FROM events
-                     WHERE {IN_PERIOD} AND address <<= $4::text::inet GROUP BY address"
-                ),
-                &[&code, &since, &until, &network_text(network)],
+                &per_address("address <<= $1::text::inet"),
+                &[&network_text(network)],
             )?,
-            None => self.rows(
-                &format!("SELECT address, COUNT(*) FROM events WHERE {IN_PERIOD} GROUP BY address"),
-                &[&code, &since, &until],
-            )?,
+            None => self.rows(&per_address("TRUE"), &[])?,
         };
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
