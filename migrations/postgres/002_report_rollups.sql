@@ -23,6 +23,10 @@ CREATE TABLE event_days (
     PRIMARY KEY (kind, day, address, host_id)
 );
 
+-- One address's or network's counts (per host, for the rows a report shows).
+CREATE INDEX event_hours_by_address ON event_hours (address, kind, hour);
+CREATE INDEX event_days_by_address ON event_days (address, kind, day);
+
 -- Adds the counts of the events a statement inserted (the transition table).
 CREATE FUNCTION saslguard_events_inserted() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$

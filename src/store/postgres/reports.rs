@@ -224,10 +224,14 @@ impl ReportStore for ClusterReports {
         since: Option<i64>,
         until: i64,
     ) -> Result<Option<(i64, i64)>> {
+        // One address: an equality, so the index on (address, ts) finds both ends in
+        // a seek each; a network: its range of that index.
+        let single = network.prefix_len() == network.max_prefix_len();
         let sql = format!(
-            "SELECT {}, {} FROM events WHERE {IN_PERIOD} AND address <<= $4::text::inet",
+            "SELECT {}, {} FROM events WHERE {IN_PERIOD} AND address {} $4::text::inet",
             epoch("MIN(ts)"),
-            epoch("MAX(ts)")
+            epoch("MAX(ts)"),
+            if single { "=" } else { "<<=" }
         );
         let row = self.row(
             &sql,
@@ -572,18 +576,19 @@ impl ReportStore for ClusterReports {
         since: Option<i64>,
         until: i64,
     ) -> Result<Option<Vec<(String, i64)>>> {
-        let rows = self.rows(
-            "SELECT h.name, COUNT(*) FROM events AS e JOIN hosts AS h ON h.id = e.host_id
-                 WHERE e.kind = $1 AND e.ts > to_timestamp($2::bigint)
-                   AND e.ts <= to_timestamp($3::bigint) AND e.address <<= $4::text::inet
-                 GROUP BY h.name ORDER BY h.name COLLATE \"C\"",
-            &[
-                &kind_code(kind),
-                &since_or_start(since),
-                &at(until),
-                &network_text(network),
-            ],
-        )?;
+        let sql = format!(
+            "SELECT h.name, c.n FROM (SELECT host_id, SUM(n)::bigint AS n FROM ({}) AS p
+                                   GROUP BY host_id HAVING SUM(n) > 0) AS c
+             JOIN hosts AS h ON h.id = c.host_id ORDER BY h.name COLLATE \"C\"",
+            period_rows(
+                &[kind],
+                since.unwrap_or(i64::MIN),
+                until,
+                "address <<= $1::text::inet",
+                false
+            )
+        );
+        let rows = self.rows(&sql, &[&network_text(network)])?;
         let hosts = rows
             .iter()
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
