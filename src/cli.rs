@@ -299,6 +299,11 @@ pub struct BlocksArgs {
     #[arg(long, conflicts_with_all = ["active", "all"])]
     pub forgiven: bool,
 
+    /// Read only this host's own database, even with `[cluster]` configured (by
+    /// default reports read the cluster's shared store: every host's events and blocks).
+    #[arg(long)]
+    pub local: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,
@@ -492,6 +497,11 @@ pub struct TopArgs {
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
 
+    /// Read only this host's own database, even with `[cluster]` configured (by
+    /// default reports read the cluster's shared store: every host's events and blocks).
+    #[arg(long)]
+    pub local: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,
@@ -542,6 +552,11 @@ pub struct ShowArgs {
     #[arg(value_name = "ADDR|CIDR", value_parser = parse_network)]
     pub network: IpNet,
 
+    /// Read only this host's own database, even with `[cluster]` configured (by
+    /// default reports read the cluster's shared store: every host's events and blocks).
+    #[arg(long)]
+    pub local: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = ShowFormat::Table)]
     pub format: ShowFormat,
@@ -562,6 +577,11 @@ pub struct ReportArgs {
     /// Write the report to FILE (atomically: a temporary file renamed) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Read only this host's own database, even with `[cluster]` configured (by
+    /// default reports read the cluster's shared store: every host's events and blocks).
+    #[arg(long)]
+    pub local: bool,
 }
 
 /// Output of `report`.

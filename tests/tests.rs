@@ -19,6 +19,7 @@ mod aggregation;
 mod blocks;
 mod cluster;
 mod cluster_cli;
+mod cluster_reports;
 mod contrib;
 mod crash;
 mod doctor_firewall;

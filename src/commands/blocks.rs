@@ -173,7 +173,7 @@ pub fn expire(ctx: &Context) -> anyhow::Result<()> {
 
 /// Runs `blocks`.
 pub fn list(ctx: &Context, args: &BlocksArgs) -> anyhow::Result<()> {
-    let store = ctx.open_existing_store()?;
+    let store = ctx.open_report_store()?;
     let now = ctx.clock.unix();
     let forgiven: Vec<ForgivenView> = store.pardons()?.iter().map(ForgivenView::new).collect();
     if args.forgiven {

@@ -38,6 +38,9 @@ pub struct Context {
     pub reading: Option<Reading>,
     /// How this command's blocks by hand are recorded: `Some` for `block` and `import`.
     pub manual: Option<ManualBlocks>,
+    /// Whether a report reads only this host's database (`--local` of `top`, `show`,
+    /// `report` and `blocks`) although `[cluster]` is configured.
+    pub local: bool,
 }
 
 /// The logs a command reads and how their lines are taken.
@@ -80,6 +83,13 @@ impl Context {
             },
             reading: Reading::resolve(&cli.command, &config),
             manual: ManualBlocks::resolve(&cli.command, clock.unix()),
+            local: match &cli.command {
+                Command::Top(args) => args.local,
+                Command::Show(args) => args.local,
+                Command::Report(args) => args.local,
+                Command::Blocks(args) => args.local,
+                _ => false,
+            },
             zone,
             clock,
             config,
@@ -169,6 +179,28 @@ impl Context {
                 }
             }
             opened => Ok(opened?),
+        }
+    }
+}
+
+impl Context {
+    /// Opens what the reports read: with `[cluster]` (and no `--local`) the cluster's
+    /// shared store, every host's events and the cluster's blocks, beside this host's
+    /// database; else this host's database alone. An unreachable cluster is an error
+    /// that suggests `--local`, never a silent fall back to this host's part.
+    pub fn open_report_store(&self) -> anyhow::Result<Box<dyn crate::store::ReportStore>> {
+        let local = self.open_existing_store()?;
+        let Some(cluster) = self.config.cluster.as_ref().filter(|_| !self.local) else {
+            return Ok(Box::new(local));
+        };
+        let host = cluster.host_name()?;
+        match crate::store::postgres::ClusterReports::open(&cluster.settings()?, &host, local) {
+            Ok(store) => Ok(Box::new(store)),
+            Err(e) if e.is_unreachable() => Err(anyhow::anyhow!(
+                "{e}\nreports read the cluster when [cluster] is configured; pass --local \
+                 to report this host's own database only"
+            )),
+            Err(e) => Err(e.into()),
         }
     }
 }

@@ -13,9 +13,9 @@ pub fn run(ctx: &Context, args: &ReportArgs) -> anyhow::Result<()> {
     let Period::Last { label, seconds } = &args.period else {
         anyhow::bail!("report needs a period with a length, like 24h, 7d or 30d");
     };
-    let store = ctx.open_existing_store()?;
+    let store = ctx.open_report_store()?;
     let report = summary::build(
-        &store,
+        store.as_ref(),
         ctx.config.networks,
         label,
         *seconds,

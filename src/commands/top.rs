@@ -11,7 +11,7 @@ use crate::store::LabelKind;
 
 /// Runs `top`.
 pub fn run(ctx: &Context, args: &TopArgs) -> anyhow::Result<()> {
-    let store = ctx.open_existing_store()?;
+    let store = ctx.open_report_store()?;
     let subject = match args.by {
         TopBy::Ip => Subject::Offenders(Grouping::Address),
         TopBy::Net => Subject::Offenders(Grouping::Network {
@@ -32,7 +32,7 @@ pub fn run(ctx: &Context, args: &TopArgs) -> anyhow::Result<()> {
         }
     }
     let rows = top::rank_kind(
-        &store,
+        store.as_ref(),
         &args.period,
         ctx.clock.unix(),
         subject,

@@ -18,6 +18,24 @@ use serde::Serialize;
 
 use crate::store::{Block, BlockTarget, EndReason, Origin};
 
+/// Counts per host by host name, in a cluster's reports (`"hosts": {"mx1": 4}`); a
+/// single host's reports have none, so their output stays as it was.
+pub type HostCounts = std::collections::BTreeMap<String, i64>;
+
+/// The per-host counts of events of `kind` inside `network` in `(since, until]` when
+/// the store holds several hosts' events (`None` otherwise).
+pub fn hosts_of(
+    store: &dyn crate::store::ReportStore,
+    network: &IpNet,
+    kind: crate::model::EventKind,
+    since: Option<i64>,
+    until: i64,
+) -> anyhow::Result<Option<HostCounts>> {
+    Ok(store
+        .hosts_of(network, kind, since, until)?
+        .map(|hosts| hosts.into_iter().collect()))
+}
+
 /// A stored Unix time as RFC 3339 UTC (`2026-11-27T12:00:00Z`).
 /// Reports keep a [`Stamp`] until they render; this is for other commands' output.
 pub fn format_time(unix: i64) -> String {

@@ -66,6 +66,9 @@ pub struct ShowReport {
     /// First and last counted failure (RFC 3339 UTC in output); null without any.
     pub first_seen: Option<Stamp>,
     pub last_seen: Option<Stamp>,
+    /// In a cluster: counted failures per host (they add up to `failures`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<super::HostCounts>,
     /// Server-side faults (`Connection lost to authentication server`, ...): stored,
     /// never counted against the client.
     pub server_faults: i64,
@@ -165,6 +168,13 @@ pub fn build(store: &dyn ReportStore, network: &IpNet, now: i64) -> anyhow::Resu
         failures: totals.failures,
         first_seen: totals.first_seen.map(Stamp),
         last_seen: totals.last_seen.map(Stamp),
+        hosts: super::hosts_of(
+            store,
+            network,
+            crate::parse::EventKind::AuthFailed,
+            None,
+            now,
+        )?,
         server_faults: totals.server_faults,
         invalid_mechanism,
         per_day: per_day(store, network, now)?,

@@ -251,6 +251,9 @@ pub struct TopAddress {
     pub rank: i64,
     pub ip: IpAddr,
     pub failures: i64,
+    /// In a cluster: the period's failures per host (they add up to `failures`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<super::HostCounts>,
 }
 
 /// One of the top usernames.
@@ -312,7 +315,7 @@ pub fn build(
         previous,
         per_hour,
         chart,
-        top_addresses: top_addresses(&rows),
+        top_addresses: with_hosts(store, top_addresses(&rows), at)?,
         top_usernames: top_usernames(store, at)?,
         blocks: block_counts(store, at)?,
         block_timeline: block_timeline(store, at, &refused.per_block)?,
@@ -385,9 +388,28 @@ fn top_addresses(rows: &[AddressPeriods]) -> Vec<TopAddress> {
             Some(last) if last.failures == failures => last.rank,
             _ => index as i64 + 1,
         };
-        top.push(TopAddress { rank, ip, failures });
+        top.push(TopAddress {
+            rank,
+            ip,
+            failures,
+            hosts: None,
+        });
     }
     top
+}
+
+/// The top addresses with their failures per host, in a cluster.
+fn with_hosts(
+    store: &dyn ReportStore,
+    mut top: Vec<TopAddress>,
+    at: Bounds,
+) -> anyhow::Result<Vec<TopAddress>> {
+    for address in &mut top {
+        let network = ipnet::IpNet::from(address.ip);
+        let failed = crate::parse::EventKind::AuthFailed;
+        address.hosts = super::hosts_of(store, &network, failed, Some(at.since), at.until)?;
+    }
+    Ok(top)
 }
 
 /// The [`TOP`] usernames tried most in this period.

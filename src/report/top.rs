@@ -118,6 +118,9 @@ pub struct TopRow {
     pub last_seen: Option<Stamp>,
     /// Count and rank for each period, in the order asked.
     pub periods: Vec<PeriodCount>,
+    /// In a cluster: the first period's count per host (they add up to `failures`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<super::HostCounts>,
 }
 
 impl TopRow {
@@ -201,6 +204,7 @@ pub fn rank_kind(
         for (key, entry) in &mut sorted {
             if let (Key::Address(network), Some(_)) = (&*key, entry.counts[0]) {
                 entry.seen = store.first_and_last(network, kind, first.since(until), until)?;
+                entry.hosts = super::hosts_of(store, network, kind, first.since(until), until)?;
             }
         }
     }
@@ -226,6 +230,7 @@ fn merge_periods(
             let entry = entries.entry(ranked.key).or_insert_with(|| Entry {
                 counts: vec![None; periods.len()],
                 seen: None,
+                hosts: None,
             });
             entry.counts[index] = Some((ranked.failures, ranked.rank));
             if times {
@@ -302,6 +307,7 @@ fn to_row(key: Key, entry: &Entry, periods: &[Period], subject: Subject) -> TopR
         first_seen: entry.seen.map(|(first, _)| Stamp(first)),
         last_seen: entry.seen.map(|(_, last)| Stamp(last)),
         periods,
+        hosts: entry.hosts.clone(),
     };
     match (subject, key) {
         (Subject::Offenders(Grouping::Address), Key::Address(network)) => {
@@ -325,6 +331,8 @@ struct Entry {
     counts: Vec<Option<(i64, i64)>>,
     /// First and last failure in the first period.
     seen: Option<(i64, i64)>,
+    /// In a cluster: the first period's count per host.
+    hosts: Option<super::HostCounts>,
 }
 
 /// Ranks the remaining entries among themselves in every period (`RANK()`: ties share

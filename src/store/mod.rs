@@ -741,6 +741,20 @@ pub trait ReportStore: BlockStore {
     /// The latest run of `command`.
     fn last_run(&self, command: &str) -> Result<Option<LastRun>>;
 
+    /// Events of `kind` inside `network` in `(since, until]` (`since = None`: from the
+    /// beginning) per host, by host name, when the store holds the events of several
+    /// hosts (a cluster); `None` for a single host's store, whose reports name no hosts.
+    fn hosts_of(
+        &self,
+        network: &IpNet,
+        kind: EventKind,
+        since: Option<i64>,
+        until: i64,
+    ) -> Result<Option<Vec<(String, i64)>>> {
+        let _ = (network, kind, since, until);
+        Ok(None)
+    }
+
     /// Events of `kind` in `(since, until]` of the addresses inside `within` (all when
     /// `None`).
     fn kind_total(

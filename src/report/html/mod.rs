@@ -147,6 +147,7 @@ mod tests {
                 rank: 1,
                 ip: "203.0.113.7".parse().expect("an address"),
                 failures: 12,
+                hosts: None,
             }],
             top_usernames: vec![TopUsername {
                 rank: 1,

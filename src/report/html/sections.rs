@@ -154,10 +154,13 @@ pub(super) fn write_top_addresses(out: &mut String, s: &Summary) -> fmt::Result 
         .map(|a| a.failures)
         .max()
         .unwrap_or(0);
+    // In a cluster, a column of failures per host; a single host's page is unchanged.
+    let cluster = s.top_addresses.iter().any(|a| a.hosts.is_some());
     writeln!(
         out,
         "<table class=\"wide\"><thead><tr><th class=\"num\">rank</th><th>address</th>\
-         <th class=\"num\">failures</th><th></th></tr></thead><tbody>"
+         <th class=\"num\">failures</th>{}<th></th></tr></thead><tbody>",
+        if cluster { "<th>hosts</th>" } else { "" }
     )?;
     for a in &s.top_addresses {
         write!(
@@ -168,6 +171,9 @@ pub(super) fn write_top_addresses(out: &mut String, s: &Summary) -> fmt::Result 
             ip = Esc(&a.ip.to_string()),
             n = a.failures,
         )?;
+        if cluster {
+            write_hosts_cell(out, a.hosts.as_ref())?;
+        }
         chart::write_hbar(out, "addresses", a.failures, max)?;
         writeln!(out, "</tr>")?;
     }
@@ -178,6 +184,22 @@ pub(super) fn write_top_addresses(out: &mut String, s: &Summary) -> fmt::Result 
          a rank). <code>saslguard show ADDRESS</code> tells everything about one.</p>"
     )?;
     writeln!(out, "</section>")
+}
+
+/// A cell listing failures per host (`mx1 4, mx2 4`), each as a `data-host` span.
+fn write_hosts_cell(out: &mut String, hosts: Option<&crate::report::HostCounts>) -> fmt::Result {
+    write!(out, "<td class=\"hosts\">")?;
+    for (index, (host, n)) in hosts.into_iter().flatten().enumerate() {
+        if index > 0 {
+            write!(out, ", ")?;
+        }
+        write!(
+            out,
+            "<span data-host=\"{host}\" data-failures=\"{n}\">{host} {n}</span>",
+            host = Esc(host)
+        )?;
+    }
+    write!(out, "</td>")
 }
 
 /// The usernames tried most, each with a bar, hidden characters highlighted.

@@ -21,7 +21,8 @@ pub struct ClusterBlock {
 }
 
 /// The columns [`from_row`] reads, in order.
-const COLUMNS: &str = "id, network::text, target, origin, reason, failures, window_seconds,
+pub(super) const COLUMNS: &str =
+    "id, network::text, target, origin, reason, failures, window_seconds,
     extract(epoch FROM created_at)::bigint, extract(epoch FROM expires_at)::bigint,
     extract(epoch FROM ended_at)::bigint, end_reason, origin_host, ended_by";
 
@@ -54,7 +55,7 @@ fn from_row(row: &Row) -> Result<ClusterBlock> {
     })
 }
 
-fn blocks_of(rows: Vec<Row>) -> Result<Vec<ClusterBlock>> {
+pub(super) fn blocks_of(rows: Vec<Row>) -> Result<Vec<ClusterBlock>> {
     rows.iter().map(from_row).collect()
 }
 

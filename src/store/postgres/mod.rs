@@ -18,6 +18,7 @@ mod blocks;
 mod connect;
 mod events;
 mod hosts;
+mod reports;
 
 use std::time::Duration;
 
@@ -27,15 +28,22 @@ pub use blocks::ClusterBlock;
 pub use connect::{Settings, Tls, check_url, redact, url_has_password};
 pub use events::{ClusterEvent, Shipment};
 pub use hosts::{HostStatus, Pruned};
+pub use reports::ClusterReports;
 
 pub use crate::model::EventKind;
 pub use crate::store::{AllowEntry, Block, NewBlock, Pardon};
 
 /// The schema, one file per version; `saslguard_schema` records those applied.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "001_cluster",
-    include_str!("../../../migrations/postgres/001_cluster.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "001_cluster",
+        include_str!("../../../migrations/postgres/001_cluster.sql"),
+    ),
+    (
+        "002_report_rollups",
+        include_str!("../../../migrations/postgres/002_report_rollups.sql"),
+    ),
+];
 
 /// The advisory lock key held while one host evaluates the policy ("sgpolicy").
 const POLICY_LOCK: i64 = 0x7367_706f_6c69_6379;
