@@ -62,9 +62,10 @@ fn cluster_blocks(env: &common::Env, at: &str) -> Vec<String> {
         .collect()
 }
 
-/// This host's active blocks, as `blocks --format json` lists them.
+/// This host's active blocks, as `blocks --local --format json` lists them (its own
+/// store: what it renders, readable while the cluster is down).
 fn local_blocks(env: &common::Env, at: &str) -> Vec<Value> {
-    env.json(&["blocks", "--format", "json", "--as-of", at])
+    env.json(&["blocks", "--local", "--format", "json", "--as-of", at])
         .as_array()
         .unwrap()
         .clone()
