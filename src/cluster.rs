@@ -46,7 +46,7 @@ pub fn config_warnings(config: &Config, path: &Path) -> Vec<String> {
 
 /// Events shipped per transaction: large enough for COPY to pay, small enough that a
 /// host's first shipment makes progress it keeps if interrupted.
-const SHIP_BATCH: usize = 50_000;
+const SHIP_BATCH: usize = 200_000;
 
 /// What the cluster part of a run did.
 #[derive(Debug, Default, Clone, serde::Serialize)]

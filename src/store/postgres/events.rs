@@ -1,9 +1,11 @@
-//! Events in the shared store: shipping a batch exactly once (binary COPY into a
-//! temporary table, then one `INSERT ... ON CONFLICT (host_id, event_id) DO NOTHING`),
+//! Events in the shared store: shipping a batch exactly once (binary COPY straight into
+//! `events` when the batch cannot conflict, else into a temporary table, then one
+//! `INSERT ... ON CONFLICT (host_id, event_id) DO NOTHING`),
 //! and the counts over all hosts the policy and reports read.
 
 use std::net::IpAddr;
 
+use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use postgres::GenericClient;
 use postgres::binary_copy::BinaryCopyInWriter;
@@ -48,6 +50,12 @@ const INCOMING: &str = "CREATE TEMP TABLE IF NOT EXISTS incoming_events (
 
 /// Stores `events` of host `host_id`, each at most once; runs inside the caller's
 /// transaction.
+///
+/// A batch entirely above the host's highest stored event id cannot conflict: it is
+/// copied straight into `events` (the rollup triggers see the COPY as one statement).
+/// Any other batch (a retry, a stream that grew behind a later one) goes through the
+/// temporary table and `ON CONFLICT DO NOTHING`. The host's row is locked first, so two
+/// shippers of one host take turns and the check stays true until the commit.
 pub(super) fn ship(
     db: &mut impl GenericClient,
     host_id: i32,
@@ -56,6 +64,87 @@ pub(super) fn ship(
     if events.is_empty() {
         return Ok(Shipment::default());
     }
+    db.execute("SELECT 1 FROM hosts WHERE id = $1 FOR UPDATE", &[&host_id])?;
+    let highest: Option<i64> = db
+        .query_one(
+            "SELECT max(event_id) FROM events WHERE host_id = $1",
+            &[&host_id],
+        )?
+        .try_get(0)?;
+    let lowest = events.iter().map(|e| e.event_id).min();
+    let fresh = match (highest, lowest) {
+        (None, _) => true,
+        (Some(high), Some(low)) => low > high,
+        (Some(_), None) => false,
+    };
+    if fresh {
+        if let Some(times) = timestamps(events) {
+            copy_direct(db, host_id, events, &times)?;
+            return Ok(Shipment {
+                offered: events.len() as u64,
+                stored: events.len() as u64,
+            });
+        }
+    }
+    ship_deduplicated(db, host_id, events)
+}
+
+/// The events' times as `timestamptz` values; `None` when one is out of range (the
+/// deduplicating path then reports it as PostgreSQL does).
+fn timestamps(events: &[ClusterEvent]) -> Option<Vec<DateTime<Utc>>> {
+    events
+        .iter()
+        .map(|e| DateTime::<Utc>::from_timestamp(e.ts, 0))
+        .collect()
+}
+
+/// Copies a batch that cannot conflict straight into `events`.
+fn copy_direct(
+    db: &mut impl GenericClient,
+    host_id: i32,
+    events: &[ClusterEvent],
+    times: &[DateTime<Utc>],
+) -> Result<()> {
+    let sink = db.copy_in(
+        "COPY events (host_id, event_id, ts, address, kind, mechanism, username, service)
+         FROM STDIN (FORMAT binary)",
+    )?;
+    let types = [
+        Type::INT4,
+        Type::INT8,
+        Type::TIMESTAMPTZ,
+        Type::INET,
+        Type::INT2,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+    ];
+    let mut writer = BinaryCopyInWriter::new(sink, &types);
+    for (event, ts) in events.iter().zip(times) {
+        let address = event.address.to_canonical();
+        let kind = kind_code(event.kind);
+        writer.write(&[
+            &host_id,
+            &event.event_id,
+            ts,
+            &address,
+            &kind,
+            &event.mechanism,
+            &event.username,
+            &event.service,
+        ])?;
+    }
+    writer.finish()?;
+    Ok(())
+}
+
+/// Stores a batch that may hold events already stored: COPY into a temporary table,
+/// then one `INSERT ... ON CONFLICT (host_id, event_id) DO NOTHING`.
+fn ship_deduplicated(
+    db: &mut impl GenericClient,
+    host_id: i32,
+    events: &[ClusterEvent],
+) -> Result<Shipment> {
     db.batch_execute(INCOMING)?;
     let sink = db.copy_in(
         "COPY incoming_events (event_id, ts, address, kind, mechanism, username, service)
