@@ -77,14 +77,12 @@ pub(super) fn ship(
         (Some(high), Some(low)) => low > high,
         (Some(_), None) => false,
     };
-    if fresh {
-        if let Some(times) = timestamps(events) {
-            copy_direct(db, host_id, events, &times)?;
-            return Ok(Shipment {
-                offered: events.len() as u64,
-                stored: events.len() as u64,
-            });
-        }
+    if fresh && let Some(times) = timestamps(events) {
+        copy_direct(db, host_id, events, &times)?;
+        return Ok(Shipment {
+            offered: events.len() as u64,
+            stored: events.len() as u64,
+        });
     }
     ship_deduplicated(db, host_id, events)
 }
