@@ -176,11 +176,43 @@ fn evaluate(
     for network in allow.networks() {
         guard.end_blocks(network, true, now, EndReason::Allowlisted)?;
     }
+    // Read before counting: events shipped meanwhile change it, so the next run counts.
+    let events = guard.watermark_events()?;
+    let before = guard.watermark_blocks(now)?;
+    let signature = crate::enforce::watermark::signature_of(config, &allow, &events, &before);
+    if guard
+        .policy_watermark()?
+        .is_some_and(|(recorded, at)| recorded == signature && now >= at)
+    {
+        return Ok(Vec::new());
+    }
     let created = crate::enforce::decide(&mut Shared(guard), config, &allow, now)?;
+    record_watermark(guard, config, &allow, &events, now)?;
     Ok(created
         .iter()
         .map(|b| format!("{} ({})", b.network, b.target))
         .collect())
+}
+
+/// Records what the evaluation at `now` depended on (`events` read before it counted,
+/// the blocks in force after it), unless a countable event lies after `now` (a later
+/// window would count it: the next run evaluates). The rule is the local watermark's
+/// ([`crate::enforce::watermark`]), over all hosts.
+fn record_watermark(
+    guard: &mut crate::store::postgres::PolicyGuard<'_>,
+    config: &Config,
+    allow: &crate::policy::Allowlist,
+    events: &(i64, i64),
+    now: i64,
+) -> anyhow::Result<()> {
+    if guard.countable_after(now)? {
+        guard.set_policy_watermark(None)?;
+        return Ok(());
+    }
+    let after = guard.watermark_blocks(now)?;
+    let signature = crate::enforce::watermark::signature_of(config, allow, events, &after);
+    guard.set_policy_watermark(Some((signature, now)))?;
+    Ok(())
 }
 
 /// The cluster's store as the policy decides over it: a transaction holding the policy

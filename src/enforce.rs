@@ -234,7 +234,7 @@ pub fn decide(
 /// and configured allowlist, the policy's settings, this program's version) is in the
 /// signature; a block that expires or ends changes it. So an unchanged signature and
 /// a time not before the last evaluation's mean no tier can block anything new.
-mod watermark {
+pub mod watermark {
     use std::hash::{DefaultHasher, Hash, Hasher};
 
     use crate::config::Config;
@@ -259,15 +259,30 @@ mod watermark {
         let Some(events) = store.state(EVENTS_STORED)? else {
             return Ok(None);
         };
+        let mut blocks = Vec::new();
+        for target in BlockTarget::ALL {
+            blocks.push(store.active_signature(target, now)?);
+        }
+        Ok(Some(signature_of(config, allow, &events, &blocks)))
+    }
+
+    /// The signature of an evaluation by `config`'s policy (this program's version, the
+    /// policy's settings, the allowlist) over a store whose events and blocks in force
+    /// `events` and `blocks` stand for: the one rule a host alone and the cluster
+    /// (`crate::cluster`, with its record in PostgreSQL) skip an evaluation by.
+    pub fn signature_of(
+        config: &Config,
+        allow: &Allowlist,
+        events: &impl Hash,
+        blocks: &impl Hash,
+    ) -> i64 {
         let mut hasher = DefaultHasher::new();
         env!("CARGO_PKG_VERSION").hash(&mut hasher);
         format!("{:?}", config.policy).hash(&mut hasher);
         allow.networks().hash(&mut hasher);
         events.hash(&mut hasher);
-        for target in BlockTarget::ALL {
-            store.active_signature(target, now)?.hash(&mut hasher);
-        }
-        Ok(Some(hasher.finish() as i64))
+        blocks.hash(&mut hasher);
+        hasher.finish() as i64
     }
 
     /// Whether nothing the tiers depend on changed since the last evaluation and `now`

@@ -414,3 +414,144 @@ fn networks_aggregate_over_all_hosts_and_retention_prunes_the_cluster() {
         map_of(&hosts[1])
     );
 }
+
+/// Runs `env` at `at`, then proves the cluster's evaluation exact: with its watermark
+/// forgotten, the same run (a full count over all hosts) blocks nothing more.
+fn run_exactly(server: &Postgres, env: &common::Env, at: &str) -> Vec<String> {
+    env.run_ok(&["run", "--as-of", at]);
+    let mut decided = cluster_blocks(env, at);
+    decided.sort();
+    let mut admin = server.admin(pg::DATABASE);
+    admin
+        .batch_execute("DELETE FROM saslguard.policy_watermark")
+        .unwrap();
+    env.run_ok(&["run", "--as-of", at]);
+    let mut full = cluster_blocks(env, at);
+    full.sort();
+    assert_eq!(decided, full, "a full evaluation at {at} blocked more");
+    decided
+}
+
+/// Sets the threshold of `env`'s one tier (hosts may differ).
+fn set_threshold(env: &common::Env, threshold: u32) {
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let text = text.replace("threshold = 10", &format!("threshold = {threshold}"));
+    std::fs::write(&env.config, text).unwrap();
+}
+
+#[test]
+fn a_run_skips_the_cluster_evaluation_only_when_a_full_one_would_block_nothing_more() {
+    let test = "a_run_skips_the_cluster_evaluation_only_when_a_full_one_would_block_nothing_more";
+    let Some(server) = Postgres::start(test) else {
+        return;
+    };
+    let hosts: Vec<common::Env> = ["mx1", "mx2", "mx3"]
+        .iter()
+        .map(|name| host(&server, name, "", ""))
+        .collect();
+    let (mx1, mx2, mx3) = (&hosts[0], &hosts[1], &hosts[2]);
+    // Events shipped by another host: 4 + 4, then 4 more (12 over all hosts).
+    common::append(&mx1.path("maillog"), &common::failures(0, 4, "203.0.113.9"));
+    common::append(
+        &mx2.path("maillog"),
+        &common::failures(10, 4, "203.0.113.9"),
+    );
+    assert!(run_exactly(&server, mx1, "2026-11-27T01:00:00Z").is_empty());
+    assert!(run_exactly(&server, mx2, "2026-11-27T01:01:00Z").is_empty());
+    run_exactly(&server, mx1, "2026-11-27T01:02:00Z");
+    common::append(
+        &mx3.path("maillog"),
+        &common::failures(20, 4, "203.0.113.9"),
+    );
+    assert!(run_exactly(&server, mx2, "2026-11-27T01:03:00Z").is_empty());
+    let blocked = run_exactly(&server, mx3, "2026-11-27T01:04:00Z");
+    assert_eq!(blocked, ["203.0.113.9/32"]);
+    run_exactly(&server, mx1, "2026-11-27T01:05:00Z");
+
+    // A lower threshold on one host, nothing new: that host's evaluation blocks.
+    common::append(
+        &mx1.path("maillog"),
+        &common::failures(30, 6, "203.0.113.20"),
+    );
+    assert!(
+        !run_exactly(&server, mx1, "2026-11-27T01:06:00Z").contains(&"203.0.113.20/32".to_string())
+    );
+    run_exactly(&server, mx2, "2026-11-27T01:07:00Z");
+    set_threshold(mx2, 5);
+    let blocked = run_exactly(&server, mx2, "2026-11-27T01:08:00Z");
+    assert!(
+        blocked.contains(&"203.0.113.20/32".to_string()),
+        "{blocked:?}"
+    );
+    run_exactly(&server, mx1, "2026-11-27T01:09:00Z");
+
+    // Unblock: counts from zero, nothing more blocked.
+    mx2.run_ok(&["unblock", "203.0.113.9", "--as-of", "2026-11-27T01:10:00Z"]);
+    let blocked = run_exactly(&server, mx1, "2026-11-27T01:11:00Z");
+    assert!(
+        !blocked.contains(&"203.0.113.9/32".to_string()),
+        "{blocked:?}"
+    );
+
+    // A block by hand covering an address over the threshold (failures after it, which
+    // count), then due to expire: the first run after its expiry blocks the address.
+    mx1.run_ok(&[
+        "block",
+        "198.51.100.0/24",
+        "--target",
+        "postfix",
+        "--for",
+        "1h",
+        "--as-of",
+        "2026-11-27T01:12:00Z",
+    ]);
+    common::append(
+        &mx1.path("maillog"),
+        &common::failures(4330, 6, "198.51.100.7"),
+    );
+    common::append(
+        &mx3.path("maillog"),
+        &common::failures(4340, 6, "198.51.100.7"),
+    );
+    run_exactly(&server, mx1, "2026-11-27T01:20:00Z");
+    let covered = run_exactly(&server, mx3, "2026-11-27T01:21:00Z");
+    assert!(
+        !covered.contains(&"198.51.100.7/32".to_string()),
+        "{covered:?}"
+    );
+    let blocked = run_exactly(&server, mx1, "2026-11-27T02:30:00Z");
+    assert!(
+        blocked.contains(&"198.51.100.7/32".to_string()),
+        "{blocked:?}"
+    );
+
+    // Failures stamped after the evaluation's time count once a run reaches them.
+    common::append(
+        &mx3.path("maillog"),
+        &common::failures(4 * 3600, 12, "192.0.2.44"),
+    );
+    run_exactly(&server, mx3, "2026-11-27T03:00:00Z");
+    let blocked = run_exactly(&server, mx1, "2026-11-27T04:30:00Z");
+    assert!(
+        blocked.contains(&"192.0.2.44/32".to_string()),
+        "{blocked:?}"
+    );
+
+    // A host joining late with failures of its own.
+    let mx4 = host(&server, "mx4", "", "");
+    common::append(
+        &mx4.path("maillog"),
+        &common::failures(5 * 3600, 4, "192.0.2.55"),
+    );
+    common::append(
+        &mx1.path("maillog"),
+        &common::failures(5 * 3600 + 10, 6, "192.0.2.55"),
+    );
+    run_exactly(&server, mx1, "2026-11-27T05:30:00Z");
+    let blocked = run_exactly(&server, &mx4, "2026-11-27T05:31:00Z");
+    assert!(
+        blocked.contains(&"192.0.2.55/32".to_string()),
+        "{blocked:?}"
+    );
+    run_exactly(&server, mx2, "2026-11-27T05:32:00Z");
+}

@@ -19,6 +19,7 @@ mod connect;
 mod events;
 mod hosts;
 mod reports;
+mod watermark;
 
 use std::time::Duration;
 
@@ -42,6 +43,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "002_report_rollups",
         include_str!("../../../migrations/postgres/002_report_rollups.sql"),
+    ),
+    (
+        "003_policy_watermark",
+        include_str!("../../../migrations/postgres/003_policy_watermark.sql"),
     ),
 ];
 
@@ -282,6 +287,33 @@ impl PolicyGuard<'_> {
     /// Stores every change and releases the lock.
     pub fn commit(self) -> Result<()> {
         Ok(self.tx.commit()?)
+    }
+
+    /// Hosts known and events they stored: what the cluster's policy watermark
+    /// takes as "events since" (read before counting, so a shipment that lands
+    /// during the evaluation changes it).
+    pub fn watermark_events(&mut self) -> Result<(i64, i64)> {
+        watermark::events(&mut self.tx)
+    }
+
+    /// A digest of the blocks in force at `now` (ids, targets, expiries).
+    pub fn watermark_blocks(&mut self, now: i64) -> Result<String> {
+        watermark::blocks(&mut self.tx, now)
+    }
+
+    /// Whether a countable event of any host lies after `at`.
+    pub fn countable_after(&mut self, at: i64) -> Result<bool> {
+        watermark::countable_after(&mut self.tx, at)
+    }
+
+    /// The watermark of the last evaluation: its signature and time.
+    pub fn policy_watermark(&mut self) -> Result<Option<(i64, i64)>> {
+        watermark::recorded(&mut self.tx)
+    }
+
+    /// Records the watermark of this evaluation, or clears it (`None`).
+    pub fn set_policy_watermark(&mut self, mark: Option<(i64, i64)>) -> Result<()> {
+        watermark::record(&mut self.tx, mark)
     }
 }
 
