@@ -3,7 +3,7 @@
 //! thread, the busier one, resolves them to database ids, stores them and commits in
 //! batches together with the offset after them and the source's checkpoint.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::io::{self, Read};
 use std::net::IpAddr;
 use std::sync::mpsc;
@@ -313,8 +313,8 @@ const MAX_NUMBERED: usize = 100_000;
 /// Numbers addresses and texts in the order first seen.
 #[derive(Default)]
 struct Numbering {
-    addresses: HashMap<IpAddr, u32>,
-    labels: HashMap<String, u32>,
+    addresses: FxHashMap<IpAddr, u32>,
+    labels: FxHashMap<String, u32>,
 }
 
 impl Numbering {
