@@ -440,6 +440,23 @@ pub struct BlockCounts {
     pub active: i64,
 }
 
+/// Block counts for every target, from a backend's rows of (target name, counts): a
+/// target without a row counts zero. Both backends' `blocks_in_period` end here.
+pub(crate) fn counts_per_target(
+    rows: impl IntoIterator<Item = (String, BlockCounts)>,
+) -> Vec<(BlockTarget, BlockCounts)> {
+    let mut counts: Vec<(BlockTarget, BlockCounts)> = BlockTarget::ALL
+        .iter()
+        .map(|&t| (t, BlockCounts::default()))
+        .collect();
+    for (target, found) in rows {
+        if let Some(entry) = counts.iter_mut().find(|(t, _)| t.as_str() == target) {
+            entry.1 = found;
+        }
+    }
+    counts
+}
+
 /// Ingest's side of the store: [`StreamStore`] and the writer that stores events in
 /// batches.
 ///

@@ -442,25 +442,21 @@ impl ReportStore for ClusterReports {
              GROUP BY target",
             &[&at(since), &at(until)],
         )?;
-        let mut counts: Vec<(BlockTarget, BlockCounts)> = BlockTarget::ALL
+        let found = rows
             .iter()
-            .map(|&t| (t, BlockCounts::default()))
-            .collect();
-        for row in &rows {
-            let target: String = row.try_get(0).map_err(query_error)?;
-            let found = (|| {
-                Ok::<_, postgres::Error>(BlockCounts {
-                    created: row.try_get(1)?,
-                    ended: row.try_get(2)?,
-                    active: row.try_get(3)?,
-                })
-            })()
+            .map(|row| {
+                Ok::<_, postgres::Error>((
+                    row.try_get(0)?,
+                    BlockCounts {
+                        created: row.try_get(1)?,
+                        ended: row.try_get(2)?,
+                        active: row.try_get(3)?,
+                    },
+                ))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(query_error)?;
-            if let Some(entry) = counts.iter_mut().find(|(t, _)| t.as_str() == target) {
-                entry.1 = found;
-            }
-        }
-        Ok(counts)
+        Ok(crate::store::counts_per_target(found))
     }
 
     fn address_periods(

@@ -352,10 +352,6 @@ impl ReportStore for SqliteStore {
     /// Blocks created and ended in `(since, until]` and in force at `until`, per target
     /// (both targets always present, in [`BlockTarget::ALL`] order).
     fn blocks_in_period(&self, since: i64, until: i64) -> Result<Vec<(BlockTarget, BlockCounts)>> {
-        let mut counts: Vec<(BlockTarget, BlockCounts)> = BlockTarget::ALL
-            .iter()
-            .map(|&t| (t, BlockCounts::default()))
-            .collect();
         let mut stmt = self.conn.prepare_cached(period::BLOCKS_IN_PERIOD)?;
         let rows = stmt.query_map(params![since, until], |row| {
             Ok((
@@ -367,13 +363,8 @@ impl ReportStore for SqliteStore {
                 },
             ))
         })?;
-        for row in rows {
-            let (target, c) = row?;
-            if let Some(entry) = counts.iter_mut().find(|(t, _)| t.as_str() == target) {
-                entry.1 = c;
-            }
-        }
-        Ok(counts)
+        let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(crate::store::counts_per_target(rows))
     }
 
     /// Every address with a counted failure or server fault in `(since, until]` or in
