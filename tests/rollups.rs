@@ -52,7 +52,7 @@ fn rows(conn: &Connection, sql: &str) -> BTreeSet<Vec<i64>> {
         .unwrap()
 }
 
-/// The hourly counts inside `address_days.hours` (24 little-endian u32 per day) as rows
+/// The hourly counts inside `address_days.hours` as rows
 /// (address, kind, hour, events), hours without events left out.
 fn hourly_rows(conn: &Connection) -> BTreeSet<Vec<i64>> {
     let mut stmt = conn
@@ -71,15 +71,61 @@ fn hourly_rows(conn: &Connection) -> BTreeSet<Vec<i64>> {
         .unwrap();
     for row in rows {
         let (address, kind, day, hours) = row.unwrap();
-        assert_eq!(hours.len(), 96, "an hours blob holds 24 counts");
-        for (hour, bytes) in hours.chunks_exact(4).enumerate() {
-            let n = u32::from_le_bytes(bytes.try_into().unwrap());
-            if n > 0 {
-                out.insert(vec![address, kind, day * 24 + hour as i64, i64::from(n)]);
-            }
+        for (hour, n) in decode_hours(&hours) {
+            out.insert(vec![address, kind, day * 24 + hour, n]);
         }
     }
     out
+}
+
+/// The (hour of the day, events) pairs of an `hours` blob: (hour, LEB128 count) for each
+/// hour with events, hours in order (decoded here independently of the store's code).
+fn decode_hours(hours: &[u8]) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    let mut bytes = hours.iter();
+    while let Some(&hour) = bytes.next() {
+        let (mut n, mut shift) = (0i64, 0);
+        loop {
+            let byte = *bytes.next().expect("an hours blob cut short");
+            n |= i64::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        let hour = i64::from(hour);
+        let previous = out.last().map_or(-1, |(h, _)| *h);
+        assert!(
+            previous < hour && hour < 24 && n > 0,
+            "hours blob {hours:?}"
+        );
+        out.push((hour, n));
+    }
+    out
+}
+
+/// Rewrites every `address_days.hours` in the layout schemas 6 to 11 wrote: 24
+/// little-endian u32.
+fn to_fixed_hours(conn: &Connection) {
+    let rows: Vec<(i64, i64, i64, Vec<u8>)> = conn
+        .prepare("SELECT address_id, kind, day, hours FROM address_days")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    for (address, kind, day, hours) in rows {
+        let mut fixed = [0u32; 24];
+        for (hour, n) in decode_hours(&hours) {
+            fixed[hour as usize] = u32::try_from(n).unwrap();
+        }
+        let blob: Vec<u8> = fixed.iter().flat_map(|n| n.to_le_bytes()).collect();
+        conn.execute(
+            "UPDATE address_days SET hours = ?4 WHERE address_id = ?1 AND kind = ?2 AND day = ?3",
+            rusqlite::params![address, kind, day, blob],
+        )
+        .unwrap();
+    }
 }
 
 /// Asserts every rollup equals its direct count; returns the number of events.
@@ -263,8 +309,8 @@ fn assert_top_equals_events(env: &Env, as_of: &str, periods: &[(&str, i64)]) {
     }
 }
 
-/// A database of schema 9 (daily rollups keyed by address first) gets the rollups of
-/// schema 10, equal to the events, when opened.
+/// A database of schema 9 (daily rollups keyed by address first, hours in 96 bytes)
+/// gets the rollups of schemas 10 and 12, equal to the events, when opened.
 #[test]
 fn a_database_of_schema_9_gets_rollups_by_day() {
     let env = Env::new();
@@ -285,18 +331,22 @@ fn a_database_of_schema_9_gets_rollups_by_day() {
          PRAGMA user_version = 9;",
     )
     .unwrap();
+    to_fixed_hours(&conn);
     drop(conn);
     assert_top_equals_events(
         &env,
         "2026-11-27T10:17:33Z",
         &[("26h5m", 26 * 3600 + 300), ("90m", 5400)],
     );
-    assert_eq!(assert_rollups_match(&env.db, "after migration 10"), events);
+    assert_eq!(
+        assert_rollups_match(&env.db, "after migrations 10 and 12"),
+        events
+    );
     let conn = Connection::open(&env.db).unwrap();
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 11);
+    assert_eq!(version, 12);
 }
 
 /// `report --period 10000000d` (27,000 years) answers from what is stored: it lists the

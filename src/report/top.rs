@@ -2,7 +2,7 @@
 //! they failed with, ranked by counted failures over one or more periods ending at the
 //! same moment, one row each with a count and a rank per period.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt::Write as _;
 
 use comfy_table::{CellAlignment, Row};
@@ -222,11 +222,15 @@ fn merge_periods(
     subject: Subject,
     kind: EventKind,
 ) -> anyhow::Result<HashMap<Key, Entry>> {
-    let mut entries: HashMap<Key, Entry> = HashMap::new();
-    for (index, period) in periods.iter().enumerate() {
+    let mut entries: HashMap<Key, Entry> = HashMap::default();
+    let sinces: Vec<Option<i64>> = periods.iter().map(|p| p.since(until)).collect();
+    for (index, ranking) in ranked_in(store, &sinces, until, subject, kind)?
+        .into_iter()
+        .enumerate()
+    {
         // First and last seen are those of the first period, the one rows rank by.
         let times = index == 0;
-        for ranked in ranked_in(store, period.since(until), until, subject, kind)? {
+        for ranked in ranking {
             let entry = entries.entry(ranked.key).or_insert_with(|| Entry {
                 counts: vec![None; periods.len()],
                 seen: None,
@@ -252,7 +256,7 @@ fn keep_new(
 ) -> anyhow::Result<()> {
     entries.retain(|_, entry| entry.counts[0].is_some());
     if let Some(since) = periods.first().and_then(|p| p.since(until)) {
-        let mut seen_before = HashSet::new();
+        let mut seen_before = HashSet::default();
         for key in entries.keys() {
             if failed_by(store, key, since, subject)? {
                 seen_before.insert(key.clone());
@@ -352,41 +356,49 @@ fn rerank(entries: &mut HashMap<Key, Entry>, periods: usize) {
     }
 }
 
-/// One period's ranking of `subject` from the store. Offenders come without first and
-/// last seen (`i64::MAX` and `i64::MIN`): [`rank`] looks them up for the rows it shows.
+/// The rankings of `subject` from the store, one per period `(since, until]` of
+/// `sinces`. Offenders come without first and last seen (`i64::MAX` and `i64::MIN`):
+/// [`rank`] looks them up for the rows it shows.
 fn ranked_in(
     store: &dyn ReportStore,
-    since: Option<i64>,
+    sinces: &[Option<i64>],
     until: i64,
     subject: Subject,
     kind: EventKind,
-) -> anyhow::Result<Vec<Ranked>> {
+) -> anyhow::Result<Vec<Vec<Ranked>>> {
     if kind != EventKind::AuthFailed && !matches!(subject, Subject::Offenders(_)) {
         anyhow::bail!("only addresses and networks are ranked by {}", kind.name());
     }
+    let offender = |o: crate::store::RankedOffender| Ranked {
+        key: Key::Address(o.network),
+        failures: o.failures,
+        first_seen: i64::MAX,
+        last_seen: i64::MIN,
+        rank: o.rank,
+    };
+    let label = |l: crate::store::RankedLabel| Ranked {
+        key: Key::Label(l.text),
+        failures: l.failures,
+        first_seen: l.first_seen,
+        last_seen: l.last_seen,
+        rank: l.rank,
+    };
     Ok(match subject {
         Subject::Offenders(grouping) => store
-            .rank_offenders(kind, since, until, grouping)?
+            .rank_offenders_over(kind, sinces, until, grouping)?
             .into_iter()
-            .map(|o| Ranked {
-                key: Key::Address(o.network),
-                failures: o.failures,
-                first_seen: i64::MAX,
-                last_seen: i64::MIN,
-                rank: o.rank,
-            })
+            .map(|ranking| ranking.into_iter().map(offender).collect())
             .collect(),
-        Subject::Labels(kind) => store
-            .rank_labels(since, until, kind)?
-            .into_iter()
-            .map(|l| Ranked {
-                key: Key::Label(l.text),
-                failures: l.failures,
-                first_seen: l.first_seen,
-                last_seen: l.last_seen,
-                rank: l.rank,
+        Subject::Labels(kind) => sinces
+            .iter()
+            .map(|since| {
+                Ok(store
+                    .rank_labels(*since, until, kind)?
+                    .into_iter()
+                    .map(label)
+                    .collect())
             })
-            .collect(),
+            .collect::<anyhow::Result<_>>()?,
     })
 }
 

@@ -677,6 +677,21 @@ pub trait ReportStore: BlockStore {
         until: i64,
         grouping: Grouping,
     ) -> Result<Vec<RankedOffender>>;
+    /// [`ReportStore::rank_offenders`] over several periods ending at `until` (`top
+    /// --period 24h,7d,30d`), one ranking per entry of `sinces`, in that order. A backend
+    /// that can read them in one pass says so by overriding this.
+    fn rank_offenders_over(
+        &self,
+        kind: EventKind,
+        sinces: &[Option<i64>],
+        until: i64,
+        grouping: Grouping,
+    ) -> Result<Vec<Vec<RankedOffender>>> {
+        sinces
+            .iter()
+            .map(|since| self.rank_offenders(kind, *since, until, grouping))
+            .collect()
+    }
     /// The first and last event of `kind` inside `network` in `(since, until]`
     /// (`since = None`: from the beginning); `None` without any.
     fn first_and_last(

@@ -261,14 +261,14 @@ impl BlockStore for SqliteStore {
         since: i64,
         until: i64,
     ) -> Result<Vec<(IpAddr, i64)>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&super::period::PER_ADDRESS[kind.code() as usize])?;
-        super::rollup::bind_split(&super::rollup::Split::new(since, until), &mut stmt, "")?;
-        let sums = super::sums::sum_rows::<1>(&mut stmt)?;
-        Ok(super::sums::with_keys(&self.conn, sums)?
+        let column = super::sums::Column {
+            kind,
+            split: super::rollup::Split::new(since, until),
+        };
+        let sums = super::sums::period_sums(&self.conn, &[column])?;
+        Ok(super::sums::with_keys(&self.conn, &sums)?
             .into_iter()
-            .filter_map(|(key, [n])| address::from_key(&key).map(|addr| (addr, n)))
+            .filter_map(|(key, counts)| address::from_key(&key).map(|addr| (addr, counts[0])))
             .collect())
     }
 

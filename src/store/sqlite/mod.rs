@@ -60,6 +60,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/009_untrusted.sql"),
     include_str!("../../../migrations/sqlite/010_rollups_by_day.sql"),
     include_str!("../../../migrations/sqlite/011_postfix_maps.sql"),
+    include_str!("../../../migrations/sqlite/012_compact_hours.sql"),
 ];
 
 /// An open SQLite saslguard database.
@@ -302,7 +303,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 /// in the file.
 fn configure_reader(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    conn.pragma_update(None, "cache_size", -32768)?;
+    conn.pragma_update(None, "cache_size", -4096)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     register_functions(conn)
 }

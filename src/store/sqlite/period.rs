@@ -7,22 +7,8 @@
 
 use std::sync::LazyLock;
 
-use super::{FAILED, FAULT, rollup};
+use super::{FAILED, rollup};
 use crate::model::EventKind;
-
-/// The rows `(address_id, slot, n)` of the current period (split bound with prefix
-/// `c_`) and of the previous one (prefix `p_`) in the rollups (see
-/// [`rollup::period_rows`]): slot 0 counted failures now, 1 server faults now, 2 and 3
-/// the same in the previous period. [`super::sums::sum_rows`] adds them up per address;
-/// addresses with nothing in either period are never read.
-pub(super) static ADDRESS_PERIODS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT address_id, kind = {FAULT}, n FROM ({current})
-         UNION ALL SELECT address_id, 2 + (kind = {FAULT}), n FROM ({previous})",
-        current = rollup::period_rows(&[EventKind::AuthFailed, EventKind::ServerFault], "c_"),
-        previous = rollup::period_rows(&[EventKind::AuthFailed, EventKind::ServerFault], "p_"),
-    )
-});
 
 /// Counted failures in a split period per UTC clock hour: whole hours from
 /// `hour_totals`, partial ones from the events of the addresses active then.
@@ -94,21 +80,9 @@ pub(super) static BLOCKS_DURING: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The rows `(address_id, 0, n)` of a split period (bound by [`rollup::bind_split`],
-/// no prefix) in the rollups, per kind (indexed by its code): summed per address by
-/// [`super::sums::sum_rows`], they are the events of that kind per address, what the
-/// policy and the rankings read. Nothing outside the period is read.
-pub(super) static PER_ADDRESS: LazyLock<[String; EventKind::ALL.len()]> = LazyLock::new(|| {
-    EventKind::ALL.map(|kind| {
-        format!(
-            "SELECT address_id, 0, n FROM ({})",
-            rollup::period_rows(&[kind], "")
-        )
-    })
-});
-
 #[cfg(test)]
 mod tests {
+    use super::super::sums;
     use super::*;
     use crate::store::SqliteStore as Store;
 
@@ -120,16 +94,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("plans.db")).unwrap();
         let mut queries: Vec<(String, String)> = vec![
-            ("address periods".into(), ADDRESS_PERIODS.clone()),
             ("failures per hour".into(), FAILURES_PER_HOUR.clone()),
+            ("day rows".into(), sums::DAY_ROWS.into()),
+            ("events in a range".into(), sums::EVENTS_IN_RANGE.into()),
+            ("address keys".into(), sums::ADDRESS_KEYS.into()),
             (
-                "address keys".into(),
-                super::super::sums::ADDRESS_KEYS.into(),
+                "address keys in a range".into(),
+                sums::ADDRESS_KEYS_IN_RANGE.into(),
             ),
         ];
         for kind in EventKind::ALL {
             let code = kind.code() as usize;
-            queries.push((format!("{kind} per address"), PER_ADDRESS[code].clone()));
             queries.push((
                 format!("{kind} in a range"),
                 EVENTS_PER_ADDRESS[code].clone(),
@@ -138,25 +113,33 @@ mod tests {
         for (name, sql) in &queries {
             let plan = store.query_plan(sql);
             println!("-- {name}\n{plan}\n");
-            let scans = Store::full_scans(&plan, &["e", "h", "r", "a", "hour_totals"]);
+            let scans = Store::full_scans(
+                &plan,
+                &["e", "h", "r", "a", "hour_totals", "events", "address_days"],
+            );
             assert!(scans.is_empty(), "{name} scans {scans:?}:\n{plan}");
-            // Summed in memory: no sorting of the period's rows.
-            if !name.contains("range") && name != "failures per hour" {
-                assert!(!plan.contains("TEMP B-TREE"), "{name} sorts:\n{plan}");
-            }
         }
-        for (name, sql) in [&queries[0], &queries[3]] {
+        for (sql, wanted) in [
+            (
+                sums::DAY_ROWS,
+                "address_days USING PRIMARY KEY (kind=? AND day>? AND day<?)",
+            ),
+            (
+                sums::EVENTS_IN_RANGE,
+                "events USING PRIMARY KEY (address_id=? AND kind=? AND ts>? AND ts<?)",
+            ),
+            (sums::ADDRESS_KEYS, "a USING INTEGER PRIMARY KEY (rowid=?)"),
+            (
+                sums::ADDRESS_KEYS_IN_RANGE,
+                "a USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)",
+            ),
+        ] {
             let plan = store.query_plan(sql);
             assert!(
-                plan.contains("r USING PRIMARY KEY (kind=? AND day>? AND day<?)"),
-                "{name} does not read the period's days as one range:\n{plan}"
+                plan.contains(wanted),
+                "{sql}: not read as {wanted}:\n{plan}"
             );
         }
-        let plan = store.query_plan(super::super::sums::ADDRESS_KEYS);
-        assert!(
-            plan.contains("a USING INTEGER PRIMARY KEY (rowid=?)"),
-            "addresses are not looked up by id:\n{plan}"
-        );
         let plan = store.query_plan(&FAILURES_PER_HOUR);
         assert!(
             plan.contains("hour_totals USING PRIMARY KEY (kind=? AND hour>? AND hour<?)"),

@@ -184,7 +184,18 @@ impl ReportStore for SqliteStore {
         until: i64,
         grouping: Grouping,
     ) -> Result<Vec<RankedOffender>> {
-        self.rank_with(kind, since, until, grouping)
+        let mut rankings = self.rank_with(kind, &[since], until, grouping)?;
+        Ok(rankings.pop().unwrap_or_default())
+    }
+
+    fn rank_offenders_over(
+        &self,
+        kind: EventKind,
+        sinces: &[Option<i64>],
+        until: i64,
+        grouping: Grouping,
+    ) -> Result<Vec<Vec<RankedOffender>>> {
+        self.rank_with(kind, sinces, until, grouping)
     }
 
     /// The first and last event of `kind` inside `network` in `(since, until]`
@@ -375,22 +386,28 @@ impl ReportStore for SqliteStore {
         since: i64,
         until: i64,
     ) -> Result<Vec<AddressPeriods>> {
-        let mut stmt = self.conn.prepare_cached(&period::ADDRESS_PERIODS)?;
-        bind_split(&Split::new(since, until), &mut stmt, "c_")?;
-        bind_split(&Split::new(previous_since, since), &mut stmt, "p_")?;
-        let sums = sums::sum_rows::<4>(&mut stmt)?;
+        let current = Split::new(since, until);
+        let previous = Split::new(previous_since, since);
+        let columns = [
+            (EventKind::AuthFailed, current),
+            (EventKind::ServerFault, current),
+            (EventKind::AuthFailed, previous),
+            (EventKind::ServerFault, previous),
+        ]
+        .map(|(kind, split)| sums::Column { kind, split });
+        let sums = sums::period_sums(&self.conn, &columns)?;
         let mut out = Vec::with_capacity(sums.len());
-        for (
-            key,
-            [
-                failures,
-                server_faults,
-                previous_failures,
-                previous_server_faults,
-            ],
-        ) in sums::with_keys(&self.conn, sums)?
-        {
-            let Some(address) = address::from_key(&key) else {
+        for (key, counts) in sums::with_keys(&self.conn, &sums)? {
+            let (
+                Some(address),
+                &[
+                    failures,
+                    server_faults,
+                    previous_failures,
+                    previous_server_faults,
+                ],
+            ) = (address::from_key(&key), counts)
+            else {
                 continue;
             };
             out.push(AddressPeriods {
@@ -521,21 +538,25 @@ impl ReportStore for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Ranks the addresses (or networks) by their events of `kind` in `(since, until]`:
-    /// the period's rollup rows summed in memory ([`sums`]), ranked as `RANK()` does.
+    /// Ranks the addresses (or networks) by their events of `kind` in each period
+    /// `(since, until]` of `sinces`: the periods' rollup rows read in one pass and summed
+    /// in memory ([`sums`]), ranked as `RANK()` does.
     fn rank_with(
         &self,
         kind: EventKind,
-        since: Option<i64>,
+        sinces: &[Option<i64>],
         until: i64,
         grouping: Grouping,
-    ) -> Result<Vec<RankedOffender>> {
-        let split = rollup::Split::new(since.unwrap_or(i64::MIN), until);
-        let mut stmt = self
-            .conn
-            .prepare_cached(&period::PER_ADDRESS[kind.code() as usize])?;
-        bind_split(&split, &mut stmt, "")?;
-        let sums = sums::sum_rows::<1>(&mut stmt)?;
+    ) -> Result<Vec<Vec<RankedOffender>>> {
+        let columns: Vec<sums::Column> = sinces
+            .iter()
+            .map(|since| sums::Column {
+                kind,
+                split: rollup::Split::new(since.unwrap_or(i64::MIN), until),
+            })
+            .collect();
+        let sums = sums::period_sums(&self.conn, &columns)?;
+        let keyed = sums::with_keys(&self.conn, &sums)?;
         let network = match grouping {
             Grouping::Address => None,
             Grouping::Network {
@@ -543,20 +564,25 @@ impl SqliteStore {
                 v6_prefix,
             } => Some((v4_prefix.min(32), v6_prefix.min(128))),
         };
-        let mut out = Vec::new();
-        for (key, failures, rank) in sums::ranked(sums::with_keys(&self.conn, sums)?, network) {
-            // A stored value that is no address key is left out, never shown as one.
-            if let Some(addr) = address::from_key(&key) {
-                out.push(RankedOffender {
-                    network: grouping.network_of(addr),
-                    failures,
-                    first_seen: None,
-                    last_seen: None,
-                    rank,
-                });
+        let mut rankings = Vec::with_capacity(columns.len());
+        for column in 0..columns.len() {
+            let rows = keyed.iter().map(|(key, counts)| (&key[..], counts[column]));
+            let mut out = Vec::new();
+            for (key, failures, rank) in sums::ranked(rows.collect(), network) {
+                // A stored value that is no address key is left out, never shown as one.
+                if let Some(addr) = address::from_key(&key) {
+                    out.push(RankedOffender {
+                        network: grouping.network_of(addr),
+                        failures,
+                        first_seen: None,
+                        last_seen: None,
+                        rank,
+                    });
+                }
             }
+            rankings.push(out);
         }
-        Ok(out)
+        Ok(rankings)
     }
 }
 

@@ -89,13 +89,53 @@ fn partial_day(from: i64, to: i64, hour: i64) -> i64 {
     }
 }
 
-/// A day row's `hours`: its events per hour of the day, 24 little-endian u32.
+/// A day row's `hours`: its events per hour of the day, the hours with any in order,
+/// each as its hour (one byte) and its count (LEB128). An attacker is active in a few
+/// hours of a day, so a row takes a few bytes rather than 24 counts: periods read every
+/// row of their days, and the pages they read are what they cost.
 pub fn hours_blob(hours: &[u32; 24]) -> Vec<u8> {
-    hours.iter().flat_map(|n| n.to_le_bytes()).collect()
+    let mut blob = Vec::with_capacity(8);
+    for (hour, &n) in hours.iter().enumerate().filter(|(_, n)| **n > 0) {
+        blob.push(hour as u8);
+        let mut rest = n;
+        while rest >= 0x80 {
+            blob.push((rest as u8 & 0x7f) | 0x80);
+            rest >>= 7;
+        }
+        blob.push(rest as u8);
+    }
+    blob
 }
 
-/// The 24 hourly counts of an `hours` blob (missing bytes count as 0).
+/// The 24 hourly counts of an `hours` blob ([`hours_blob`]); anything malformed
+/// (an hour past 23, a count cut short) ends the reading.
 pub fn hours_of_blob(blob: &[u8]) -> [u32; 24] {
+    let mut hours = [0u32; 24];
+    let mut bytes = blob.iter();
+    while let Some(&hour) = bytes.next() {
+        let mut n: u32 = 0;
+        let mut shift = 0;
+        loop {
+            let Some(&byte) = bytes.next() else {
+                return hours;
+            };
+            n |= u32::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        match hours.get_mut(usize::from(hour)) {
+            Some(slot) => *slot = slot.saturating_add(n),
+            None => return hours,
+        }
+    }
+    hours
+}
+
+/// The 24 counts of a blob in the fixed layout of migrations 006 to 011: 24
+/// little-endian u32 (missing bytes count as 0).
+fn fixed_hours_of_blob(blob: &[u8]) -> [u32; 24] {
     let mut hours = [0u32; 24];
     for (slot, bytes) in hours.iter_mut().zip(blob.chunks_exact(4)) {
         *slot = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
@@ -103,39 +143,58 @@ pub fn hours_of_blob(blob: &[u8]) -> [u32; 24] {
     hours
 }
 
-/// The SQL functions over `hours` blobs: `hours_add(a, b)` (hour by hour),
-/// `hours_sum(blob, first, last)` (the hours `first..=last` of the day) and
-/// `hour_blob(hour, n)` (`n` events in one hour, for the migration).
+/// [`fixed_hours_of_blob`]'s layout from counts.
+fn fixed_hours_blob(hours: &[u32; 24]) -> Vec<u8> {
+    hours.iter().flat_map(|n| n.to_le_bytes()).collect()
+}
+
+/// The SQL functions over `hours` blobs: `hours_merge(a, b)` (hour by hour) and
+/// `hours_sum(blob, first, last)` (the hours `first..=last` of the day) in the layout of
+/// [`hours_blob`]; for the migrations that wrote the fixed layout, `hour_blob(hour, n)`
+/// (`n` events in one hour) and `hours_add(a, b)` in it, and `hours_compact(fixed)`
+/// (migration 012) from it.
 pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
-    conn.create_scalar_function("hours_add", 2, flags, |ctx| {
-        let a = hours_of_blob(ctx.get_raw(0).as_blob().unwrap_or_default());
-        let b = hours_of_blob(ctx.get_raw(1).as_blob().unwrap_or_default());
+    conn.create_scalar_function("hours_merge", 2, flags, |ctx| {
+        let a = hours_of_blob(blob_arg(ctx, 0));
+        let b = hours_of_blob(blob_arg(ctx, 1));
         let sum: [u32; 24] = std::array::from_fn(|h| a[h].saturating_add(b[h]));
         Ok(hours_blob(&sum))
     })?;
-    // Called once per row a period reads at its ends: sums in place, no allocation.
     conn.create_scalar_function("hours_sum", 3, flags, |ctx| {
-        let blob = ctx.get_raw(0).as_blob().unwrap_or_default();
+        let hours = hours_of_blob(ctx.get_raw(0).as_blob().unwrap_or_default());
         let first = ctx.get::<i64>(1)?.clamp(0, 24) as usize;
-        let last = ctx.get::<i64>(2)?.clamp(-1, 23);
-        let last = usize::try_from(last + 1).unwrap_or(0);
-        Ok(blob
-            .chunks_exact(4)
+        let last = usize::try_from(ctx.get::<i64>(2)?.clamp(-1, 23) + 1).unwrap_or(0);
+        Ok(hours
+            .iter()
             .take(last)
             .skip(first)
-            .map(|b| i64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .map(|n| i64::from(*n))
             .sum::<i64>())
+    })?;
+    conn.create_scalar_function("hours_add", 2, flags, |ctx| {
+        let a = fixed_hours_of_blob(blob_arg(ctx, 0));
+        let b = fixed_hours_of_blob(blob_arg(ctx, 1));
+        let sum: [u32; 24] = std::array::from_fn(|h| a[h].saturating_add(b[h]));
+        Ok(fixed_hours_blob(&sum))
     })?;
     conn.create_scalar_function("hour_blob", 2, flags, |ctx| {
         let hour = ctx.get::<i64>(0)?.rem_euclid(24) as usize;
         let n = u32::try_from(ctx.get::<i64>(1)?).unwrap_or(u32::MAX);
         let mut hours = [0u32; 24];
         hours[hour] = n;
-        Ok(hours_blob(&hours))
+        Ok(fixed_hours_blob(&hours))
+    })?;
+    conn.create_scalar_function("hours_compact", 1, flags, |ctx| {
+        Ok(hours_blob(&fixed_hours_of_blob(blob_arg(ctx, 0))))
     })?;
     Ok(())
+}
+
+/// Argument `index` of an SQL function call as a blob (anything else as empty).
+fn blob_arg<'a>(ctx: &'a rusqlite::functions::Context<'_>, index: usize) -> &'a [u8] {
+    ctx.get_raw(index).as_blob().unwrap_or_default()
 }
 
 /// Binds `value` to the named parameter `name` if the statement has it.
@@ -256,7 +315,7 @@ pub fn flush(rollups: &mut Rollups, conn: &Connection) -> Result<()> {
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (kind, day, address_id) DO UPDATE SET
              events = events + excluded.events,
-             hours = hours_add(hours, excluded.hours)",
+             hours = hours_merge(hours, excluded.hours)",
     )?;
     for ((kind, day, address), c) in rows {
         stmt.execute(rusqlite::params![
@@ -312,22 +371,51 @@ mod tests {
     fn hours_blobs_add_and_sum() {
         let conn = Connection::open_in_memory().unwrap();
         register_functions(&conn).unwrap();
-        let sum: i64 = conn
+        let one = |hour: usize, n: u32| {
+            let mut hours = [0u32; 24];
+            hours[hour] = n;
+            hours_blob(&hours)
+        };
+        let sum = |sql: &str| -> i64 {
+            let mut stmt = conn.prepare(sql).unwrap();
+            bind(&mut stmt, "?1", &one(3, 5)).unwrap();
+            bind(&mut stmt, "?2", &one(4, 200_000)).unwrap();
+            stmt.raw_query().next().unwrap().unwrap().get(0).unwrap()
+        };
+        assert_eq!(sum("SELECT hours_sum(hours_merge(?1, ?2), 3, 3)"), 5);
+        assert_eq!(sum("SELECT hours_sum(hours_merge(?1, ?2), 0, 23)"), 200_005);
+        assert_eq!(sum("SELECT hours_sum(hours_merge(?1, ?1), 3, 4)"), 10);
+        assert_eq!(sum("SELECT hours_sum(?1, 1, 0)"), 0);
+        let mut hours = [0u32; 24];
+        hours[0] = 1;
+        hours[23] = u32::MAX;
+        hours[7] = 128;
+        assert_eq!(hours_of_blob(&hours_blob(&hours)), hours);
+        assert_eq!(hours_blob(&[0; 24]), Vec::<u8>::new());
+        // Cut short or out of range: what came before stays, nothing after.
+        let mut cut = hours_blob(&hours);
+        cut.pop();
+        assert_eq!(hours_of_blob(&cut)[7], 128);
+        assert_eq!(hours_of_blob(&cut)[23], 0);
+        assert_eq!(hours_of_blob(&[24, 1, 3, 1]), [0; 24]);
+    }
+
+    /// Migration 012 turns the fixed layout the earlier migrations wrote into this one.
+    #[test]
+    fn fixed_blobs_compact() {
+        let conn = Connection::open_in_memory().unwrap();
+        register_functions(&conn).unwrap();
+        let blob: Vec<u8> = conn
             .query_row(
-                "SELECT hours_sum(hours_add(hour_blob(3, 5), hour_blob(4, 2)), 3, 3),
-                        hours_sum(hours_add(hour_blob(3, 5), hour_blob(4, 2)), 0, 23)
-                        * 100",
+                "SELECT hours_compact(hours_add(hour_blob(3, 5), hour_blob(23, 300)))",
                 [],
-                |r| Ok(r.get::<_, i64>(0)? + r.get::<_, i64>(1)?),
+                |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(sum, 5 + 700);
-        let empty: i64 = conn
-            .query_row("SELECT hours_sum(hour_blob(3, 5), 1, 0)", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(empty, 0);
         let mut hours = [0u32; 24];
-        hours[23] = 7;
-        assert_eq!(hours_of_blob(&hours_blob(&hours)), hours);
+        hours[3] = 5;
+        hours[23] = 300;
+        assert_eq!(hours_of_blob(&blob), hours);
+        assert_eq!(blob.len(), 2 + 3);
     }
 }

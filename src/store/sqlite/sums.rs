@@ -1,61 +1,391 @@
-//! Period sums per address, added up in memory: the rows of a period in the rollups
-//! (see [`super::rollup::period_rows`]) are read as they lie, in key order, and summed
-//! per address in a hash map; then the addresses that had any are looked up by id, all
-//! in one statement. SQLite's `GROUP BY` over those rows sorted every one of them first
-//! (two thirds of a 30-day ranking at 6.4M events); a hash map does not.
+//! Period sums per address, read in one pass and added up in memory.
+//!
+//! A read asks for several [`Column`]s at once (a kind of event inside a period: `top`'s
+//! 24h, 7d and 30d, `report`'s period and the one before it). The daily rollup rows of
+//! every day any column touches are read once, in key order (`address_days` is keyed by
+//! kind and day first, so these are the rows of the period and nothing older), and each
+//! row is added to the columns it falls in: all its events for a whole day, some of its
+//! hourly counts for a day the period starts or ends in. The partial hours at either end
+//! come from `events`, sought only for the addresses the day rows show active in that
+//! very hour. Sums are kept in an array indexed by address id (ids are dense), so a row
+//! costs a few additions: SQLite's `GROUP BY` sorted every row first, a hash map hashed
+//! each one.
 
-use rusqlite::Statement;
+use rusqlite::Connection;
 use rustc_hash::FxHashMap;
 
 use super::address;
+use super::rollup::{Split, hours_of_blob};
+use crate::model::EventKind;
 use crate::store::Result;
 
-/// Sums per address id: `N` counts each (slots of the rows' second column).
-pub type Sums<const N: usize> = FxHashMap<i64, [i64; N]>;
-
-/// Reads the rows `(address_id, slot, n)` of a bound statement and sums `n` per address
-/// and slot (`0..N`; other slots are ignored); addresses whose counts add up to
-/// nothing are left out.
-pub fn sum_rows<const N: usize>(stmt: &mut Statement<'_>) -> Result<Sums<N>> {
-    let mut sums: Sums<N> = FxHashMap::default();
-    let mut rows = stmt.raw_query();
-    while let Some(row) = rows.next()? {
-        let id: i64 = row.get(0)?;
-        let slot: i64 = row.get(1)?;
-        let n: i64 = row.get(2)?;
-        if let Some(slot) = usize::try_from(slot).ok().filter(|slot| *slot < N) {
-            sums.entry(id).or_insert([0; N])[slot] += n;
-        }
-    }
-    sums.retain(|_, counts| counts.iter().sum::<i64>() > 0);
-    Ok(sums)
+/// One column of a period read: the events of `kind` inside `split`.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub kind: EventKind,
+    pub split: Split,
 }
 
-/// The stored key of each address id in `sums`, paired with its counts, ordered by id:
-/// one statement, one seek per id (the ids go in as a JSON array).
-pub fn with_keys<const N: usize>(
-    conn: &rusqlite::Connection,
-    sums: Sums<N>,
-) -> Result<Vec<(Vec<u8>, [i64; N])>> {
-    let mut ids: Vec<(i64, [i64; N])> = sums.into_iter().collect();
-    ids.sort_unstable_by_key(|(id, _)| *id);
-    let mut json = String::with_capacity(ids.len() * 8 + 2);
-    json.push('[');
-    for (index, (id, _)) in ids.iter().enumerate() {
-        if index > 0 {
-            json.push(',');
+/// The sums of a period read: for each address id with any event in any column (in id
+/// order), its count in each column.
+#[derive(Debug, Default)]
+pub struct PeriodSums {
+    width: usize,
+    ids: Vec<i64>,
+    counts: Vec<i64>,
+}
+
+impl PeriodSums {
+    /// Each address id with its counts, one per column, in id order.
+    pub fn rows(&self) -> impl Iterator<Item = (i64, &[i64])> {
+        self.ids
+            .iter()
+            .copied()
+            .zip(self.counts.chunks_exact(self.width.max(1)))
+    }
+
+    /// How many addresses had any event.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+}
+
+/// Reads `columns` (see the module's documentation): one range of `address_days` per
+/// kind, covering every day the columns touch, and a seek into `events` per address
+/// active in a partial hour at either end.
+pub fn period_sums(conn: &Connection, columns: &[Column]) -> Result<PeriodSums> {
+    let plans: Vec<Plan> = columns.iter().map(Plan::of).collect();
+    let mut pieces = Piece::all_of(columns);
+    let mut table = Table::new(conn, columns.len())?;
+    for kind in EventKind::ALL {
+        let code = kind.code();
+        let days = plans
+            .iter()
+            .filter(|plan| plan.kind == code)
+            .flat_map(|plan| plan.days_touched())
+            .chain(
+                pieces
+                    .iter()
+                    .filter(|piece| piece.kind == code)
+                    .map(|piece| (piece.day, piece.day)),
+            )
+            .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)));
+        if let Some((first, last)) = days {
+            read_days(conn, code, first, last, &plans, &mut pieces, &mut table)?;
         }
-        json.push_str(&id.to_string());
     }
-    json.push(']');
-    let mut keys: FxHashMap<i64, Vec<u8>> = FxHashMap::default();
-    let mut stmt = conn.prepare_cached(ADDRESS_KEYS)?;
-    let mut rows = stmt.query([json])?;
+    for piece in &pieces {
+        piece.count(conn, &mut table)?;
+    }
+    Ok(table.finish())
+}
+
+/// Adds the rows of `address_days` of kind `code` and days `first..=last` to the
+/// columns of `plans`, and notes in `pieces` the addresses active in each partial hour.
+fn read_days(
+    conn: &Connection,
+    code: i64,
+    first: i64,
+    last: i64,
+    plans: &[Plan],
+    pieces: &mut [Piece],
+    table: &mut Table,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(DAY_ROWS)?;
+    let mut rows = stmt.query([code, first, last])?;
     while let Some(row) = rows.next()? {
-        keys.insert(row.get(0)?, row.get(1)?);
+        let day: i64 = row.get(0)?;
+        let id: i64 = row.get(1)?;
+        let events: i64 = row.get(2)?;
+        // The hourly counts are decoded only for a row some edge or piece needs.
+        let mut decoded: Option<[u32; 24]> = None;
+        let mut hours = || -> Result<[u32; 24]> {
+            if let Some(hours) = decoded {
+                return Ok(hours);
+            }
+            let read = hours_of_blob(row.get_ref(3)?.as_blob().unwrap_or_default());
+            decoded = Some(read);
+            Ok(read)
+        };
+        let counts = table.row(id);
+        for (column, plan) in plans.iter().enumerate() {
+            if plan.kind != code {
+                continue;
+            }
+            if plan.days.0 <= day && day <= plan.days.1 {
+                counts[column] += events;
+            } else if let Some(edge) = [plan.lead, plan.trail]
+                .into_iter()
+                .flatten()
+                .find(|e| e.day == day)
+            {
+                counts[column] += edge.sum(&hours()?);
+            }
+        }
+        for piece in pieces.iter_mut() {
+            if piece.kind == code && piece.day == day && hours()?[piece.hour] > 0 {
+                piece.active.push(id);
+            }
+        }
     }
-    Ok(ids
-        .into_iter()
+    Ok(())
+}
+
+/// The rows of one kind's days `?2..=?3` in the daily rollup, in key order.
+pub const DAY_ROWS: &str = "SELECT day, address_id, events, hours FROM address_days
+     WHERE kind = ?1 AND day BETWEEN ?2 AND ?3";
+
+/// The events of one address and kind in a time range: one seek into the primary key.
+pub const EVENTS_IN_RANGE: &str = "SELECT COUNT(*) FROM events
+     WHERE address_id = ?1 AND kind = ?2 AND ts BETWEEN ?3 AND ?4";
+
+/// What a column takes from the daily rows: all events of its whole days, and some
+/// hours of the days its whole hours start and end in.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    kind: i64,
+    days: (i64, i64),
+    lead: Option<Edge>,
+    trail: Option<Edge>,
+}
+
+/// Hours `first..=last` of one day.
+#[derive(Debug, Clone, Copy)]
+struct Edge {
+    day: i64,
+    first: usize,
+    last: usize,
+}
+
+impl Edge {
+    /// The hours `from..=to` (rollup hours), all inside one day; `None` when empty.
+    fn of(from: i64, to: i64) -> Option<Edge> {
+        (from <= to).then(|| Edge {
+            day: from.div_euclid(24),
+            first: from.rem_euclid(24) as usize,
+            last: to.rem_euclid(24) as usize,
+        })
+    }
+
+    fn sum(&self, hours: &[u32; 24]) -> i64 {
+        hours[self.first..=self.last]
+            .iter()
+            .map(|n| i64::from(*n))
+            .sum()
+    }
+}
+
+impl Plan {
+    fn of(column: &Column) -> Plan {
+        let split = &column.split;
+        Plan {
+            kind: column.kind.code(),
+            days: (split.day_from, split.day_to),
+            lead: Edge::of(split.lead_from, split.lead_to),
+            trail: Edge::of(split.trail_from, split.trail_to),
+        }
+    }
+
+    /// The days whose rows this column reads, as ranges.
+    fn days_touched(&self) -> impl Iterator<Item = (i64, i64)> {
+        let whole = (self.days.0 <= self.days.1).then_some(self.days);
+        let edges = [self.lead, self.trail]
+            .into_iter()
+            .flatten()
+            .map(|edge| (edge.day, edge.day));
+        whole.into_iter().chain(edges)
+    }
+}
+
+/// A partial hour at one end of some columns' periods (the same piece is shared: the
+/// periods `top` ranks all end at once): counted in `events` for the addresses `active`
+/// in that hour.
+#[derive(Debug)]
+struct Piece {
+    kind: i64,
+    day: i64,
+    hour: usize,
+    from: i64,
+    to: i64,
+    columns: Vec<usize>,
+    active: Vec<i64>,
+}
+
+impl Piece {
+    /// The distinct partial hours of `columns`, each with the columns it counts for.
+    fn all_of(columns: &[Column]) -> Vec<Piece> {
+        let mut pieces: Vec<Piece> = Vec::new();
+        for (index, column) in columns.iter().enumerate() {
+            let split = &column.split;
+            let ends = [
+                (split.head_from, split.head_to, split.head_hour),
+                (split.tail_from, split.tail_to, split.tail_hour),
+            ];
+            for (from, to, hour) in ends.into_iter().filter(|(from, to, _)| from <= to) {
+                let kind = column.kind.code();
+                match pieces
+                    .iter_mut()
+                    .find(|p| p.kind == kind && p.from == from && p.to == to)
+                {
+                    Some(piece) => piece.columns.push(index),
+                    None => pieces.push(Piece {
+                        kind,
+                        day: hour.div_euclid(24),
+                        hour: hour.rem_euclid(24) as usize,
+                        from,
+                        to,
+                        columns: vec![index],
+                        active: Vec::new(),
+                    }),
+                }
+            }
+        }
+        pieces
+    }
+
+    /// Counts the events of each active address inside the piece, for its columns.
+    fn count(&self, conn: &Connection, table: &mut Table) -> Result<()> {
+        let mut stmt = conn.prepare_cached(EVENTS_IN_RANGE)?;
+        for &id in &self.active {
+            let n: i64 = stmt.query_row([id, self.kind, self.from, self.to], |row| row.get(0))?;
+            let counts = table.row(id);
+            for &column in &self.columns {
+                counts[column] += n;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Largest address id summed in a flat array indexed by id (4 bytes per id ever
+/// stored: 16 MiB at most); a database with more ids uses a hash map.
+const DENSE_IDS: i64 = 1 << 22;
+
+/// The sums being added up: one row of `width` counts per address met.
+struct Table {
+    width: usize,
+    index: Index,
+    ids: Vec<i64>,
+    counts: Vec<i64>,
+}
+
+/// Where an address id's row is.
+enum Index {
+    Dense(Vec<u32>),
+    Sparse(FxHashMap<i64, u32>),
+}
+
+impl Table {
+    fn new(conn: &Connection, width: usize) -> Result<Table> {
+        let max_id: Option<i64> =
+            conn.query_row("SELECT MAX(id) FROM addresses", [], |row| row.get(0))?;
+        let index = match max_id {
+            Some(max) if (0..DENSE_IDS).contains(&max) => {
+                Index::Dense(vec![u32::MAX; max as usize + 1])
+            }
+            _ => Index::Sparse(FxHashMap::default()),
+        };
+        Ok(Table {
+            width,
+            index,
+            ids: Vec::new(),
+            counts: Vec::new(),
+        })
+    }
+
+    /// The counts of address `id`, a new row of zeros the first time.
+    fn row(&mut self, id: i64) -> &mut [i64] {
+        let next = self.ids.len() as u32;
+        let slot = match &mut self.index {
+            Index::Dense(slots) => match usize::try_from(id).ok().and_then(|i| slots.get_mut(i)) {
+                Some(slot) => slot,
+                // An id past the largest seen when the read began (a write since):
+                // the hash map takes over.
+                None => return self.spill(id),
+            },
+            Index::Sparse(map) => map.entry(id).or_insert(u32::MAX),
+        };
+        if *slot == u32::MAX {
+            *slot = next;
+            self.ids.push(id);
+            self.counts.resize(self.counts.len() + self.width, 0);
+        }
+        let start = *slot as usize * self.width;
+        &mut self.counts[start..start + self.width]
+    }
+
+    /// Moves the dense index into a hash map, then returns `id`'s row.
+    fn spill(&mut self, id: i64) -> &mut [i64] {
+        let map = self
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(row, id)| (*id, row as u32))
+            .collect();
+        self.index = Index::Sparse(map);
+        self.row(id)
+    }
+
+    /// The rows with any count, in id order.
+    fn finish(self) -> PeriodSums {
+        let width = self.width;
+        let mut order: Vec<usize> = (0..self.ids.len())
+            .filter(|row| {
+                self.counts[row * width..(row + 1) * width]
+                    .iter()
+                    .any(|n| *n != 0)
+            })
+            .collect();
+        order.sort_unstable_by_key(|row| self.ids[*row]);
+        let mut sums = PeriodSums {
+            width,
+            ids: Vec::with_capacity(order.len()),
+            counts: Vec::with_capacity(order.len() * width),
+        };
+        for row in order {
+            sums.ids.push(self.ids[row]);
+            sums.counts
+                .extend_from_slice(&self.counts[row * width..(row + 1) * width]);
+        }
+        sums
+    }
+}
+
+/// The stored key of each address of `sums`, paired with its counts, in id order. Ids
+/// that fill at least half of the range they span are read as that range of
+/// `addresses`; sparser ones are sought one by one (the ids go in as a JSON array).
+pub fn with_keys<'a>(conn: &Connection, sums: &'a PeriodSums) -> Result<Vec<(Vec<u8>, &'a [i64])>> {
+    let (Some(&first), Some(&last)) = (sums.ids.first(), sums.ids.last()) else {
+        return Ok(Vec::new());
+    };
+    let mut keys: FxHashMap<i64, Vec<u8>> = FxHashMap::default();
+    keys.reserve(sums.len());
+    let dense =
+        (sums.len() as i64).saturating_mul(2) >= last.saturating_sub(first).saturating_add(1);
+    if dense {
+        let mut stmt = conn.prepare_cached(ADDRESS_KEYS_IN_RANGE)?;
+        let mut rows = stmt.query([first, last])?;
+        while let Some(row) = rows.next()? {
+            keys.insert(row.get(0)?, row.get(1)?);
+        }
+    } else {
+        let mut json = String::with_capacity(sums.len() * 8 + 2);
+        json.push('[');
+        for (index, id) in sums.ids.iter().enumerate() {
+            if index > 0 {
+                json.push(',');
+            }
+            json.push_str(&id.to_string());
+        }
+        json.push(']');
+        let mut stmt = conn.prepare_cached(ADDRESS_KEYS)?;
+        let mut rows = stmt.query([json])?;
+        while let Some(row) = rows.next()? {
+            keys.insert(row.get(0)?, row.get(1)?);
+        }
+    }
+    Ok(sums
+        .rows()
         .filter_map(|(id, counts)| keys.remove(&id).map(|key| (key, counts)))
         .collect())
 }
@@ -64,21 +394,28 @@ pub fn with_keys<const N: usize>(
 pub const ADDRESS_KEYS: &str = "SELECT a.id, a.ip FROM json_each(?1) AS j
      CROSS JOIN addresses AS a ON a.id = j.value";
 
+/// The keys of the address ids `?1..=?2`: one range of the primary key.
+pub const ADDRESS_KEYS_IN_RANGE: &str = "SELECT a.id, a.ip FROM addresses AS a
+     WHERE a.id BETWEEN ?1 AND ?2";
+
 /// Ranks `(key, failures)` as `RANK() OVER (ORDER BY failures DESC)`, ordered by rank,
-/// then key: ties share a rank, the next rank skips. With `network`, the addresses are
-/// first summed per network (`address::network_key` with the prefixes; a value that is
-/// no address key stays itself).
-pub fn ranked(
-    rows: Vec<(Vec<u8>, [i64; 1])>,
-    network: Option<(u8, u8)>,
-) -> Vec<(Vec<u8>, i64, i64)> {
+/// then key: ties share a rank, the next rank skips; keys without failures are left
+/// out. With `network`, the addresses are first summed per network
+/// (`address::network_key` with the prefixes; a value that is no address key stays
+/// itself).
+pub fn ranked(rows: Vec<(&[u8], i64)>, network: Option<(u8, u8)>) -> Vec<(Vec<u8>, i64, i64)> {
     let mut counted: Vec<(Vec<u8>, i64)> = match network {
-        None => rows.into_iter().map(|(key, [n])| (key, n)).collect(),
+        None => rows
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(key, n)| (key.to_vec(), n))
+            .collect(),
         Some((v4, v6)) => {
             let mut nets: FxHashMap<Vec<u8>, i64> = FxHashMap::default();
-            for (key, [n]) in rows {
-                let net = address::key_of(&key)
-                    .map_or(key, |key| address::network_key(&key, v4, v6).to_vec());
+            for (key, n) in rows.into_iter().filter(|(_, n)| *n > 0) {
+                let net = address::key_of(key).map_or(key.to_vec(), |key| {
+                    address::network_key(&key, v4, v6).to_vec()
+                });
                 *nets.entry(net).or_default() += n;
             }
             nets.into_iter().collect()
@@ -104,12 +441,7 @@ mod tests {
 
     #[test]
     fn ranks_share_ties_and_skip_after_them() {
-        let rows = vec![
-            (vec![3], [5]),
-            (vec![1], [7]),
-            (vec![2], [5]),
-            (vec![4], [1]),
-        ];
+        let rows: Vec<(&[u8], i64)> = vec![(&[3], 5), (&[1], 7), (&[2], 5), (&[4], 1), (&[5], 0)];
         assert_eq!(
             ranked(rows, None),
             vec![
