@@ -194,10 +194,7 @@ pub fn rank_kind(
     if only_new {
         keep_new(store, &mut entries, periods, until, subject)?;
     }
-    let mut sorted = sorted_by_rank(entries);
-    if limit > 0 {
-        sorted.truncate(limit);
-    }
+    let mut sorted = sorted_by_rank(entries, limit);
     if let (Subject::Offenders(_), Some(first)) = (subject, periods.first()) {
         // First and last seen of the rows shown: a few seeks each, rather than for every
         // offender of the period.
@@ -268,8 +265,10 @@ fn keep_new(
     Ok(())
 }
 
-/// The entries by rank in the first period, then the next, then by key.
-fn sorted_by_rank(entries: HashMap<Key, Entry>) -> Vec<(Key, Entry)> {
+/// The entries by rank in the first period, then the next, then by key; only the first
+/// `limit` (0: all). Choosing those first keeps a ranking of many addresses from
+/// sorting all of them to show ten.
+fn sorted_by_rank(entries: HashMap<Key, Entry>, limit: usize) -> Vec<(Key, Entry)> {
     let ranks = |e: &Entry| -> Vec<i64> {
         e.counts
             .iter()
@@ -280,9 +279,15 @@ fn sorted_by_rank(entries: HashMap<Key, Entry>) -> Vec<(Key, Entry)> {
         .into_iter()
         .map(|(key, entry)| (ranks(&entry), key, entry))
         .collect();
-    sorted.sort_by(|(ranks_a, key_a, _), (ranks_b, key_b, _)| {
-        ranks_a.cmp(ranks_b).then(key_a.cmp(key_b))
-    });
+    let order = |(ranks_a, key_a, _): &(Vec<i64>, Key, Entry),
+                 (ranks_b, key_b, _): &(Vec<i64>, Key, Entry)| {
+        ranks_a.cmp(ranks_b).then_with(|| key_a.cmp(key_b))
+    };
+    if limit > 0 && limit < sorted.len() {
+        sorted.select_nth_unstable_by(limit - 1, order);
+        sorted.truncate(limit);
+    }
+    sorted.sort_unstable_by(order);
     sorted
         .into_iter()
         .map(|(_, key, entry)| (key, entry))

@@ -566,9 +566,9 @@ impl SqliteStore {
         };
         let mut rankings = Vec::with_capacity(columns.len());
         for column in 0..columns.len() {
-            let rows = keyed.iter().map(|(key, counts)| (&key[..], counts[column]));
+            let rows = keyed.iter().map(|(key, counts)| (*key, counts[column]));
             let mut out = Vec::new();
-            for (key, failures, rank) in sums::ranked(rows.collect(), network) {
+            for (key, failures, rank) in sums::ranked(rows, network) {
                 // A stored value that is no address key is left out, never shown as one.
                 if let Some(addr) = address::from_key(&key) {
                     out.push(RankedOffender {

@@ -54,6 +54,14 @@ impl PeriodSums {
 /// kind, covering every day the columns touch, and a seek into `events` per address
 /// active in a partial hour at either end.
 pub fn period_sums(conn: &Connection, columns: &[Column]) -> Result<PeriodSums> {
+    // One snapshot for the whole read, and the WAL locked once rather than for each of
+    // the many small statements; ended (nothing was written) when dropped.
+    let _snapshot = conn
+        .is_autocommit()
+        .then(|| {
+            rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Deferred)
+        })
+        .transpose()?;
     let plans: Vec<Plan> = columns.iter().map(Plan::of).collect();
     let mut pieces = Piece::all_of(columns);
     let mut table = Table::new(conn, columns.len())?;
@@ -351,22 +359,32 @@ impl Table {
     }
 }
 
-/// The stored key of each address of `sums`, paired with its counts, in id order. Ids
-/// that fill at least half of the range they span are read as that range of
-/// `addresses`; sparser ones are sought one by one (the ids go in as a JSON array).
-pub fn with_keys<'a>(conn: &Connection, sums: &'a PeriodSums) -> Result<Vec<(Vec<u8>, &'a [i64])>> {
+/// The stored key of each address of `sums`, paired with its counts, in id order (a
+/// stored value that is no address key is left out). Ids that fill at least half of
+/// the range they span are read as that range of `addresses`; sparser ones are sought
+/// one by one (the ids go in as a JSON array).
+pub fn with_keys<'a>(
+    conn: &Connection,
+    sums: &'a PeriodSums,
+) -> Result<Vec<(address::Key, &'a [i64])>> {
     let (Some(&first), Some(&last)) = (sums.ids.first(), sums.ids.last()) else {
         return Ok(Vec::new());
     };
-    let mut keys: FxHashMap<i64, Vec<u8>> = FxHashMap::default();
+    let mut keys: FxHashMap<i64, address::Key> = FxHashMap::default();
     keys.reserve(sums.len());
-    let dense =
-        (sums.len() as i64).saturating_mul(2) >= last.saturating_sub(first).saturating_add(1);
+    let mut keep = |row: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
+        if let Some(key) = address::key_of(row.get_ref(1)?.as_blob().unwrap_or_default()) {
+            keys.insert(row.get(0)?, key);
+        }
+        Ok(())
+    };
+    let dense = (sums.len() as i64).saturating_mul(2)
+        >= last.saturating_sub(first).saturating_add(1);
     if dense {
         let mut stmt = conn.prepare_cached(ADDRESS_KEYS_IN_RANGE)?;
         let mut rows = stmt.query([first, last])?;
         while let Some(row) = rows.next()? {
-            keys.insert(row.get(0)?, row.get(1)?);
+            keep(row)?;
         }
     } else {
         let mut json = String::with_capacity(sums.len() * 8 + 2);
@@ -381,7 +399,7 @@ pub fn with_keys<'a>(conn: &Connection, sums: &'a PeriodSums) -> Result<Vec<(Vec
         let mut stmt = conn.prepare_cached(ADDRESS_KEYS)?;
         let mut rows = stmt.query([json])?;
         while let Some(row) = rows.next()? {
-            keys.insert(row.get(0)?, row.get(1)?);
+            keep(row)?;
         }
     }
     Ok(sums
@@ -401,22 +419,18 @@ pub const ADDRESS_KEYS_IN_RANGE: &str = "SELECT a.id, a.ip FROM addresses AS a
 /// Ranks `(key, failures)` as `RANK() OVER (ORDER BY failures DESC)`, ordered by rank,
 /// then key: ties share a rank, the next rank skips; keys without failures are left
 /// out. With `network`, the addresses are first summed per network
-/// (`address::network_key` with the prefixes; a value that is no address key stays
-/// itself).
-pub fn ranked(rows: Vec<(&[u8], i64)>, network: Option<(u8, u8)>) -> Vec<(Vec<u8>, i64, i64)> {
-    let mut counted: Vec<(Vec<u8>, i64)> = match network {
-        None => rows
-            .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(key, n)| (key.to_vec(), n))
-            .collect(),
+/// (`address::network_key` with the prefixes).
+pub fn ranked(
+    rows: impl Iterator<Item = (address::Key, i64)>,
+    network: Option<(u8, u8)>,
+) -> Vec<(address::Key, i64, i64)> {
+    let rows = rows.filter(|(_, n)| *n > 0);
+    let mut counted: Vec<(address::Key, i64)> = match network {
+        None => rows.collect(),
         Some((v4, v6)) => {
-            let mut nets: FxHashMap<Vec<u8>, i64> = FxHashMap::default();
-            for (key, n) in rows.into_iter().filter(|(_, n)| *n > 0) {
-                let net = address::key_of(key).map_or(key.to_vec(), |key| {
-                    address::network_key(&key, v4, v6).to_vec()
-                });
-                *nets.entry(net).or_default() += n;
+            let mut nets: FxHashMap<address::Key, i64> = FxHashMap::default();
+            for (key, n) in rows {
+                *nets.entry(address::network_key(&key, v4, v6)).or_default() += n;
             }
             nets.into_iter().collect()
         }
@@ -441,15 +455,15 @@ mod tests {
 
     #[test]
     fn ranks_share_ties_and_skip_after_them() {
-        let rows: Vec<(&[u8], i64)> = vec![(&[3], 5), (&[1], 7), (&[2], 5), (&[4], 1), (&[5], 0)];
+        let key = |last: u8| {
+            let mut key = [0; address::KEY_LEN];
+            key[address::KEY_LEN - 1] = last;
+            key
+        };
+        let rows = [(3, 5), (1, 7), (2, 5), (4, 1), (5, 0)].map(|(k, n)| (key(k), n));
         assert_eq!(
-            ranked(rows, None),
-            vec![
-                (vec![1], 7, 1),
-                (vec![2], 5, 2),
-                (vec![3], 5, 2),
-                (vec![4], 1, 4)
-            ]
+            ranked(rows.into_iter(), None),
+            vec![(key(1), 7, 1), (key(2), 5, 2), (key(3), 5, 2), (key(4), 1, 4)]
         );
     }
 }
