@@ -580,6 +580,25 @@ pub fn prune(
     Ok(Some(pruned))
 }
 
+/// What [`prune`] with the same cutoffs would delete in the cluster, read without
+/// recording a contact, taking a lock or setting the schema up (a database no host set
+/// up holds nothing). `Ok(None)` without `[cluster]`.
+pub fn would_prune(
+    config: &Config,
+    events_before: Option<i64>,
+    blocks_before: Option<i64>,
+) -> anyhow::Result<Option<crate::store::postgres::Pruned>> {
+    use crate::store::postgres::{Pruned, Reader, SharedStore};
+    let Some(settings) = &config.cluster else {
+        return Ok(None);
+    };
+    let mut reader = Reader::open(&settings.settings()?, &settings.host_name()?)?;
+    if reader.schema_version() == 0 {
+        return Ok(Some(Pruned::default()));
+    }
+    Ok(Some(reader.would_prune(events_before, blocks_before)?))
+}
+
 /// What `cluster status` shows.
 #[derive(Debug, serde::Serialize)]
 pub struct ClusterStatus {

@@ -347,7 +347,7 @@ fn block_allow_and_import_decide_in_the_cluster_or_change_nothing() {
 #[test]
 fn networks_aggregate_over_all_hosts_and_retention_prunes_the_cluster() {
     let test = "networks_aggregate_over_all_hosts_and_retention_prunes_the_cluster";
-    let Some(server) = Postgres::start(test) else {
+    let Some(mut server) = Postgres::start(test) else {
         return;
     };
     let policy = "aggregate_min = 3";
@@ -398,6 +398,31 @@ fn networks_aggregate_over_all_hosts_and_retention_prunes_the_cluster() {
             .get(0)
     };
     assert_eq!(count(&mut admin, "events"), 30);
+    // A dry run says what would go in both stores, and deletes (and records) nothing.
+    let contacts = |admin: &mut postgres::Client| -> Vec<String> {
+        admin
+            .query("SELECT name || ' ' || last_contact FROM saslguard.hosts", &[])
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    };
+    let before = contacts(&mut admin);
+    let dry = stdout(
+        &hosts[0],
+        &["prune", "--dry-run", "--as-of", "2026-12-30T01:00:00Z"],
+    );
+    assert!(
+        dry.contains(
+            "would delete 10 events, 3 run records and 0 ended blocks on this host; \
+             in the cluster, 30 events, 0 ended blocks and 0 pardons"
+        ),
+        "{dry}"
+    );
+    assert_eq!(count(&mut admin, "events"), 30);
+    assert_eq!(contacts(&mut admin), before);
+    let local = hosts[0].json(&["top", "--local", "--format", "json", "--period", "all"]);
+    assert_eq!(local.as_array().unwrap().len(), 2, "{local}");
     // 33 days on: the events (older than 30 days) go; the blocks ended on 2026-12-04
     // (expired after 7 days), 26 days ago: kept.
     hosts[0].run_ok(&["run", "--as-of", "2026-12-30T01:00:00Z"]);
@@ -413,6 +438,31 @@ fn networks_aggregate_over_all_hosts_and_retention_prunes_the_cluster() {
         "{}",
         map_of(&hosts[1])
     );
+
+    // Down: a dry run says what would go here and fails saying why it cannot say the
+    // rest; a prune deletes this host's history and fails saying the cluster's waits.
+    server.stop();
+    let (out, err) = fails(
+        &hosts[2],
+        &["prune", "--dry-run", "--as-of", "2027-01-06T03:00:00Z"],
+    );
+    assert!(out.contains("would delete 10 events"), "{out}");
+    assert!(!out.contains("in the cluster"), "{out}");
+    assert!(
+        err.contains("cannot say what would go in the cluster")
+            && err.contains("cannot reach the cluster database"),
+        "{err}"
+    );
+    let (_, err) = fails(&hosts[2], &["prune", "--as-of", "2027-01-06T03:00:00Z"]);
+    assert!(
+        err.contains("deleted 10 events") && err.contains("the cluster's was not"),
+        "{err}"
+    );
+    let (out, _) = fails(
+        &hosts[2],
+        &["prune", "--dry-run", "--as-of", "2027-01-06T03:00:00Z"],
+    );
+    assert!(out.contains("would delete 0 events"), "{out}");
 }
 
 /// Runs `env` at `at`, then proves the cluster's evaluation exact: with its watermark

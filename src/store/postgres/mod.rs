@@ -471,7 +471,16 @@ pub trait SharedStore {
     /// Deletes events older than `events_before` and blocks ended (and pardons ending)
     /// before `blocks_before`; `None` keeps them.
     fn prune(&mut self, events_before: Option<i64>, blocks_before: Option<i64>) -> Result<Pruned> {
-        hosts::prune(self.db(), events_before, blocks_before)
+        hosts::prune(self.db(), events_before, blocks_before, true)
+    }
+
+    /// What [`SharedStore::prune`] with the same cutoffs would delete; deletes nothing.
+    fn would_prune(
+        &mut self,
+        events_before: Option<i64>,
+        blocks_before: Option<i64>,
+    ) -> Result<Pruned> {
+        hosts::prune(self.db(), events_before, blocks_before, false)
     }
 }
 
