@@ -33,6 +33,19 @@ fn host(server: &Postgres, name: &str, top: &str, policy: &str) -> common::Env {
     env
 }
 
+/// Gives `env` another `[cluster] url`.
+fn set_url(env: &common::Env, url: &str) {
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let text: Vec<String> = text
+        .lines()
+        .map(|line| match line.starts_with("url = ") {
+            true => format!("url = {url:?}"),
+            false => line.to_string(),
+        })
+        .collect();
+    std::fs::write(&env.config, text.join("\n") + "\n").unwrap();
+}
+
 fn map_of(env: &common::Env) -> String {
     std::fs::read_to_string(env.path("access")).unwrap_or_default()
 }
@@ -401,7 +414,10 @@ fn networks_aggregate_over_all_hosts_and_retention_prunes_the_cluster() {
     // A dry run says what would go in both stores, and deletes (and records) nothing.
     let contacts = |admin: &mut postgres::Client| -> Vec<String> {
         admin
-            .query("SELECT name || ' ' || last_contact FROM saslguard.hosts", &[])
+            .query(
+                "SELECT name || ' ' || last_contact FROM saslguard.hosts",
+                &[],
+            )
             .unwrap()
             .iter()
             .map(|row| row.get(0))
@@ -604,4 +620,92 @@ fn a_run_skips_the_cluster_evaluation_only_when_a_full_one_would_block_nothing_m
         "{blocked:?}"
     );
     run_exactly(&server, mx2, "2026-11-27T05:32:00Z");
+}
+
+/// Events stored in the cluster, straight from PostgreSQL (over its socket).
+fn cluster_events(server: &Postgres) -> i64 {
+    server
+        .admin(pg::DATABASE)
+        .query_one("SELECT COUNT(*) FROM saslguard.events", &[])
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn verify_full_reaches_only_the_server_its_root_certificate_and_name_prove() {
+    let test = "verify_full_reaches_only_the_server_its_root_certificate_and_name_prove";
+    let Some(server) = Postgres::start_tls(test) else {
+        return;
+    };
+    let mx1 = host(&server, "mx1", "", "");
+    let good = server.tls_url("localhost", &server.ca());
+    set_url(&mx1, &good);
+    common::append(&mx1.path("maillog"), &common::failures(0, 4, "203.0.113.9"));
+    mx1.run_ok(&["run", "--as-of", "2026-11-27T01:00:00Z"]);
+    assert_eq!(cluster_events(&server), 4, "{}", server.log());
+    // The server takes TCP connections with TLS only (hostssl): that one was encrypted.
+    set_url(
+        &mx1,
+        &format!(
+            "postgresql://{}@127.0.0.1:{}/{}?sslmode=disable",
+            pg::ROLE,
+            server.port(),
+            pg::DATABASE
+        ),
+    );
+    let (_, err) = fails(&mx1, &["run", "--as-of", "2026-11-27T01:01:00Z"]);
+    assert!(err.contains("no pg_hba.conf entry"), "{err}");
+
+    // A root certificate that did not sign the server's, then a name its certificate
+    // does not hold: refused, saying which; the run ingests, exits 1, status says why.
+    let refusals = [
+        (
+            server.tls_url("localhost", &server.other_ca()),
+            "not signed by any of the CA certificates in sslrootcert=",
+        ),
+        (
+            server.tls_url("127.0.0.1", &server.ca()),
+            "not valid for the url's host \"127.0.0.1\"",
+        ),
+    ];
+    let mut ingested = 4;
+    for (n, (url, why)) in refusals.iter().enumerate() {
+        set_url(&mx1, url);
+        let at = format!("2026-11-27T01:{}0:00Z", n + 2);
+        common::append(
+            &mx1.path("maillog"),
+            &common::failures(100 * (n as i64 + 1), 3, "198.51.100.7"),
+        );
+        ingested += 3;
+        let (_, err) = fails(&mx1, &["run", "--as-of", &at]);
+        assert!(
+            err.contains("cannot reach the cluster database") && err.contains(why),
+            "{url}: {err}"
+        );
+        let (out, err) = fails(&mx1, &["status", "--as-of", &at]);
+        assert!(out.contains("UNREACHABLE") && out.contains(why), "{out}");
+        assert!(
+            out.contains(&format!(
+                "{} events waiting in the local outbox",
+                ingested - 4
+            )),
+            "{out}"
+        );
+        assert!(err.contains(why), "{err}");
+        let local = mx1.json(&["top", "--local", "--format", "json", "--period", "all"]);
+        let failures: i64 = local
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["failures"].as_i64().unwrap())
+            .sum();
+        assert_eq!(failures, ingested, "{local}");
+        assert_eq!(cluster_events(&server), 4);
+    }
+
+    // The right root certificate and name again: the backlog ships.
+    set_url(&mx1, &good);
+    mx1.run_ok(&["run", "--as-of", "2026-11-27T01:40:00Z"]);
+    mx1.run_ok(&["status", "--as-of", "2026-11-27T01:40:00Z"]);
+    assert_eq!(cluster_events(&server), ingested);
 }

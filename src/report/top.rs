@@ -562,7 +562,11 @@ mod tests {
              1,192.0.2.1,5,,,\"'=evil:2 mx2:3\"\n\
              1,192.0.2.2,5,,,\n"
         );
-        let escaped = to_table(&[row("192.0.2.1", Some(&[("a\u{1b}[2J", 1)]))], &periods, subject);
+        let escaped = to_table(
+            &[row("192.0.2.1", Some(&[("a\u{1b}[2J", 1)]))],
+            &periods,
+            subject,
+        );
         assert!(escaped.contains("a\\u{1b}[2J:1"), "{escaped}");
         assert!(!to_csv(&rows[1..], &periods, subject).contains("hosts"));
     }

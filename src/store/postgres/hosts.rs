@@ -107,7 +107,10 @@ pub(super) fn prune(
     for (((table, condition), before), count) in RETAINED.iter().zip(cutoffs).zip(&mut counts) {
         let Some(before) = before else { continue };
         *count = if delete {
-            db.execute(&format!("DELETE FROM {table} WHERE {condition}"), &[&before])?
+            db.execute(
+                &format!("DELETE FROM {table} WHERE {condition}"),
+                &[&before],
+            )?
         } else {
             let n: i64 = db
                 .query_one(
