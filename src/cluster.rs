@@ -82,7 +82,7 @@ pub fn sync(
     let outcome = sync_with(config, settings, store, now, decide);
     // What `status` and `metrics` say about the cluster: recorded either way.
     match &outcome {
-        Ok(_) => store.record_cluster_contact(now)?,
+        Ok(_) => store.record_cluster_shipped(now)?,
         Err(e) => store.record_cluster_failure(now, &format!("{e:#}"))?,
     }
     outcome.map(Some)
@@ -364,17 +364,17 @@ fn mirror(
 /// many cluster blocks ended.
 pub fn unblock(
     config: &Config,
+    store: &crate::store::SqliteStore,
     network: &ipnet::IpNet,
     forgive: bool,
     now: i64,
 ) -> anyhow::Result<usize> {
-    use crate::store::postgres::{Cluster, SharedStore};
+    use crate::store::postgres::SharedStore;
     let Some(settings) = &config.cluster else {
         return Ok(0);
     };
-    let host = settings.host_name()?;
-    let mut cluster = Cluster::connect(&settings.settings()?, &host, now)
-        .map_err(|e| anyhow::anyhow!("{e}: nothing changed"))?;
+    store.cluster_setup()?;
+    let mut cluster = connect_for_change(settings, now)?;
     let mut guard = cluster.lock_policy()?;
     let ended = guard.end_blocks(network, false, now, crate::model::EndReason::Unblocked)?;
     let mut forgiven: Vec<ipnet::IpNet> = ended.iter().map(|b| b.block.network).collect();
@@ -387,6 +387,11 @@ pub fn unblock(
         guard.add_pardon(net, now)?;
     }
     guard.commit()?;
+    if let Err(e) = reached_by_hand(&mut cluster, store, now) {
+        crate::ui::warn(format!(
+            "unblocked in the cluster, but not recorded here: {e:#}"
+        ));
+    }
     for block in &ended {
         crate::ui::info(format!(
             "unblocked {} ({}) on every host (decided on {})",
@@ -454,14 +459,27 @@ fn mirror_now(
         let active = cluster.active_blocks(None, now)?;
         mirror(cluster, store, &active, now)?;
         mirror_allowlist(cluster, store)?;
-        store.record_cluster_contact(now)?;
-        Ok(())
+        reached_by_hand(cluster, store, now)
     })();
     if let Err(e) = mirrored {
         crate::ui::warn(format!(
             "decided in the cluster, but not yet copied to this host ({e:#}): the next run does it"
         ));
     }
+}
+
+/// After a change by hand reached the cluster: a contact, recorded here and there with
+/// the backlog this host holds, but no shipment (a change by hand ships nothing: a run's
+/// failure to reach the cluster stays what `status` says until a run gets through, and
+/// `cluster status` shows the backlog still waiting).
+fn reached_by_hand(
+    cluster: &mut crate::store::postgres::Cluster,
+    store: &crate::store::SqliteStore,
+    now: i64,
+) -> anyhow::Result<()> {
+    cluster.report_contact(store.outbox_backlog()?, now)?;
+    store.record_cluster_reached(now)?;
+    Ok(())
 }
 
 /// Makes the local allowlist the cluster's (entries added and removed on any host), so

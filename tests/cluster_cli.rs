@@ -138,7 +138,14 @@ fn cluster_status_status_metrics_and_doctor_tell_the_truth_about_the_shared_stor
     // The block is rendered here at once (as without [cluster]: by render or the next run).
     mx1.run_ok(&["render", "--as-of", "2026-11-27T01:02:00Z"]);
     let text = stdout(&mx1, &["status", "--as-of", "2026-11-27T01:02:00Z"]);
-    assert!(text.contains("cluster: last contact"), "{text}");
+    // Shipped by the run at 01:00; reached by the block at 01:01.
+    assert!(
+        text.contains(
+            "cluster: last shipment 2026-11-27T01:00:00Z, 0 events waiting in the local \
+             outbox; last contact 2026-11-27T01:01:00Z"
+        ),
+        "{text}"
+    );
     let metrics = stdout(&mx1, &["metrics"]);
     assert!(
         metrics.contains("saslguard_cluster_reachable 1"),
@@ -223,8 +230,51 @@ fn cluster_status_status_metrics_and_doctor_tell_the_truth_about_the_shared_stor
     let (out, _) = fails(&mx1, &["doctor"]);
     assert!(out.contains("FAIL  cluster database"), "{out}");
 
-    // Back: the backlog ships and every report says so.
+    // Back, and reached by a change by hand: a contact, not a shipment. status still
+    // fails, saying the backlog waits for a run; so do metrics and cluster status.
     server.resume();
+    mx1.run_ok(&[
+        "block",
+        "192.0.2.0/24",
+        "--target",
+        "postfix",
+        "--as-of",
+        "2026-11-27T01:15:00Z",
+    ]);
+    let (out, err) = fails(&mx1, &["status", "--as-of", "2026-11-27T01:16:00Z"]);
+    assert!(
+        out.contains(
+            "cluster: last shipment 2026-11-27T01:00:00Z, 2 events waiting in the local \
+             outbox; last contact 2026-11-27T01:15:00Z"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("UNREACHABLE at the last attempt of a run (2026-11-27T01:10:00Z)")
+            && out.contains(
+                "(reached since, at 2026-11-27T01:15:00Z, by a change by hand, which ships \
+                 nothing)"
+            ),
+        "{out}"
+    );
+    assert!(
+        err.contains("could not reach the cluster's shared store"),
+        "{err}"
+    );
+    let metrics = stdout(&mx1, &["metrics"]);
+    for line in [
+        "saslguard_cluster_reachable 0",
+        "saslguard_cluster_backlog_events 2",
+        "saslguard_cluster_last_contact_timestamp_seconds 1795742100",
+        "saslguard_cluster_last_shipment_timestamp_seconds 1795741200",
+    ] {
+        assert!(metrics.contains(line), "{line}: {metrics}");
+    }
+    let status = mx2.json(&["cluster", "status", "--format", "json"]);
+    assert_eq!(status["cluster"]["hosts"][0]["backlog"], 2, "{status}");
+    assert_eq!(status["cluster"]["hosts"][0]["events_shipped"], 4);
+
+    // A run: the backlog ships and every report says so.
     mx1.run_ok(&["run", "--as-of", "2026-11-27T01:20:00Z"]);
     mx1.run_ok(&["status", "--as-of", "2026-11-27T01:21:00Z"]);
     let metrics = stdout(&mx1, &["metrics"]);

@@ -103,7 +103,7 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
     let now = ctx.clock.unix();
     // With [cluster]: unblocked (and forgiven) on every host first; the local copies
     // end below, and the other hosts' at their next run.
-    let shared = crate::cluster::unblock(&ctx.config, &network, args.forgive, now)?;
+    let shared = crate::cluster::unblock(&ctx.config, &store, &network, args.forgive, now)?;
     let tx = store.transaction()?;
     let ended = {
         let ended = store.end_blocks(&network, false, now, EndReason::Unblocked)?;
