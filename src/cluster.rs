@@ -98,11 +98,9 @@ fn sync_with(
 ) -> anyhow::Result<Synced> {
     use crate::store::postgres::{Cluster, SharedStore};
     let host = settings.host_name()?;
-    let first_contact = !store.cluster_contacted()?;
     let mut cluster = Cluster::connect(&settings.settings()?, &host, now)?;
-    if first_contact {
-        join_allowlist(&mut cluster, store, now)?;
-    }
+    // Before evaluating: an entry this host holds alone counts in the cluster too.
+    reconcile_allowlist(&mut cluster, store, None, now)?;
     let mut synced = Synced {
         host,
         ..Synced::default()
@@ -118,7 +116,6 @@ fn sync_with(
         }
         let active = cluster.active_blocks(None, now)?;
         (synced.mirrored, synced.unmirrored) = mirror(&mut cluster, store, &active, now)?;
-        mirror_allowlist(&mut cluster, store)?;
     }
     Ok(synced)
 }
@@ -373,8 +370,7 @@ pub fn unblock(
     let Some(settings) = &config.cluster else {
         return Ok(0);
     };
-    store.cluster_setup()?;
-    let mut cluster = connect_for_change(settings, now)?;
+    let mut cluster = connect_for_change(settings, store, None, now)?;
     let mut guard = cluster.lock_policy()?;
     let ended = guard.end_blocks(network, false, now, crate::model::EndReason::Unblocked)?;
     let mut forgiven: Vec<ipnet::IpNet> = ended.iter().map(|b| b.block.network).collect();
@@ -404,17 +400,27 @@ pub fn unblock(
 /// Connects for a change by hand: the change is decided in the cluster or not at all,
 /// so an unreachable cluster is an error saying that nothing changed (a decision by
 /// hand never silently stays on one host).
+///
+/// Connected, the allowlist is reconciled first ([`reconcile_allowlist`]), so the
+/// change is decided with every entry this host holds (but `removing`, which
+/// `allow remove` is taking away).
 fn connect_for_change(
     settings: &crate::config::ClusterConfig,
+    store: &crate::store::SqliteStore,
+    removing: Option<&ipnet::IpNet>,
     now: i64,
 ) -> anyhow::Result<crate::store::postgres::Cluster> {
     let host = settings.host_name()?;
-    crate::store::postgres::Cluster::connect(&settings.settings()?, &host, now).map_err(|e| {
+    store.cluster_setup()?;
+    let mut cluster = crate::store::postgres::Cluster::connect(&settings.settings()?, &host, now)
+        .map_err(|e| {
         anyhow::anyhow!(
             "{e}: nothing changed, on this host or any other (with [cluster], blocks and \
-             the allowlist are decided in the cluster; try again once it is reachable)"
+                 the allowlist are decided in the cluster; try again once it is reachable)"
         )
-    })
+    })?;
+    reconcile_allowlist(&mut cluster, store, removing, now)?;
+    Ok(cluster)
 }
 
 /// A change by hand decided in the cluster (`block`, `import`): `decide` runs over the
@@ -433,8 +439,7 @@ pub fn by_hand<T>(
     let Some(settings) = &config.cluster else {
         return Ok(None);
     };
-    store.cluster_setup()?;
-    let mut cluster = connect_for_change(settings, now)?;
+    let mut cluster = connect_for_change(settings, store, None, now)?;
     let decided = {
         let mut guard = cluster.lock_policy()?;
         let allow = cluster_allowlist(&mut guard, config)?;
@@ -458,7 +463,7 @@ fn mirror_now(
     let mirrored = (|| -> anyhow::Result<()> {
         let active = cluster.active_blocks(None, now)?;
         mirror(cluster, store, &active, now)?;
-        mirror_allowlist(cluster, store)?;
+        reconcile_allowlist(cluster, store, None, now)?;
         reached_by_hand(cluster, store, now)
     })();
     if let Err(e) = mirrored {
@@ -482,16 +487,42 @@ fn reached_by_hand(
     Ok(())
 }
 
-/// Makes the local allowlist the cluster's (entries added and removed on any host), so
-/// a run that cannot reach the cluster still never blocks an allowlisted network.
-fn mirror_allowlist(
+/// Makes this host's allowlist and the cluster's one list, so a run that cannot reach
+/// the cluster still never blocks an allowlisted network, and no entry vanishes
+/// silently:
+/// - an entry of the cluster's this host lacks is copied here;
+/// - an entry this host copied before that the cluster no longer has was removed there
+///   (`allow remove` on any host): it goes here too;
+/// - an entry this host holds that it never copied was added here alone (before the
+///   host joined, or while `[cluster]` was not in its config; with `[cluster]`,
+///   `allow add` is refused when the cluster cannot be reached): it goes up to the
+///   cluster, said on stderr, so every host allows it.
+///
+/// `removing` (of `allow remove`) is never sent up. Returns the entries sent up.
+fn reconcile_allowlist(
     cluster: &mut crate::store::postgres::Cluster,
     store: &crate::store::SqliteStore,
-) -> anyhow::Result<()> {
+    removing: Option<&ipnet::IpNet>,
+    now: i64,
+) -> anyhow::Result<Vec<ipnet::IpNet>> {
     use crate::store::BlockStore;
     use crate::store::postgres::SharedStore;
-    let shared = cluster.allowlist()?;
     let local = store.allowlist()?;
+    let copied = store.cluster_allowlist_copied()?;
+    let mut shared = cluster.allowlist()?;
+    let mut sent = Vec::new();
+    for entry in &local {
+        let alone = !copied.contains(&entry.network)
+            && !shared.iter().any(|s| s.network == entry.network)
+            && removing != Some(&entry.network);
+        if alone {
+            cluster.allowlist_add(&entry.network, entry.comment.as_deref(), now)?;
+            sent.push(entry.network);
+        }
+    }
+    if !sent.is_empty() {
+        shared = cluster.allowlist()?;
+    }
     let tx = store.transaction()?;
     for entry in &shared {
         if !local.iter().any(|l| l.network == entry.network) {
@@ -499,27 +530,21 @@ fn mirror_allowlist(
         }
     }
     for entry in &local {
-        if !shared.iter().any(|s| s.network == entry.network) {
+        if copied.contains(&entry.network) && !shared.iter().any(|s| s.network == entry.network) {
             store.allowlist_remove(&entry.network)?;
         }
     }
+    let networks: Vec<ipnet::IpNet> = shared.iter().map(|entry| entry.network).collect();
+    store.set_cluster_allowlist_copied(&networks)?;
     tx.commit()?;
-    Ok(())
-}
-
-/// On a host's first contact: the allowlist entries it kept alone go to the cluster, so
-/// joining never drops one (from then on the cluster's list is the list).
-fn join_allowlist(
-    cluster: &mut crate::store::postgres::Cluster,
-    store: &crate::store::SqliteStore,
-    now: i64,
-) -> anyhow::Result<()> {
-    use crate::store::BlockStore;
-    use crate::store::postgres::SharedStore;
-    for entry in store.allowlist()? {
-        cluster.allowlist_add(&entry.network, entry.comment.as_deref(), now)?;
+    for network in &sent {
+        crate::ui::warn(format!(
+            "allowlist: {network} was allowed on this host alone (added before it joined \
+             the cluster, or while [cluster] was not configured): added to the cluster's \
+             allowlist, so every host allows it (`saslguard allow remove {network}` undoes it)"
+        ));
     }
-    Ok(())
+    Ok(sent)
 }
 
 /// `allow add` on the cluster: the entry is added and the blocks overlapping it end on
@@ -536,8 +561,7 @@ pub fn allow_add(
     let Some(settings) = &config.cluster else {
         return Ok(None);
     };
-    store.cluster_setup()?;
-    let mut cluster = connect_for_change(settings, now)?;
+    let mut cluster = connect_for_change(settings, store, None, now)?;
     let (added, ended) = {
         let mut guard = cluster.lock_policy()?;
         let added = guard.allowlist_add(network, comment, now)?;
@@ -553,8 +577,8 @@ pub fn allow_add(
     Ok(Some((added, ended)))
 }
 
-/// `allow remove` on the cluster. `Ok(None)` without `[cluster]`; else whether there
-/// was an entry.
+/// `allow remove` on the cluster (and here). `Ok(None)` without `[cluster]`; else
+/// whether there was an entry, in the cluster or on this host alone.
 pub fn allow_remove(
     config: &Config,
     store: &crate::store::SqliteStore,
@@ -565,16 +589,20 @@ pub fn allow_remove(
     let Some(settings) = &config.cluster else {
         return Ok(None);
     };
-    store.cluster_setup()?;
-    let mut cluster = connect_for_change(settings, now)?;
+    let mut cluster = connect_for_change(settings, store, Some(network), now)?;
     let removed = {
         let mut guard = cluster.lock_policy()?;
         let removed = guard.allowlist_remove(network)?;
         guard.commit()?;
         removed
     };
+    // Here too before copying, or an entry this host held alone would be sent up.
+    let removed_here = {
+        use crate::store::BlockStore;
+        store.allowlist_remove(network)?
+    };
     mirror_now(&mut cluster, store, now);
-    Ok(Some(removed))
+    Ok(Some(removed || removed_here))
 }
 
 /// Retention in the cluster: events, ended blocks and pardons older than the cutoffs,

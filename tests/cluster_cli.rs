@@ -759,3 +759,91 @@ fn verify_full_reaches_only_the_server_its_root_certificate_and_name_prove() {
     mx1.run_ok(&["status", "--as-of", "2026-11-27T01:40:00Z"]);
     assert_eq!(cluster_events(&server), ingested);
 }
+
+/// Takes `[cluster]` out of `env`'s config (the host alone); returns the whole config,
+/// for [`rejoin`].
+fn leave_cluster(env: &common::Env) -> String {
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let alone = &text[..text.find("[cluster]").expect("a [cluster] table")];
+    std::fs::write(&env.config, alone).unwrap();
+    text
+}
+
+/// Puts back the config [`leave_cluster`] returned.
+fn rejoin(env: &common::Env, config: &str) {
+    std::fs::write(&env.config, config).unwrap();
+}
+
+/// `allow list` of `env`, as its networks.
+fn allowed(env: &common::Env) -> Vec<String> {
+    env.json(&["allow", "list", "--format", "json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["source"] == "manual")
+        .map(|entry| entry["network"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn allowlist_entries_a_host_held_alone_reach_the_cluster_and_never_vanish() {
+    let test = "allowlist_entries_a_host_held_alone_reach_the_cluster_and_never_vanish";
+    let Some(server) = Postgres::start(test) else {
+        return;
+    };
+    let mx1 = host(&server, "mx1", "", "");
+    let mx2 = host(&server, "mx2", "", "");
+    let at = "2026-11-27T01:00:00Z";
+    // An entry mx1 held before it joined; its first contact is a block by hand, which
+    // the entry refuses (the cluster decides with it), and the entry stays.
+    let config = leave_cluster(&mx1);
+    mx1.run_ok(&["allow", "add", "192.0.2.50", "--as-of", at]);
+    rejoin(&mx1, &config);
+    let (_, err) = fails(
+        &mx1,
+        &[
+            "block",
+            "192.0.2.0/24",
+            "--target",
+            "postfix",
+            "--as-of",
+            at,
+        ],
+    );
+    assert!(err.contains("192.0.2.50"), "{err}");
+    assert!(err.contains("added to the cluster's allowlist"), "{err}");
+    assert_eq!(allowed(&mx1), ["192.0.2.50/32"]);
+    mx2.run_ok(&["run", "--as-of", at]);
+    assert_eq!(allowed(&mx2), ["192.0.2.50/32"]);
+
+    // mx1, which reached the cluster before, leaves it, allows a network alone and comes
+    // back: its next run sends the entry up, saying so, and every host allows it.
+    let config = leave_cluster(&mx1);
+    mx1.run_ok(&["allow", "add", "198.51.100.60", "--as-of", at]);
+    rejoin(&mx1, &config);
+    let output = mx1.run_ok(&["run", "--as-of", at]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("198.51.100.60/32 was allowed on this host alone"),
+        "{err}"
+    );
+    assert_eq!(allowed(&mx1), ["192.0.2.50/32", "198.51.100.60/32"]);
+    mx2.run_ok(&["run", "--as-of", at]);
+    assert_eq!(allowed(&mx2), ["192.0.2.50/32", "198.51.100.60/32"]);
+
+    // An entry removed in the cluster (on mx2) still goes from mx1 at its next run.
+    mx2.run_ok(&["allow", "remove", "192.0.2.50", "--as-of", at]);
+    mx1.run_ok(&["run", "--as-of", at]);
+    assert_eq!(allowed(&mx1), ["198.51.100.60/32"]);
+
+    // An entry held alone, then removed on the same host: gone, never sent up.
+    let config = leave_cluster(&mx1);
+    mx1.run_ok(&["allow", "add", "203.0.113.70", "--as-of", at]);
+    rejoin(&mx1, &config);
+    let output = mx1.run_ok(&["allow", "remove", "203.0.113.70", "--as-of", at]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!err.contains("added to the cluster"), "{err}");
+    assert_eq!(allowed(&mx1), ["198.51.100.60/32"]);
+    mx2.run_ok(&["run", "--as-of", at]);
+    assert_eq!(allowed(&mx2), ["198.51.100.60/32"]);
+}

@@ -10,6 +10,9 @@
 //!   after PostgreSQL acknowledged a shipment: a crash between the two commits ships the
 //!   same events again, which the cluster stores once.
 //! - `cluster_blocks`: which local block mirrors which cluster block.
+//! - `cluster_allowlist`: the cluster's allowlist as this host last copied it, which
+//!   tells an entry the cluster removed (copied, then gone there) from one this host
+//!   holds alone (never copied: added while `[cluster]` was not configured).
 //! - `cluster_contact`: how the last attempt of a run (or `ingest`) to reach the cluster
 //!   went, when it last shipped, and when any command last reached it (one row), for
 //!   `status` and `metrics`.
@@ -47,6 +50,7 @@ impl Store {
     /// Creates the outbox and mirror tables and the index the outbox reads by, if
     /// missing.
     pub fn cluster_setup(&self) -> Result<()> {
+        let copied_before = self.has_table("cluster_allowlist")?;
         self.conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS cluster_outbox (
                  stream_id      INTEGER PRIMARY KEY,  -- streams.id
@@ -64,8 +68,19 @@ impl Store {
                  error_at     INTEGER,
                  last_shipped INTEGER            -- the last run that shipped the outbox
              );
+             CREATE TABLE IF NOT EXISTS cluster_allowlist (
+                 network TEXT PRIMARY KEY        -- as the cluster's allowlist held it
+             );
              CREATE INDEX IF NOT EXISTS cluster_events_by_id ON events (id);",
         )?;
+        // A host that reached the cluster before this table was kept had made its list
+        // the cluster's: every entry it holds was copied.
+        if !copied_before && self.cluster_contacted()? {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO cluster_allowlist (network) SELECT network FROM allowlist",
+                [],
+            )?;
+        }
         // A table made before `last_shipped` (when only runs made contact, so each
         // contact shipped, and `last_attempt` was required): made again, its row kept.
         if !self.has_column("cluster_contact", "last_shipped")? {
@@ -94,6 +109,43 @@ impl Store {
                     .execute_batch(if remade.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
             }
             remade?;
+        }
+        Ok(())
+    }
+
+    /// Whether `table` exists.
+    fn has_table(&self, table: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+            )?
+            .query_row([table], |row| row.get(0))?)
+    }
+
+    /// The cluster's allowlist as this host last copied it.
+    pub fn cluster_allowlist_copied(&self) -> Result<Vec<IpNet>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT network FROM cluster_allowlist ORDER BY network")?;
+        let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Ok(network) = row?.parse() {
+                out.push(network);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records `networks` as the cluster's allowlist this host copied.
+    pub fn set_cluster_allowlist_copied(&self, networks: &[IpNet]) -> Result<()> {
+        self.conn.execute("DELETE FROM cluster_allowlist", [])?;
+        let mut insert = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO cluster_allowlist (network) VALUES (?1)")?;
+        for network in networks {
+            insert.execute([network.to_string()])?;
         }
         Ok(())
     }
