@@ -453,3 +453,75 @@ impl Store {
 fn id_of(stream: i64, offset: i64) -> i64 {
     (stream << OFFSET_BITS) | offset
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::BlockStore;
+    use crate::store::SqliteStore as Store;
+
+    /// A host that reached the cluster with the tables of before (a contact was always a
+    /// run's shipment; no record of the allowlist copied) keeps what it knew: its
+    /// contact as its last shipment, and its allowlist as the one it copied (so none of
+    /// its entries is sent up as if held alone).
+    #[test]
+    fn tables_made_before_keep_their_contact_and_allowlist() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("old.db")).unwrap();
+        let net: ipnet::IpNet = "192.0.2.0/24".parse().unwrap();
+        store.allowlist_add(&net, None, 100).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "CREATE TABLE cluster_contact (
+                     id           INTEGER PRIMARY KEY CHECK (id = 1),
+                     last_attempt INTEGER NOT NULL,
+                     last_contact INTEGER,
+                     last_error   TEXT,
+                     error_at     INTEGER
+                 );
+                 INSERT INTO cluster_contact VALUES (1, 300, 200, 'down', 300);",
+            )
+            .unwrap();
+        store.cluster_setup().unwrap();
+        store.cluster_setup().unwrap();
+        let state = store.cluster_contact().unwrap();
+        assert_eq!(
+            (state.last_attempt, state.last_contact, state.last_shipped),
+            (Some(300), Some(200), Some(200))
+        );
+        assert_eq!(state.last_error.as_deref(), Some("down"));
+        assert_eq!(store.cluster_allowlist_copied().unwrap(), [net]);
+        // A change by hand: a contact, the run's failure still said.
+        store.record_cluster_reached(400).unwrap();
+        let state = store.cluster_contact().unwrap();
+        assert_eq!(
+            (state.last_contact, state.last_shipped),
+            (Some(400), Some(200))
+        );
+        assert_eq!(state.last_error.as_deref(), Some("down"));
+        store.record_cluster_shipped(500).unwrap();
+        let state = store.cluster_contact().unwrap();
+        assert_eq!(
+            (state.last_contact, state.last_shipped),
+            (Some(500), Some(500))
+        );
+        assert_eq!(state.last_error, None);
+    }
+
+    /// A host new to the cluster copied nothing yet: every entry it holds is its own.
+    #[test]
+    fn a_new_host_copied_no_allowlist() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("new.db")).unwrap();
+        let net: ipnet::IpNet = "192.0.2.0/24".parse().unwrap();
+        store.allowlist_add(&net, None, 100).unwrap();
+        store.cluster_setup().unwrap();
+        assert!(store.cluster_allowlist_copied().unwrap().is_empty());
+        store.record_cluster_reached(400).unwrap();
+        let state = store.cluster_contact().unwrap();
+        assert_eq!(
+            (state.last_attempt, state.last_contact, state.last_shipped),
+            (None, Some(400), None)
+        );
+    }
+}
