@@ -523,18 +523,30 @@ fn reconcile_allowlist(
     if !sent.is_empty() {
         shared = cluster.allowlist()?;
     }
+    let added: Vec<&crate::store::AllowEntry> = shared
+        .iter()
+        .filter(|entry| !local.iter().any(|l| l.network == entry.network))
+        .collect();
+    let removed: Vec<&crate::store::AllowEntry> = local
+        .iter()
+        .filter(|entry| copied.contains(&entry.network))
+        .filter(|entry| !shared.iter().any(|s| s.network == entry.network))
+        .collect();
+    let mut networks: Vec<ipnet::IpNet> = shared.iter().map(|entry| entry.network).collect();
+    networks.sort();
+    let mut before = copied;
+    before.sort();
+    // Nothing to write (most runs): no local transaction.
+    if sent.is_empty() && added.is_empty() && removed.is_empty() && networks == before {
+        return Ok(sent);
+    }
     let tx = store.transaction()?;
-    for entry in &shared {
-        if !local.iter().any(|l| l.network == entry.network) {
-            store.allowlist_add(&entry.network, entry.comment.as_deref(), entry.created_at)?;
-        }
+    for entry in added {
+        store.allowlist_add(&entry.network, entry.comment.as_deref(), entry.created_at)?;
     }
-    for entry in &local {
-        if copied.contains(&entry.network) && !shared.iter().any(|s| s.network == entry.network) {
-            store.allowlist_remove(&entry.network)?;
-        }
+    for entry in removed {
+        store.allowlist_remove(&entry.network)?;
     }
-    let networks: Vec<ipnet::IpNet> = shared.iter().map(|entry| entry.network).collect();
     store.set_cluster_allowlist_copied(&networks)?;
     tx.commit()?;
     for network in &sent {
