@@ -82,7 +82,7 @@ pub fn sync(
     let outcome = sync_with(config, settings, store, now, decide);
     // What `status` and `metrics` say about the cluster: recorded either way.
     match &outcome {
-        Ok(_) => store.record_cluster_contact(now)?,
+        Ok(_) => store.record_cluster_shipped(now)?,
         Err(e) => store.record_cluster_failure(now, &format!("{e:#}"))?,
     }
     outcome.map(Some)
@@ -98,11 +98,9 @@ fn sync_with(
 ) -> anyhow::Result<Synced> {
     use crate::store::postgres::{Cluster, SharedStore};
     let host = settings.host_name()?;
-    let first_contact = !store.cluster_contacted()?;
     let mut cluster = Cluster::connect(&settings.settings()?, &host, now)?;
-    if first_contact {
-        join_allowlist(&mut cluster, store, now)?;
-    }
+    // Before evaluating: an entry this host holds alone counts in the cluster too.
+    reconcile_allowlist(&mut cluster, store, None, now)?;
     let mut synced = Synced {
         host,
         ..Synced::default()
@@ -118,7 +116,6 @@ fn sync_with(
         }
         let active = cluster.active_blocks(None, now)?;
         (synced.mirrored, synced.unmirrored) = mirror(&mut cluster, store, &active, now)?;
-        mirror_allowlist(&mut cluster, store)?;
     }
     Ok(synced)
 }
@@ -364,17 +361,16 @@ fn mirror(
 /// many cluster blocks ended.
 pub fn unblock(
     config: &Config,
+    store: &crate::store::SqliteStore,
     network: &ipnet::IpNet,
     forgive: bool,
     now: i64,
 ) -> anyhow::Result<usize> {
-    use crate::store::postgres::{Cluster, SharedStore};
+    use crate::store::postgres::SharedStore;
     let Some(settings) = &config.cluster else {
         return Ok(0);
     };
-    let host = settings.host_name()?;
-    let mut cluster = Cluster::connect(&settings.settings()?, &host, now)
-        .map_err(|e| anyhow::anyhow!("{e}: nothing changed"))?;
+    let mut cluster = connect_for_change(settings, store, None, now)?;
     let mut guard = cluster.lock_policy()?;
     let ended = guard.end_blocks(network, false, now, crate::model::EndReason::Unblocked)?;
     let mut forgiven: Vec<ipnet::IpNet> = ended.iter().map(|b| b.block.network).collect();
@@ -387,6 +383,11 @@ pub fn unblock(
         guard.add_pardon(net, now)?;
     }
     guard.commit()?;
+    if let Err(e) = reached_by_hand(&mut cluster, store, now) {
+        crate::ui::warn(format!(
+            "unblocked in the cluster, but not recorded here: {e:#}"
+        ));
+    }
     for block in &ended {
         crate::ui::info(format!(
             "unblocked {} ({}) on every host (decided on {})",
@@ -399,17 +400,27 @@ pub fn unblock(
 /// Connects for a change by hand: the change is decided in the cluster or not at all,
 /// so an unreachable cluster is an error saying that nothing changed (a decision by
 /// hand never silently stays on one host).
+///
+/// Connected, the allowlist is reconciled first ([`reconcile_allowlist`]), so the
+/// change is decided with every entry this host holds (but `removing`, which
+/// `allow remove` is taking away).
 fn connect_for_change(
     settings: &crate::config::ClusterConfig,
+    store: &crate::store::SqliteStore,
+    removing: Option<&ipnet::IpNet>,
     now: i64,
 ) -> anyhow::Result<crate::store::postgres::Cluster> {
     let host = settings.host_name()?;
-    crate::store::postgres::Cluster::connect(&settings.settings()?, &host, now).map_err(|e| {
+    store.cluster_setup()?;
+    let mut cluster = crate::store::postgres::Cluster::connect(&settings.settings()?, &host, now)
+        .map_err(|e| {
         anyhow::anyhow!(
             "{e}: nothing changed, on this host or any other (with [cluster], blocks and \
-             the allowlist are decided in the cluster; try again once it is reachable)"
+                 the allowlist are decided in the cluster; try again once it is reachable)"
         )
-    })
+    })?;
+    reconcile_allowlist(&mut cluster, store, removing, now)?;
+    Ok(cluster)
 }
 
 /// A change by hand decided in the cluster (`block`, `import`): `decide` runs over the
@@ -428,8 +439,7 @@ pub fn by_hand<T>(
     let Some(settings) = &config.cluster else {
         return Ok(None);
     };
-    store.cluster_setup()?;
-    let mut cluster = connect_for_change(settings, now)?;
+    let mut cluster = connect_for_change(settings, store, None, now)?;
     let decided = {
         let mut guard = cluster.lock_policy()?;
         let allow = cluster_allowlist(&mut guard, config)?;
@@ -453,9 +463,8 @@ fn mirror_now(
     let mirrored = (|| -> anyhow::Result<()> {
         let active = cluster.active_blocks(None, now)?;
         mirror(cluster, store, &active, now)?;
-        mirror_allowlist(cluster, store)?;
-        store.record_cluster_contact(now)?;
-        Ok(())
+        reconcile_allowlist(cluster, store, None, now)?;
+        reached_by_hand(cluster, store, now)
     })();
     if let Err(e) = mirrored {
         crate::ui::warn(format!(
@@ -464,44 +473,90 @@ fn mirror_now(
     }
 }
 
-/// Makes the local allowlist the cluster's (entries added and removed on any host), so
-/// a run that cannot reach the cluster still never blocks an allowlisted network.
-fn mirror_allowlist(
-    cluster: &mut crate::store::postgres::Cluster,
-    store: &crate::store::SqliteStore,
-) -> anyhow::Result<()> {
-    use crate::store::BlockStore;
-    use crate::store::postgres::SharedStore;
-    let shared = cluster.allowlist()?;
-    let local = store.allowlist()?;
-    let tx = store.transaction()?;
-    for entry in &shared {
-        if !local.iter().any(|l| l.network == entry.network) {
-            store.allowlist_add(&entry.network, entry.comment.as_deref(), entry.created_at)?;
-        }
-    }
-    for entry in &local {
-        if !shared.iter().any(|s| s.network == entry.network) {
-            store.allowlist_remove(&entry.network)?;
-        }
-    }
-    tx.commit()?;
-    Ok(())
-}
-
-/// On a host's first contact: the allowlist entries it kept alone go to the cluster, so
-/// joining never drops one (from then on the cluster's list is the list).
-fn join_allowlist(
+/// After a change by hand reached the cluster: a contact, recorded here and there with
+/// the backlog this host holds, but no shipment (a change by hand ships nothing: a run's
+/// failure to reach the cluster stays what `status` says until a run gets through, and
+/// `cluster status` shows the backlog still waiting).
+fn reached_by_hand(
     cluster: &mut crate::store::postgres::Cluster,
     store: &crate::store::SqliteStore,
     now: i64,
 ) -> anyhow::Result<()> {
+    cluster.report_contact(store.outbox_backlog()?, now)?;
+    store.record_cluster_reached(now)?;
+    Ok(())
+}
+
+/// Makes this host's allowlist and the cluster's one list, so a run that cannot reach
+/// the cluster still never blocks an allowlisted network, and no entry vanishes
+/// silently:
+/// - an entry of the cluster's this host lacks is copied here;
+/// - an entry this host copied before that the cluster no longer has was removed there
+///   (`allow remove` on any host): it goes here too;
+/// - an entry this host holds that it never copied was added here alone (before the
+///   host joined, or while `[cluster]` was not in its config; with `[cluster]`,
+///   `allow add` is refused when the cluster cannot be reached): it goes up to the
+///   cluster, said on stderr, so every host allows it.
+///
+/// `removing` (of `allow remove`) is never sent up. Returns the entries sent up.
+fn reconcile_allowlist(
+    cluster: &mut crate::store::postgres::Cluster,
+    store: &crate::store::SqliteStore,
+    removing: Option<&ipnet::IpNet>,
+    now: i64,
+) -> anyhow::Result<Vec<ipnet::IpNet>> {
     use crate::store::BlockStore;
     use crate::store::postgres::SharedStore;
-    for entry in store.allowlist()? {
-        cluster.allowlist_add(&entry.network, entry.comment.as_deref(), now)?;
+    let local = store.allowlist()?;
+    let copied = store.cluster_allowlist_copied()?;
+    let mut shared = cluster.allowlist()?;
+    let mut sent = Vec::new();
+    for entry in &local {
+        let alone = !copied.contains(&entry.network)
+            && !shared.iter().any(|s| s.network == entry.network)
+            && removing != Some(&entry.network);
+        if alone {
+            cluster.allowlist_add(&entry.network, entry.comment.as_deref(), now)?;
+            sent.push(entry.network);
+        }
     }
-    Ok(())
+    if !sent.is_empty() {
+        shared = cluster.allowlist()?;
+    }
+    let added: Vec<&crate::store::AllowEntry> = shared
+        .iter()
+        .filter(|entry| !local.iter().any(|l| l.network == entry.network))
+        .collect();
+    let removed: Vec<&crate::store::AllowEntry> = local
+        .iter()
+        .filter(|entry| copied.contains(&entry.network))
+        .filter(|entry| !shared.iter().any(|s| s.network == entry.network))
+        .collect();
+    let mut networks: Vec<ipnet::IpNet> = shared.iter().map(|entry| entry.network).collect();
+    networks.sort();
+    let mut before = copied;
+    before.sort();
+    // Nothing to write (most runs): no local transaction.
+    if sent.is_empty() && added.is_empty() && removed.is_empty() && networks == before {
+        return Ok(sent);
+    }
+    let tx = store.transaction()?;
+    for entry in added {
+        store.allowlist_add(&entry.network, entry.comment.as_deref(), entry.created_at)?;
+    }
+    for entry in removed {
+        store.allowlist_remove(&entry.network)?;
+    }
+    store.set_cluster_allowlist_copied(&networks)?;
+    tx.commit()?;
+    for network in &sent {
+        crate::ui::warn(format!(
+            "allowlist: {network} was allowed on this host alone (added before it joined \
+             the cluster, or while [cluster] was not configured): added to the cluster's \
+             allowlist, so every host allows it (`saslguard allow remove {network}` undoes it)"
+        ));
+    }
+    Ok(sent)
 }
 
 /// `allow add` on the cluster: the entry is added and the blocks overlapping it end on
@@ -518,8 +573,7 @@ pub fn allow_add(
     let Some(settings) = &config.cluster else {
         return Ok(None);
     };
-    store.cluster_setup()?;
-    let mut cluster = connect_for_change(settings, now)?;
+    let mut cluster = connect_for_change(settings, store, None, now)?;
     let (added, ended) = {
         let mut guard = cluster.lock_policy()?;
         let added = guard.allowlist_add(network, comment, now)?;
@@ -535,8 +589,8 @@ pub fn allow_add(
     Ok(Some((added, ended)))
 }
 
-/// `allow remove` on the cluster. `Ok(None)` without `[cluster]`; else whether there
-/// was an entry.
+/// `allow remove` on the cluster (and here). `Ok(None)` without `[cluster]`; else
+/// whether there was an entry, in the cluster or on this host alone.
 pub fn allow_remove(
     config: &Config,
     store: &crate::store::SqliteStore,
@@ -547,16 +601,20 @@ pub fn allow_remove(
     let Some(settings) = &config.cluster else {
         return Ok(None);
     };
-    store.cluster_setup()?;
-    let mut cluster = connect_for_change(settings, now)?;
+    let mut cluster = connect_for_change(settings, store, Some(network), now)?;
     let removed = {
         let mut guard = cluster.lock_policy()?;
         let removed = guard.allowlist_remove(network)?;
         guard.commit()?;
         removed
     };
+    // Here too before copying, or an entry this host held alone would be sent up.
+    let removed_here = {
+        use crate::store::BlockStore;
+        store.allowlist_remove(network)?
+    };
     mirror_now(&mut cluster, store, now);
-    Ok(Some(removed))
+    Ok(Some(removed || removed_here))
 }
 
 /// Retention in the cluster: events, ended blocks and pardons older than the cutoffs,
@@ -578,6 +636,25 @@ pub fn prune(
     let pruned = guard.prune(events_before, blocks_before)?;
     guard.commit()?;
     Ok(Some(pruned))
+}
+
+/// What [`prune`] with the same cutoffs would delete in the cluster, read without
+/// recording a contact, taking a lock or setting the schema up (a database no host set
+/// up holds nothing). `Ok(None)` without `[cluster]`.
+pub fn would_prune(
+    config: &Config,
+    events_before: Option<i64>,
+    blocks_before: Option<i64>,
+) -> anyhow::Result<Option<crate::store::postgres::Pruned>> {
+    use crate::store::postgres::{Pruned, Reader, SharedStore};
+    let Some(settings) = &config.cluster else {
+        return Ok(None);
+    };
+    let mut reader = Reader::open(&settings.settings()?, &settings.host_name()?)?;
+    if reader.schema_version() == 0 {
+        return Ok(Some(Pruned::default()));
+    }
+    Ok(Some(reader.would_prune(events_before, blocks_before)?))
 }
 
 /// What `cluster status` shows.

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::store::{BlockStore, SqliteStore};
 
 /// What a prune deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Pruned {
     pub events: u64,
     pub runs: usize,
@@ -19,6 +19,10 @@ pub struct Pruned {
     /// `None` also when it could not be reached: the next prune does it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<crate::store::postgres::Pruned>,
+    /// Why the cluster's part could not be done (`[cluster]` only): this host's part
+    /// was, the cluster's waits for the next prune of any host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_error: Option<String>,
 }
 
 /// `state` key: when `run` last pruned (unix seconds).
@@ -85,24 +89,27 @@ pub fn prune(
     if pruned.events > 0 {
         store.prune_unreferenced()?;
     }
-    // The same retention in the cluster, under its policy lock; unreachable, a warning
-    // (every host prunes daily, so another one, or this one tomorrow, does it).
+    // The same retention in the cluster, under its policy lock; unreachable, said in
+    // `cluster_error` (every host prunes daily, so another one, or this one tomorrow,
+    // does it).
     match crate::cluster::prune(config, cutoffs.events_before, cutoffs.blocks_before, now) {
         Ok(shared) => pruned.cluster = shared,
-        Err(e) => crate::ui::warn(format!("not pruned in the cluster: {e:#}")),
+        Err(e) => pruned.cluster_error = Some(format!("{e:#}")),
     }
     store.set_state(LAST_PRUNE, now)?;
     Ok(pruned)
 }
 
-/// What [`prune`] with the same arguments would delete; deletes nothing.
+/// What [`prune`] with the same arguments would delete, here and (with `[cluster]`)
+/// in the cluster; deletes nothing anywhere.
 pub fn would_prune(
     store: &SqliteStore,
     config: &Config,
     now: i64,
     older_than: Option<Duration>,
 ) -> anyhow::Result<Pruned> {
-    Cutoffs::new(config, now, older_than).measure(
+    let cutoffs = Cutoffs::new(config, now, older_than);
+    let mut would = cutoffs.measure(
         |before| {
             Ok((
                 store.count_events_before(before)?,
@@ -110,7 +117,12 @@ pub fn would_prune(
             ))
         },
         |before| Ok(store.count_blocks_ended_before(before)?),
-    )
+    )?;
+    match crate::cluster::would_prune(config, cutoffs.events_before, cutoffs.blocks_before) {
+        Ok(shared) => would.cluster = shared,
+        Err(e) => would.cluster_error = Some(format!("{e:#}")),
+    }
+    Ok(would)
 }
 
 /// Prunes when the last prune is a day old or more (the first run of a day does it).
@@ -121,6 +133,12 @@ pub fn prune_if_due(
 ) -> anyhow::Result<Option<Pruned>> {
     match store.state(LAST_PRUNE)? {
         Some(last) if now.saturating_sub(last) < PRUNE_EVERY && last <= now => Ok(None),
-        _ => prune(store, config, now, None).map(Some),
+        _ => {
+            let pruned = prune(store, config, now, None)?;
+            if let Some(e) = &pruned.cluster_error {
+                crate::ui::warn(format!("not pruned in the cluster: {e}"));
+            }
+            Ok(Some(pruned))
+        }
     }
 }

@@ -33,6 +33,19 @@ fn host(server: &Postgres, name: &str, top: &str, policy: &str) -> common::Env {
     env
 }
 
+/// Gives `env` another `[cluster] url`.
+fn set_url(env: &common::Env, url: &str) {
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let text: Vec<String> = text
+        .lines()
+        .map(|line| match line.starts_with("url = ") {
+            true => format!("url = {url:?}"),
+            false => line.to_string(),
+        })
+        .collect();
+    std::fs::write(&env.config, text.join("\n") + "\n").unwrap();
+}
+
 fn map_of(env: &common::Env) -> String {
     std::fs::read_to_string(env.path("access")).unwrap_or_default()
 }
@@ -125,7 +138,14 @@ fn cluster_status_status_metrics_and_doctor_tell_the_truth_about_the_shared_stor
     // The block is rendered here at once (as without [cluster]: by render or the next run).
     mx1.run_ok(&["render", "--as-of", "2026-11-27T01:02:00Z"]);
     let text = stdout(&mx1, &["status", "--as-of", "2026-11-27T01:02:00Z"]);
-    assert!(text.contains("cluster: last contact"), "{text}");
+    // Shipped by the run at 01:00; reached by the block at 01:01.
+    assert!(
+        text.contains(
+            "cluster: last shipment 2026-11-27T01:00:00Z, 0 events waiting in the local \
+             outbox; last contact 2026-11-27T01:01:00Z"
+        ),
+        "{text}"
+    );
     let metrics = stdout(&mx1, &["metrics"]);
     assert!(
         metrics.contains("saslguard_cluster_reachable 1"),
@@ -210,8 +230,51 @@ fn cluster_status_status_metrics_and_doctor_tell_the_truth_about_the_shared_stor
     let (out, _) = fails(&mx1, &["doctor"]);
     assert!(out.contains("FAIL  cluster database"), "{out}");
 
-    // Back: the backlog ships and every report says so.
+    // Back, and reached by a change by hand: a contact, not a shipment. status still
+    // fails, saying the backlog waits for a run; so do metrics and cluster status.
     server.resume();
+    mx1.run_ok(&[
+        "block",
+        "192.0.2.0/24",
+        "--target",
+        "postfix",
+        "--as-of",
+        "2026-11-27T01:15:00Z",
+    ]);
+    let (out, err) = fails(&mx1, &["status", "--as-of", "2026-11-27T01:16:00Z"]);
+    assert!(
+        out.contains(
+            "cluster: last shipment 2026-11-27T01:00:00Z, 2 events waiting in the local \
+             outbox; last contact 2026-11-27T01:15:00Z"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("UNREACHABLE at the last attempt of a run (2026-11-27T01:10:00Z)")
+            && out.contains(
+                "(reached since, at 2026-11-27T01:15:00Z, by a change by hand, which ships \
+                 nothing)"
+            ),
+        "{out}"
+    );
+    assert!(
+        err.contains("could not reach the cluster's shared store"),
+        "{err}"
+    );
+    let metrics = stdout(&mx1, &["metrics"]);
+    for line in [
+        "saslguard_cluster_reachable 0",
+        "saslguard_cluster_backlog_events 2",
+        "saslguard_cluster_last_contact_timestamp_seconds 1795742100",
+        "saslguard_cluster_last_shipment_timestamp_seconds 1795741200",
+    ] {
+        assert!(metrics.contains(line), "{line}: {metrics}");
+    }
+    let status = mx2.json(&["cluster", "status", "--format", "json"]);
+    assert_eq!(status["cluster"]["hosts"][0]["backlog"], 2, "{status}");
+    assert_eq!(status["cluster"]["hosts"][0]["events_shipped"], 4);
+
+    // A run: the backlog ships and every report says so.
     mx1.run_ok(&["run", "--as-of", "2026-11-27T01:20:00Z"]);
     mx1.run_ok(&["status", "--as-of", "2026-11-27T01:21:00Z"]);
     let metrics = stdout(&mx1, &["metrics"]);
@@ -347,7 +410,7 @@ fn block_allow_and_import_decide_in_the_cluster_or_change_nothing() {
 #[test]
 fn networks_aggregate_over_all_hosts_and_retention_prunes_the_cluster() {
     let test = "networks_aggregate_over_all_hosts_and_retention_prunes_the_cluster";
-    let Some(server) = Postgres::start(test) else {
+    let Some(mut server) = Postgres::start(test) else {
         return;
     };
     let policy = "aggregate_min = 3";
@@ -398,6 +461,34 @@ fn networks_aggregate_over_all_hosts_and_retention_prunes_the_cluster() {
             .get(0)
     };
     assert_eq!(count(&mut admin, "events"), 30);
+    // A dry run says what would go in both stores, and deletes (and records) nothing.
+    let contacts = |admin: &mut postgres::Client| -> Vec<String> {
+        admin
+            .query(
+                "SELECT name || ' ' || last_contact FROM saslguard.hosts",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    };
+    let before = contacts(&mut admin);
+    let dry = stdout(
+        &hosts[0],
+        &["prune", "--dry-run", "--as-of", "2026-12-30T01:00:00Z"],
+    );
+    assert!(
+        dry.contains(
+            "would delete 10 events, 3 run records and 0 ended blocks on this host; \
+             in the cluster, 30 events, 0 ended blocks and 0 pardons"
+        ),
+        "{dry}"
+    );
+    assert_eq!(count(&mut admin, "events"), 30);
+    assert_eq!(contacts(&mut admin), before);
+    let local = hosts[0].json(&["top", "--local", "--format", "json", "--period", "all"]);
+    assert_eq!(local.as_array().unwrap().len(), 2, "{local}");
     // 33 days on: the events (older than 30 days) go; the blocks ended on 2026-12-04
     // (expired after 7 days), 26 days ago: kept.
     hosts[0].run_ok(&["run", "--as-of", "2026-12-30T01:00:00Z"]);
@@ -413,6 +504,31 @@ fn networks_aggregate_over_all_hosts_and_retention_prunes_the_cluster() {
         "{}",
         map_of(&hosts[1])
     );
+
+    // Down: a dry run says what would go here and fails saying why it cannot say the
+    // rest; a prune deletes this host's history and fails saying the cluster's waits.
+    server.stop();
+    let (out, err) = fails(
+        &hosts[2],
+        &["prune", "--dry-run", "--as-of", "2027-01-06T03:00:00Z"],
+    );
+    assert!(out.contains("would delete 10 events"), "{out}");
+    assert!(!out.contains("in the cluster"), "{out}");
+    assert!(
+        err.contains("cannot say what would go in the cluster")
+            && err.contains("cannot reach the cluster database"),
+        "{err}"
+    );
+    let (_, err) = fails(&hosts[2], &["prune", "--as-of", "2027-01-06T03:00:00Z"]);
+    assert!(
+        err.contains("deleted 10 events") && err.contains("the cluster's was not"),
+        "{err}"
+    );
+    let (out, _) = fails(
+        &hosts[2],
+        &["prune", "--dry-run", "--as-of", "2027-01-06T03:00:00Z"],
+    );
+    assert!(out.contains("would delete 0 events"), "{out}");
 }
 
 /// Runs `env` at `at`, then proves the cluster's evaluation exact: with its watermark
@@ -554,4 +670,180 @@ fn a_run_skips_the_cluster_evaluation_only_when_a_full_one_would_block_nothing_m
         "{blocked:?}"
     );
     run_exactly(&server, mx2, "2026-11-27T05:32:00Z");
+}
+
+/// Events stored in the cluster, straight from PostgreSQL (over its socket).
+fn cluster_events(server: &Postgres) -> i64 {
+    server
+        .admin(pg::DATABASE)
+        .query_one("SELECT COUNT(*) FROM saslguard.events", &[])
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn verify_full_reaches_only_the_server_its_root_certificate_and_name_prove() {
+    let test = "verify_full_reaches_only_the_server_its_root_certificate_and_name_prove";
+    let Some(server) = Postgres::start_tls(test) else {
+        return;
+    };
+    let mx1 = host(&server, "mx1", "", "");
+    let good = server.tls_url("localhost", &server.ca());
+    set_url(&mx1, &good);
+    common::append(&mx1.path("maillog"), &common::failures(0, 4, "203.0.113.9"));
+    mx1.run_ok(&["run", "--as-of", "2026-11-27T01:00:00Z"]);
+    assert_eq!(cluster_events(&server), 4, "{}", server.log());
+    // The server takes TCP connections with TLS only (hostssl): that one was encrypted.
+    set_url(
+        &mx1,
+        &format!(
+            "postgresql://{}@127.0.0.1:{}/{}?sslmode=disable",
+            pg::ROLE,
+            server.port(),
+            pg::DATABASE
+        ),
+    );
+    let (_, err) = fails(&mx1, &["run", "--as-of", "2026-11-27T01:01:00Z"]);
+    assert!(err.contains("no pg_hba.conf entry"), "{err}");
+
+    // A root certificate that did not sign the server's, then a name its certificate
+    // does not hold: refused, saying which; the run ingests, exits 1, status says why.
+    let refusals = [
+        (
+            server.tls_url("localhost", &server.other_ca()),
+            "not signed by any of the CA certificates in sslrootcert=",
+        ),
+        (
+            server.tls_url("127.0.0.1", &server.ca()),
+            "not valid for the url's host \"127.0.0.1\"",
+        ),
+    ];
+    let mut ingested = 4;
+    for (n, (url, why)) in refusals.iter().enumerate() {
+        set_url(&mx1, url);
+        let at = format!("2026-11-27T01:{}0:00Z", n + 2);
+        common::append(
+            &mx1.path("maillog"),
+            &common::failures(100 * (n as i64 + 1), 3, "198.51.100.7"),
+        );
+        ingested += 3;
+        let (_, err) = fails(&mx1, &["run", "--as-of", &at]);
+        assert!(
+            err.contains("cannot reach the cluster database") && err.contains(why),
+            "{url}: {err}"
+        );
+        let (out, err) = fails(&mx1, &["status", "--as-of", &at]);
+        assert!(out.contains("UNREACHABLE") && out.contains(why), "{out}");
+        assert!(
+            out.contains(&format!(
+                "{} events waiting in the local outbox",
+                ingested - 4
+            )),
+            "{out}"
+        );
+        assert!(err.contains(why), "{err}");
+        let local = mx1.json(&["top", "--local", "--format", "json", "--period", "all"]);
+        let failures: i64 = local
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["failures"].as_i64().unwrap())
+            .sum();
+        assert_eq!(failures, ingested, "{local}");
+        assert_eq!(cluster_events(&server), 4);
+    }
+
+    // The right root certificate and name again: the backlog ships.
+    set_url(&mx1, &good);
+    mx1.run_ok(&["run", "--as-of", "2026-11-27T01:40:00Z"]);
+    mx1.run_ok(&["status", "--as-of", "2026-11-27T01:40:00Z"]);
+    assert_eq!(cluster_events(&server), ingested);
+}
+
+/// Takes `[cluster]` out of `env`'s config (the host alone); returns the whole config,
+/// for [`rejoin`].
+fn leave_cluster(env: &common::Env) -> String {
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let alone = &text[..text.find("[cluster]").expect("a [cluster] table")];
+    std::fs::write(&env.config, alone).unwrap();
+    text
+}
+
+/// Puts back the config [`leave_cluster`] returned.
+fn rejoin(env: &common::Env, config: &str) {
+    std::fs::write(&env.config, config).unwrap();
+}
+
+/// `allow list` of `env`, as its networks.
+fn allowed(env: &common::Env) -> Vec<String> {
+    env.json(&["allow", "list", "--format", "json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["source"] == "manual")
+        .map(|entry| entry["network"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn allowlist_entries_a_host_held_alone_reach_the_cluster_and_never_vanish() {
+    let test = "allowlist_entries_a_host_held_alone_reach_the_cluster_and_never_vanish";
+    let Some(server) = Postgres::start(test) else {
+        return;
+    };
+    let mx1 = host(&server, "mx1", "", "");
+    let mx2 = host(&server, "mx2", "", "");
+    let at = "2026-11-27T01:00:00Z";
+    // An entry mx1 held before it joined; its first contact is a block by hand, which
+    // the entry refuses (the cluster decides with it), and the entry stays.
+    let config = leave_cluster(&mx1);
+    mx1.run_ok(&["allow", "add", "192.0.2.50", "--as-of", at]);
+    rejoin(&mx1, &config);
+    let (_, err) = fails(
+        &mx1,
+        &[
+            "block",
+            "192.0.2.0/24",
+            "--target",
+            "postfix",
+            "--as-of",
+            at,
+        ],
+    );
+    assert!(err.contains("192.0.2.50"), "{err}");
+    assert!(err.contains("added to the cluster's allowlist"), "{err}");
+    assert_eq!(allowed(&mx1), ["192.0.2.50/32"]);
+    mx2.run_ok(&["run", "--as-of", at]);
+    assert_eq!(allowed(&mx2), ["192.0.2.50/32"]);
+
+    // mx1, which reached the cluster before, leaves it, allows a network alone and comes
+    // back: its next run sends the entry up, saying so, and every host allows it.
+    let config = leave_cluster(&mx1);
+    mx1.run_ok(&["allow", "add", "198.51.100.60", "--as-of", at]);
+    rejoin(&mx1, &config);
+    let output = mx1.run_ok(&["run", "--as-of", at]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("198.51.100.60/32 was allowed on this host alone"),
+        "{err}"
+    );
+    assert_eq!(allowed(&mx1), ["192.0.2.50/32", "198.51.100.60/32"]);
+    mx2.run_ok(&["run", "--as-of", at]);
+    assert_eq!(allowed(&mx2), ["192.0.2.50/32", "198.51.100.60/32"]);
+
+    // An entry removed in the cluster (on mx2) still goes from mx1 at its next run.
+    mx2.run_ok(&["allow", "remove", "192.0.2.50", "--as-of", at]);
+    mx1.run_ok(&["run", "--as-of", at]);
+    assert_eq!(allowed(&mx1), ["198.51.100.60/32"]);
+
+    // An entry held alone, then removed on the same host: gone, never sent up.
+    let config = leave_cluster(&mx1);
+    mx1.run_ok(&["allow", "add", "203.0.113.70", "--as-of", at]);
+    rejoin(&mx1, &config);
+    let output = mx1.run_ok(&["allow", "remove", "203.0.113.70", "--as-of", at]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!err.contains("added to the cluster"), "{err}");
+    assert_eq!(allowed(&mx1), ["198.51.100.60/32"]);
+    mx2.run_ok(&["run", "--as-of", at]);
+    assert_eq!(allowed(&mx2), ["198.51.100.60/32"]);
 }

@@ -153,6 +153,35 @@ fn reports_read_every_host_and_count_per_host() {
         .collect();
     assert_eq!(local, mine);
 
+    // Table and CSV: a last column with the count per host; none with --local.
+    let text = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--as-of", AS_OF, "--period", "all", "--limit", "0"]);
+        String::from_utf8(second.run_ok(&all).stdout).unwrap()
+    };
+    let csv = text(&["top", "--format", "csv"]);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("rank,ip,failures,first_seen,last_seen,hosts")
+    );
+    let row = lines.find(|l| l.contains(",203.0.113.77,")).expect("row");
+    assert!(row.starts_with("1,203.0.113.77,12,"), "{row}");
+    assert!(row.ends_with(",mx1:4 mx2:4 sub:4"), "{row}");
+    let row = csv.lines().find(|l| l.contains(",2001:db8::5,")).unwrap();
+    assert!(row.ends_with(",mx2:3 sub:1"), "{row}");
+    let table = text(&["top"]);
+    let header = table.lines().next().unwrap();
+    assert!(header.trim_end().ends_with("hosts"), "{table}");
+    let row = table.lines().find(|l| l.contains("203.0.113.77")).unwrap();
+    assert!(row.trim_end().ends_with("mx1:4 mx2:4 sub:4"), "{table}");
+    let local_csv = text(&["top", "--format", "csv", "--local"]);
+    assert!(
+        local_csv.starts_with("rank,ip,failures,first_seen,last_seen\n"),
+        "{local_csv}"
+    );
+    assert!(!text(&["top", "--local"]).contains("hosts"));
+
     // Networks and several periods add up the same way.
     let nets = json_of(
         second,

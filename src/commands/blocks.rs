@@ -103,7 +103,7 @@ pub fn unblock(ctx: &Context, args: &UnblockArgs) -> anyhow::Result<()> {
     let now = ctx.clock.unix();
     // With [cluster]: unblocked (and forgiven) on every host first; the local copies
     // end below, and the other hosts' at their next run.
-    let shared = crate::cluster::unblock(&ctx.config, &network, args.forgive, now)?;
+    let shared = crate::cluster::unblock(&ctx.config, &store, &network, args.forgive, now)?;
     let tx = store.transaction()?;
     let ended = {
         let ended = store.end_blocks(&network, false, now, EndReason::Unblocked)?;
@@ -280,10 +280,10 @@ pub fn prune(ctx: &Context, args: &crate::cli::PruneArgs) -> anyhow::Result<()> 
     if args.dry_run {
         let would = crate::retention::would_prune(&store, &ctx.config, now, args.older_than)?;
         println!(
-            "prune --dry-run: would delete {} events, {} run records and {} ended blocks",
-            would.events, would.runs, would.blocks
+            "prune --dry-run (nothing deleted): would delete {}",
+            what_goes(&would)
         );
-        return Ok(());
+        return cluster_outcome(&would, "cannot say what would go in the cluster");
     }
     if let Some(older_than) = args.older_than
         && older_than < MIN_PRUNE_AGE
@@ -292,26 +292,43 @@ pub fn prune(ctx: &Context, args: &crate::cli::PruneArgs) -> anyhow::Result<()> 
         let would = crate::retention::would_prune(&store, &ctx.config, now, args.older_than)?;
         bail!(
             "refusing to prune history younger than one day (--older-than {}): that would \
-             delete {} events, {} run records and {} ended blocks, including recent failures \
-             the policy still counts; pass --force to do it anyway, or --dry-run to see what goes",
+             delete {}, including recent failures the policy still counts; pass --force to \
+             do it anyway, or --dry-run to see what goes",
             humantime::format_duration(older_than),
-            would.events,
-            would.runs,
-            would.blocks
+            what_goes(&would)
         );
     }
     let pruned = crate::retention::prune(&store, &ctx.config, now, args.older_than)?;
-    crate::ui::info(format!(
-        "deleted {} events, {} run records and {} ended blocks",
+    crate::ui::info(format!("deleted {}", what_goes(&pruned)));
+    cluster_outcome(
+        &pruned,
+        "this host's history was pruned, the cluster's was not (the next prune of any \
+         host does it)",
+    )
+}
+
+/// What a prune deletes (or would): this host's events, run records and ended blocks,
+/// and with `[cluster]` what goes in the cluster.
+fn what_goes(pruned: &crate::retention::Pruned) -> String {
+    let mut text = format!(
+        "{} events, {} run records and {} ended blocks on this host",
         pruned.events, pruned.runs, pruned.blocks
-    ));
-    if let Some(shared) = pruned.cluster {
-        crate::ui::info(format!(
-            "in the cluster: deleted {} events, {} ended blocks and {} pardons",
+    );
+    if let Some(shared) = &pruned.cluster {
+        text.push_str(&format!(
+            "; in the cluster, {} events, {} ended blocks and {} pardons",
             shared.events, shared.blocks, shared.pardons
         ));
     }
-    Ok(())
+    text
+}
+
+/// Fails, saying `what`, when the cluster's part of a prune could not be done.
+fn cluster_outcome(pruned: &crate::retention::Pruned, what: &str) -> anyhow::Result<()> {
+    match &pruned.cluster_error {
+        Some(error) => bail!("{what}: {error}"),
+        None => Ok(()),
+    }
 }
 
 /// The youngest history `prune --older-than` deletes without `--force`: anything

@@ -61,11 +61,14 @@ fn write_text(out: &mut impl Write, view: &View) -> anyhow::Result<()> {
         write_cluster(out, cluster)?;
     }
     if let Some(local) = &view.local {
-        let contact = local.last_contact.map_or("never".to_string(), format_time);
+        let when = |at: Option<i64>| at.map_or("never".to_string(), format_time);
         writeln!(
             out,
-            "this host: {} events waiting in the local outbox; last contact {contact}",
-            local.backlog
+            "this host: {} events waiting in the local outbox; last shipment {}, last \
+             contact {}",
+            local.backlog,
+            when(local.last_shipped),
+            when(local.last_contact)
         )?;
         if let Some(error) = &local.last_error {
             writeln!(

@@ -135,8 +135,17 @@ fn cluster_metrics(out: &mut Exposition, c: &crate::store::sqlite::outbox::Conta
     if let Some(contact) = c.last_contact {
         out.gauge(
             "cluster_last_contact_timestamp_seconds",
-            "When this host last reached the cluster (unix seconds).",
+            "When a command of this host last reached the cluster (unix seconds; a change \
+             by hand too, which ships nothing).",
             contact as f64,
+        );
+    }
+    if let Some(shipped) = c.last_shipped {
+        out.gauge(
+            "cluster_last_shipment_timestamp_seconds",
+            "When a run of this host last reached the cluster and shipped its outbox \
+             (unix seconds).",
+            shipped as f64,
         );
     }
     if let Some(attempt) = c.last_attempt {
@@ -148,7 +157,7 @@ fn cluster_metrics(out: &mut Exposition, c: &crate::store::sqlite::outbox::Conta
     }
     out.gauge(
         "cluster_reachable",
-        "1 when the last attempt reached the cluster (0 also before the first).",
+        "1 when the last attempt of a run reached the cluster (0 also before the first).",
         if c.last_attempt.is_some() && c.last_error.is_none() {
             1.0
         } else {

@@ -252,32 +252,45 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `status`'s cluster lines: the last contact, the backlog, and, after a failed
-/// attempt, what this host does until the next run gets through.
+/// `status`'s cluster lines: the last shipment and the backlog, the last contact (a
+/// change by hand reaches the cluster but ships nothing), and, after a run failed to
+/// reach it, what this host does until the next run gets through.
 fn write_cluster(
     out: &mut impl Write,
     c: &crate::store::sqlite::outbox::ContactState,
 ) -> anyhow::Result<()> {
-    let contact = c.last_contact.map_or("never".to_string(), format_time);
+    let when = |at: Option<i64>| at.map_or("never".to_string(), format_time);
     writeln!(
         out,
-        "cluster: last contact {contact}, {} events waiting in the local outbox",
-        c.backlog
+        "cluster: last shipment {}, {} events waiting in the local outbox; last contact {}",
+        when(c.last_shipped),
+        c.backlog,
+        when(c.last_contact)
     )?;
     if let Some(error) = &c.last_error {
+        let reached_since = c
+            .last_contact
+            .filter(|contact| c.error_at.is_some_and(|failed| *contact > failed));
+        let since = match reached_since {
+            Some(contact) => format!(
+                " (reached since, at {}, by a change by hand, which ships nothing)",
+                format_time(contact)
+            ),
+            None => String::new(),
+        };
         writeln!(
             out,
-            "cluster: UNREACHABLE at the last attempt ({}): {}; meanwhile this host applies \
-             its own policy to its own events and keeps every block it knows until it \
-             expires; the next run that reaches it ships the backlog and mirrors the \
-             cluster's blocks",
+            "cluster: UNREACHABLE at the last attempt of a run ({}): {}{since}; meanwhile \
+             this host applies its own policy to its own events and keeps every block it \
+             knows until it expires; the next run that reaches it ships the backlog and \
+             mirrors the cluster's blocks",
             c.error_at.map_or("-".to_string(), format_time),
             crate::ui::shown(error)
         )?;
     } else if c.last_attempt.is_none() {
         writeln!(
             out,
-            "cluster: never reached yet; the next run ships the backlog and mirrors the \
+            "cluster: no run reached it yet; the next run ships the backlog and mirrors the \
              cluster's blocks"
         )?;
     }

@@ -429,7 +429,21 @@ fn stamp_or_blank(at: Option<Stamp>) -> String {
     at.map(|t| t.to_string()).unwrap_or_default()
 }
 
+/// A row's counts per host in one cell, `mx1:4 mx2:4 sub:4` (host names hold no blank),
+/// or nothing for a row without them; the caller sanitizes it for its output.
+fn hosts_cell(hosts: Option<&super::HostCounts>) -> String {
+    hosts.map_or_else(String::new, |hosts| {
+        hosts
+            .iter()
+            .map(|(host, n)| format!("{host}:{n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
 /// The rows as a table for people. Texts are shown with control characters escaped.
+/// Rows read from a cluster get a last column, `hosts`: the first period's count per
+/// host.
 pub fn to_table(rows: &[TopRow], periods: &[Period], subject: Subject) -> String {
     let mut header = vec!["rank".to_string(), subject.heading().to_string()];
     if periods.len() == 1 {
@@ -438,6 +452,10 @@ pub fn to_table(rows: &[TopRow], periods: &[Period], subject: Subject) -> String
         header.extend(periods.iter().map(|p| format!("{} (rank)", p.label())));
     }
     header.extend(["first seen".to_string(), "last seen".to_string()]);
+    let per_host = rows.iter().any(|row| row.hosts.is_some());
+    if per_host {
+        header.push("hosts".to_string());
+    }
     let mut table = new_table(header);
     for row in rows {
         let mut cells: Vec<String> = vec![
@@ -454,6 +472,9 @@ pub fn to_table(rows: &[TopRow], periods: &[Period], subject: Subject) -> String
         }
         cells.push(stamp_or_blank(row.first_seen));
         cells.push(stamp_or_blank(row.last_seen));
+        if per_host {
+            cells.push(printable(&hosts_cell(row.hosts.as_ref())));
+        }
         table.add_row(Row::from(cells));
     }
     let numeric = periods.len().max(1);
@@ -465,7 +486,8 @@ pub fn to_table(rows: &[TopRow], periods: &[Period], subject: Subject) -> String
     table.to_string()
 }
 
-/// The rows as CSV with a header; with several periods, a failures and rank column each.
+/// The rows as CSV with a header; with several periods, a failures and rank column each;
+/// read from a cluster, a last `hosts` column (`mx1:4 mx2:4`).
 /// Usernames, mechanisms and services (attacker-chosen text) go through [`super::csv::cell`].
 pub fn to_csv(rows: &[TopRow], periods: &[Period], subject: Subject) -> String {
     let mut out = String::new();
@@ -475,6 +497,10 @@ pub fn to_csv(rows: &[TopRow], periods: &[Period], subject: Subject) -> String {
         for p in periods {
             let _ = write!(out, ",failures_{0},rank_{0}", p.label());
         }
+    }
+    let per_host = rows.iter().any(|row| row.hosts.is_some());
+    if per_host {
+        out.push_str(",hosts");
     }
     out.push('\n');
     for row in rows {
@@ -496,6 +522,10 @@ pub fn to_csv(rows: &[TopRow], periods: &[Period], subject: Subject) -> String {
                 let rank = p.rank.map(|r| r.to_string()).unwrap_or_default();
                 let _ = write!(out, ",{},{rank}", p.failures);
             }
+        }
+        if per_host {
+            let hosts = hosts_cell(row.hosts.as_ref());
+            let _ = write!(out, ",{}", super::csv::cell(&hosts));
         }
         out.push('\n');
     }
@@ -519,5 +549,42 @@ mod tests {
         assert_eq!(Period::parse("15m").unwrap().since(1000), Some(100));
         assert!(Period::parse("7 parsecs").is_err());
         assert!(Period::parse("0s").is_err());
+    }
+
+    #[test]
+    fn the_hosts_column_goes_through_the_sanitizer() {
+        let row = |ip: &str, hosts: Option<&[(&str, i64)]>| TopRow {
+            rank: Some(1),
+            ip: Some(ip.into()),
+            network: None,
+            user: None,
+            mechanism: None,
+            service: None,
+            failures: 5,
+            first_seen: None,
+            last_seen: None,
+            periods: Vec::new(),
+            hosts: hosts.map(|h| h.iter().map(|(n, c)| (n.to_string(), *c)).collect()),
+        };
+        let rows = [
+            row("192.0.2.1", Some(&[("=evil", 2), ("mx2", 3)])),
+            row("192.0.2.2", None),
+        ];
+        let periods = [Period::All];
+        let subject = Subject::Offenders(crate::store::Grouping::Address);
+        let csv = to_csv(&rows, &periods, subject);
+        assert_eq!(
+            csv,
+            "rank,ip,failures,first_seen,last_seen,hosts\n\
+             1,192.0.2.1,5,,,\"'=evil:2 mx2:3\"\n\
+             1,192.0.2.2,5,,,\n"
+        );
+        let escaped = to_table(
+            &[row("192.0.2.1", Some(&[("a\u{1b}[2J", 1)]))],
+            &periods,
+            subject,
+        );
+        assert!(escaped.contains("a\\u{1b}[2J:1"), "{escaped}");
+        assert!(!to_csv(&rows[1..], &periods, subject).contains("hosts"));
     }
 }

@@ -3,6 +3,10 @@
 //! root), the server on a Unix socket in that directory only (no TCP: nothing to
 //! collide with), password authentication everywhere, one database with a
 //! least-privilege role that owns a schema and nothing else. Stopped on drop.
+//!
+//! [`Postgres::start_tls`] also listens on 127.0.0.1 at a free port with TLS only
+//! (`hostssl` in `pg_hba.conf`), its certificate for `localhost` signed by a throwaway
+//! CA made with the `openssl` command in the same directory.
 #![allow(dead_code)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -26,12 +30,32 @@ pub struct Postgres {
     dir: tempfile::TempDir,
     bin: PathBuf,
     child: Option<Child>,
+    /// The port (it also names the Unix socket).
+    port: u16,
+    /// Whether it listens on 127.0.0.1 with TLS ([`Postgres::start_tls`]).
+    tls: bool,
 }
 
 impl Postgres {
     /// Starts a fresh server for `test`; `None` when the machine cannot (not root, no
     /// PostgreSQL packages): the test is skipped, or fails where everything must run.
     pub fn start(test: &str) -> Option<Postgres> {
+        Postgres::start_with(test, false)
+    }
+
+    /// A fresh server that also listens on 127.0.0.1 (at a free port, [`Postgres::port`])
+    /// with TLS alone: its certificate, for `localhost` only, is signed by the CA of
+    /// [`Postgres::ca`]; [`Postgres::other_ca`] signed nothing it shows. `None` as
+    /// [`Postgres::start`], also without the `openssl` command.
+    pub fn start_tls(test: &str) -> Option<Postgres> {
+        if !need::on_path("openssl") {
+            need::met(test, Some("openssl not found (apt-get install openssl)"));
+            return None;
+        }
+        Postgres::start_with(test, true)
+    }
+
+    fn start_with(test: &str, tls: bool) -> Option<Postgres> {
         let bin = match server_bin() {
             Ok(bin) => bin,
             Err(why) => {
@@ -45,12 +69,19 @@ impl Postgres {
             .expect("tempdir");
         let (uid, gid) = postgres_ids().expect("postgres user");
         std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown");
+        let port = if tls { free_port() } else { PORT };
         let mut server = Postgres {
             dir,
             bin,
             child: None,
+            port,
+            tls,
         };
         server.initdb();
+        if tls {
+            server.make_certificates();
+            server.tls_only();
+        }
         server.resume();
         server.create_role_and_database();
         Some(server)
@@ -69,7 +100,148 @@ impl Postgres {
     /// The url saslguard connects with (no password: it comes from a password file).
     pub fn url(&self) -> String {
         let socket = self.socket_dir().to_string_lossy().replace('/', "%2F");
-        format!("postgresql://{ROLE}@{socket}:{PORT}/{DATABASE}")
+        format!("postgresql://{ROLE}@{socket}:{}/{DATABASE}", self.port)
+    }
+
+    /// The TCP port (of a [`Postgres::start_tls`] server on 127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The url over TCP and TLS with `sslmode=verify-full`, naming the server `host`
+    /// (reached at 127.0.0.1 whatever the name) and trusting the CA in `root_cert`.
+    pub fn tls_url(&self, host: &str, root_cert: &Path) -> String {
+        let root = root_cert.to_string_lossy().replace('/', "%2F");
+        format!(
+            "postgresql://{ROLE}@{host}:{}/{DATABASE}?hostaddr=127.0.0.1&sslmode=verify-full\
+             &sslrootcert={root}",
+            self.port
+        )
+    }
+
+    /// The CA that signed the server's certificate (PEM).
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    /// A CA that signed nothing the server shows (PEM).
+    pub fn other_ca(&self) -> PathBuf {
+        self.dir.path().join("other-ca.crt")
+    }
+
+    /// Makes the two CAs and the server's key and certificate (for `localhost` only, so
+    /// `127.0.0.1` is a name it does not match), the key readable by the server alone.
+    fn make_certificates(&self) {
+        let dir = self.dir.path();
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("run openssl");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        for (name, subject) in [("ca", "saslguard test CA"), ("other-ca", "another CA")] {
+            openssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN={subject}"),
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.crt"),
+            ]);
+        }
+        openssl(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName = DNS:localhost\nbasicConstraints = CA:FALSE\n\
+             keyUsage = digitalSignature\nextendedKeyUsage = serverAuth\n",
+        )
+        .expect("extensions");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
+        ]);
+        let (uid, gid) = postgres_ids().expect("postgres user");
+        for file in ["server.key", "server.crt"] {
+            std::os::unix::fs::chown(dir.join(file), Some(uid), Some(gid)).expect("chown");
+        }
+        std::fs::set_permissions(
+            dir.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod");
+    }
+
+    /// `pg_hba.conf` as the README advises: over TCP, TLS or nothing (`hostssl`).
+    fn tls_only(&self) {
+        std::fs::write(
+            self.data().join("pg_hba.conf"),
+            "local all all scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\n",
+        )
+        .expect("pg_hba.conf");
+    }
+
+    /// The arguments that make the server listen: on its socket alone, or also on
+    /// 127.0.0.1 with TLS.
+    fn listen_args(&self) -> Vec<String> {
+        let mut args = vec!["-p".to_string(), self.port.to_string()];
+        if self.tls {
+            let file = |name: &str| self.dir.path().join(name).to_string_lossy().into_owned();
+            args.extend([
+                "-c".into(),
+                "listen_addresses=127.0.0.1".into(),
+                "-c".into(),
+                "ssl=on".into(),
+                "-c".into(),
+                format!("ssl_cert_file={}", file("server.crt")),
+                "-c".into(),
+                format!("ssl_key_file={}", file("server.key")),
+            ]);
+        } else {
+            args.extend(["-c".into(), "listen_addresses=".into()]);
+        }
+        args
     }
 
     /// Writes the role's password to `path` (mode 0600), for `password_file`.
@@ -83,7 +255,7 @@ impl Postgres {
         let mut config = postgres::Config::new();
         config
             .host_path(self.socket_dir())
-            .port(PORT)
+            .port(self.port)
             .user("postgres")
             .password(ADMIN_PASSWORD)
             .dbname(database);
@@ -95,7 +267,7 @@ impl Postgres {
         let mut config = postgres::Config::new();
         config
             .host_path(self.socket_dir())
-            .port(PORT)
+            .port(self.port)
             .user(ROLE)
             .password(PASSWORD)
             .dbname(DATABASE);
@@ -133,8 +305,7 @@ impl Postgres {
             .arg(self.data())
             .arg("-k")
             .arg(self.socket_dir())
-            .args(["-p", &PORT.to_string()])
-            .args(["-c", "listen_addresses="])
+            .args(self.listen_args())
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off", "-c", "shared_buffers=32MB"])
             .stdin(Stdio::null())
@@ -157,7 +328,7 @@ impl Postgres {
             let mut config = postgres::Config::new();
             config
                 .host_path(self.socket_dir())
-                .port(PORT)
+                .port(self.port)
                 .user("postgres")
                 .password(ADMIN_PASSWORD)
                 .dbname("postgres")
@@ -270,6 +441,14 @@ fn server_bin() -> Result<PathBuf, String> {
         .pop()
         .map(|(_, bin)| bin)
         .ok_or_else(|| "no PostgreSQL server in /usr/lib/postgresql/*/bin".into())
+}
+
+/// A TCP port free on 127.0.0.1 now (the system picks it; freed for the server).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// The uid and gid of the `postgres` user.

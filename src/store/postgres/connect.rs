@@ -88,10 +88,11 @@ impl Settings {
         {
             pg.password(password);
         }
-        let unreachable = |source| ClusterError::Unreachable {
+        let unreachable = |cause| ClusterError::Unreachable {
             url: self.shown.clone(),
             timeout: self.timeout,
-            source,
+            hint: refused_certificate(&cause, &self.tls, &self.pg),
+            cause,
         };
         match &self.tls {
             Tls::Off => pg.connect(postgres::NoTls).map_err(unreachable),
@@ -315,6 +316,68 @@ fn pgpass_fields(line: &str) -> Option<Vec<String>> {
         }
     }
     (fields.len() == 5).then_some(fields)
+}
+
+/// What a handshake refused under `sslmode=verify-full` means, when the server's
+/// certificate was the reason: signed by no CA trusted here, or not for the url's host
+/// (the client's own words, `UnknownIssuer`, say neither plainly). `None` for any other
+/// failure.
+fn refused_certificate(
+    error: &postgres::Error,
+    tls: &Tls,
+    pg: &postgres::Config,
+) -> Option<String> {
+    use rustls::CertificateError as Cert;
+    let Tls::VerifyFull { root_cert } = tls else {
+        return None;
+    };
+    let trusted = match root_cert {
+        Some(path) => format!("the CA certificates in sslrootcert={}", path.display()),
+        None => {
+            "the system's CA certificates (name a private CA with sslrootcert=/path)".to_string()
+        }
+    };
+    let host = match pg.get_hosts().first() {
+        Some(Host::Tcp(name)) => name.clone(),
+        _ => String::new(),
+    };
+    match rustls_error(error)? {
+        rustls::Error::InvalidCertificate(Cert::UnknownIssuer) => Some(format!(
+            "the server's certificate is not signed by any of {trusted}, so it may not be \
+             the server the url names: refused"
+        )),
+        rustls::Error::InvalidCertificate(
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. },
+        ) => Some(format!(
+            "the server's certificate is not valid for the url's host {host:?} (write the \
+             host as the certificate names it), so it may not be the server the url names: \
+             refused"
+        )),
+        rustls::Error::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => {
+            Some("the server's certificate has expired: refused".to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The rustls error among the causes of `error` (the TLS adapter wraps it in an I/O
+/// error).
+fn rustls_error(error: &postgres::Error) -> Option<&rustls::Error> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        if let Some(found) = inner.downcast_ref::<rustls::Error>() {
+            return Some(found);
+        }
+        if let Some(found) = inner
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(found);
+        }
+        cause = inner.source();
+    }
+    None
 }
 
 /// A rustls connector trusting `root_cert` (PEM), or else the system's CAs.

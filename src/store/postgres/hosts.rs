@@ -86,29 +86,45 @@ pub(super) fn list(db: &mut impl GenericClient) -> Result<Vec<HostStatus>> {
         .collect()
 }
 
+/// What retention takes from each table: the rows older than a cutoff (`$1`, unix
+/// seconds), events by the events' cutoff, blocks and pardons by the blocks'.
+const RETAINED: [(&str, &str); 3] = [
+    ("events", "ts < to_timestamp($1::bigint)"),
+    ("blocks", "ended_at < to_timestamp($1::bigint)"),
+    ("pardons", "until < to_timestamp($1::bigint)"),
+];
+
 /// Deletes events before `events_before`, and blocks ended and pardons ending before
-/// `blocks_before`.
+/// `blocks_before` (`delete` false: only counts them, for `prune --dry-run`).
 pub(super) fn prune(
     db: &mut impl GenericClient,
     events_before: Option<i64>,
     blocks_before: Option<i64>,
+    delete: bool,
 ) -> Result<Pruned> {
-    let mut pruned = Pruned::default();
-    if let Some(before) = events_before {
-        pruned.events = db.execute(
-            "DELETE FROM events WHERE ts < to_timestamp($1::bigint)",
-            &[&before],
-        )?;
+    let mut counts = [0u64; 3];
+    let cutoffs = [events_before, blocks_before, blocks_before];
+    for (((table, condition), before), count) in RETAINED.iter().zip(cutoffs).zip(&mut counts) {
+        let Some(before) = before else { continue };
+        *count = if delete {
+            db.execute(
+                &format!("DELETE FROM {table} WHERE {condition}"),
+                &[&before],
+            )?
+        } else {
+            let n: i64 = db
+                .query_one(
+                    &format!("SELECT COUNT(*) FROM {table} WHERE {condition}"),
+                    &[&before],
+                )?
+                .try_get(0)?;
+            n.max(0) as u64
+        };
     }
-    if let Some(before) = blocks_before {
-        pruned.blocks = db.execute(
-            "DELETE FROM blocks WHERE ended_at < to_timestamp($1::bigint)",
-            &[&before],
-        )?;
-        pruned.pardons = db.execute(
-            "DELETE FROM pardons WHERE until < to_timestamp($1::bigint)",
-            &[&before],
-        )?;
-    }
-    Ok(pruned)
+    let [events, blocks, pardons] = counts;
+    Ok(Pruned {
+        events,
+        blocks,
+        pardons,
+    })
 }

@@ -63,15 +63,18 @@ pub enum ClusterError {
     Url(String),
     /// No connection within the timeout (refused, unresolvable, timed out, TLS or
     /// authentication failed).
+    /// The cause is part of the message, not a `source` (said once, not twice).
     #[error(
-        "cannot reach the cluster database {url} within {}s: {}",
-        timeout.as_secs(),
-        describe(source)
+        "cannot reach the cluster database {url}: {}",
+        unreachable_why(*timeout, cause, hint.as_deref())
     )]
     Unreachable {
         url: String,
         timeout: Duration,
-        source: postgres::Error,
+        cause: postgres::Error,
+        /// What a refused TLS handshake means (a certificate no trusted CA signed, or
+        /// not for the url's host), in the admin's words.
+        hint: Option<String>,
     },
     /// The password could not be read, or its file is not private.
     #[error("cluster database password: {0}")]
@@ -139,11 +142,24 @@ fn describe(error: &postgres::Error) -> String {
     let mut text = error.to_string();
     let mut cause = std::error::Error::source(error);
     while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
+        // A cause its error already quotes is said once.
+        let said = inner.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         cause = inner.source();
     }
     text
+}
+
+/// Why a connection failed: the hint of a refused certificate with the client's words
+/// after it, or else the client's error after the timeout it was given.
+fn unreachable_why(timeout: Duration, cause: &postgres::Error, hint: Option<&str>) -> String {
+    match hint {
+        Some(hint) => format!("{hint} ({})", describe(cause)),
+        None => format!("within {}s: {}", timeout.as_secs(), describe(cause)),
+    }
 }
 
 /// Shorthand for results of the shared store.
@@ -471,7 +487,16 @@ pub trait SharedStore {
     /// Deletes events older than `events_before` and blocks ended (and pardons ending)
     /// before `blocks_before`; `None` keeps them.
     fn prune(&mut self, events_before: Option<i64>, blocks_before: Option<i64>) -> Result<Pruned> {
-        hosts::prune(self.db(), events_before, blocks_before)
+        hosts::prune(self.db(), events_before, blocks_before, true)
+    }
+
+    /// What [`SharedStore::prune`] with the same cutoffs would delete; deletes nothing.
+    fn would_prune(
+        &mut self,
+        events_before: Option<i64>,
+        blocks_before: Option<i64>,
+    ) -> Result<Pruned> {
+        hosts::prune(self.db(), events_before, blocks_before, false)
     }
 }
 

@@ -10,7 +10,11 @@
 //!   after PostgreSQL acknowledged a shipment: a crash between the two commits ships the
 //!   same events again, which the cluster stores once.
 //! - `cluster_blocks`: which local block mirrors which cluster block.
-//! - `cluster_contact`: how the last attempt to reach the cluster went (one row), for
+//! - `cluster_allowlist`: the cluster's allowlist as this host last copied it, which
+//!   tells an entry the cluster removed (copied, then gone there) from one this host
+//!   holds alone (never copied: added while `[cluster]` was not configured).
+//! - `cluster_contact`: how the last attempt of a run (or `ingest`) to reach the cluster
+//!   went, when it last shipped, and when any command last reached it (one row), for
 //!   `status` and `metrics`.
 
 use std::net::IpAddr;
@@ -46,6 +50,7 @@ impl Store {
     /// Creates the outbox and mirror tables and the index the outbox reads by, if
     /// missing.
     pub fn cluster_setup(&self) -> Result<()> {
+        let copied_before = self.has_table("cluster_allowlist")?;
         self.conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS cluster_outbox (
                  stream_id      INTEGER PRIMARY KEY,  -- streams.id
@@ -57,14 +62,100 @@ impl Store {
              );
              CREATE TABLE IF NOT EXISTS cluster_contact (
                  id           INTEGER PRIMARY KEY CHECK (id = 1),
-                 last_attempt INTEGER NOT NULL,  -- unix seconds
-                 last_contact INTEGER,           -- the last attempt that got through
+                 last_attempt INTEGER,           -- unix seconds: a run's last attempt
+                 last_contact INTEGER,           -- the last command that reached it
                  last_error   TEXT,              -- NULL: the last attempt got through
-                 error_at     INTEGER
+                 error_at     INTEGER,
+                 last_shipped INTEGER            -- the last run that shipped the outbox
+             );
+             CREATE TABLE IF NOT EXISTS cluster_allowlist (
+                 network TEXT PRIMARY KEY        -- as the cluster's allowlist held it
              );
              CREATE INDEX IF NOT EXISTS cluster_events_by_id ON events (id);",
         )?;
+        // A host that reached the cluster before this table was kept had made its list
+        // the cluster's: every entry it holds was copied.
+        if !copied_before && self.cluster_contacted()? {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO cluster_allowlist (network) SELECT network FROM allowlist",
+                [],
+            )?;
+        }
+        // A table made before `last_shipped` (when only runs made contact, so each
+        // contact shipped, and `last_attempt` was required): made again, its row kept.
+        if !self.has_column("cluster_contact", "last_shipped")? {
+            // One transaction of its own, unless the caller's holds it.
+            let own = self.conn.is_autocommit();
+            if own {
+                self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            }
+            let remade = self.conn.execute_batch(
+                "ALTER TABLE cluster_contact RENAME TO cluster_contact_before;
+                 CREATE TABLE cluster_contact (
+                     id           INTEGER PRIMARY KEY CHECK (id = 1),
+                     last_attempt INTEGER,
+                     last_contact INTEGER,
+                     last_error   TEXT,
+                     error_at     INTEGER,
+                     last_shipped INTEGER
+                 );
+                 INSERT INTO cluster_contact
+                     SELECT id, last_attempt, last_contact, last_error, error_at, last_contact
+                     FROM cluster_contact_before;
+                 DROP TABLE cluster_contact_before;",
+            );
+            if own {
+                self.conn
+                    .execute_batch(if remade.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+            }
+            remade?;
+        }
         Ok(())
+    }
+
+    /// Whether `table` exists.
+    fn has_table(&self, table: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+            )?
+            .query_row([table], |row| row.get(0))?)
+    }
+
+    /// The cluster's allowlist as this host last copied it.
+    pub fn cluster_allowlist_copied(&self) -> Result<Vec<IpNet>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT network FROM cluster_allowlist ORDER BY network")?;
+        let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Ok(network) = row?.parse() {
+                out.push(network);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records `networks` as the cluster's allowlist this host copied.
+    pub fn set_cluster_allowlist_copied(&self, networks: &[IpNet]) -> Result<()> {
+        self.conn.execute("DELETE FROM cluster_allowlist", [])?;
+        let mut insert = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO cluster_allowlist (network) VALUES (?1)")?;
+        for network in networks {
+            insert.execute([network.to_string()])?;
+        }
+        Ok(())
+    }
+
+    /// Whether `table` has `column`.
+    fn has_column(&self, table: &str, column: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)")?
+            .query_row([table, column], |row| row.get(0))?)
     }
 
     /// Streams holding events not shipped yet.
@@ -222,9 +313,14 @@ impl Store {
 pub struct ContactState {
     /// When a run or ingest last tried (unix seconds); `None`: never.
     pub last_attempt: Option<i64>,
-    /// When one last got through.
+    /// When any command last reached it: a run, or a change by hand (`block`,
+    /// `unblock`, `allow`, `import`), which ships nothing.
     pub last_contact: Option<i64>,
-    /// Why the last attempt failed; `None` when it got through.
+    /// When a run or ingest last got through and shipped the outbox (every event stored
+    /// before then is in the cluster).
+    pub last_shipped: Option<i64>,
+    /// Why the last attempt of a run or ingest failed; `None` when it got through (a
+    /// change by hand since does not clear it: it ships nothing).
     pub last_error: Option<String>,
     /// When that failure happened.
     pub error_at: Option<i64>,
@@ -233,13 +329,26 @@ pub struct ContactState {
 }
 
 impl Store {
-    /// Records that the cluster was reached at `now`.
-    pub fn record_cluster_contact(&self, now: i64) -> Result<()> {
+    /// Records that a run or ingest reached the cluster at `now` and shipped the outbox.
+    pub fn record_cluster_shipped(&self, now: i64) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO cluster_contact (id, last_attempt, last_contact) VALUES (1, ?1, ?1)
+                "INSERT INTO cluster_contact (id, last_attempt, last_contact, last_shipped)
+                 VALUES (1, ?1, ?1, ?1)
                  ON CONFLICT (id) DO UPDATE SET last_attempt = ?1, last_contact = ?1,
-                     last_error = NULL, error_at = NULL",
+                     last_shipped = ?1, last_error = NULL, error_at = NULL",
+            )?
+            .execute([now])?;
+        Ok(())
+    }
+
+    /// Records that a change by hand reached the cluster at `now`: a contact, not a
+    /// shipment (a run's failure stays what `status` reports until a run gets through).
+    pub fn record_cluster_reached(&self, now: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO cluster_contact (id, last_contact) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET last_contact = MAX(COALESCE(last_contact, ?1), ?1)",
             )?
             .execute([now])?;
         Ok(())
@@ -287,10 +396,18 @@ impl Store {
                 ..ContactState::default()
             });
         }
+        // Read-only, a table made before `last_shipped`: its contacts were shipments.
+        let shipped = match self.has_column("cluster_contact", "last_shipped")? {
+            true => "last_shipped",
+            false => "last_contact",
+        };
         let mut state = self
             .conn
             .query_row(
-                "SELECT last_attempt, last_contact, last_error, error_at FROM cluster_contact",
+                &format!(
+                    "SELECT last_attempt, last_contact, last_error, error_at, {shipped}
+                     FROM cluster_contact"
+                ),
                 [],
                 |row| {
                     Ok(ContactState {
@@ -298,6 +415,7 @@ impl Store {
                         last_contact: row.get(1)?,
                         last_error: row.get(2)?,
                         error_at: row.get(3)?,
+                        last_shipped: row.get(4)?,
                         backlog: 0,
                     })
                 },
@@ -334,4 +452,76 @@ impl Store {
 /// The id of the event at `offset` of `stream`.
 fn id_of(stream: i64, offset: i64) -> i64 {
     (stream << OFFSET_BITS) | offset
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::BlockStore;
+    use crate::store::SqliteStore as Store;
+
+    /// A host that reached the cluster with the tables of before (a contact was always a
+    /// run's shipment; no record of the allowlist copied) keeps what it knew: its
+    /// contact as its last shipment, and its allowlist as the one it copied (so none of
+    /// its entries is sent up as if held alone).
+    #[test]
+    fn tables_made_before_keep_their_contact_and_allowlist() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("old.db")).unwrap();
+        let net: ipnet::IpNet = "192.0.2.0/24".parse().unwrap();
+        store.allowlist_add(&net, None, 100).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "CREATE TABLE cluster_contact (
+                     id           INTEGER PRIMARY KEY CHECK (id = 1),
+                     last_attempt INTEGER NOT NULL,
+                     last_contact INTEGER,
+                     last_error   TEXT,
+                     error_at     INTEGER
+                 );
+                 INSERT INTO cluster_contact VALUES (1, 300, 200, 'down', 300);",
+            )
+            .unwrap();
+        store.cluster_setup().unwrap();
+        store.cluster_setup().unwrap();
+        let state = store.cluster_contact().unwrap();
+        assert_eq!(
+            (state.last_attempt, state.last_contact, state.last_shipped),
+            (Some(300), Some(200), Some(200))
+        );
+        assert_eq!(state.last_error.as_deref(), Some("down"));
+        assert_eq!(store.cluster_allowlist_copied().unwrap(), [net]);
+        // A change by hand: a contact, the run's failure still said.
+        store.record_cluster_reached(400).unwrap();
+        let state = store.cluster_contact().unwrap();
+        assert_eq!(
+            (state.last_contact, state.last_shipped),
+            (Some(400), Some(200))
+        );
+        assert_eq!(state.last_error.as_deref(), Some("down"));
+        store.record_cluster_shipped(500).unwrap();
+        let state = store.cluster_contact().unwrap();
+        assert_eq!(
+            (state.last_contact, state.last_shipped),
+            (Some(500), Some(500))
+        );
+        assert_eq!(state.last_error, None);
+    }
+
+    /// A host new to the cluster copied nothing yet: every entry it holds is its own.
+    #[test]
+    fn a_new_host_copied_no_allowlist() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("new.db")).unwrap();
+        let net: ipnet::IpNet = "192.0.2.0/24".parse().unwrap();
+        store.allowlist_add(&net, None, 100).unwrap();
+        store.cluster_setup().unwrap();
+        assert!(store.cluster_allowlist_copied().unwrap().is_empty());
+        store.record_cluster_reached(400).unwrap();
+        let state = store.cluster_contact().unwrap();
+        assert_eq!(
+            (state.last_attempt, state.last_contact, state.last_shipped),
+            (None, Some(400), None)
+        );
+    }
 }
