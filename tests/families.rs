@@ -470,6 +470,7 @@ fn a_database_of_16_byte_keys_is_migrated_in_place() {
                  X'00000000000000000000FFFFCB007107', 1795741200);
          ALTER TABLE runs DROP COLUMN untrusted;
          DROP TABLE firewall_places;
+         DROP TABLE address_weeks;
          PRAGMA user_version = 6;",
     )
     .unwrap();

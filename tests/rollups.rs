@@ -25,6 +25,11 @@ const CHECKS: &[(&str, &str, &str)] = &[
         "SELECT address_id, kind, ts / 86400, COUNT(*) FROM events GROUP BY 1, 2, 3",
     ),
     (
+        "address_weeks",
+        "SELECT address_id, kind, week, events FROM address_weeks",
+        "SELECT address_id, kind, ts / 604800, COUNT(*) FROM events GROUP BY 1, 2, 3",
+    ),
+    (
         "hour_totals",
         "SELECT kind, hour, events FROM hour_totals",
         "SELECT kind, ts / 3600, COUNT(*) FROM events GROUP BY 1, 2",
@@ -155,16 +160,21 @@ fn assert_rollups_match(db: &Path, when: &str) -> i64 {
 }
 
 fn generate(env: &Env, seed: &str) -> std::path::PathBuf {
+    generate_over(env, seed, "3d", "40000")
+}
+
+/// A generated log of `lines` lines over `span` ending at [`END`].
+fn generate_over(env: &Env, seed: &str, span: &str, lines: &str) -> std::path::PathBuf {
     let log = env.path("generated.log");
     let options = saslguard_gen::Options::from_flags([
         "--lines",
-        "40000",
+        lines,
         "--seed",
         seed,
         "--end",
         END,
         "--span",
-        "3d",
+        span,
         "--format",
         "mixed",
         "--attackers",
@@ -265,6 +275,76 @@ fn rollups_equal_the_events_after_split_reads_rereads_and_retention() {
     );
 }
 
+/// Periods holding whole weeks read them from `address_weeks` and the days around them
+/// from `address_days`: `top` over periods cut mid-hour, starting on any weekday, and
+/// `report` totals (with the period before) equal direct counts over the events, also
+/// after retention cut through a week.
+#[test]
+fn periods_of_whole_weeks_equal_the_events() {
+    let env = Env::new();
+    let log = generate_over(&env, "26", "25d", "30000");
+    env.ingest(&[&log]);
+    assert_rollups_match(&env.db, "after ingest");
+    // The longest first: rows are those of any period, first and last seen of the first.
+    let periods = [
+        ("22d13s", 22 * 86_400 + 13),
+        ("17d3h5m", 17 * 86_400 + 3 * 3600 + 300),
+        ("9d", 9 * 86_400),
+        ("23h", 23 * 3600),
+    ];
+    // 2026-11-26 is a Thursday, the first day of a rollup week (day 20783 = 7 * 2969).
+    for as_of in [
+        "2026-11-27T10:17:33Z",
+        "2026-11-26T00:00:00Z",
+        "2026-11-25T23:59:59Z",
+    ] {
+        assert_top_equals_events(&env, as_of, &periods);
+        assert_report_totals_equal_events(&env, as_of, "11d7h", 11 * 86_400 + 7 * 3600);
+    }
+    env.run_ok(&["prune", "--older-than", "20d5h", "--as-of", END]);
+    assert_rollups_match(&env.db, "after retention inside a week");
+    assert_top_equals_events(&env, "2026-11-27T10:17:33Z", &periods);
+    assert_report_totals_equal_events(&env, END, "9d", 9 * 86_400);
+}
+
+/// `report --period` as of `as_of`: failures, addresses and server faults of the period
+/// and of the one before it equal direct counts over the events.
+fn assert_report_totals_equal_events(env: &Env, as_of: &str, period: &str, seconds: i64) {
+    let report = env.json(&[
+        "report", "--period", period, "--format", "json", "--as-of", as_of,
+    ]);
+    let conn = Connection::open(&env.db).unwrap();
+    let until = unix(as_of);
+    for (part, since, until) in [
+        ("current", until - seconds, until),
+        ("previous", until - 2 * seconds, until - seconds),
+    ] {
+        let (failures, addresses, faults): (i64, i64, i64) = conn
+            .query_row(
+                "SELECT COUNT(*) FILTER (WHERE kind = 0),
+                        COUNT(DISTINCT address_id) FILTER (WHERE kind = 0),
+                        COUNT(*) FILTER (WHERE kind = 1)
+                 FROM events WHERE ts > ?1 AND ts <= ?2",
+                [since, until],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        let totals = &report[part];
+        assert_eq!(
+            totals["failures"], failures,
+            "{part} of {period} as of {as_of}"
+        );
+        assert_eq!(
+            totals["addresses"], addresses,
+            "{part} of {period} as of {as_of}"
+        );
+        assert_eq!(
+            totals["server_faults"], faults,
+            "{part} of {period} as of {as_of}"
+        );
+    }
+}
+
 /// `top --period` (with first and last seen of the first period) over `periods` ending
 /// at `as_of` equals a direct count over `events`.
 fn assert_top_equals_events(env: &Env, as_of: &str, periods: &[(&str, i64)]) {
@@ -310,7 +390,7 @@ fn assert_top_equals_events(env: &Env, as_of: &str, periods: &[(&str, i64)]) {
 }
 
 /// A database of schema 9 (daily rollups keyed by address first, hours in 96 bytes)
-/// gets the rollups of schemas 10 and 12, equal to the events, when opened.
+/// gets the rollups of schemas 10, 12 and 13, equal to the events, when opened.
 #[test]
 fn a_database_of_schema_9_gets_rollups_by_day() {
     let env = Env::new();
@@ -325,6 +405,7 @@ fn a_database_of_schema_9_gets_rollups_by_day() {
              PRIMARY KEY (address_id, kind, day)) WITHOUT ROWID;
          INSERT INTO old_days SELECT address_id, kind, day, events, hours FROM address_days;
          DROP TABLE address_days;
+         DROP TABLE address_weeks;
          ALTER TABLE old_days RENAME TO address_days;
          CREATE INDEX address_days_by_day ON address_days(day, kind);
          DROP INDEX label_hours_by_label;
@@ -339,14 +420,14 @@ fn a_database_of_schema_9_gets_rollups_by_day() {
         &[("26h5m", 26 * 3600 + 300), ("90m", 5400)],
     );
     assert_eq!(
-        assert_rollups_match(&env.db, "after migrations 10 and 12"),
+        assert_rollups_match(&env.db, "after migrations 10, 12 and 13"),
         events
     );
     let conn = Connection::open(&env.db).unwrap();
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 12);
+    assert_eq!(version, 13);
 }
 
 /// `report --period 10000000d` (27,000 years) answers from what is stored: it lists the
@@ -437,6 +518,7 @@ fn a_database_from_before_the_rollups_gets_them_when_opened() {
     let conn = Connection::open(&env.db).unwrap();
     conn.execute_batch(
         "DROP TABLE address_days; DROP TABLE hour_totals; DROP TABLE label_hours;
+         DROP TABLE address_weeks;
          ALTER TABLE runs DROP COLUMN untrusted;
          PRAGMA user_version = 5;",
     )

@@ -61,6 +61,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/010_rollups_by_day.sql"),
     include_str!("../../../migrations/sqlite/011_postfix_maps.sql"),
     include_str!("../../../migrations/sqlite/012_compact_hours.sql"),
+    include_str!("../../../migrations/sqlite/013_address_weeks.sql"),
 ];
 
 /// An open SQLite saslguard database.

@@ -96,6 +96,7 @@ mod tests {
         let mut queries: Vec<(String, String)> = vec![
             ("failures per hour".into(), FAILURES_PER_HOUR.clone()),
             ("day rows".into(), sums::DAY_ROWS.into()),
+            ("week rows".into(), sums::WEEK_ROWS.into()),
             ("events in a range".into(), sums::EVENTS_IN_RANGE.into()),
             ("address keys".into(), sums::ADDRESS_KEYS.into()),
             (
@@ -115,7 +116,16 @@ mod tests {
             println!("-- {name}\n{plan}\n");
             let scans = Store::full_scans(
                 &plan,
-                &["e", "h", "r", "a", "hour_totals", "events", "address_days"],
+                &[
+                    "e",
+                    "h",
+                    "r",
+                    "a",
+                    "hour_totals",
+                    "events",
+                    "address_days",
+                    "address_weeks",
+                ],
             );
             assert!(scans.is_empty(), "{name} scans {scans:?}:\n{plan}");
         }

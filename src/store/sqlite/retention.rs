@@ -47,6 +47,7 @@ impl SqliteStore {
                 all_dimensions()
             ))?
             .execute([rollup::hour_of(before)])?;
+        self.prune_weeks(before_day)?;
         tx.commit()?;
         let ids: Vec<i64> = self
             .conn
@@ -88,6 +89,30 @@ impl SqliteStore {
 
     /// Deletes addresses and texts no event refers to any more (after `prune_events`),
     /// so attacker-chosen usernames do not pile up forever.
+    /// Deletes the weeks of `address_weeks` before the one `before_day` lies in, and
+    /// recounts that week from the days of it that stay (all of them when it starts
+    /// on `before_day`).
+    fn prune_weeks(&self, before_day: i64) -> Result<()> {
+        let week = rollup::week_of_day(before_day);
+        self.conn
+            .prepare_cached(&format!(
+                "DELETE FROM address_weeks WHERE kind IN ({}) AND week <= ?1",
+                all_kinds()
+            ))?
+            .execute([week])?;
+        for kind in EventKind::ALL {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO address_weeks (kind, week, address_id, events)
+                     SELECT kind, ?1, address_id, SUM(events) FROM address_days
+                     WHERE kind = ?2 AND day BETWEEN ?3 AND ?4
+                     GROUP BY address_id",
+                )?
+                .execute(params![week, kind.code(), before_day, week * 7 + 6])?;
+        }
+        Ok(())
+    }
+
     pub fn prune_unreferenced(&self) -> Result<()> {
         let tx = self.transaction()?;
         self.conn.execute_batch(

@@ -6,10 +6,16 @@
 //! ever seen.
 
 use rusqlite::{Connection, Statement, ToSql};
+use rustc_hash::FxHashMap;
 
 use crate::model::EventKind;
 use crate::store::Result;
 pub use crate::store::rollup::{DAY, DIMENSIONS, HOUR, Rollups, Split, day_of, hour_of};
+
+/// The week of `address_weeks` a day lies in: `floor(day / 7)`.
+pub fn week_of_day(day: i64) -> i64 {
+    day.div_euclid(7)
+}
 
 /// Binds `split` to the parameters `:{prefix}head_from`, ... that a statement
 /// uses (those it does not use are skipped). The lead and trail hours are also bound
@@ -186,8 +192,15 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
         hours[hour] = n;
         Ok(fixed_hours_blob(&hours))
     })?;
+    // Only a blob of the fixed layout's 96 bytes is converted: one already compact is
+    // kept (no day row of an address holds 16,384 events in every hour).
     conn.create_scalar_function("hours_compact", 1, flags, |ctx| {
-        Ok(hours_blob(&fixed_hours_of_blob(blob_arg(ctx, 0))))
+        let blob = blob_arg(ctx, 0);
+        Ok(if blob.len() == 24 * 4 {
+            hours_blob(&fixed_hours_of_blob(blob))
+        } else {
+            blob.to_vec()
+        })
     })?;
     Ok(())
 }
@@ -317,6 +330,7 @@ pub fn flush(rollups: &mut Rollups, conn: &Connection) -> Result<()> {
              events = events + excluded.events,
              hours = hours_merge(hours, excluded.hours)",
     )?;
+    let mut weeks: FxHashMap<(i64, i64, i64), i64> = FxHashMap::default();
     for ((kind, day, address), c) in rows {
         stmt.execute(rusqlite::params![
             kind,
@@ -325,7 +339,17 @@ pub fn flush(rollups: &mut Rollups, conn: &Connection) -> Result<()> {
             c.events,
             hours_blob(&c.hours)
         ])?;
+        *weeks.entry((kind, week_of_day(day), address)).or_default() += c.events;
     }
+    upsert(
+        conn,
+        "INSERT INTO address_weeks (kind, week, address_id, events) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (kind, week, address_id) DO UPDATE SET
+             events = events + excluded.events",
+        weeks
+            .into_iter()
+            .map(|((kind, week, address), n)| [kind, week, address, n]),
+    )?;
     let rows = rollups.hour_totals.drain();
     upsert(
         conn,

@@ -1,21 +1,22 @@
 //! Period sums per address, read in one pass and added up in memory.
 //!
 //! A read asks for several [`Column`]s at once (a kind of event inside a period: `top`'s
-//! 24h, 7d and 30d, `report`'s period and the one before it). The daily rollup rows of
-//! every day any column touches are read once, in key order (`address_days` is keyed by
-//! kind and day first, so these are the rows of the period and nothing older), and each
-//! row is added to the columns it falls in: all its events for a whole day, some of its
-//! hourly counts for a day the period starts or ends in. The partial hours at either end
-//! come from `events`, sought only for the addresses the day rows show active in that
-//! very hour. Sums are kept in an array indexed by address id (ids are dense), so a row
-//! costs a few additions: SQLite's `GROUP BY` sorted every row first, a hash map hashed
-//! each one.
+//! 24h, 7d and 30d, `report`'s period and the one before it). The rollup rows of every
+//! week and day any column needs are read once, in key order (`address_weeks` and
+//! `address_days` are keyed by kind and week or day first, so these are the rows of the
+//! periods and nothing older), and each row is added to the columns it falls in: the
+//! whole weeks inside a column's whole days from the weekly rows (a third as many rows
+//! as their days), the other whole days from the daily rows, some hourly counts for a
+//! day the period starts or ends in. The partial hours at either end come from
+//! `events`, sought only for the addresses the day rows show active in that very hour.
+//! Sums are kept in an array indexed by address id (ids are dense), so a row costs a
+//! few additions: SQLite's `GROUP BY` sorted every row first, a hash map hashed each.
 
 use rusqlite::Connection;
 use rustc_hash::FxHashMap;
 
 use super::address;
-use super::rollup::{Split, hours_of_blob};
+use super::rollup::{Split, hours_of_blob, week_of_day};
 use crate::model::EventKind;
 use crate::store::Result;
 
@@ -67,25 +68,66 @@ pub fn period_sums(conn: &Connection, columns: &[Column]) -> Result<PeriodSums> 
     let mut table = Table::new(conn, columns.len())?;
     for kind in EventKind::ALL {
         let code = kind.code();
-        let days = plans
-            .iter()
-            .filter(|plan| plan.kind == code)
-            .flat_map(|plan| plan.days_touched())
-            .chain(
-                pieces
-                    .iter()
-                    .filter(|piece| piece.kind == code)
-                    .map(|piece| (piece.day, piece.day)),
-            )
-            .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)));
-        if let Some((first, last)) = days {
+        let of_kind = || plans.iter().filter(move |plan| plan.kind == code);
+        let days = of_kind().flat_map(Plan::days_touched).chain(
+            pieces
+                .iter()
+                .filter(|piece| piece.kind == code)
+                .map(|piece| (piece.day, piece.day)),
+        );
+        for (first, last) in merged(days.collect()) {
             read_days(conn, code, first, last, &plans, &mut pieces, &mut table)?;
+        }
+        let weeks = of_kind().map(|plan| plan.weeks).filter(|(a, b)| a <= b);
+        for (first, last) in merged(weeks.collect()) {
+            read_weeks(conn, code, first, last, &plans, &mut table)?;
         }
     }
     for piece in &pieces {
         piece.count(conn, &mut table)?;
     }
     Ok(table.finish())
+}
+
+/// Inclusive ranges joined where they overlap or touch, in order.
+fn merged(mut ranges: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
+    for (first, last) in ranges {
+        match out.last_mut() {
+            Some(previous) if first <= previous.1.saturating_add(1) => {
+                previous.1 = previous.1.max(last);
+            }
+            _ => out.push((first, last)),
+        }
+    }
+    out
+}
+
+/// Adds the rows of `address_weeks` of kind `code` and weeks `first..=last` to the
+/// columns of `plans` that take those weeks whole.
+fn read_weeks(
+    conn: &Connection,
+    code: i64,
+    first: i64,
+    last: i64,
+    plans: &[Plan],
+    table: &mut Table,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(WEEK_ROWS)?;
+    let mut rows = stmt.query([code, first, last])?;
+    while let Some(row) = rows.next()? {
+        let week: i64 = row.get(0)?;
+        let id: i64 = row.get(1)?;
+        let events: i64 = row.get(2)?;
+        let counts = table.row(id);
+        for (column, plan) in plans.iter().enumerate() {
+            if plan.kind == code && plan.weeks.0 <= week && week <= plan.weeks.1 {
+                counts[column] += events;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Adds the rows of `address_days` of kind `code` and days `first..=last` to the
@@ -120,7 +162,7 @@ fn read_days(
             if plan.kind != code {
                 continue;
             }
-            if plan.days.0 <= day && day <= plan.days.1 {
+            if plan.days.iter().any(|(a, b)| *a <= day && day <= *b) {
                 counts[column] += events;
             } else if let Some(edge) = [plan.lead, plan.trail]
                 .into_iter()
@@ -143,16 +185,23 @@ fn read_days(
 pub const DAY_ROWS: &str = "SELECT day, address_id, events, hours FROM address_days
      WHERE kind = ?1 AND day BETWEEN ?2 AND ?3";
 
+/// The rows of one kind's weeks `?2..=?3` in the weekly rollup, in key order.
+pub const WEEK_ROWS: &str = "SELECT week, address_id, events FROM address_weeks
+     WHERE kind = ?1 AND week BETWEEN ?2 AND ?3";
+
 /// The events of one address and kind in a time range: one seek into the primary key.
 pub const EVENTS_IN_RANGE: &str = "SELECT COUNT(*) FROM events
      WHERE address_id = ?1 AND kind = ?2 AND ts BETWEEN ?3 AND ?4";
 
-/// What a column takes from the daily rows: all events of its whole days, and some
-/// hours of the days its whole hours start and end in.
+/// What a column takes from the rollups: all events of the whole weeks inside its
+/// whole days from the weekly rows, all events of its other whole days (before and
+/// after those weeks) from the daily rows, and some hours of the days its whole hours
+/// start and end in. Empty ranges have `first > last`.
 #[derive(Debug, Clone, Copy)]
 struct Plan {
     kind: i64,
-    days: (i64, i64),
+    days: [(i64, i64); 2],
+    weeks: (i64, i64),
     lead: Option<Edge>,
     trail: Option<Edge>,
 }
@@ -185,23 +234,37 @@ impl Edge {
 
 impl Plan {
     fn of(column: &Column) -> Plan {
+        const NONE: (i64, i64) = (1, 0);
         let split = &column.split;
+        let (first, last) = (split.day_from, split.day_to);
+        let weeks = (
+            week_of_day(first.saturating_add(6)),
+            week_of_day(last.saturating_add(1)) - 1,
+        );
+        let (days, weeks) = if first <= last && weeks.0 <= weeks.1 {
+            let before = (first, weeks.0 * 7 - 1);
+            let after = ((weeks.1 + 1) * 7, last);
+            ([before, after], weeks)
+        } else {
+            ([(first, last), NONE], NONE)
+        };
         Plan {
             kind: column.kind.code(),
-            days: (split.day_from, split.day_to),
+            days,
+            weeks,
             lead: Edge::of(split.lead_from, split.lead_to),
             trail: Edge::of(split.trail_from, split.trail_to),
         }
     }
 
     /// The days whose rows this column reads, as ranges.
-    fn days_touched(&self) -> impl Iterator<Item = (i64, i64)> {
-        let whole = (self.days.0 <= self.days.1).then_some(self.days);
+    fn days_touched(&self) -> impl Iterator<Item = (i64, i64)> + use<> {
+        let whole = self.days.into_iter().filter(|(a, b)| a <= b);
         let edges = [self.lead, self.trail]
             .into_iter()
             .flatten()
             .map(|edge| (edge.day, edge.day));
-        whole.into_iter().chain(edges)
+        whole.chain(edges)
     }
 }
 
@@ -378,8 +441,8 @@ pub fn with_keys<'a>(
         }
         Ok(())
     };
-    let dense = (sums.len() as i64).saturating_mul(2)
-        >= last.saturating_sub(first).saturating_add(1);
+    let dense =
+        (sums.len() as i64).saturating_mul(2) >= last.saturating_sub(first).saturating_add(1);
     if dense {
         let mut stmt = conn.prepare_cached(ADDRESS_KEYS_IN_RANGE)?;
         let mut rows = stmt.query([first, last])?;
@@ -463,7 +526,12 @@ mod tests {
         let rows = [(3, 5), (1, 7), (2, 5), (4, 1), (5, 0)].map(|(k, n)| (key(k), n));
         assert_eq!(
             ranked(rows.into_iter(), None),
-            vec![(key(1), 7, 1), (key(2), 5, 2), (key(3), 5, 2), (key(4), 1, 4)]
+            vec![
+                (key(1), 7, 1),
+                (key(2), 5, 2),
+                (key(3), 5, 2),
+                (key(4), 1, 4)
+            ]
         );
     }
 }
