@@ -163,10 +163,8 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("hours_merge", 2, flags, |ctx| {
-        let a = hours_of_blob(blob_arg(ctx, 0));
-        let b = hours_of_blob(blob_arg(ctx, 1));
-        let sum: [u32; 24] = std::array::from_fn(|h| a[h].saturating_add(b[h]));
-        Ok(hours_blob(&sum))
+        let [a, b] = [0, 1].map(|index| hours_of_blob(blob_arg(ctx, index)));
+        Ok(hours_blob(&add_hours(&a, &b)))
     })?;
     conn.create_scalar_function("hours_sum", 3, flags, |ctx| {
         let hours = hours_of_blob(ctx.get_raw(0).as_blob().unwrap_or_default());
@@ -180,10 +178,8 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
             .sum::<i64>())
     })?;
     conn.create_scalar_function("hours_add", 2, flags, |ctx| {
-        let a = fixed_hours_of_blob(blob_arg(ctx, 0));
-        let b = fixed_hours_of_blob(blob_arg(ctx, 1));
-        let sum: [u32; 24] = std::array::from_fn(|h| a[h].saturating_add(b[h]));
-        Ok(fixed_hours_blob(&sum))
+        let [a, b] = [0, 1].map(|index| fixed_hours_of_blob(blob_arg(ctx, index)));
+        Ok(fixed_hours_blob(&add_hours(&a, &b)))
     })?;
     conn.create_scalar_function("hour_blob", 2, flags, |ctx| {
         let hour = ctx.get::<i64>(0)?.rem_euclid(24) as usize;
@@ -203,6 +199,11 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
         })
     })?;
     Ok(())
+}
+
+/// Two days' hourly counts added hour by hour.
+fn add_hours(a: &[u32; 24], b: &[u32; 24]) -> [u32; 24] {
+    std::array::from_fn(|h| a[h].saturating_add(b[h]))
 }
 
 /// Argument `index` of an SQL function call as a blob (anything else as empty).
