@@ -524,6 +524,65 @@ pub fn ranked(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A column's whole days are its weeks and its other days, each day once.
+        #[test]
+        fn weeks_and_days_cover_the_whole_days_once(since in -40_000_000i64..4_000_000_000, length in 0i64..200_000_000) {
+            let split = Split::new(since, since.saturating_add(length));
+            let plan = Plan::of(&Column { kind: EventKind::AuthFailed, split });
+            let mut days: Vec<i64> = Vec::new();
+            for (first, last) in plan.days.into_iter().filter(|(a, b)| a <= b) {
+                days.extend(first..=last);
+            }
+            if plan.weeks.0 <= plan.weeks.1 {
+                days.extend(plan.weeks.0 * 7..plan.weeks.1 * 7 + 7);
+            }
+            days.sort_unstable();
+            let whole: Vec<i64> = (split.day_from..=split.day_to).collect();
+            prop_assert_eq!(days, whole);
+        }
+    }
+
+    #[test]
+    fn ranges_merge_where_they_touch() {
+        assert_eq!(
+            merged(vec![(5, 6), (1, 2), (3, 3), (9, 12), (10, 11), (13, 15)]),
+            vec![(1, 3), (5, 6), (9, 15)]
+        );
+    }
+
+    /// An id past the largest one the read began with moves the sums into a hash map
+    /// and keeps every row; a sparse table sums the same.
+    #[test]
+    fn tables_sum_by_id_dense_sparse_and_spilled() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE addresses (id INTEGER PRIMARY KEY); INSERT INTO addresses VALUES (7);",
+        )
+        .unwrap();
+        let mut dense = Table::new(&conn, 2).unwrap();
+        assert!(matches!(dense.index, Index::Dense(_)));
+        let mut sparse = Table::new(&conn, 2).unwrap();
+        sparse.index = Index::Sparse(FxHashMap::default());
+        for table in [&mut dense, &mut sparse] {
+            table.row(7)[0] += 3;
+            table.row(2)[1] += 1;
+            table.row(1_000_000)[1] += 5;
+            table.row(7)[1] += 4;
+            table.row(4)[0] += 0;
+        }
+        assert!(matches!(dense.index, Index::Sparse(_)));
+        for table in [dense, sparse] {
+            let sums = table.finish();
+            let rows: Vec<(i64, Vec<i64>)> = sums.rows().map(|(id, c)| (id, c.to_vec())).collect();
+            assert_eq!(
+                rows,
+                vec![(2, vec![0, 1]), (7, vec![3, 4]), (1_000_000, vec![0, 5])]
+            );
+        }
+    }
 
     #[test]
     fn ranks_share_ties_and_skip_after_them() {
